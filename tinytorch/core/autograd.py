@@ -1,0 +1,108 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/06_autograd/06_autograd.py
+# Edit the source, then run `make export` to regenerate this file.
+
+import contextlib
+
+import numpy as np
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph for `backward()`."""
+    return _grad_enabled
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Stop recording the graph inside a `with` block (or a decorated function).
+
+    >>> from tinytorch.core.tensor import Tensor
+    >>> w = Tensor([2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = w * 3
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, False
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+        return False
+
+
+def _graph_freed(grad):
+    raise RuntimeError(
+        "backward() reached a node whose graph was already used and freed: run the forward pass "
+        "again before calling backward() a second time"
+    )
+
+
+def _reverse_topological(root) -> list:
+    """Interior nodes reachable from root, each after every node that consumes it."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent._backward is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def backward(root, grad=None) -> None:
+    """Accumulate d(root)/d(leaf) into the `.grad` of every leaf that requires grad.
+
+    `grad` is the gradient of some scalar with respect to `root`; it may be omitted only when
+    `root` holds a single element (it is then 1).
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward() called on a tensor that does not require grad: "
+                           "no input of the computation had requires_grad=True")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward() without a gradient needs a single-element tensor, got "
+                               f"shape {root.data.shape}: pass grad= of that shape, or reduce first")
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
+        if grad.shape != root.data.shape:
+            raise ValueError(f"backward(grad=...) got shape {grad.shape}: expected {root.data.shape}")
+    if root._backward is None:  # a leaf: d(root)/d(root) = 1
+        _accumulate(root, grad)
+        return
+    pending = {id(root): grad}
+    for node in _reverse_topological(root):
+        node_grad = pending.pop(id(node), None)
+        if node_grad is None:  # every consumer of this node declined to send a gradient
+            node._parents, node._backward = (), _graph_freed
+            continue
+        for parent, parent_grad in zip(node._parents, node._backward(node_grad)):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent._backward is None:
+                _accumulate(parent, parent_grad)
+            elif id(parent) in pending:
+                pending[id(parent)] = pending[id(parent)] + parent_grad
+            else:
+                pending[id(parent)] = parent_grad
+        node._parents, node._backward = (), _graph_freed
+
+
+def _accumulate(leaf, grad) -> None:
+    if leaf.grad is None:
+        # A copy: rules may hand the same array to several parents, and .grad is updated in place.
+        leaf.grad = np.array(np.broadcast_to(grad, leaf.data.shape), dtype=leaf.data.dtype)
+    else:
+        leaf.grad += grad

@@ -1,0 +1,373 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/01_tensor/01_tensor.py
+# Edit the source, then run `make export` to regenerate this file.
+
+import numpy as np
+
+from tinytorch.core.autograd import backward as _run_backward
+from tinytorch.core.autograd import is_grad_enabled
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` down to `shape`, undoing NumPy broadcasting.
+
+    >>> unbroadcast(np.ones((4, 3)), (3,))
+    array([4., 4., 4.])
+    >>> unbroadcast(np.ones((4, 3)), (4, 1)).shape
+    (4, 1)
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Tensor:
+    """An n-dimensional float32 array that can record how it was computed.
+
+    >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([[2., 4.],
+           [6., 8.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            array = np.asarray(data, dtype=dtype)
+        else:
+            array = np.asarray(data)
+            if array.dtype.kind == "f" and array.dtype != np.float32:
+                array = array.astype(np.float32)
+            elif array.dtype == object:
+                raise TypeError(f"Tensor(data) needs numbers or arrays of numbers, got {type(data).__name__}")
+        if requires_grad and array.dtype.kind != "f":
+            raise TypeError(f"Tensor(requires_grad=True) needs floating data, got dtype {array.dtype}")
+        self.data = array
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+
+    @staticmethod
+    def _op(data: np.ndarray, parents: tuple, backward) -> "Tensor":
+        """The result of an operation: wraps `data`, records the graph when gradients are needed."""
+        out = Tensor.__new__(Tensor)
+        out.data, out.grad = data, None
+        if is_grad_enabled() and any(p.requires_grad for p in parents):
+            out.requires_grad, out._parents, out._backward = True, parents, backward
+        else:
+            out.requires_grad, out._parents, out._backward = False, (), None
+        return out
+
+    # -- inspection -------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a one-element tensor, got shape {self.data.shape}")
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this data, cut from the graph."""
+        return Tensor(self.data, dtype=self.data.dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        return f"Tensor({body}{extra})"
+
+    def backward(self, grad=None) -> None:
+        """Accumulate the gradient of this tensor into every leaf's `.grad` (module 06)."""
+        _run_backward(self, grad)
+
+    # -- operators: each calls the function that holds its forward and backward ---------------------
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(_lift(other, self), self)
+    def __sub__(self, other): return sub(self, other)
+    def __rsub__(self, other): return sub(_lift(other, self), self)
+    def __mul__(self, other): return mul(self, other)
+    def __rmul__(self, other): return mul(_lift(other, self), self)
+    def __truediv__(self, other): return div(self, other)
+    def __rtruediv__(self, other): return div(_lift(other, self), self)
+    def __neg__(self): return neg(self)
+    def __pow__(self, exponent): return power(self, exponent)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(_lift(other, self), self)
+    def __getitem__(self, index): return getitem(self, index)
+
+    def exp(self): return exp(self)
+    def log(self): return log(self)
+    def sqrt(self): return sqrt(self)
+    def sum(self, axis=None, keepdims=False): return reduce_sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return reduce_mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return reduce_max(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1): return transpose(self, dim0, dim1)
+
+    @property
+    def T(self):
+        """All axes reversed (the matrix transpose for 2-D tensors)."""
+        return permute(self, tuple(reversed(range(self.data.ndim))))
+
+
+def _lift(value, like: Tensor) -> Tensor:
+    """Wrap a constant operand; a float tensor's constants take its dtype (no float64 creep)."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" else None)
+
+
+def _broadcast_error(name: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+                      f"(trailing dimensions must be equal or 1)")
+
+
+def _binary(name, fn, a, b):
+    b = _lift(b, a)
+    try:
+        return b, fn(a.data, b.data)
+    except ValueError:
+        raise _broadcast_error(name, a, b) from None
+
+
+def add(a: Tensor, b) -> Tensor:
+    b, out = _binary("add", np.add, a, b)
+
+    def backward(g):
+        return (unbroadcast(g, a.shape) if a.requires_grad else None,
+                unbroadcast(g, b.shape) if b.requires_grad else None)
+    return Tensor._op(out, (a, b), backward)
+
+
+def sub(a: Tensor, b) -> Tensor:
+    b, out = _binary("sub", np.subtract, a, b)
+
+    def backward(g):
+        return (unbroadcast(g, a.shape) if a.requires_grad else None,
+                unbroadcast(-g, b.shape) if b.requires_grad else None)
+    return Tensor._op(out, (a, b), backward)
+
+
+def mul(a: Tensor, b) -> Tensor:
+    b, out = _binary("mul", np.multiply, a, b)
+
+    def backward(g):
+        return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
+                unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
+    return Tensor._op(out, (a, b), backward)
+
+
+def div(a: Tensor, b) -> Tensor:
+    b, out = _binary("div", np.divide, a, b)
+
+    def backward(g):
+        return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
+                unbroadcast(-g * out / b.data, b.shape) if b.requires_grad else None)
+    return Tensor._op(out, (a, b), backward)
+
+
+def neg(a: Tensor) -> Tensor:
+    return Tensor._op(-a.data, (a,), lambda g: (-g,))
+
+
+def power(a: Tensor, exponent) -> Tensor:
+    """`a ** exponent`; the exponent may be a number or a tensor (then d/dexponent = out * log a)."""
+    if isinstance(exponent, Tensor):
+        e, out = _binary("power", np.power, a, exponent)
+
+        def backward(g):
+            return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
+                    unbroadcast(g * out * np.log(a.data), e.shape) if e.requires_grad else None)
+        return Tensor._op(out, (a, e), backward)
+    out = a.data ** exponent
+    return Tensor._op(out, (a,), lambda g: (g * exponent * a.data ** (exponent - 1),))
+
+
+def matmul(a: Tensor, b) -> Tensor:
+    b = _lift(b, a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions "
+                         f"{a.shape[-1]} and {b.shape[-2 if b.ndim > 1 else 0]} must match")
+    try:
+        out = a.data @ b.data
+    except ValueError:
+        raise _broadcast_error("matmul (batch dimensions)", a, b) from None
+
+    def backward(g):
+        A = a.data if a.ndim > 1 else a.data[None, :]
+        B = b.data if b.ndim > 1 else b.data[:, None]
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) if a.requires_grad else None
+        gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) if b.requires_grad else None
+        return ga, gb
+    return Tensor._op(out, (a, b), backward)
+
+
+def exp(a: Tensor) -> Tensor:
+    out = np.exp(a.data)
+    return Tensor._op(out, (a,), lambda g: (g * out,))
+
+
+def log(a: Tensor) -> Tensor:
+    return Tensor._op(np.log(a.data), (a,), lambda g: (g / a.data,))
+
+
+def sqrt(a: Tensor) -> Tensor:
+    out = np.sqrt(a.data)
+    return Tensor._op(out, (a,), lambda g: (g * 0.5 / out,))
+
+
+def _axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for ax in axes:
+        if not -ndim <= ax < max(ndim, 1):
+            raise ValueError(f"axis {ax} is out of range for a tensor with {ndim} dimension(s)")
+    return tuple(ax % ndim for ax in axes) if ndim else ()
+
+
+def _expand_reduced(g, axes, keepdims, shape):
+    """Put back the reduced axes of a gradient so it broadcasts against the input."""
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def reduce_sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _axes(axis, a.ndim)
+    out = a.data.sum(axis=axes, keepdims=keepdims)
+    return Tensor._op(np.asarray(out), (a,), lambda g: (_expand_reduced(g, axes, keepdims, a.shape),))
+
+
+def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _axes(axis, a.ndim)
+    count = int(np.prod([a.shape[ax] for ax in axes])) if axes else 1
+    out = a.data.mean(axis=axes, keepdims=keepdims)
+    return Tensor._op(np.asarray(out), (a,),
+                      lambda g: (_expand_reduced(g / count, axes, keepdims, a.shape),))
+
+
+def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = _axes(axis, a.ndim)
+    if a.size == 0:
+        raise ValueError("max() of an empty tensor is undefined")
+    top = a.data.max(axis=axes, keepdims=True)
+
+    def backward(g):
+        winners = a.data == top
+        share = winners / winners.sum(axis=axes, keepdims=True)
+        return (share * _expand_reduced(g, axes, keepdims, a.shape),)
+    out = top if keepdims else np.squeeze(top, axis=axes)
+    return Tensor._op(np.asarray(out), (a,), backward)
+
+
+def reshape(a: Tensor, shape) -> Tensor:
+    shape = tuple(shape)
+    try:
+        out = a.data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot view {a.size} elements of shape {a.shape} as {shape}") from None
+    return Tensor._op(out, (a,), lambda g: (g.reshape(a.shape),))
+
+
+def permute(a: Tensor, axes: tuple) -> Tensor:
+    inverse = tuple(np.argsort(axes))
+    return Tensor._op(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
+
+
+def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two axes, like `torch.transpose(a, dim0, dim1)`."""
+    _axes((dim0, dim1), a.ndim)
+    return Tensor._op(np.swapaxes(a.data, dim0, dim1), (a,), lambda g: (np.swapaxes(g, dim0, dim1),))
+
+
+def _is_basic_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
+
+
+def getitem(a: Tensor, index) -> Tensor:
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    try:
+        out = a.data[index]
+    except IndexError as e:
+        raise IndexError(f"index into a tensor of shape {a.shape}: {e}") from None
+
+    def backward(g):
+        full = np.zeros_like(a.data)
+        if _is_basic_index(index):
+            full[index] = g      # basic indexing never repeats a position
+        else:
+            np.add.at(full, index, g)
+        return (full,)
+    return Tensor._op(np.asarray(out), (a,), backward)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis, like `torch.cat`."""
+    tensors = [_lift(t, tensors[0]) for t in tensors]
+    try:
+        out = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError:
+        raise ValueError(f"concat(axis={axis}): shapes {[t.shape for t in tensors]} differ "
+                         "outside the joined axis") from None
+    seams = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    return Tensor._op(out, tuple(tensors), lambda g: tuple(np.split(g, seams, axis=axis)))
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new axis, like `torch.stack`."""
+    tensors = [_lift(t, tensors[0]) for t in tensors]
+    if len({t.shape for t in tensors}) != 1:
+        raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
+    out = np.stack([t.data for t in tensors], axis=axis)
+    n = len(tensors)
+    return Tensor._op(out, tuple(tensors),
+                      lambda g: tuple(np.squeeze(part, axis) for part in np.split(g, n, axis=axis)))
