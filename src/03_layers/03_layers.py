@@ -1,0 +1,427 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 03: Layers
+#
+# A layer is a function with parameters: `Linear` computes `x @ W.T + b` and owns `W` and `b`.
+# Networks are layers of layers. This module builds the `Module` base that every layer and every
+# network inherits, so that one call finds all parameters (for the optimizer), one call switches
+# training and evaluation behaviour (for `Dropout`), and one call saves or restores the weights
+# (for checkpoints). Then the layers themselves: `Linear`, `Dropout`, `Flatten`, `Sequential`.
+
+# %%
+#| default_exp core.layers
+
+# %% [markdown]
+# ## Reproducible initialisation
+#
+# Layers draw their initial weights from one generator owned by this module, never from NumPy's
+# global state, so `manual_seed(0)` followed by building a model always gives the same weights,
+# whatever else the program does with random numbers.
+
+# %%
+#| export
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+_init_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that initialises layer weights (and seeds Dropout layers created after)."""
+    global _init_rng
+    _init_rng = np.random.default_rng(seed)
+
+
+# %% [markdown]
+# ## The Module base
+#
+# A module finds its parameters and children by looking at its own attributes, in the order they
+# were assigned: a `Tensor` with `requires_grad=True` is a parameter, a `Module` (or a list of them)
+# is a child. Names join the attribute path with dots (`layers.0.weight`), so they are stable across
+# runs and are what checkpoints store. No registration calls, no metaclass.
+#
+# `training` is a property: setting it on the outermost model reaches every child, so a
+# `Dropout` deep inside a network knows it is being evaluated. `load_state_dict` checks every name,
+# shape and dtype before it copies anything, and copies *into* the existing arrays, so an optimizer
+# that holds references to them keeps working.
+
+# %%
+#| export
+class Module:
+    """Base class of layers and models: parameters, children, train/eval mode, state dicts."""
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- the tree ---------------------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for each direct child, in assignment order; lists name items by index."""
+        ### BEGIN SOLUTION
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+        ### END SOLUTION
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module and every descendant, parents first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self) -> list:
+        """(dotted name, Tensor) for every parameter, each shared tensor listed once."""
+        seen, named = set(), []
+        for prefix, module in self.named_modules():
+            for name, value in vars(module).items():
+                if isinstance(value, Tensor) and value.requires_grad and id(value) not in seen:
+                    seen.add(id(value))
+                    named.append((f"{prefix}.{name}" if prefix else name, value))
+        return named
+
+    def parameters(self) -> list:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad.fill(0)
+
+    # -- training / evaluation mode -----------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.__dict__.get("_training", True)
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        self.train(mode)
+
+    def train(self, mode: bool = True) -> "Module":
+        for _, module in self.named_modules():
+            module.__dict__["_training"] = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    # -- state ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """{name: copy of the parameter's array}."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into the parameters; every name, shape and dtype is checked first."""
+        params = dict(self.named_parameters())
+        missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: state does not match {type(self).__name__}: "
+                             f"missing {missing}, unexpected {unexpected}")
+        for name, p in params.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape or value.dtype != p.dtype:
+                raise ValueError(f"load_state_dict: {name!r} has shape {value.shape} and dtype "
+                                 f"{value.dtype}, expected {p.shape} and {p.dtype}")
+        for name, p in params.items():
+            np.copyto(p.data, state[name])
+
+    def random_state(self) -> dict:
+        """{dotted name: bit-generator state} of every numpy Generator owned by a module."""
+        return {f"{prefix}.{name}" if prefix else name: value.bit_generator.state
+                for prefix, module in self.named_modules()
+                for name, value in vars(module).items() if isinstance(value, np.random.Generator)}
+
+    def set_random_state(self, states: dict) -> None:
+        current = self.random_state()
+        if set(states) != set(current):
+            raise ValueError(f"set_random_state: expected generators {sorted(current)}, got {sorted(states)}")
+        owners = {f"{prefix}.{name}" if prefix else name: value
+                  for prefix, module in self.named_modules()
+                  for name, value in vars(module).items() if isinstance(value, np.random.Generator)}
+        for name, state in states.items():
+            if state.get("bit_generator") != current[name]["bit_generator"]:
+                raise ValueError(f"set_random_state: {name!r} is a {current[name]['bit_generator']}, "
+                                 f"got a {state.get('bit_generator')} state")
+        for name, state in states.items():
+            owners[name].bit_generator.state = state
+
+    def __repr__(self) -> str:
+        children = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()]
+        return f"{type(self).__name__}(" + ("\n" + "\n".join(children) + "\n" if children else "") + ")"
+
+
+# %%
+def test_unit_module_tree():
+    class Inner(Module):
+        def __init__(self):
+            self.w = Tensor(np.ones(2), requires_grad=True)
+            self.constant = Tensor(np.ones(2))   # not a parameter: no grad wanted
+
+    class Outer(Module):
+        def __init__(self):
+            self.first = Inner()
+            self.blocks = [Inner(), "not a module", Inner()]
+
+    model = Outer()
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["first.w", "blocks.0.w", "blocks.2.w"], names
+    model.training = False
+    assert not model.blocks[2].training, "the flag reaches every child"
+    state = model.state_dict()
+    state["first.w"][:] = 5.0
+    model.load_state_dict(state)
+    assert np.all(model.first.w.data == 5.0)
+    try:
+        model.load_state_dict({"first.w": np.ones(3, np.float32)})
+        raise AssertionError("a mismatched state must be refused")
+    except ValueError as e:
+        assert "missing" in str(e)
+    assert np.all(model.first.w.data == 5.0), "a refused load changes nothing"
+    print("Module: ok")
+
+
+if __name__ == "__main__":
+    test_unit_module_tree()
+
+# %% [markdown]
+# ## Linear
+#
+# `Linear(in_features, out_features)` maps the last axis: `y = x @ W.T + b` with `W` of shape
+# `(out_features, in_features)`, PyTorch's layout, so a state dict means the same thing in both.
+# Initial values are drawn uniformly from `[-1/sqrt(in_features), 1/sqrt(in_features)]`, which is
+# what PyTorch's default (Kaiming-uniform with `a = sqrt(5)`) works out to for both `W` and `b`:
+# it keeps the output variance close to the input's, layer after layer.
+#
+# The forward and backward pass are **one graph node**. Built from `@`, `.T` and `+` it would be
+# three nodes and two extra temporaries; fused, the backward pass is exactly the three products a
+# hand-written NumPy network computes:
+#
+# - `grad_x = grad @ W` (skipped when the input needs no gradient, as for the network's input),
+# - `grad_W = grad.T @ x`,
+# - `grad_b = grad.sum(axis=0)`.
+#
+# Cost for a batch of `B`: `2 * B * in * out` floating-point operations forward, twice that
+# backward; memory: the parameters, their gradients, and the input `x` kept for `grad_W`.
+
+# %%
+#| export
+def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
+    """`x @ weight.T + bias` as one graph node."""
+    ### BEGIN SOLUTION
+    out = x.data @ weight.data.T
+    if bias is not None:
+        out += bias.data
+
+    def backward(g):
+        grad_x = g @ weight.data if x.requires_grad else None
+        rows = g.reshape(-1, g.shape[-1])
+        grad_w = rows.T @ x.data.reshape(-1, x.shape[-1]) if weight.requires_grad else None
+        grad_b = rows.sum(axis=0) if bias is not None and bias.requires_grad else None
+        return grad_x, grad_w, grad_b
+    ### END SOLUTION
+    return Tensor._op(out, (x, weight) if bias is None else (x, weight, bias), backward)
+
+
+class Linear(Module):
+    """A fully connected layer, `y = x @ weight.T + bias`, initialised as PyTorch does.
+
+    >>> manual_seed(0)
+    >>> layer = Linear(4, 2)
+    >>> layer(Tensor(np.ones((3, 4)))).shape
+    (3, 2)
+    >>> [name for name, _ in layer.named_parameters()]
+    ['weight', 'bias']
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Linear({name}={value!r}): expected a positive integer")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        bound = 1.0 / np.sqrt(in_features)
+        self.weight = Tensor(_init_rng.uniform(-bound, bound, (out_features, in_features)).astype(np.float32),
+                             requires_grad=True)
+        self.bias = (Tensor(_init_rng.uniform(-bound, bound, out_features).astype(np.float32), requires_grad=True)
+                     if bias else None)
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear(in_features={self.in_features}) got input of shape {x.shape}: "
+                             f"last dimension must be {self.in_features}")
+        return linear(x, self.weight, self.bias)
+
+    def __repr__(self) -> str:
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"
+
+
+Dense = Linear  # the older name some course material uses
+
+
+# %%
+def test_unit_linear():
+    manual_seed(0)
+    layer = Linear(3, 2)
+    bound = 1 / np.sqrt(3)
+    assert layer.weight.shape == (2, 3) and np.all(np.abs(layer.weight.data) <= bound)
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = layer(x)
+    assert np.allclose(y.data, x.data @ layer.weight.data.T + layer.bias.data)
+    y.backward(np.ones((2, 2), dtype=np.float32))
+    assert np.allclose(layer.weight.grad, np.ones((2, 2)).T @ x.data)
+    assert np.allclose(layer.bias.grad, [2, 2]) and np.allclose(x.grad, np.ones((2, 2)) @ layer.weight.data)
+    try:
+        layer(Tensor(np.ones((2, 5))))
+        raise AssertionError("wrong input width must raise")
+    except ValueError as e:
+        assert "in_features=3" in str(e) and "(2, 5)" in str(e)
+    print("Linear: ok")
+
+
+if __name__ == "__main__":
+    test_unit_linear()
+
+# %% [markdown]
+# ## Dropout
+#
+# During training, `Dropout(p)` zeroes each activation with probability `p` and scales the survivors
+# by `1/(1-p)`, so the expected value of every activation is unchanged ("inverted" dropout). In
+# evaluation mode it is the identity, and nothing needs rescaling at test time. The random mask comes
+# from the layer's own generator, so a checkpoint can save and restore it and a resumed run drops
+# exactly the units the uninterrupted run would have dropped.
+
+# %%
+#| export
+class Dropout(Module):
+    """Inverted dropout; the identity in evaluation mode.
+
+    >>> drop = Dropout(0.5, seed=0)
+    >>> y = drop(Tensor(np.ones((2, 4))))
+    >>> sorted(set(y.data.ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+    True
+    >>> drop.eval()(Tensor(np.ones(3))).data
+    array([1., 1., 1.], dtype=float32)
+    """
+
+    def __init__(self, p: float = 0.5, seed: int = None):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout(p={p!r}): expected a probability in [0, 1]")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed if seed is not None else _init_rng.integers(2**63))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        ### BEGIN SOLUTION
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)) if self.p < 1 else keep.astype(x.dtype)
+        return Tensor._op(x.data * mask, (x,), lambda g: (g * mask,))
+        ### END SOLUTION
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
+
+
+# %%
+def test_unit_dropout():
+    drop = Dropout(0.25, seed=1)
+    x = Tensor(np.ones((200, 50)), requires_grad=True)
+    y = drop(x)
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.75) < 0.02
+    assert np.allclose(y.data[kept], 1 / 0.75)
+    y.backward(np.ones(y.shape, dtype=np.float32))
+    assert np.array_equal(x.grad != 0, kept), "gradient flows only through kept units"
+    drop.eval()
+    assert drop(x) is x
+    print("Dropout: ok")
+
+
+if __name__ == "__main__":
+    test_unit_dropout()
+
+# %% [markdown]
+# ## Flatten and Sequential
+#
+# `Flatten` turns `(batch, ...)` into `(batch, features)`, the bridge from images to `Linear`.
+# `Sequential` chains layers: its output is the last layer's output. It accepts `Module`s and any
+# other callable (the activation classes of module 02 are plain callables), and stores them in a
+# list, so their parameters are named `layers.0.weight`, `layers.2.bias`, and so on.
+
+# %%
+#| export
+class Flatten(Module):
+    """Keep the first axis, merge the rest: `(N, C, H, W) -> (N, C*H*W)`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class Sequential(Module):
+    """Apply layers in order. `Sequential(a, b, c)` or `Sequential([a, b, c])`.
+
+    >>> from tinytorch.core.activations import ReLU
+    >>> manual_seed(0)
+    >>> model = Sequential([Linear(4, 8), ReLU(), Linear(8, 3)])
+    >>> model(Tensor(np.ones((5, 4)))).shape
+    (5, 3)
+    >>> [name for name, _ in model.named_parameters()]
+    ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias']
+    """
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = layers[0]
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, expected a callable layer")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+
+# %%
+def test_unit_sequential():
+    manual_seed(0)
+    model = Sequential(Linear(4, 3), Flatten(), Linear(3, 2))
+    x = Tensor(np.ones((6, 4)))
+    assert model(x).shape == (6, 2)
+    assert len(model.parameters()) == 4
+    model.eval()
+    assert not model[0].training
+    print("Sequential: ok")
+
+
+if __name__ == "__main__":
+    test_unit_sequential()

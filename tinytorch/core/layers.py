@@ -1,0 +1,243 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/03_layers/03_layers.py
+# Edit the source, then run `make export` to regenerate this file.
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+_init_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that initialises layer weights (and seeds Dropout layers created after)."""
+    global _init_rng
+    _init_rng = np.random.default_rng(seed)
+
+
+class Module:
+    """Base class of layers and models: parameters, children, train/eval mode, state dicts."""
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- the tree ---------------------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for each direct child, in assignment order; lists name items by index."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module and every descendant, parents first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self) -> list:
+        """(dotted name, Tensor) for every parameter, each shared tensor listed once."""
+        seen, named = set(), []
+        for prefix, module in self.named_modules():
+            for name, value in vars(module).items():
+                if isinstance(value, Tensor) and value.requires_grad and id(value) not in seen:
+                    seen.add(id(value))
+                    named.append((f"{prefix}.{name}" if prefix else name, value))
+        return named
+
+    def parameters(self) -> list:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad.fill(0)
+
+    # -- training / evaluation mode -----------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.__dict__.get("_training", True)
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        self.train(mode)
+
+    def train(self, mode: bool = True) -> "Module":
+        for _, module in self.named_modules():
+            module.__dict__["_training"] = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    # -- state ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """{name: copy of the parameter's array}."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into the parameters; every name, shape and dtype is checked first."""
+        params = dict(self.named_parameters())
+        missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: state does not match {type(self).__name__}: "
+                             f"missing {missing}, unexpected {unexpected}")
+        for name, p in params.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape or value.dtype != p.dtype:
+                raise ValueError(f"load_state_dict: {name!r} has shape {value.shape} and dtype "
+                                 f"{value.dtype}, expected {p.shape} and {p.dtype}")
+        for name, p in params.items():
+            np.copyto(p.data, state[name])
+
+    def random_state(self) -> dict:
+        """{dotted name: bit-generator state} of every numpy Generator owned by a module."""
+        return {f"{prefix}.{name}" if prefix else name: value.bit_generator.state
+                for prefix, module in self.named_modules()
+                for name, value in vars(module).items() if isinstance(value, np.random.Generator)}
+
+    def set_random_state(self, states: dict) -> None:
+        current = self.random_state()
+        if set(states) != set(current):
+            raise ValueError(f"set_random_state: expected generators {sorted(current)}, got {sorted(states)}")
+        owners = {f"{prefix}.{name}" if prefix else name: value
+                  for prefix, module in self.named_modules()
+                  for name, value in vars(module).items() if isinstance(value, np.random.Generator)}
+        for name, state in states.items():
+            if state.get("bit_generator") != current[name]["bit_generator"]:
+                raise ValueError(f"set_random_state: {name!r} is a {current[name]['bit_generator']}, "
+                                 f"got a {state.get('bit_generator')} state")
+        for name, state in states.items():
+            owners[name].bit_generator.state = state
+
+    def __repr__(self) -> str:
+        children = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()]
+        return f"{type(self).__name__}(" + ("\n" + "\n".join(children) + "\n" if children else "") + ")"
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
+    """`x @ weight.T + bias` as one graph node."""
+    out = x.data @ weight.data.T
+    if bias is not None:
+        out += bias.data
+
+    def backward(g):
+        grad_x = g @ weight.data if x.requires_grad else None
+        rows = g.reshape(-1, g.shape[-1])
+        grad_w = rows.T @ x.data.reshape(-1, x.shape[-1]) if weight.requires_grad else None
+        grad_b = rows.sum(axis=0) if bias is not None and bias.requires_grad else None
+        return grad_x, grad_w, grad_b
+    return Tensor._op(out, (x, weight) if bias is None else (x, weight, bias), backward)
+
+
+class Linear(Module):
+    """A fully connected layer, `y = x @ weight.T + bias`, initialised as PyTorch does.
+
+    >>> manual_seed(0)
+    >>> layer = Linear(4, 2)
+    >>> layer(Tensor(np.ones((3, 4)))).shape
+    (3, 2)
+    >>> [name for name, _ in layer.named_parameters()]
+    ['weight', 'bias']
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Linear({name}={value!r}): expected a positive integer")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        bound = 1.0 / np.sqrt(in_features)
+        self.weight = Tensor(_init_rng.uniform(-bound, bound, (out_features, in_features)).astype(np.float32),
+                             requires_grad=True)
+        self.bias = (Tensor(_init_rng.uniform(-bound, bound, out_features).astype(np.float32), requires_grad=True)
+                     if bias else None)
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear(in_features={self.in_features}) got input of shape {x.shape}: "
+                             f"last dimension must be {self.in_features}")
+        return linear(x, self.weight, self.bias)
+
+    def __repr__(self) -> str:
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"
+
+
+Dense = Linear  # the older name some course material uses
+
+
+class Dropout(Module):
+    """Inverted dropout; the identity in evaluation mode.
+
+    >>> drop = Dropout(0.5, seed=0)
+    >>> y = drop(Tensor(np.ones((2, 4))))
+    >>> sorted(set(y.data.ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+    True
+    >>> drop.eval()(Tensor(np.ones(3))).data
+    array([1., 1., 1.], dtype=float32)
+    """
+
+    def __init__(self, p: float = 0.5, seed: int = None):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout(p={p!r}): expected a probability in [0, 1]")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed if seed is not None else _init_rng.integers(2**63))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)) if self.p < 1 else keep.astype(x.dtype)
+        return Tensor._op(x.data * mask, (x,), lambda g: (g * mask,))
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
+
+
+class Flatten(Module):
+    """Keep the first axis, merge the rest: `(N, C, H, W) -> (N, C*H*W)`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class Sequential(Module):
+    """Apply layers in order. `Sequential(a, b, c)` or `Sequential([a, b, c])`.
+
+    >>> from tinytorch.core.activations import ReLU
+    >>> manual_seed(0)
+    >>> model = Sequential([Linear(4, 8), ReLU(), Linear(8, 3)])
+    >>> model(Tensor(np.ones((5, 4)))).shape
+    (5, 3)
+    >>> [name for name, _ in model.named_parameters()]
+    ['layers.0.weight', 'layers.0.bias', 'layers.2.weight', 'layers.2.bias']
+    """
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = layers[0]
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, expected a callable layer")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
