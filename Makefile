@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
-.PHONY: venv export export-check
+.PHONY: venv export export-check book test serve bench clean
 
 venv: $(STAMP)
 
@@ -21,3 +22,24 @@ export: $(STAMP)
 
 export-check: $(STAMP)
 	$(PY) tools/export.py --check
+
+# Export, execute every chapter, build the site (warnings are shown; a failing cell still fails).
+book: export
+	$(PY) tools/build_book.py --lenient
+	@echo "Open $(CURDIR)/_build/html/index.html (or run make serve)"
+
+# Export check, strict book build, pytest + doctests: all run, summary at the end, non-zero if any failed.
+test: $(STAMP)
+	$(PY) tools/run_checks.py
+
+serve: $(STAMP)
+	@test -f _build/html/index.html || { echo "No built site: run make book first"; exit 1; }
+	@echo "Serving $(CURDIR)/_build/html on http://localhost:$(PORT)/ (Ctrl-C stops)"
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
