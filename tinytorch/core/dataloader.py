@@ -1,0 +1,272 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/05_dataloader/05_dataloader.py
+# Edit the source, then run `make export` to regenerate this file.
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "SimpleDataset"]
+
+
+class Dataset:
+    """Abstract dataset: a length and an index, nothing more.
+
+    Subclasses implement ``__len__`` (the number of samples) and ``__getitem__(i)`` (sample ``i``,
+    usually a tuple such as ``(features, label)``).
+
+    >>> class Squares(Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         return (float(i), i * i)
+    >>> len(Squares()), Squares()[3]
+    (4, (3.0, 9))
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__ (the number of samples)")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__ (sample number index)")
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    """`value` as a plain int, or a ValueError naming the argument when it is not an integer >= minimum."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _as_array(value, position: int) -> np.ndarray:
+    """The ndarray behind a Tensor or an ndarray (plain arrays follow Tensor's dtype rules)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, np.ndarray):
+        return Tensor(value).data
+    raise TypeError(f"TensorDataset argument {position} must be a Tensor or a numpy array, "
+                    f"got {type(value).__name__}")
+
+
+class TensorDataset(Dataset):
+    """Samples stored as aligned arrays: sample ``i`` is row ``i`` of every array.
+
+    ``dataset[i]`` returns a tuple with one Tensor per array; ``dataset[indices]`` (a list or array of
+    integers, or a slice) returns the same tuple with a leading batch dimension, built by one fancy
+    index per array. ``dataset.arrays`` holds the underlying ndarrays.
+
+    >>> x = Tensor(np.arange(12.0).reshape(6, 2))
+    >>> y = Tensor(np.array([0, 1, 0, 1, 1, 0]))
+    >>> data = TensorDataset(x, y)
+    >>> len(data)
+    6
+    >>> features, label = data[1]
+    >>> features.data.tolist(), int(label.data)
+    ([2.0, 3.0], 1)
+    >>> features, labels = data[[5, 0]]
+    >>> features.shape, labels.data.tolist()
+    ((2, 2), [0, 0])
+    >>> TensorDataset(x, Tensor(np.zeros(5)))
+    Traceback (most recent call last):
+    ...
+    ValueError: TensorDataset tensors must share their first dimension, got shapes (6, 2), (5,)
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor, got none")
+        arrays = tuple(_as_array(t, position) for position, t in enumerate(tensors))
+        for position, array in enumerate(arrays):
+            if array.ndim == 0:
+                raise ValueError(f"TensorDataset argument {position} is a scalar (shape ()): "
+                                 f"every tensor needs a first dimension that indexes samples")
+        if len({array.shape[0] for array in arrays}) != 1:
+            shapes = ", ".join(str(array.shape) for array in arrays)
+            raise ValueError(f"TensorDataset tensors must share their first dimension, got shapes {shapes}")
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, numbers.Integral) and not isinstance(index, (bool, np.bool_)):
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"TensorDataset index {index} is out of range for {n} samples")
+        elif not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+                raise IndexError(f"TensorDataset index must be an int, a slice or a 1-D sequence of ints, "
+                                 f"got {index.dtype} array of shape {index.shape}")
+        return tuple(Tensor(array[index], dtype=array.dtype) for array in self.arrays)
+
+
+def _sample_fields(sample):
+    """A generic sample as a tuple of ndarrays (Tensors keep their dtype, other values follow Tensor's rules)."""
+    fields = sample if isinstance(sample, (tuple, list)) else (sample,)
+    return tuple(field.data if isinstance(field, Tensor) else Tensor(field).data for field in fields)
+
+
+class DataLoader:
+    """Iterate over a dataset in batches of Tensors, optionally reshuffled each epoch.
+
+    Each batch has the structure of one sample with a leading batch dimension: for a
+    ``TensorDataset(x, y)`` it is the tuple ``(inputs, targets)``. A ``TensorDataset`` (or any
+    dataset with an ``arrays`` attribute) is batched by one fancy index per array; any other
+    ``Dataset`` by calling ``dataset[i]`` per sample and stacking.
+
+    ``len(loader)`` is the number of batches: ``ceil(N / batch_size)``, or ``N // batch_size``
+    with ``drop_last=True``.
+
+    Shuffling: with a ``seed`` the order of epoch ``e`` is
+    ``np.random.default_rng([seed, e]).permutation(N)``, a pure function of ``(seed, e)``.
+    ``set_epoch(e)`` chooses the epoch of the next iteration; if it is never called, every new
+    iteration uses the current epoch and then advances it by one, so successive loops differ.
+    Without a seed the order comes from the loader's own entropy-seeded generator and cannot be
+    replayed. ``state_dict()`` holds ``{"seed", "epoch"}`` (the epoch the next iteration uses).
+
+    >>> data = TensorDataset(Tensor(np.arange(10.0).reshape(5, 2)), Tensor(np.arange(5)))
+    >>> loader = DataLoader(data, batch_size=2)
+    >>> len(loader)
+    3
+    >>> [targets.data.tolist() for inputs, targets in loader]
+    [[0, 1], [2, 3], [4]]
+    >>> len(DataLoader(data, batch_size=2, drop_last=True))
+    2
+    >>> shuffled = DataLoader(data, batch_size=5, shuffle=True, seed=0)
+    >>> shuffled.set_epoch(3)
+    >>> first = [t.data.tolist() for _, t in shuffled]
+    >>> replay = DataLoader(data, batch_size=5, shuffle=True, seed=0)
+    >>> replay.set_epoch(3)
+    >>> [t.data.tolist() for _, t in replay] == first
+    True
+    >>> sorted(first[0])
+    [0, 1, 2, 3, 4]
+    >>> DataLoader(data, batch_size=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: DataLoader batch_size must be an integer >= 1, got 0
+    """
+
+    def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None):
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(f"DataLoader dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
+        batch_size = _check_int("DataLoader batch_size", batch_size, 1)
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"DataLoader {name} must be True or False, got {flag!r}")
+        if seed is not None:
+            seed = _check_int("DataLoader seed", seed, 0)
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = seed
+        self.epoch = 0                      # the epoch the next iteration uses
+        self._epoch_is_set = False          # True once set_epoch() drives the counter
+        self._rng = np.random.default_rng() # used only when seed is None
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration use epoch ``epoch`` (an integer >= 0); iterating stops advancing it."""
+        self.epoch = _check_int("DataLoader.set_epoch epoch", epoch, 0)
+        self._epoch_is_set = True
+
+    def order(self, epoch: int | None = None) -> np.ndarray:
+        """The sample indices of epoch ``epoch`` (default: the next one), in visiting order.
+
+        With a seed this is a pure function of ``(seed, epoch)``; without one, each call draws a
+        fresh permutation. Without shuffling it is ``arange(N)``.
+        """
+        epoch = self.epoch if epoch is None else _check_int("DataLoader.order epoch", epoch, 0)
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        if self.seed is None:
+            return self._rng.permutation(n)
+        return np.random.default_rng([self.seed, epoch]).permutation(n)
+
+    def __iter__(self):
+        order = self.order(self.epoch)      # computed now, so iter(loader) commits to this epoch
+        if not self._epoch_is_set:
+            self.epoch += 1
+        return self._batches(order)
+
+    def _batches(self, order: np.ndarray):
+        stop = len(self) * self.batch_size if self.drop_last else len(order)
+        arrays = getattr(self.dataset, "arrays", None)
+        for start in range(0, stop, self.batch_size):
+            indices = order[start:start + self.batch_size]
+            if arrays is not None:          # vectorized: one gather per array
+                yield tuple(Tensor(array[indices], dtype=array.dtype) for array in arrays)
+                continue
+            samples = [self.dataset[int(i)] for i in indices]   # generic fallback
+            columns = zip(*map(_sample_fields, samples))
+            stacked = [np.stack(column) for column in columns]
+            batch = tuple(Tensor(array, dtype=array.dtype) for array in stacked)
+            yield batch if isinstance(samples[0], (tuple, list)) else batch[0]
+
+    def state_dict(self) -> dict:
+        """``{"seed": int | None, "epoch": int}``: plain, JSON-able values."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``seed`` and ``epoch`` from ``state_dict()``; validated before anything changes."""
+        if not isinstance(state, dict) or set(state) != {"seed", "epoch"}:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"DataLoader.load_state_dict state must be a dict with keys "
+                             f"['epoch', 'seed'], got {got}")
+        seed = state["seed"]
+        if seed is not None:
+            seed = _check_int("DataLoader state_dict['seed']", seed, 0)
+        epoch = _check_int("DataLoader state_dict['epoch']", state["epoch"], 0)
+        self.seed, self.epoch = seed, epoch
+
+    def __repr__(self) -> str:
+        return (f"DataLoader(batches={len(self)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"drop_last={self.drop_last}, seed={self.seed}, epoch={self.epoch})")
+
+
+class SimpleDataset(TensorDataset):
+    """Gaussian blobs: ``size`` samples of ``num_features`` float32 features in ``num_classes`` classes.
+
+    Each class has a centre drawn from ``N(0, 2**2)`` per feature; its samples are that centre plus
+    ``N(0, 1)`` noise. Labels are int64 and balanced. The same ``seed`` gives the same data; with
+    ``seed=None`` it is drawn from fresh entropy. ``features``, ``labels`` (Tensors) and ``centres``
+    (ndarray) are exposed.
+
+    >>> data = SimpleDataset(size=1000, num_features=4, num_classes=3, seed=0)
+    >>> len(data), data.features.shape, str(data.features.dtype), str(data.labels.dtype)
+    (1000, (1000, 4), 'float32', 'int64')
+    >>> np.bincount(data.labels.data).tolist()
+    [334, 333, 333]
+    >>> bool(np.array_equal(data.features.data, SimpleDataset(1000, 4, 3, seed=0).features.data))
+    True
+    """
+
+    def __init__(self, size, num_features, num_classes, seed=None):
+        size = _check_int("SimpleDataset size", size, 1)
+        num_features = _check_int("SimpleDataset num_features", num_features, 1)
+        num_classes = _check_int("SimpleDataset num_classes", num_classes, 2)
+        if seed is not None:
+            seed = _check_int("SimpleDataset seed", seed, 0)
+        rng = np.random.default_rng(seed)
+        centres = rng.normal(0.0, 2.0, size=(num_classes, num_features))
+        labels = rng.permutation(np.arange(size) % num_classes).astype(np.int64)
+        features = (centres[labels] + rng.standard_normal((size, num_features))).astype(np.float32)
+        self.centres = centres.astype(np.float32)
+        self.num_features, self.num_classes, self.seed = num_features, num_classes, seed
+        self.features = Tensor(features, dtype=np.float32)
+        self.labels = Tensor(labels, dtype=np.int64)
+        super().__init__(self.features, self.labels)
+
+    def __repr__(self) -> str:
+        return (f"SimpleDataset(size={len(self)}, num_features={self.num_features}, "
+                f"num_classes={self.num_classes}, seed={self.seed})")
