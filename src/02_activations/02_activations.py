@@ -1,0 +1,459 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 02: Activations
+#
+# A stack of linear layers is still one linear map: `W2 (W1 x) = (W2 W1) x`. What lets a network
+# bend is the elementwise nonlinearity placed between the layers. This module builds the six that
+# matter in practice: ReLU, Sigmoid, Tanh, GELU, and Softmax / LogSoftmax, which turn a row of
+# scores into probabilities (or their logarithms).
+#
+# Each activation is **one operation**: a NumPy forward pass and, right beside it, the backward rule,
+# recorded as a single graph node by `Tensor._op`. We could write `sigmoid` out of the `exp`, `+`
+# and `/` of module 01, but that would record four nodes, allocate four intermediate arrays and, for
+# large inputs, overflow. One fused node is faster and lets us choose a numerically stable formula.
+#
+# Design choices, each visible in the code below:
+# - **float32 stays float32.** Every constant is a Python number, which NumPy casts to the array's
+#   dtype. A NumPy float64 scalar (`np.sqrt(2 / np.pi)`, say) would silently promote whole arrays
+#   to float64 and halve the speed.
+# - **Stable formulas.** No activation overflows or warns for inputs of ±1000.
+# - **Functions hold the math, classes wrap them.** `relu(x)` is the operation; `ReLU()` is a tiny
+#   object with no parameters that calls it, so it can sit in a `Sequential` like any layer.
+
+# %%
+#| default_exp core.activations
+
+# %% [markdown]
+# ## ReLU
+#
+# $\mathrm{relu}(x) = \max(x, 0)$. Its derivative is 1 where $x > 0$ and 0 elsewhere (at exactly 0
+# we take 0, as PyTorch does). So the backward rule lets the gradient through where the input was
+# positive and blocks it elsewhere: `g * (x > 0)`. Multiplying a float32 array by a boolean mask
+# gives float32; one pass over memory each way, which is as cheap as an operation can be.
+
+# %%
+#| export
+import math
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+def _check_tensor(name: str, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(x) needs a Tensor, got {type(x).__name__}")
+
+
+def relu(x: Tensor) -> Tensor:
+    """Rectified linear unit, `max(x, 0)`, elementwise.
+
+    >>> relu(Tensor([-2.0, 0.0, 3.0]))
+    Tensor([0., 0., 3.])
+    """
+    _check_tensor("relu", x)
+    ### BEGIN SOLUTION
+    data = x.data
+    out = np.maximum(data, 0)
+
+    def backward(g):
+        return (g * (data > 0),)
+    ### END SOLUTION
+    return Tensor._op(out, (x,), backward)
+
+
+# %%
+def test_unit_relu():
+    x = Tensor([[-1.0, 0.0, 2.0], [3.0, -4.0, 0.5]], requires_grad=True)
+    y = relu(x)
+    assert np.array_equal(y.data, [[0, 0, 2], [3, 0, 0.5]]) and y.dtype == np.float32
+    y.backward(np.full((2, 3), 2.0, dtype=np.float32))
+    assert np.array_equal(x.grad, [[0, 0, 2], [2, 0, 2]]), "gradient flows only where x > 0"
+    assert x.grad.dtype == np.float32
+    print("relu: ok")
+
+
+if __name__ == "__main__":
+    test_unit_relu()
+
+# %% [markdown]
+# ## Sigmoid
+#
+# $\sigma(x) = 1 / (1 + e^{-x})$ squashes any number into $(0, 1)$. Written that way it overflows:
+# for $x = -1000$, $e^{1000}$ is infinite and NumPy warns. The fix is to only ever exponentiate a
+# non-positive number. With $z = e^{-|x|} \in (0, 1]$:
+#
+# $$\sigma(x) = \frac{1}{1 + z} \text{ if } x \ge 0, \qquad \sigma(x) = \frac{z}{1 + z} \text{ if } x < 0.$$
+#
+# Both branches share the same `exp`, so the stable version costs no more than the naive one.
+# The derivative is expressed through the output, $\sigma'(x) = \sigma(x)(1 - \sigma(x))$, so the
+# backward rule reuses the forward result instead of recomputing an exponential.
+
+# %%
+#| export
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid `1 / (1 + exp(-x))`, computed without overflow for any input.
+
+    >>> sigmoid(Tensor([-1000.0, 0.0, 1000.0]))
+    Tensor([0. , 0.5, 1. ])
+    """
+    _check_tensor("sigmoid", x)
+    ### BEGIN SOLUTION
+    data = x.data
+    z = np.exp(-np.abs(data))               # in (0, 1]: never overflows
+    numerator = np.where(data >= 0, 1, z).astype(data.dtype, copy=False)
+    out = np.divide(numerator, 1 + z, out=numerator)
+
+    def backward(g):
+        return (g * out * (1 - out),)
+    ### END SOLUTION
+    return Tensor._op(out, (x,), backward)
+
+
+# %% [markdown]
+# ## Tanh
+#
+# $\tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x})$ is a sigmoid stretched to $(-1, 1)$ and centred on 0.
+# `np.tanh` is already stable (it saturates to ±1 without overflow). Its derivative, again through
+# the output: $\tanh'(x) = 1 - \tanh(x)^2$.
+
+# %%
+#| export
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent, elementwise.
+
+    >>> tanh(Tensor([0.0, 1000.0]))
+    Tensor([0., 1.])
+    """
+    _check_tensor("tanh", x)
+    ### BEGIN SOLUTION
+    out = np.tanh(x.data)
+
+    def backward(g):
+        return (g * (1 - out * out),)
+    ### END SOLUTION
+    return Tensor._op(out, (x,), backward)
+
+
+# %%
+def test_unit_sigmoid_tanh():
+    x = Tensor([-1000.0, -2.0, 0.0, 2.0, 1000.0], requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # no overflow, no NaN
+        s = sigmoid(x)
+    naive = 1 / (1 + np.exp(-np.array([-2.0, 0.0, 2.0])))
+    assert np.allclose(s.data[1:4], naive) and s.data[0] == 0 and s.data[4] == 1
+    assert s.dtype == np.float32
+    s.backward(np.ones(5, dtype=np.float32))
+    assert np.allclose(x.grad, s.data * (1 - s.data))
+    t = Tensor([-3.0, 0.5], requires_grad=True)
+    y = tanh(t)
+    y.backward(np.ones(2, dtype=np.float32))
+    assert np.allclose(t.grad, 1 - np.tanh(t.data) ** 2)
+    print("sigmoid, tanh: ok")
+
+
+if __name__ == "__main__":
+    test_unit_sigmoid_tanh()
+
+# %% [markdown]
+# ## GELU
+#
+# The Gaussian error linear unit weighs its input by the probability that a standard normal
+# variable is below it: $\mathrm{gelu}(x) = x\,\Phi(x)$. It is a smooth ReLU (negative inputs are
+# damped, not cut) and is the default in transformers.
+#
+# $\Phi$ needs the error function, which NumPy does not have. We use the **tanh approximation**
+# from the GELU paper, which is what `torch.nn.functional.gelu(x, approximate="tanh")` computes:
+#
+# $$\mathrm{gelu}(x) \approx \tfrac12 x\,(1 + \tanh u), \qquad u = \sqrt{2/\pi}\,(x + 0.044715\,x^3).$$
+#
+# It differs from the exact $x\Phi(x)$ by less than about $10^{-3}$ everywhere. Differentiating the
+# product, with $t = \tanh u$:
+#
+# $$\mathrm{gelu}'(x) = \tfrac12 (1 + t) + \tfrac12 x\,(1 - t^2)\,\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2).$$
+#
+# `math.sqrt` gives a Python float; `np.sqrt` would give a NumPy float64 scalar and promote the
+# whole computation to float64.
+
+# %%
+#| export
+_GELU_C = math.sqrt(2.0 / math.pi)   # a Python float, so float32 arrays stay float32
+_GELU_K = 0.044715
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation (PyTorch's `gelu(x, approximate="tanh")`).
+
+    >>> gelu(Tensor([-1.0, 0.0, 1.0])).data.round(4)
+    array([-0.1588,  0.    ,  0.8412], dtype=float32)
+    """
+    _check_tensor("gelu", x)
+    ### BEGIN SOLUTION
+    data = x.data
+    x2 = data * data
+    t = np.tanh(_GELU_C * data * (1 + _GELU_K * x2))
+    out = 0.5 * data * (1 + t)
+
+    def backward(g):
+        slope = 0.5 * (1 + t) + 0.5 * data * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_K * x2)
+        return (g * slope,)
+    ### END SOLUTION
+    return Tensor._op(out, (x,), backward)
+
+
+# %%
+def test_unit_gelu():
+    x = Tensor([-3.0, -0.5, 0.0, 0.5, 3.0], requires_grad=True)
+    y = gelu(x)
+    assert y.dtype == np.float32
+    exact = np.array([math.erf(v / math.sqrt(2)) for v in x.data.tolist()])
+    assert np.allclose(y.data, 0.5 * x.data * (1 + exact), atol=1e-3), "close to x * Phi(x)"
+    y.backward(np.ones(5, dtype=np.float32))
+    h = 1e-3                                  # central difference of the forward pass
+    numeric = (gelu(Tensor(x.data + h)).data - gelu(Tensor(x.data - h)).data) / (2 * h)
+    assert np.allclose(x.grad, numeric, atol=1e-3)
+    print("gelu: ok")
+
+
+if __name__ == "__main__":
+    test_unit_gelu()
+
+# %% [markdown]
+# ## Softmax and LogSoftmax
+#
+# Softmax turns a vector of scores into probabilities along one axis:
+# $\mathrm{softmax}(x)_i = e^{x_i} / \sum_j e^{x_j}$. A score of 1000 makes $e^{1000}$ overflow, so we
+# use the fact that softmax does not change when the same number is subtracted from every score.
+# Subtracting the maximum makes every exponent $\le 0$: no overflow, and the largest term is exactly
+# $e^0 = 1$, so the sum is at least 1 and its logarithm is safe.
+#
+# LogSoftmax, $x_i - \log \sum_j e^{x_j}$, is computed the same way (the *log-sum-exp trick*) and
+# never takes the logarithm of a probability that underflowed to 0: `log(softmax(x))` would return
+# `-inf` where `log_softmax(x)` returns the correct large negative number.
+#
+# Backward rules, with $s$ the softmax output and $g$ the incoming gradient (sums along the axis):
+#
+# $$\frac{\partial L}{\partial x} = s \odot \Big(g - \sum_j g_j s_j\Big) \quad \text{(softmax)},
+# \qquad \frac{\partial L}{\partial x} = g - s \sum_j g_j \quad \text{(log-softmax)}.$$
+#
+# Neither builds the $C \times C$ Jacobian: both are $O(C)$ per row. Cost of the forward pass: one
+# `max`, one `exp` and one `sum` per row.
+
+# %%
+#| export
+def _check_axis(name: str, x: Tensor, axis: int) -> None:
+    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{name}(axis={axis!r}) is out of range for a tensor of shape {x.shape}")
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Probabilities along `axis`: `exp(x) / exp(x).sum(axis)`, max-subtracted for stability.
+
+    >>> softmax(Tensor([[1.0, 1.0], [0.0, 1000.0]]))
+    Tensor([[0.5, 0.5],
+            [0. , 1. ]])
+    """
+    _check_tensor("softmax", x)
+    _check_axis("softmax", x, axis)
+    ### BEGIN SOLUTION
+    data = x.data
+    e = np.exp(data - data.max(axis=axis, keepdims=True))
+    out = np.divide(e, e.sum(axis=axis, keepdims=True), out=e)
+
+    def backward(g):
+        gs = g * out
+        gs -= out * gs.sum(axis=axis, keepdims=True)
+        return (gs,)
+    ### END SOLUTION
+    return Tensor._op(out, (x,), backward)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Log-probabilities along `axis`: `x - log(exp(x).sum(axis))`, via the log-sum-exp trick.
+
+    >>> log_softmax(Tensor([0.0, 0.0]))
+    Tensor([-0.6931472, -0.6931472])
+    """
+    _check_tensor("log_softmax", x)
+    _check_axis("log_softmax", x, axis)
+    ### BEGIN SOLUTION
+    data = x.data
+    out = data - data.max(axis=axis, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+    ### END SOLUTION
+    return Tensor._op(out, (x,), backward)
+
+
+# %%
+def test_unit_softmax():
+    x = Tensor([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]], requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        p = softmax(x)
+        lp = log_softmax(x)
+    assert np.allclose(p.data.sum(axis=1), 1) and p.dtype == np.float32
+    assert np.allclose(p.data[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+    assert np.isfinite(lp.data).all() and np.isclose(lp.data[1, 2], -2000.0), "no log(0) = -inf"
+    # the probabilities always sum to 1, so the gradient of their sum is zero
+    p.backward(np.ones((2, 3), dtype=np.float32))
+    assert np.allclose(x.grad, 0, atol=1e-6)
+    x.grad = None
+    lp.backward(np.array([[1, 0, 0], [0, 0, 0]], dtype=np.float32))
+    assert np.allclose(x.grad[0], [1, 0, 0] - p.data[0])
+    try:
+        softmax(x, axis=2)
+        raise AssertionError("axis 2 of a 2-D tensor must raise")
+    except ValueError as e:
+        assert "axis=2" in str(e) and "(2, 3)" in str(e)
+    print("softmax, log_softmax: ok")
+
+
+if __name__ == "__main__":
+    test_unit_softmax()
+
+# %% [markdown]
+# ## Activation objects
+#
+# Models are written as lists of layers, `Sequential([Linear(784, 128), ReLU(), ...])`, so each
+# activation also exists as a small class. It has no parameters and no state beyond its axis; calling
+# it calls the function above. It is deliberately *not* a subclass of `Module` (that base class comes
+# in module 03), but it answers the questions a container asks of a layer: `parameters()` is an empty
+# list, `train()` / `eval()` are accepted, and `repr()` reads like the constructor call.
+
+# %%
+#| export
+class _Activation:
+    """Shared behaviour of the parameter-free activation objects."""
+
+    training = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    def parameters(self) -> list:
+        """An activation has no parameters: always `[]`."""
+        return []
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ReLU(_Activation):
+    """`relu` as a layer.
+
+    >>> ReLU()(Tensor([-1.0, 2.0]))
+    Tensor([0., 2.])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu(x)
+
+
+class Sigmoid(_Activation):
+    """`sigmoid` as a layer.
+
+    >>> Sigmoid()(Tensor([0.0]))
+    Tensor([0.5])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sigmoid(x)
+
+
+class Tanh(_Activation):
+    """`tanh` as a layer.
+
+    >>> Tanh()(Tensor([0.0]))
+    Tensor([0.])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return tanh(x)
+
+
+class GELU(_Activation):
+    """`gelu` (tanh approximation) as a layer.
+
+    >>> GELU()
+    GELU(approximate='tanh')
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gelu(x)
+
+    def __repr__(self) -> str:
+        return "GELU(approximate='tanh')"
+
+
+class Softmax(_Activation):
+    """`softmax` along `axis` as a layer.
+
+    >>> Softmax(axis=0)
+    Softmax(axis=0)
+    >>> Softmax()(Tensor([0.0, 0.0]))
+    Tensor([0.5, 0.5])
+    """
+
+    def __init__(self, axis: int = -1):
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"Softmax(axis=...) needs an int, got {type(axis).__name__}")
+        self.axis = int(axis)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmax(x, self.axis)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(axis={self.axis})"
+
+
+class LogSoftmax(Softmax):
+    """`log_softmax` along `axis` as a layer.
+
+    >>> LogSoftmax()
+    LogSoftmax(axis=-1)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return log_softmax(x, self.axis)
+
+
+# %%
+def test_unit_activation_objects():
+    x = Tensor([[-1.0, 0.5], [2.0, -3.0]])
+    pairs = [(ReLU(), relu), (Sigmoid(), sigmoid), (Tanh(), tanh), (GELU(), gelu),
+             (Softmax(), softmax), (LogSoftmax(), log_softmax)]
+    for layer, fn in pairs:
+        assert np.array_equal(layer(x).data, fn(x).data)
+        assert np.array_equal(layer.forward(x).data, fn(x).data)
+        assert layer.parameters() == []
+    assert np.allclose(Softmax(axis=0)(x).data.sum(axis=0), 1)
+    assert repr(ReLU()) == "ReLU()" and repr(LogSoftmax(axis=1)) == "LogSoftmax(axis=1)"
+    assert ReLU().eval().training is False
+    print("activation objects: ok")
+
+
+if __name__ == "__main__":
+    test_unit_activation_objects()

@@ -1,0 +1,228 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/02_activations/02_activations.py
+# Edit the source, then run `make export` to regenerate this file.
+
+import math
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+def _check_tensor(name: str, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(x) needs a Tensor, got {type(x).__name__}")
+
+
+def relu(x: Tensor) -> Tensor:
+    """Rectified linear unit, `max(x, 0)`, elementwise.
+
+    >>> relu(Tensor([-2.0, 0.0, 3.0]))
+    Tensor([0., 0., 3.])
+    """
+    _check_tensor("relu", x)
+    data = x.data
+    out = np.maximum(data, 0)
+
+    def backward(g):
+        return (g * (data > 0),)
+    return Tensor._op(out, (x,), backward)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid `1 / (1 + exp(-x))`, computed without overflow for any input.
+
+    >>> sigmoid(Tensor([-1000.0, 0.0, 1000.0]))
+    Tensor([0. , 0.5, 1. ])
+    """
+    _check_tensor("sigmoid", x)
+    data = x.data
+    z = np.exp(-np.abs(data))               # in (0, 1]: never overflows
+    numerator = np.where(data >= 0, 1, z).astype(data.dtype, copy=False)
+    out = np.divide(numerator, 1 + z, out=numerator)
+
+    def backward(g):
+        return (g * out * (1 - out),)
+    return Tensor._op(out, (x,), backward)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent, elementwise.
+
+    >>> tanh(Tensor([0.0, 1000.0]))
+    Tensor([0., 1.])
+    """
+    _check_tensor("tanh", x)
+    out = np.tanh(x.data)
+
+    def backward(g):
+        return (g * (1 - out * out),)
+    return Tensor._op(out, (x,), backward)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)   # a Python float, so float32 arrays stay float32
+_GELU_K = 0.044715
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation (PyTorch's `gelu(x, approximate="tanh")`).
+
+    >>> gelu(Tensor([-1.0, 0.0, 1.0])).data.round(4)
+    array([-0.1588,  0.    ,  0.8412], dtype=float32)
+    """
+    _check_tensor("gelu", x)
+    data = x.data
+    x2 = data * data
+    t = np.tanh(_GELU_C * data * (1 + _GELU_K * x2))
+    out = 0.5 * data * (1 + t)
+
+    def backward(g):
+        slope = 0.5 * (1 + t) + 0.5 * data * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_K * x2)
+        return (g * slope,)
+    return Tensor._op(out, (x,), backward)
+
+
+def _check_axis(name: str, x: Tensor, axis: int) -> None:
+    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{name}(axis={axis!r}) is out of range for a tensor of shape {x.shape}")
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Probabilities along `axis`: `exp(x) / exp(x).sum(axis)`, max-subtracted for stability.
+
+    >>> softmax(Tensor([[1.0, 1.0], [0.0, 1000.0]]))
+    Tensor([[0.5, 0.5],
+            [0. , 1. ]])
+    """
+    _check_tensor("softmax", x)
+    _check_axis("softmax", x, axis)
+    data = x.data
+    e = np.exp(data - data.max(axis=axis, keepdims=True))
+    out = np.divide(e, e.sum(axis=axis, keepdims=True), out=e)
+
+    def backward(g):
+        gs = g * out
+        gs -= out * gs.sum(axis=axis, keepdims=True)
+        return (gs,)
+    return Tensor._op(out, (x,), backward)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Log-probabilities along `axis`: `x - log(exp(x).sum(axis))`, via the log-sum-exp trick.
+
+    >>> log_softmax(Tensor([0.0, 0.0]))
+    Tensor([-0.6931472, -0.6931472])
+    """
+    _check_tensor("log_softmax", x)
+    _check_axis("log_softmax", x, axis)
+    data = x.data
+    out = data - data.max(axis=axis, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+    return Tensor._op(out, (x,), backward)
+
+
+class _Activation:
+    """Shared behaviour of the parameter-free activation objects."""
+
+    training = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    def parameters(self) -> list:
+        """An activation has no parameters: always `[]`."""
+        return []
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ReLU(_Activation):
+    """`relu` as a layer.
+
+    >>> ReLU()(Tensor([-1.0, 2.0]))
+    Tensor([0., 2.])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu(x)
+
+
+class Sigmoid(_Activation):
+    """`sigmoid` as a layer.
+
+    >>> Sigmoid()(Tensor([0.0]))
+    Tensor([0.5])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sigmoid(x)
+
+
+class Tanh(_Activation):
+    """`tanh` as a layer.
+
+    >>> Tanh()(Tensor([0.0]))
+    Tensor([0.])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return tanh(x)
+
+
+class GELU(_Activation):
+    """`gelu` (tanh approximation) as a layer.
+
+    >>> GELU()
+    GELU(approximate='tanh')
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gelu(x)
+
+    def __repr__(self) -> str:
+        return "GELU(approximate='tanh')"
+
+
+class Softmax(_Activation):
+    """`softmax` along `axis` as a layer.
+
+    >>> Softmax(axis=0)
+    Softmax(axis=0)
+    >>> Softmax()(Tensor([0.0, 0.0]))
+    Tensor([0.5, 0.5])
+    """
+
+    def __init__(self, axis: int = -1):
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"Softmax(axis=...) needs an int, got {type(axis).__name__}")
+        self.axis = int(axis)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return softmax(x, self.axis)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(axis={self.axis})"
+
+
+class LogSoftmax(Softmax):
+    """`log_softmax` along `axis` as a layer.
+
+    >>> LogSoftmax()
+    LogSoftmax(axis=-1)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return log_softmax(x, self.axis)
