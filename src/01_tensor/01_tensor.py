@@ -136,7 +136,9 @@ class Tensor:
     def _op(data: np.ndarray, parents: tuple, backward) -> "Tensor":
         """The result of an operation: wraps `data`, records the graph when gradients are needed."""
         out = Tensor.__new__(Tensor)
-        out.data, out.grad = data, None
+        # NumPy returns a scalar, not a 0-d array, from ufuncs on 0-d input: .data is always an ndarray
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out.grad = None
         if is_grad_enabled() and any(p.requires_grad for p in parents):
             out.requires_grad, out._parents, out._backward = True, parents, backward
         else:
@@ -321,6 +323,8 @@ def neg(a: Tensor) -> Tensor:
 
 def power(a: Tensor, exponent) -> Tensor:
     """`a ** exponent`; the exponent may be a number or a tensor (then d/dexponent = out * log a)."""
+    if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
+        exponent = _lift(exponent, a)         # arrays and NumPy scalars become float32 constants
     if isinstance(exponent, Tensor):
         e, out = _binary("power", np.power, a, exponent)
 
@@ -347,6 +351,8 @@ def test_unit_arithmetic():
     x = Tensor([3.0], requires_grad=True)
     (2.0 / x).backward()
     assert np.isclose(x.grad[0], -2.0 / 9.0)
+    assert type((Tensor(2.0) * 3.0).data) is np.ndarray, "0-d results hold a 0-d array, not a scalar"
+    assert (x ** np.float64(2.0)).dtype == np.float32, "a NumPy float64 exponent must not upcast"
     try:
         Tensor(np.ones((2, 3))) + Tensor(np.ones(4))
         raise AssertionError("mismatched shapes must raise")
@@ -485,7 +491,7 @@ def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     top = a.data.max(axis=axes, keepdims=True)
 
     def backward(g):
-        winners = a.data == top
+        winners = (a.data == top).astype(a.data.dtype)   # a bool / int count would be float64
         share = winners / winners.sum(axis=axes, keepdims=True)
         return (share * _expand_reduced(g, axes, keepdims, a.shape),)
     out = top if keepdims else np.squeeze(top, axis=axes)
@@ -500,6 +506,7 @@ def test_unit_reductions():
     x.grad = None
     x.max(axis=1).sum().backward()
     assert np.allclose(x.grad, [[0, 0.5, 0.5], [1, 0, 0]]), "tied maxima share the gradient"
+    assert x.max(axis=1)._backward(np.ones(2, np.float32))[0].dtype == np.float32
     x.grad = None
     x.mean().backward()
     assert np.allclose(x.grad, 1 / 6)

@@ -60,16 +60,22 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
+    def __init__(self):
+        # A stack, not one slot: as a decorator the same object is entered again by every call,
+        # and a recursive (or nested) call must not overwrite the state saved by the outer one.
+        self._previous = []
+
     def __enter__(self):
         global _grad_enabled
         ### BEGIN SOLUTION
-        self._previous, _grad_enabled = _grad_enabled, False
+        self._previous.append(_grad_enabled)
+        _grad_enabled = False
         ### END SOLUTION
         return self
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_enabled = self._previous.pop()
         return False
 
 
@@ -88,6 +94,14 @@ def test_unit_no_grad():
     except KeyError:
         pass
     assert is_grad_enabled(), "the flag must be restored when the body raises"
+
+    @no_grad()
+    def countdown(n):
+        assert not is_grad_enabled()
+        if n:
+            countdown(n - 1)
+    countdown(2)
+    assert is_grad_enabled(), "a recursive decorated call must restore the flag"
     print("no_grad: ok")
 
 

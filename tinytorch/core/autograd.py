@@ -24,14 +24,20 @@ class no_grad(contextlib.ContextDecorator):
     False
     """
 
+    def __init__(self):
+        # A stack, not one slot: as a decorator the same object is entered again by every call,
+        # and a recursive (or nested) call must not overwrite the state saved by the outer one.
+        self._previous = []
+
     def __enter__(self):
         global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, False
+        self._previous.append(_grad_enabled)
+        _grad_enabled = False
         return self
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_enabled = self._previous.pop()
         return False
 
 

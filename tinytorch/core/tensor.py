@@ -63,7 +63,9 @@ class Tensor:
     def _op(data: np.ndarray, parents: tuple, backward) -> "Tensor":
         """The result of an operation: wraps `data`, records the graph when gradients are needed."""
         out = Tensor.__new__(Tensor)
-        out.data, out.grad = data, None
+        # NumPy returns a scalar, not a 0-d array, from ufuncs on 0-d input: .data is always an ndarray
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out.grad = None
         if is_grad_enabled() and any(p.requires_grad for p in parents):
             out.requires_grad, out._parents, out._backward = True, parents, backward
         else:
@@ -210,6 +212,8 @@ def neg(a: Tensor) -> Tensor:
 
 def power(a: Tensor, exponent) -> Tensor:
     """`a ** exponent`; the exponent may be a number or a tensor (then d/dexponent = out * log a)."""
+    if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
+        exponent = _lift(exponent, a)         # arrays and NumPy scalars become float32 constants
     if isinstance(exponent, Tensor):
         e, out = _binary("power", np.power, a, exponent)
 
@@ -298,7 +302,7 @@ def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     top = a.data.max(axis=axes, keepdims=True)
 
     def backward(g):
-        winners = a.data == top
+        winners = (a.data == top).astype(a.data.dtype)   # a bool / int count would be float64
         share = winners / winners.sum(axis=axes, keepdims=True)
         return (share * _expand_reduced(g, axes, keepdims, a.shape),)
     out = top if keepdims else np.squeeze(top, axis=axes)
