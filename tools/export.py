@@ -5,7 +5,8 @@
 
 A source file names its target once with `#| default_exp core.name`; its cells that start with
 `#| export` are written, in order, to `tinytorch/core/name.py` under a header that marks the file
-as generated. The `### BEGIN SOLUTION` / `### END SOLUTION` fences are dropped; the code between
+as generated. `#| export core.other` sends one cell to another module instead (module 08 writes
+`core.metrics` this way); that cell carries its own imports. The `### BEGIN SOLUTION` / `### END SOLUTION` fences are dropped; the code between
 them is kept. Hand-written files in tinytorch/ (no header) are never touched.
 """
 from __future__ import annotations
@@ -41,10 +42,10 @@ def _directive(line: str) -> tuple[str, str] | None:
     return name, arg.strip()
 
 
-def render(source: Path, root: Path = ROOT) -> tuple[Path, str]:
-    """The target path and the full text that the export writes for one source file."""
+def render(source: Path, root: Path = ROOT) -> dict[Path, str]:
+    """{target path: full text} that the export writes for one source file."""
     notebook = jupytext.read(source, fmt="py:percent")
-    target, chunks = None, []
+    default, chunks = None, []   # chunks: (target or None for the default, code)
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -52,29 +53,33 @@ def render(source: Path, root: Path = ROOT) -> tuple[Path, str]:
         directives = [d for d in map(_directive, lines) if d]
         for name, arg in directives:
             if name == "default_exp":
-                if target is not None:
+                if default is not None:
                     raise SystemExit(f"{source}: `#| default_exp` appears more than once")
-                target = arg
-        if not any(name == "export" for name, _ in directives):
+                default = arg
+        exports = [arg for name, arg in directives if name == "export"]
+        if not exports:
             continue
         body = [l for l in lines if _directive(l) is None and l.strip() not in DROPPED_LINES]
-        chunks.append("\n".join(body).strip("\n"))
-    if target is None:
+        chunks.append((exports[0] or None, "\n".join(body).strip("\n")))
+    if default is None:
         raise SystemExit(f"{source}: no `#| default_exp core.name` line")
     if not chunks:
         raise SystemExit(f"{source}: no `#| export` cell")
-    relative = source.relative_to(root).as_posix()
-    text = HEADER.format(source=relative) + "\n" + "\n\n\n".join(chunks) + "\n"
-    return root / "tinytorch" / Path(*target.split(".")).with_suffix(".py"), text
+    by_target: dict[str, list[str]] = {}
+    for target, code in chunks:
+        by_target.setdefault(target or default, []).append(code)
+    header = HEADER.format(source=source.relative_to(root).as_posix())
+    return {root / "tinytorch" / Path(*target.split(".")).with_suffix(".py"):
+            header + "\n" + "\n\n\n".join(codes) + "\n" for target, codes in by_target.items()}
 
 
 def planned(root: Path = ROOT) -> dict[Path, str]:
     plan: dict[Path, str] = {}
     for source in module_sources(root / "src"):
-        path, text = render(source, root)
-        if path in plan:
-            raise SystemExit(f"{source}: target {path.relative_to(root)} is exported by two sources")
-        plan[path] = text
+        for path, text in render(source, root).items():
+            if path in plan:
+                raise SystemExit(f"{source}: target {path.relative_to(root)} is exported by two sources")
+            plan[path] = text
     return plan
 
 
