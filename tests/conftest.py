@@ -1,0 +1,27 @@
+"""Shared fixtures: where the repository is, and how to run a repo tool as a learner would."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def run_tool():
+    """run_tool("export.py", "--check", ...): run tools/<script> with this interpreter, output captured."""
+
+    def run(script: str, *args: str, cwd: Path = REPO_ROOT, timeout: float = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / script), *map(str, args)],
+                              cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+    return run

@@ -1,0 +1,208 @@
+"""The strict book build (tools/build_book.py) on tiny throw-away books that use the real _config.yml.
+
+Each tiny build starts a kernel and takes a few seconds; they are marked slow but run in `make test`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+CHAPTER_HEAD = """---
+file_format: mystnb
+kernelspec:
+  name: python3
+  display_name: Python 3
+---
+"""
+
+GOOD_CHAPTER = CHAPTER_HEAD + """# A good chapter
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+from myst_nb import glue
+glue("answer", 6 * 7 + 0.25, display=False)
+```
+
+The answer is {glue:text}`answer:.2f`, and $e^{i\\pi} + 1 = 0$.
+
+```{mermaid}
+flowchart LR
+    a --> b
+```
+"""
+
+RAISING_CHAPTER = CHAPTER_HEAD + """# A broken chapter
+
+```{code-cell} ipython3
+x = 1
+```
+
+```{code-cell} ipython3
+raise ValueError("chapter-cell-is-broken")
+```
+"""
+
+UNGLUED_CHAPTER = CHAPTER_HEAD + """# A chapter citing a number nobody computed
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+from myst_nb import glue
+glue("present", 1.5, display=False)
+```
+
+Present: {glue:text}`present:.1f`. Missing: {glue:text}`never_glued_key`.
+"""
+
+TINY_TOC = """format: jb-book
+root: book/intro
+chapters:
+  - glob: book/chapters/*
+"""
+
+
+def load_build_book(repo_root: Path):
+    spec = importlib.util.spec_from_file_location("build_book", repo_root / "tools" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_book", module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tiny_book(tmp_path: Path, repo_root: Path):
+    """make(chapter_text or None) -> root of a book with the real _config.yml and one chapter."""
+
+    def make(chapter: str | None) -> Path:
+        root = tmp_path / "book_root"
+        (root / "book" / "chapters").mkdir(parents=True)
+        shutil.copy(repo_root / "_config.yml", root / "_config.yml")
+        (root / "_toc.yml").write_text(TINY_TOC)
+        (root / "book" / "intro.md").write_text("# Tiny book\n\nA landing page.\n")
+        if chapter is not None:
+            (root / "book" / "chapters" / "01_demo.md").write_text(chapter)
+        return root
+
+    return make
+
+
+def build(run_tool, root: Path, *args: str):
+    result = run_tool("build_book.py", root, *args, timeout=240)
+    return result, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_good_chapter_builds_with_glued_numbers_and_offline_assets(run_tool, tiny_book, tmp_path):
+    root = tiny_book(GOOD_CHAPTER)
+    stale = root / "_build" / ".jupyter_cache" / "stale-entry"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("left over from an earlier build")
+    output = tmp_path / "out"
+    result, log = build(run_tool, root, "--output", output)
+    assert result.returncode == 0, log[-4000:]
+    assert not stale.exists(), "the build must clear <root>/_build/.jupyter_cache first"
+    html_dir = output / "_build" / "html"
+    assert str(html_dir / "index.html") in log
+    page = (html_dir / "book" / "chapters" / "01_demo.html").read_text()
+    assert re.search(r"answer is <span[^>]*>42\.25</span>", page), "glued value missing from the page"
+    assert "{glue" not in page
+    # Mermaid and MathJax come from the site itself, not from a CDN.
+    assert 'import mermaid from "../../_static/mermaid/mermaid.esm.min.mjs"' in page
+    assert re.search(r'<script[^>]*src="\.\./\.\./_static/mathjax/tex-mml-chtml\.js', page)
+    assert (html_dir / "_static" / "mermaid" / "mermaid.esm.min.mjs").stat().st_size > 10_000
+    assert (html_dir / "_static" / "mathjax" / "tex-mml-chtml.js").stat().st_size > 100_000
+    for tag in re.findall(r"<(?:script|link)\b[^>]*>", page):
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', tag), f"external asset: {tag}"
+    # The glob toc picked the chapter up: the landing page links to it.
+    assert 'href="chapters/01_demo.html"' in (html_dir / "book" / "intro.html").read_text()
+    # Binder launch button opens the chapter in JupyterLab.
+    assert "https://mybinder.org/v2/gh/" in page and "urlpath=lab/tree/book/chapters/01_demo.md" in page
+
+
+@pytest.mark.slow
+def test_a_cell_that_raises_fails_the_build_and_names_the_error(run_tool, tiny_book):
+    result, log = build(run_tool, tiny_book(RAISING_CHAPTER))
+    assert result.returncode != 0
+    assert "chapter-cell-is-broken" in log and "ValueError" in log
+    assert "01_demo" in log
+
+
+@pytest.mark.slow
+def test_a_cell_that_raises_fails_even_without_warnings_as_errors(run_tool, tiny_book):
+    # Not just -W: `execute.raise_on_error` in _config.yml makes the failure fatal on its own.
+    result, log = build(run_tool, tiny_book(RAISING_CHAPTER), "--lenient")
+    assert result.returncode != 0
+    assert "chapter-cell-is-broken" in log
+
+
+@pytest.mark.slow
+def test_an_unknown_glue_key_fails_the_build(run_tool, tiny_book):
+    result, log = build(run_tool, tiny_book(UNGLUED_CHAPTER))
+    assert result.returncode != 0
+    assert "never_glued_key" in log
+
+
+@pytest.mark.slow
+def test_a_book_with_no_chapters_yet_builds(run_tool, tiny_book):
+    result, log = build(run_tool, tiny_book(None))
+    assert result.returncode == 0, log[-4000:]
+
+
+def test_build_flags_are_the_strict_ones(repo_root):
+    build_book = load_build_book(repo_root)
+    command = build_book.build_command(repo_root)
+    for flag in ("-W", "-n", "--keep-going", "--all"):
+        assert flag in command
+    assert "-W" not in build_book.build_command(repo_root, strict=False)
+
+
+def test_config_executes_everything_and_fails_on_errors(repo_root):
+    config = yaml.safe_load((repo_root / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] in {"force", "cache"}
+    assert config["execute"]["raise_on_error"] is True
+    assert config["execute"]["allow_errors"] is False
+    excluded = set(config["exclude_patterns"])
+    for pattern in (".*", "**/.*", ".venv", "_build", "src", "tests", "bench", "tools",
+                    "requirements", "binder", "README.md", "DESIGN.md"):
+        assert pattern in excluded, pattern
+    extensions = config["sphinx"]["extra_extensions"]
+    assert "sphinx_design" in extensions and "sphinxcontrib.mermaid" in extensions
+    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"
+    assert config["html"]["use_repository_button"] is True
+
+
+def test_config_points_at_the_vendored_assets(repo_root):
+    build_book = load_build_book(repo_root)
+    sphinx = yaml.safe_load((repo_root / "_config.yml").read_text())["sphinx"]["config"]
+    assets = {asset.name: asset for asset in build_book.ASSETS}
+    assert sphinx["html_static_path"] == [build_book.VENDOR_DIR.as_posix()]
+    assert sphinx["mermaid_use_local"] == f"mermaid/{assets['mermaid'].entry}"
+    assert sphinx["mermaid_version"] == assets["mermaid"].version
+    assert sphinx["mathjax_path"] == f"mathjax/{assets['mathjax'].entry}"
+
+
+def test_toc_globs_the_chapter_folder(repo_root):
+    toc = yaml.safe_load((repo_root / "_toc.yml").read_text())
+    assert toc["root"] == "book/intro"
+    assert {"glob": "book/chapters/*"} in toc["chapters"]
+
+
+def test_built_site_loads_no_external_scripts(repo_root):
+    """Reads the site that `make test` built just before pytest (skipped if there is none)."""
+    html_dir = repo_root / "_build" / "html"
+    if not (html_dir / "index.html").exists():
+        pytest.skip("no built site: run `make book` or `make test`")
+    pages = sorted(html_dir.rglob("*.html"))
+    assert (html_dir / "book" / "intro.html") in pages
+    for page in pages:
+        for tag in re.findall(r"<(?:script|link)\b[^>]*>", page.read_text()):
+            assert not re.search(r'(?:src|href)="(?:https?:)?//', tag), f"{page.name}: {tag}"
+    intro = (html_dir / "book" / "intro.html").read_text()
+    assert re.search(r'<pre\s+class="mermaid">', intro)
+    assert (html_dir / "_static" / "mermaid" / "mermaid.esm.min.mjs").exists()
