@@ -1,0 +1,469 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 04: Losses
+#
+# A loss turns a batch of predictions and the matching targets into one number that says how wrong
+# the model is; `loss.backward()` then sends the gradient of that number to every parameter. This
+# module builds the four losses that cover regression and classification:
+#
+# | loss | predictions | targets |
+# |---|---|---|
+# | `MSELoss` | any shape | same shape |
+# | `CrossEntropyLoss` | logits `(N, C)` | class labels `(N,)` or probabilities `(N, C)` |
+# | `BinaryCrossEntropyLoss` | probabilities in `[0, 1]` | same shape, in `[0, 1]` |
+# | `BCEWithLogitsLoss` | logits, any shape | same shape, in `[0, 1]` |
+#
+# Every loss averages over the elements of the batch (PyTorch's default `reduction="mean"`) and
+# returns a scalar tensor of shape `()`.
+#
+# Like the activations of module 02, each loss is **one graph node**: the forward pass is a few
+# vectorized NumPy lines and the backward rule, written beside it, gives the gradient in closed form.
+# Cross-entropy built from `log_softmax`, indexing and `mean` would record three nodes and keep three
+# arrays alive; fused, the gradient is the famous one-liner `(softmax - target) / N`.
+#
+# Targets may be Tensors, NumPy arrays or lists. Predictions must be Tensors (they carry the graph).
+# Shapes are checked before anything is computed, and the error names both shapes.
+
+# %%
+#| default_exp core.losses
+
+# %% [markdown]
+# ## Shared checks
+#
+# Every loss starts the same way: the prediction must be a floating Tensor, the target becomes an
+# ndarray (floating targets take the prediction's dtype, so a float64 target cannot drag a float32
+# model into float64), and an empty batch is refused because its mean is undefined. A target that is
+# a Tensor with `requires_grad=True` becomes a second parent of the node and receives a gradient too
+# (useful for distillation, where the target is another network's output).
+
+# %%
+#| export
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+def _check_pred(name: str, pred) -> None:
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"{name}: predictions must be a Tensor, got {type(pred).__name__}")
+    if pred.dtype.kind != "f":
+        raise TypeError(f"{name}: predictions must be floating point, got dtype {pred.dtype}")
+    if pred.size == 0:
+        raise ValueError(f"{name}: got an empty batch of shape {pred.shape}; the mean of nothing is undefined")
+
+
+def _target_array(target) -> np.ndarray:
+    data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"targets must be numbers, got dtype {data.dtype}")
+    return data
+
+
+def _same_shape(name: str, pred: Tensor, target: np.ndarray) -> np.ndarray:
+    if target.shape != pred.shape:
+        raise ValueError(f"{name}: predictions of shape {pred.shape} and targets of shape {target.shape} "
+                         "must have the same shape")
+    return target.astype(pred.dtype, copy=False)
+
+
+def _parents(pred: Tensor, target) -> tuple:
+    """The node's inputs: the target joins only when it wants a gradient itself."""
+    if isinstance(target, Tensor) and target.requires_grad:
+        return (pred, target)
+    return (pred,)
+
+
+class _Loss:
+    """Shared behaviour of the loss objects: callable, no parameters, readable repr."""
+
+    def forward(self, pred: Tensor, target) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, pred: Tensor, target) -> Tensor:
+        return self.forward(pred, target)
+
+    def parameters(self) -> list:
+        return []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+# %% [markdown]
+# ## Mean squared error
+#
+# $$L = \frac{1}{n} \sum_i (p_i - t_i)^2, \qquad \frac{\partial L}{\partial p_i} = \frac{2}{n}(p_i - t_i).$$
+#
+# $n$ is the number of elements (not rows), as in PyTorch. The difference is computed once and shared
+# by both passes; the sum of squares is a dot product of the difference with itself, a single BLAS
+# call that needs no squared temporary.
+
+# %%
+#| export
+def mse_loss(pred: Tensor, target) -> Tensor:
+    """Mean of `(pred - target) ** 2` over all elements.
+
+    >>> mse_loss(Tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 5.0])
+    Tensor(1.3333334)
+    """
+    _check_pred("mse_loss", pred)
+    t = _same_shape("mse_loss", pred, _target_array(target))
+    ### BEGIN SOLUTION
+    diff = pred.data - t
+    n = diff.size
+    out = np.asarray(np.vdot(diff, diff) / n, dtype=pred.dtype)
+
+    parents = _parents(pred, target)
+
+    def backward(g):
+        scaled = diff * (g * (2 / n))
+        if len(parents) == 1:
+            return (scaled,)
+        return (scaled if pred.requires_grad else None), -scaled
+    ### END SOLUTION
+    return Tensor._op(out, parents, backward)
+
+
+class MSELoss(_Loss):
+    """Mean squared error, as a callable object.
+
+    >>> loss = MSELoss()
+    >>> loss(Tensor([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
+    Tensor(1.)
+    """
+
+    def forward(self, pred: Tensor, target) -> Tensor:
+        return mse_loss(pred, target)
+
+
+MeanSquaredError = MSELoss
+
+
+# %%
+def test_unit_mse():
+    p = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    loss = MSELoss()(p, [[1.0, 0.0], [3.0, 5.0]])
+    assert loss.shape == () and loss.dtype == np.float32
+    assert np.isclose(loss.item(), (0 + 4 + 0 + 1) / 4)
+    assert loss._parents == (p,), "one node, whose only input is the prediction"
+    loss.backward()
+    assert np.allclose(p.grad, [[0, 1], [0, -0.5]])
+    try:
+        mse_loss(p, np.zeros((3, 2)))
+        raise AssertionError("mismatched shapes must raise")
+    except ValueError as e:
+        assert "(2, 2)" in str(e) and "(3, 2)" in str(e)
+    print("mse: ok")
+
+
+if __name__ == "__main__":
+    test_unit_mse()
+
+# %% [markdown]
+# ## Cross-entropy with logits
+#
+# A classifier outputs one score (logit) $x_{c}$ per class. Softmax turns a row into probabilities
+# and the loss is the negative log-probability of the right class, averaged over the $N$ rows:
+#
+# $$L = -\frac{1}{N}\sum_{n} \log \mathrm{softmax}(x_n)_{y_n}
+#     = \frac{1}{N}\sum_{n} \Big(\log \sum_c e^{x_{nc}} - x_{n y_n}\Big).$$
+#
+# **Stability.** As in `log_softmax`, we subtract each row's maximum before exponentiating, so no
+# exponent is positive and the log-sum-exp is at least 0. We never form `log(softmax(x))`: a
+# probability that underflows to 0 would give `-inf` instead of a large finite loss. With logits of
+# ±1000 the loss is an exact, finite 2000.
+#
+# **Gradient.** Differentiating the second form, row $n$ of the gradient is
+# $(\mathrm{softmax}(x_n) - \mathrm{onehot}(y_n)) / N$. The exponentials of the forward pass are kept,
+# so the backward pass is one division (to get the softmax), one scatter of $-1$ and one scaling, all
+# in the same buffer.
+#
+# **Probability targets.** The target may instead be a row of probabilities $t_n$ (one-hot rows,
+# label smoothing, distillation): $L = -\frac{1}{N}\sum_{n,c} t_{nc} \log \mathrm{softmax}(x_n)_c$.
+# Its gradient is $(\mathrm{softmax}(x_n) \sum_c t_{nc} - t_n)/N$, which is the same formula when the
+# rows sum to 1. Like PyTorch, we do not insist that they do.
+#
+# The kind of target is read from its shape: `(N,)` integer labels or `(N, C)` probabilities. A label
+# outside `0..C-1` would index the wrong memory (or crash far away), so it is refused with its value.
+
+# %%
+#| export
+def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
+    n, c = logits.shape
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class-label targets of shape {labels.shape} must be integers, got dtype "
+                        f"{labels.dtype}; pass integer labels or (N, C) probabilities")
+    if labels.shape != (n,):
+        raise ValueError(f"{name}: logits of shape {logits.shape} need class labels of shape ({n},), "
+                         f"got targets of shape {labels.shape}")
+    bad = (labels < 0) | (labels >= c)
+    if bad.any():
+        raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
+                         f"(labels must be in 0..{c - 1})")
+    return labels
+
+
+def cross_entropy(logits: Tensor, target) -> Tensor:
+    """Softmax cross-entropy of logits `(N, C)`, averaged over the batch.
+
+    `target` is either integer class labels of shape `(N,)` or probabilities of shape `(N, C)`.
+
+    >>> logits = Tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> cross_entropy(logits, [0, 2])
+    Tensor(0.6690786)
+    >>> cross_entropy(logits, np.eye(3)[[0, 2]])      # the same targets, one-hot
+    Tensor(0.6690786)
+    """
+    name = "cross_entropy"
+    _check_pred(name, logits)
+    if logits.ndim != 2:
+        raise ValueError(f"{name}: logits must have shape (N, C), got shape {logits.shape}")
+    t = _target_array(target)
+    if t.ndim == 2:
+        t = _same_shape(name, logits, t)
+    else:
+        t = _class_labels(name, t, logits)
+    ### BEGIN SOLUTION
+    x = logits.data
+    n = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    sums = e.sum(axis=1, keepdims=True)
+    if t.ndim == 1:
+        rows = np.arange(n)
+        loss = (np.log(sums[:, 0]) - shifted[rows, t]).mean()
+    else:
+        log_probs = np.subtract(shifted, np.log(sums), out=shifted)
+        loss = -np.vdot(t, log_probs) / n
+    parents = _parents(logits, target)
+
+    def backward(g):
+        scale = g / n
+        grad_x = None
+        if logits.requires_grad:
+            grad_x = np.divide(e, sums, out=e)        # softmax; e is ours and backward runs once
+            if t.ndim == 1:
+                grad_x[rows, t] -= 1
+            else:
+                grad_x *= t.sum(axis=1, keepdims=True)
+                grad_x -= t
+            grad_x *= scale
+        if len(parents) == 1:
+            return (grad_x,)
+        return grad_x, log_probs * -scale         # d loss / d target (probability targets only)
+    ### END SOLUTION
+    return Tensor._op(np.asarray(loss, dtype=x.dtype), parents, backward)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy (fused log-softmax + negative log-likelihood), mean over the batch.
+
+    >>> CrossEntropyLoss()(Tensor([[1000.0, -1000.0]]), [1])     # stable: finite, exact
+    Tensor(2000.)
+    """
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return cross_entropy(logits, target)
+
+
+# %%
+def test_unit_cross_entropy():
+    x = Tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]], requires_grad=True)
+    loss = CrossEntropyLoss()(x, [2, 0])
+    p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    assert np.isclose(loss.item(), -(np.log(p[0, 2]) + np.log(p[1, 0])) / 2)
+    assert loss._parents == (x,) and loss.dtype == np.float32
+    loss.backward()
+    assert np.allclose(x.grad, (p - np.eye(3)[[2, 0]]) / 2), "(softmax - onehot) / N"
+    x.grad = None
+    soft = CrossEntropyLoss()(x, np.eye(3, dtype=np.float32)[[2, 0]])
+    assert np.isclose(soft.item(), loss.item())
+    soft.backward()
+    assert np.allclose(x.grad, (p - np.eye(3)[[2, 0]]) / 2)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        big = cross_entropy(Tensor([[1000.0, -1000.0], [-1000.0, 1000.0]]), [1, 1])
+    assert big.item() == 1000.0, "finite and exact for huge logits"
+    for bad, words in [([0, 3], ["3", "3 classes"]), ([0, 1, 2], ["(2, 3)", "(3,)"])]:
+        try:
+            cross_entropy(x, bad)
+            raise AssertionError(f"targets {bad} must raise")
+        except ValueError as e:
+            assert all(w in str(e) for w in words), str(e)
+    print("cross_entropy: ok")
+
+
+if __name__ == "__main__":
+    test_unit_cross_entropy()
+
+# %% [markdown]
+# ## Binary cross-entropy on probabilities
+#
+# For a prediction $p \in [0, 1]$ that an event happens and a target $t \in [0, 1]$:
+#
+# $$L = -\frac{1}{n}\sum_i \big(t_i \log p_i + (1 - t_i) \log(1 - p_i)\big), \qquad
+# \frac{\partial L}{\partial p_i} = \frac{1}{n}\,\frac{p_i - t_i}{p_i (1 - p_i)}.$$
+#
+# **The clamp.** A sigmoid in float32 reaches exactly 0 or 1 for inputs beyond about ±17 (or ±88 on
+# the negative side), and then $\log 0 = -\infty$. We do what PyTorch's `BCELoss` does, so both give
+# the same numbers: each logarithm is clamped at $-100$ (so one sample contributes at most 100 to the
+# sum), and in the backward pass the denominator $p(1-p)$ is clamped at $10^{-12}$. The forward uses
+# `log1p(-p)` for $\log(1 - p)$, which is accurate when $p$ is tiny. Predictions outside $[0, 1]$ are
+# refused: they are not probabilities, and the logarithm would be NaN.
+#
+# If you have logits, prefer the next loss: it needs no clamp at all.
+
+# %%
+#| export
+_LOG_FLOOR = -100.0      # PyTorch's clamp of log(p) and log(1 - p) in BCELoss
+_BCE_EPS = 1e-12         # PyTorch's clamp of p * (1 - p) in BCELoss's gradient
+
+
+def binary_cross_entropy(pred: Tensor, target) -> Tensor:
+    """Binary cross-entropy of probabilities, mean over all elements; logs clamped at -100 like PyTorch.
+
+    >>> round(binary_cross_entropy(Tensor([0.9, 0.2]), [1.0, 0.0]).item(), 4)
+    0.1643
+    >>> binary_cross_entropy(Tensor([0.0]), [1.0])       # log(0) is clamped to -100
+    Tensor(100.)
+    """
+    name = "binary_cross_entropy"
+    _check_pred(name, pred)
+    t = _same_shape(name, pred, _target_array(target))
+    p = pred.data
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(f"{name}: predictions must be probabilities in [0, 1], got values in "
+                         f"[{p.min()}, {p.max()}]; use binary_cross_entropy_with_logits for raw scores")
+    ### BEGIN SOLUTION
+    with np.errstate(divide="ignore"):           # log(0) = -inf is expected; the clamp handles it
+        log_p = np.maximum(np.log(p), _LOG_FLOOR)
+        log_1mp = np.maximum(np.log1p(-p), _LOG_FLOOR)
+    n = p.size
+    loss = -(np.vdot(t, log_p) + np.vdot(1 - t, log_1mp)) / n
+    parents = _parents(pred, target)
+
+    def backward(g):
+        scale = g / n
+        grad_p = None
+        if pred.requires_grad:
+            grad_p = (p - t) / np.maximum(p * (1 - p), _BCE_EPS)
+            grad_p *= scale
+        if len(parents) == 1:
+            return (grad_p,)
+        return grad_p, (log_1mp - log_p) * scale
+    ### END SOLUTION
+    return Tensor._op(np.asarray(loss, dtype=p.dtype), parents, backward)
+
+
+class BinaryCrossEntropyLoss(_Loss):
+    """Binary cross-entropy on probabilities (PyTorch's `BCELoss`), mean over all elements.
+
+    >>> round(BinaryCrossEntropyLoss()(Tensor([0.5, 0.5]), [0.0, 1.0]).item(), 4)
+    0.6931
+    """
+
+    def forward(self, pred: Tensor, target) -> Tensor:
+        return binary_cross_entropy(pred, target)
+
+
+BCELoss = BinaryCrossEntropyLoss
+
+
+# %% [markdown]
+# ## Binary cross-entropy on logits
+#
+# With $p = \sigma(x)$, the two logarithms simplify: $\log \sigma(x) = -\log(1 + e^{-x})$ and
+# $\log(1 - \sigma(x)) = -x - \log(1 + e^{-x})$. Rewriting with $|x|$ so that the exponent is never
+# positive gives a form that is exact for any logit and needs no clamp:
+#
+# $$\ell(x, t) = \max(x, 0) - x\,t + \log\big(1 + e^{-|x|}\big),
+# \qquad \frac{\partial \ell}{\partial x} = \sigma(x) - t.$$
+#
+# The gradient is the binary twin of cross-entropy's `softmax - onehot`. The forward pass computes
+# $e^{-|x|}$ once; the backward pass reuses it for the stable sigmoid of module 02.
+
+# %%
+#| export
+def binary_cross_entropy_with_logits(logits: Tensor, target) -> Tensor:
+    """Binary cross-entropy of `sigmoid(logits)`, computed stably from the logits; mean over all elements.
+
+    >>> round(binary_cross_entropy_with_logits(Tensor([0.0, 1000.0]), [1.0, 1.0]).item(), 4)
+    0.3466
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_pred(name, logits)
+    t = _same_shape(name, logits, _target_array(target))
+    ### BEGIN SOLUTION
+    x = logits.data
+    z = np.exp(-np.abs(x))                       # in (0, 1]: never overflows
+    n = x.size
+    loss = (np.maximum(x, 0).sum() - np.vdot(x, t) + np.log1p(z).sum()) / n
+    parents = _parents(logits, target)
+
+    def backward(g):
+        scale = g / n
+        grad_x = None
+        if logits.requires_grad:
+            grad_x = np.where(x >= 0, 1, z).astype(x.dtype, copy=False)
+            grad_x /= 1 + z                      # sigmoid(x), stably
+            grad_x -= t
+            grad_x *= scale
+        if len(parents) == 1:
+            return (grad_x,)
+        return grad_x, x * -scale
+    ### END SOLUTION
+    return Tensor._op(np.asarray(loss, dtype=x.dtype), parents, backward)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy on logits (sigmoid fused in, stable for any logit), mean over all elements.
+
+    >>> BCEWithLogitsLoss()(Tensor([-1000.0, 1000.0]), [0.0, 1.0])
+    Tensor(0.)
+    """
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return binary_cross_entropy_with_logits(logits, target)
+
+
+# %%
+def test_unit_binary_cross_entropy():
+    p = Tensor([0.9, 0.2, 0.5], requires_grad=True)
+    t = np.array([1.0, 0.0, 1.0], dtype=np.float32)
+    loss = BinaryCrossEntropyLoss()(p, t)
+    expected = -np.mean(t * np.log(p.data) + (1 - t) * np.log(1 - p.data))
+    assert np.isclose(loss.item(), expected) and loss._parents == (p,)
+    loss.backward()
+    assert np.allclose(p.grad, (p.data - t) / (p.data * (1 - p.data)) / 3)
+    edge = binary_cross_entropy(Tensor([0.0, 1.0]), [1.0, 0.0])
+    assert edge.item() == 100.0, "log(0) is clamped at -100, as in PyTorch"
+
+    x = Tensor([2.0, -1.0, 0.0], requires_grad=True)
+    with_logits = BCEWithLogitsLoss()(x, t)
+    s = 1 / (1 + np.exp(-x.data))
+    assert np.isclose(with_logits.item(), -np.mean(t * np.log(s) + (1 - t) * np.log(1 - s)))
+    with_logits.backward()
+    assert np.allclose(x.grad, (s - t) / 3)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        huge = binary_cross_entropy_with_logits(Tensor([1000.0, -1000.0]), [0.0, 1.0])
+    assert huge.item() == 1000.0
+    try:
+        binary_cross_entropy(Tensor([1.5]), [1.0])
+        raise AssertionError("a probability above 1 must raise")
+    except ValueError as e:
+        assert "[0, 1]" in str(e)
+    print("binary cross-entropy: ok")
+
+
+if __name__ == "__main__":
+    test_unit_binary_cross_entropy()

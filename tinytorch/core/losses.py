@@ -1,0 +1,257 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/04_losses/04_losses.py
+# Edit the source, then run `make export` to regenerate this file.
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+
+def _check_pred(name: str, pred) -> None:
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"{name}: predictions must be a Tensor, got {type(pred).__name__}")
+    if pred.dtype.kind != "f":
+        raise TypeError(f"{name}: predictions must be floating point, got dtype {pred.dtype}")
+    if pred.size == 0:
+        raise ValueError(f"{name}: got an empty batch of shape {pred.shape}; the mean of nothing is undefined")
+
+
+def _target_array(target) -> np.ndarray:
+    data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"targets must be numbers, got dtype {data.dtype}")
+    return data
+
+
+def _same_shape(name: str, pred: Tensor, target: np.ndarray) -> np.ndarray:
+    if target.shape != pred.shape:
+        raise ValueError(f"{name}: predictions of shape {pred.shape} and targets of shape {target.shape} "
+                         "must have the same shape")
+    return target.astype(pred.dtype, copy=False)
+
+
+def _parents(pred: Tensor, target) -> tuple:
+    """The node's inputs: the target joins only when it wants a gradient itself."""
+    if isinstance(target, Tensor) and target.requires_grad:
+        return (pred, target)
+    return (pred,)
+
+
+class _Loss:
+    """Shared behaviour of the loss objects: callable, no parameters, readable repr."""
+
+    def forward(self, pred: Tensor, target) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, pred: Tensor, target) -> Tensor:
+        return self.forward(pred, target)
+
+    def parameters(self) -> list:
+        return []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def mse_loss(pred: Tensor, target) -> Tensor:
+    """Mean of `(pred - target) ** 2` over all elements.
+
+    >>> mse_loss(Tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 5.0])
+    Tensor(1.3333334)
+    """
+    _check_pred("mse_loss", pred)
+    t = _same_shape("mse_loss", pred, _target_array(target))
+    diff = pred.data - t
+    n = diff.size
+    out = np.asarray(np.vdot(diff, diff) / n, dtype=pred.dtype)
+
+    parents = _parents(pred, target)
+
+    def backward(g):
+        scaled = diff * (g * (2 / n))
+        if len(parents) == 1:
+            return (scaled,)
+        return (scaled if pred.requires_grad else None), -scaled
+    return Tensor._op(out, parents, backward)
+
+
+class MSELoss(_Loss):
+    """Mean squared error, as a callable object.
+
+    >>> loss = MSELoss()
+    >>> loss(Tensor([[0.0, 2.0]]), np.array([[1.0, 1.0]]))
+    Tensor(1.)
+    """
+
+    def forward(self, pred: Tensor, target) -> Tensor:
+        return mse_loss(pred, target)
+
+
+MeanSquaredError = MSELoss
+
+
+def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
+    n, c = logits.shape
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class-label targets of shape {labels.shape} must be integers, got dtype "
+                        f"{labels.dtype}; pass integer labels or (N, C) probabilities")
+    if labels.shape != (n,):
+        raise ValueError(f"{name}: logits of shape {logits.shape} need class labels of shape ({n},), "
+                         f"got targets of shape {labels.shape}")
+    bad = (labels < 0) | (labels >= c)
+    if bad.any():
+        raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
+                         f"(labels must be in 0..{c - 1})")
+    return labels
+
+
+def cross_entropy(logits: Tensor, target) -> Tensor:
+    """Softmax cross-entropy of logits `(N, C)`, averaged over the batch.
+
+    `target` is either integer class labels of shape `(N,)` or probabilities of shape `(N, C)`.
+
+    >>> logits = Tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> cross_entropy(logits, [0, 2])
+    Tensor(0.6690786)
+    >>> cross_entropy(logits, np.eye(3)[[0, 2]])      # the same targets, one-hot
+    Tensor(0.6690786)
+    """
+    name = "cross_entropy"
+    _check_pred(name, logits)
+    if logits.ndim != 2:
+        raise ValueError(f"{name}: logits must have shape (N, C), got shape {logits.shape}")
+    t = _target_array(target)
+    if t.ndim == 2:
+        t = _same_shape(name, logits, t)
+    else:
+        t = _class_labels(name, t, logits)
+    x = logits.data
+    n = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    sums = e.sum(axis=1, keepdims=True)
+    if t.ndim == 1:
+        rows = np.arange(n)
+        loss = (np.log(sums[:, 0]) - shifted[rows, t]).mean()
+    else:
+        log_probs = np.subtract(shifted, np.log(sums), out=shifted)
+        loss = -np.vdot(t, log_probs) / n
+    parents = _parents(logits, target)
+
+    def backward(g):
+        scale = g / n
+        grad_x = None
+        if logits.requires_grad:
+            grad_x = np.divide(e, sums, out=e)        # softmax; e is ours and backward runs once
+            if t.ndim == 1:
+                grad_x[rows, t] -= 1
+            else:
+                grad_x *= t.sum(axis=1, keepdims=True)
+                grad_x -= t
+            grad_x *= scale
+        if len(parents) == 1:
+            return (grad_x,)
+        return grad_x, log_probs * -scale         # d loss / d target (probability targets only)
+    return Tensor._op(np.asarray(loss, dtype=x.dtype), parents, backward)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy (fused log-softmax + negative log-likelihood), mean over the batch.
+
+    >>> CrossEntropyLoss()(Tensor([[1000.0, -1000.0]]), [1])     # stable: finite, exact
+    Tensor(2000.)
+    """
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return cross_entropy(logits, target)
+
+
+_LOG_FLOOR = -100.0      # PyTorch's clamp of log(p) and log(1 - p) in BCELoss
+_BCE_EPS = 1e-12         # PyTorch's clamp of p * (1 - p) in BCELoss's gradient
+
+
+def binary_cross_entropy(pred: Tensor, target) -> Tensor:
+    """Binary cross-entropy of probabilities, mean over all elements; logs clamped at -100 like PyTorch.
+
+    >>> round(binary_cross_entropy(Tensor([0.9, 0.2]), [1.0, 0.0]).item(), 4)
+    0.1643
+    >>> binary_cross_entropy(Tensor([0.0]), [1.0])       # log(0) is clamped to -100
+    Tensor(100.)
+    """
+    name = "binary_cross_entropy"
+    _check_pred(name, pred)
+    t = _same_shape(name, pred, _target_array(target))
+    p = pred.data
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(f"{name}: predictions must be probabilities in [0, 1], got values in "
+                         f"[{p.min()}, {p.max()}]; use binary_cross_entropy_with_logits for raw scores")
+    with np.errstate(divide="ignore"):           # log(0) = -inf is expected; the clamp handles it
+        log_p = np.maximum(np.log(p), _LOG_FLOOR)
+        log_1mp = np.maximum(np.log1p(-p), _LOG_FLOOR)
+    n = p.size
+    loss = -(np.vdot(t, log_p) + np.vdot(1 - t, log_1mp)) / n
+    parents = _parents(pred, target)
+
+    def backward(g):
+        scale = g / n
+        grad_p = None
+        if pred.requires_grad:
+            grad_p = (p - t) / np.maximum(p * (1 - p), _BCE_EPS)
+            grad_p *= scale
+        if len(parents) == 1:
+            return (grad_p,)
+        return grad_p, (log_1mp - log_p) * scale
+    return Tensor._op(np.asarray(loss, dtype=p.dtype), parents, backward)
+
+
+class BinaryCrossEntropyLoss(_Loss):
+    """Binary cross-entropy on probabilities (PyTorch's `BCELoss`), mean over all elements.
+
+    >>> round(BinaryCrossEntropyLoss()(Tensor([0.5, 0.5]), [0.0, 1.0]).item(), 4)
+    0.6931
+    """
+
+    def forward(self, pred: Tensor, target) -> Tensor:
+        return binary_cross_entropy(pred, target)
+
+
+BCELoss = BinaryCrossEntropyLoss
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target) -> Tensor:
+    """Binary cross-entropy of `sigmoid(logits)`, computed stably from the logits; mean over all elements.
+
+    >>> round(binary_cross_entropy_with_logits(Tensor([0.0, 1000.0]), [1.0, 1.0]).item(), 4)
+    0.3466
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_pred(name, logits)
+    t = _same_shape(name, logits, _target_array(target))
+    x = logits.data
+    z = np.exp(-np.abs(x))                       # in (0, 1]: never overflows
+    n = x.size
+    loss = (np.maximum(x, 0).sum() - np.vdot(x, t) + np.log1p(z).sum()) / n
+    parents = _parents(logits, target)
+
+    def backward(g):
+        scale = g / n
+        grad_x = None
+        if logits.requires_grad:
+            grad_x = np.where(x >= 0, 1, z).astype(x.dtype, copy=False)
+            grad_x /= 1 + z                      # sigmoid(x), stably
+            grad_x -= t
+            grad_x *= scale
+        if len(parents) == 1:
+            return (grad_x,)
+        return grad_x, x * -scale
+    return Tensor._op(np.asarray(loss, dtype=x.dtype), parents, backward)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy on logits (sigmoid fused in, stable for any logit), mean over all elements.
+
+    >>> BCEWithLogitsLoss()(Tensor([-1000.0, 1000.0]), [0.0, 1.0])
+    Tensor(0.)
+    """
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return binary_cross_entropy_with_logits(logits, target)
