@@ -201,6 +201,7 @@ class Tensor:
     def __rtruediv__(self, other): return div(_lift(other, self), self)
     def __neg__(self): return neg(self)
     def __pow__(self, exponent): return power(self, exponent)
+    def __rpow__(self, base): return power(_lift(base, self), self)
     def __matmul__(self, other): return matmul(self, other)
     def __rmatmul__(self, other): return matmul(_lift(other, self), self)
     def __getitem__(self, index): return getitem(self, index)
@@ -353,6 +354,9 @@ def test_unit_arithmetic():
     assert np.isclose(x.grad[0], -2.0 / 9.0)
     assert type((Tensor(2.0) * 3.0).data) is np.ndarray, "0-d results hold a 0-d array, not a scalar"
     assert (x ** np.float64(2.0)).dtype == np.float32, "a NumPy float64 exponent must not upcast"
+    x.grad = None
+    (2.0 ** x).backward()
+    assert np.isclose(x.grad[0], 8.0 * np.log(2.0)), "a number base: d(2**x)/dx = 2**x log 2"
     try:
         Tensor(np.ones((2, 3))) + Tensor(np.ones(4))
         raise AssertionError("mismatched shapes must raise")
@@ -391,10 +395,10 @@ def matmul(a: Tensor, b) -> Tensor:
         ### BEGIN SOLUTION
         A = a.data if a.ndim > 1 else a.data[None, :]
         B = b.data if b.ndim > 1 else b.data[:, None]
+        if b.ndim == 1:  # the column axis first: for vector @ vector, g is 0-d
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) if a.requires_grad else None
         gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) if b.requires_grad else None
         ### END SOLUTION
@@ -408,6 +412,9 @@ def test_unit_matmul():
     b = Tensor(np.full((3, 4), 2.0), requires_grad=True)
     (a @ b).backward(np.ones((2, 4), dtype=np.float32))
     assert np.allclose(a.grad, 8.0) and np.allclose(b.grad, 2.0)
+    u, v = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    (u @ v).backward()
+    assert np.allclose(u.grad, [3, 4]) and np.allclose(v.grad, [1, 2]), "vector @ vector"
     try:
         Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
         raise AssertionError("inner dimension mismatch must raise")

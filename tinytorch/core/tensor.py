@@ -128,6 +128,7 @@ class Tensor:
     def __rtruediv__(self, other): return div(_lift(other, self), self)
     def __neg__(self): return neg(self)
     def __pow__(self, exponent): return power(self, exponent)
+    def __rpow__(self, base): return power(_lift(base, self), self)
     def __matmul__(self, other): return matmul(self, other)
     def __rmatmul__(self, other): return matmul(_lift(other, self), self)
     def __getitem__(self, index): return getitem(self, index)
@@ -240,10 +241,10 @@ def matmul(a: Tensor, b) -> Tensor:
     def backward(g):
         A = a.data if a.ndim > 1 else a.data[None, :]
         B = b.data if b.ndim > 1 else b.data[:, None]
+        if b.ndim == 1:  # the column axis first: for vector @ vector, g is 0-d
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) if a.requires_grad else None
         gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) if b.requires_grad else None
         return ga, gb
