@@ -178,12 +178,19 @@ if __name__ == "__main__":
 #
 # $$\mathrm{gelu}(x) \approx \tfrac12 x\,(1 + \tanh u), \qquad u = \sqrt{2/\pi}\,(x + 0.044715\,x^3).$$
 #
-# It differs from the exact $x\Phi(x)$ by less than about $10^{-3}$ everywhere. Differentiating the
-# product, with $t = \tanh u$:
+# It differs from the exact $x\Phi(x)$ by less than about $10^{-3}$ everywhere.
 #
-# $$\mathrm{gelu}'(x) = \tfrac12 (1 + t) + \tfrac12 x\,(1 - t^2)\,\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2).$$
+# **Computing it accurately.** For $x$ around $-4$, $\tanh u$ is close to $-1$ and $1 + \tanh u$
+# cancels: in float32 the derivative then loses about $10^{-6}$ to rounding. The identity
+# $\tfrac12(1 + \tanh u) = \sigma(2u)$ avoids the subtraction, and with the stable sigmoid
+# ($z = e^{-|2u|}$, as above) everything is a product of positive numbers:
 #
-# `math.sqrt` gives a Python float; `np.sqrt` would give a NumPy float64 scalar and promote the
+# $$\mathrm{gelu}(x) = x\,s, \qquad
+# \mathrm{gelu}'(x) = s + x \, \frac{z}{(1 + z)^2}\, 2\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2),
+# \qquad s = \sigma(2u),$$
+#
+# using $\sigma(a)\,\sigma(-a) = z / (1 + z)^2$. The forward pass keeps $s$ and $z$ for the backward
+# pass. `math.sqrt` gives a Python float; `np.sqrt` would give a NumPy float64 scalar and promote the
 # whole computation to float64.
 
 # %%
@@ -202,11 +209,17 @@ def gelu(x: Tensor) -> Tensor:
     ### BEGIN SOLUTION
     data = x.data
     x2 = data * data
-    t = np.tanh(_GELU_C * data * (1 + _GELU_K * x2))
-    out = 0.5 * data * (1 + t)
+    u2 = (2 * _GELU_C) * data * (1 + _GELU_K * x2)   # 2u
+    z = np.exp(-np.abs(u2))
+    denom = 1 + z
+    s = np.where(u2 >= 0, 1, z).astype(data.dtype, copy=False)
+    s /= denom                                        # sigma(2u) = (1 + tanh u) / 2
+    out = data * s
 
     def backward(g):
-        slope = 0.5 * (1 + t) + 0.5 * data * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_K * x2)
+        slope = data * (z / (denom * denom))          # x * sigma(2u) * sigma(-2u)
+        slope *= (2 * _GELU_C) * (1 + (3 * _GELU_K) * x2)
+        slope += s
         return (g * slope,)
     ### END SOLUTION
     return Tensor._op(out, (x,), backward)

@@ -72,11 +72,17 @@ def gelu(x: Tensor) -> Tensor:
     _check_tensor("gelu", x)
     data = x.data
     x2 = data * data
-    t = np.tanh(_GELU_C * data * (1 + _GELU_K * x2))
-    out = 0.5 * data * (1 + t)
+    u2 = (2 * _GELU_C) * data * (1 + _GELU_K * x2)   # 2u
+    z = np.exp(-np.abs(u2))
+    denom = 1 + z
+    s = np.where(u2 >= 0, 1, z).astype(data.dtype, copy=False)
+    s /= denom                                        # sigma(2u) = (1 + tanh u) / 2
+    out = data * s
 
     def backward(g):
-        slope = 0.5 * (1 + t) + 0.5 * data * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_K * x2)
+        slope = data * (z / (denom * denom))          # x * sigma(2u) * sigma(-2u)
+        slope *= (2 * _GELU_C) * (1 + (3 * _GELU_K) * x2)
+        slope += s
         return (g * slope,)
     return Tensor._op(out, (x,), backward)
 
