@@ -5,8 +5,8 @@
     python tools/build_book.py ROOT [--output DIR]   # build another book (tests build tiny ones)
 
 Every build
-  1. deletes `<root>/_build/.jupyter_cache` (and the one under the output dir), so no stale
-     execution result can hide a broken cell;
+  1. deletes `<root>/_build/.jupyter_cache` and `_build/html` (also under the output dir), so no
+     stale execution result or page of a removed chapter survives;
   2. vendors the browser assets the site needs offline (mermaid, MathJax) into
      `<root>/_build/_vendor/`, which `_config.yml` lists in `html_static_path`;
   3. runs `jupyter-book build ROOT --all` (every page re-read, every chapter executed: the config
@@ -60,7 +60,7 @@ ASSETS = (
         version="11.12.1",
         integrity="sha512-UlIZrRariB11TY1RtTgUWp65tphtBv4CSq7vyS2ZZ2TgoMjs2nloq+wFqxiwcxlhHUvs7DPGgMjs2aeQxz5h9g==",
         prefix="dist/",
-        entry="mermaid.esm.min.mjs",
+        entry="mermaid.min.js",  # classic build: loads from file:// too (see tools/sphinx_tinytorch.py)
     ),
     Asset(
         name="mathjax",
@@ -80,10 +80,8 @@ def _wanted(asset: Asset, member: str) -> str | None:
     if not inner.startswith(asset.prefix) or inner.endswith(asset.skip_suffixes):
         return None
     rest = inner[len(asset.prefix):]
-    if asset.name == "mermaid":
-        # The ESM entry imports only its own chunk folder; the other bundles are not needed.
-        if not (rest == asset.entry or rest.startswith("chunks/mermaid.esm.min/")):
-            return None
+    if asset.name == "mermaid" and rest != asset.entry:
+        return None  # one self-contained classic bundle; the ESM builds and chunks are not needed
     return rest
 
 
@@ -141,11 +139,12 @@ def vendor_assets(root: Path, downloads: Path | None = None) -> Path:
     return vendor
 
 
-def clear_execution_cache(root: Path, output: Path | None) -> None:
+def clear_previous_build(root: Path, output: Path | None) -> None:
+    """Delete the execution cache and the old HTML (no page of a removed chapter may survive)."""
     for base in {root, output or root}:
-        cache = base / "_build" / ".jupyter_cache"
-        if cache.exists():
-            shutil.rmtree(cache)
+        for stale in (base / "_build" / ".jupyter_cache", base / "_build" / "html"):
+            if stale.exists():
+                shutil.rmtree(stale)
 
 
 def jupyter_book() -> str:
@@ -166,7 +165,7 @@ def build(root: Path = REPO_ROOT, output: Path | None = None, strict: bool = Tru
     """Build the book at `root`; returns jupyter-book's exit status."""
     root = root.resolve()
     output = output.resolve() if output is not None else None
-    clear_execution_cache(root, output)
+    clear_previous_build(root, output)
     vendor_assets(root)
     command = build_command(root, output, strict)
     print("build_book: " + " ".join(command), flush=True)
