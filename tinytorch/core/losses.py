@@ -97,8 +97,8 @@ def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
     if labels.shape != (n,):
         raise ValueError(f"{name}: logits of shape {logits.shape} need class labels of shape ({n},), "
                          f"got targets of shape {labels.shape}")
-    bad = (labels < 0) | (labels >= c)
-    if bad.any():
+    if labels.min() < 0 or labels.max() >= c:
+        bad = (labels < 0) | (labels >= c)
         raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
                          f"(labels must be in 0..{c - 1})")
     return labels
@@ -131,7 +131,7 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     sums = e.sum(axis=1, keepdims=True)
     if t.ndim == 1:
         rows = np.arange(n)
-        loss = (np.log(sums[:, 0]) - shifted[rows, t]).mean()
+        loss = np.subtract(np.log(sums[:, 0]), shifted[rows, t]).sum() / n
     else:
         log_probs = np.subtract(shifted, np.log(sums), out=shifted)
         loss = -np.vdot(t, log_probs) / n
