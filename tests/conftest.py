@@ -25,3 +25,20 @@ def run_tool():
                               cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def execute_chapter():
+    """execute_chapter(path) runs a MyST chapter top to bottom as a notebook, outside the book build
+    (what a Binder user does), in the chapter's folder; returns the executed notebook. A failing
+    cell raises nbclient's CellExecutionError naming the cell and the error."""
+    import jupytext
+    import nbclient
+
+    def run(path: Path, timeout: int = 120):
+        notebook = jupytext.read(path)
+        nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+        return notebook
+
+    return run

@@ -70,3 +70,17 @@ def test_post_build_makes_jupytext_the_markdown_viewer(repo_root, tmp_path):
     viewers = settings["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers["markdown"] == "Jupytext Notebook"
     assert viewers["myst"] == "Jupytext Notebook"
+
+
+def test_execute_chapter_helper_runs_a_notebook_and_reports_a_broken_cell(execute_chapter, tmp_path):
+    import nbclient
+
+    head = "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n# Demo\n\n"
+    good = tmp_path / "good.md"
+    good.write_text(head + "```{code-cell} ipython3\nimport pathlib\nprint(pathlib.Path.cwd().name)\n```\n")
+    notebook = execute_chapter(good)
+    assert notebook.cells[-1].outputs[0]["text"].strip() == tmp_path.name  # ran in the chapter's folder
+    bad = tmp_path / "bad.md"
+    bad.write_text(head + "```{code-cell} ipython3\nraise KeyError('broken-binder-cell')\n```\n")
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="broken-binder-cell"):
+        execute_chapter(bad)
