@@ -831,6 +831,9 @@ class Trainer:
         self._check_loader(dataloader, "evaluate")
         saved_mode = self.training_mode
         running = self._running()
+        pending = self._pending_loader_states.pop("eval", None)
+        if pending is not None and callable(getattr(dataloader, "load_state_dict", None)):
+            dataloader.load_state_dict(pending)
         try:
             self.model.eval()
             with no_grad():
@@ -1129,8 +1132,9 @@ def _deep_copy(obj):
 # N - k more, bit for bit. That needs every source of change: weights, every optimizer buffer and
 # step count, the schedule, the epoch (which fixes the learning rate and, through `set_epoch`, the
 # shuffle order), and the state of every random generator training uses (Dropout's). The data
-# loader's seed is saved too: a loader created without a seed in the new process gets the original
-# seed back on its first epoch after loading.
+# loaders' states (seed and epoch) are saved too: after loading, the first loader passed to
+# `train_epoch` (and to `evaluate`) gets the saved state back, so a loader created without a seed in
+# the new process continues with the original seed.
 
 # %%
 #| export

@@ -456,6 +456,9 @@ class Trainer:
         self._check_loader(dataloader, "evaluate")
         saved_mode = self.training_mode
         running = self._running()
+        pending = self._pending_loader_states.pop("eval", None)
+        if pending is not None and callable(getattr(dataloader, "load_state_dict", None)):
+            dataloader.load_state_dict(pending)
         try:
             self.model.eval()
             with no_grad():
