@@ -170,9 +170,10 @@ def build(root: Path = REPO_ROOT, output: Path | None = None, strict: bool = Tru
     command = build_command(root, output, strict)
     print("build_book: " + " ".join(command), flush=True)
     env = dict(os.environ)
-    # Chapters import tinytorch from the repo; the venv has it installed in editable mode.
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # Chapters import tinytorch from the venv (editable install of this repo). MPLBACKEND is left to
+    # the kernel, which picks the inline backend so plt figures appear in the page.
+    env.pop("MPLBACKEND", None)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiets a debugger warning in each kernel
     start = time.monotonic()
     status = subprocess.run(command, cwd=root, env=env).returncode
     index = (output or root) / "_build" / "html" / "index.html"
