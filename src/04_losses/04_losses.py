@@ -314,8 +314,8 @@ if __name__ == "__main__":
 # $$L = -\frac{1}{n}\sum_i \big(t_i \log p_i + (1 - t_i) \log(1 - p_i)\big), \qquad
 # \frac{\partial L}{\partial p_i} = \frac{1}{n}\,\frac{p_i - t_i}{p_i (1 - p_i)}.$$
 #
-# **The clamp.** A sigmoid in float32 reaches exactly 0 or 1 for inputs beyond about ±17 (or ±88 on
-# the negative side), and then $\log 0 = -\infty$. We do what PyTorch's `BCELoss` does, so both give
+# **The clamp.** A float32 sigmoid rounds to exactly 1 for inputs above about 16.6 (and underflows to
+# exactly 0 below about -104), and then $\log 0 = -\infty$. We do what PyTorch's `BCELoss` does, so both give
 # the same numbers: each logarithm is clamped at $-100$ (so one sample contributes at most 100 to the
 # sum), and in the backward pass the denominator $p(1-p)$ is clamped at $10^{-12}$. The forward uses
 # `log1p(-p)` for $\log(1 - p)$, which is accurate when $p$ is tiny. Predictions outside $[0, 1]$ are
