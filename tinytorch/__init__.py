@@ -1,9 +1,30 @@
 """TinyTorch: a small, fast, honest deep-learning framework in NumPy.
 
 Hand-written (not generated): it only re-exports the public names of the generated modules in
-`tinytorch.core`, so that `from tinytorch import Tensor, SGD, Trainer` works.
+`tinytorch.core`, so that `from tinytorch import Trainer, CosineSchedule, SGD, MSELoss` works.
+Each concept lives in the module named after it: `tinytorch.core.tensor`, `.layers`, `.losses`, ...
 """
-from tinytorch.core.autograd import no_grad, is_grad_enabled
+from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from tinytorch.core.autograd import is_grad_enabled, no_grad
+from tinytorch.core.dataloader import DataLoader, Dataset, SimpleDataset, TensorDataset
+from tinytorch.core.layers import Dense, Dropout, Flatten, Linear, Module, Sequential, manual_seed
+from tinytorch.core.losses import (BCELoss, BCEWithLogitsLoss, BinaryCrossEntropyLoss, CrossEntropyLoss,
+                                   MeanSquaredError, MSELoss)
+from tinytorch.core.metrics import Accuracy, MeanAbsoluteError
+from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.training import (CheckpointManager, CosineSchedule, Trainer, clip_grad_norm, memory_table,
+                                     training_memory)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "no_grad", "is_grad_enabled",
+    "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
+    "Module", "Linear", "Dense", "Dropout", "Flatten", "Sequential", "manual_seed",
+    "MSELoss", "MeanSquaredError", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Dataset", "TensorDataset", "DataLoader", "SimpleDataset",
+    "Optimizer", "SGD", "Adam", "AdamW",
+    "Accuracy", "MeanAbsoluteError",
+    "Trainer", "CosineSchedule", "clip_grad_norm", "CheckpointManager", "memory_table", "training_memory",
+]
