@@ -411,6 +411,15 @@ def test_integer_arithmetic_stays_integer():
     assert labels.sum().dtype.kind == "i"
 
 
+def test_integers_meeting_floats_take_the_float_dtype():
+    """As in PyTorch: int64 with float32 gives float32 (NumPy alone would say float64)."""
+    labels = Tensor([1, 2, 3])
+    assert (labels * 0.5).dtype == np.float32
+    assert (labels + Tensor([0.5, 0.5, 0.5])).dtype == np.float32
+    assert (labels / Tensor(np.ones(3), dtype=np.float64)).dtype == np.float64
+    assert np.array_equal((labels * 0.5).data, [0.5, 1.0, 1.5])
+
+
 def _spy(t, seen):
     """An identity node that records the dtype of the gradient flowing back into it."""
     def backward(g):
@@ -453,6 +462,12 @@ FLOAT32_OPS = {
     "getitem": lambda x: x[np.array([0, 0, 2])],
     "concat with ndarray64": lambda x: concat([x, np.ones((1, 4))]),
     "stack": lambda x: stack([x, x], axis=1),
+    "int64 tensor * x": lambda x: Tensor(np.arange(12).reshape(3, 4)) * x,
+    "x + int64 tensor": lambda x: x + Tensor(np.arange(4)),
+    "int64 ndarray / x": lambda x: np.arange(4) / x,
+    "x ** int64 tensor": lambda x: x ** Tensor(np.array([1, 2, 3, 1])),
+    "bool mask * x": lambda x: Tensor(np.array([True, False, True, True])) * x,
+    "int64 tensor @ x": lambda x: Tensor(np.ones((2, 3), dtype=np.int64)) @ x,
 }
 
 

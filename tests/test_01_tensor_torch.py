@@ -256,7 +256,20 @@ def test_hand_written_cross_entropy_matches_torch(n, k, m, seed):
     compare(ours, theirs, values(seed, (n, k)), values(seed + 1, (k, m)), values(seed + 2, (m,)))
 
 
-def test_integer_tensors_keep_torch_dtypes():
-    labels = np.array([0, 2, 1])
-    assert (Tensor(labels) + 1).dtype == torch.tensor(labels).add(1).numpy().dtype
-    assert (Tensor(labels) * Tensor(labels)).dtype == (torch.tensor(labels) * torch.tensor(labels)).numpy().dtype
+@pytest.mark.parametrize("ints, other", [
+    (np.array([0, 2, 1]), 1),
+    (np.array([0, 2, 1]), np.array([3, 1, 2])),
+    (np.array([0, 2, 1]), 0.5),
+    (np.array([0, 2, 1]), np.array([0.5, 1.5, 2.5], dtype=np.float32)),
+    (np.array([0, 2, 1], dtype=np.int32), np.array([0.5, 1.5, 2.5], dtype=np.float32)),
+    (np.array([True, False, True]), np.array([0.5, 1.5, 2.5], dtype=np.float32)),
+    (np.array([0, 2, 1]), np.array([0.5, 1.5, 2.5], dtype=np.float64)),
+])
+@pytest.mark.parametrize("op", ["+", "*"])
+def test_integer_and_mixed_dtypes_follow_torch(ints, other, op):
+    fn = {"+": lambda a, b: a + b, "*": lambda a, b: a * b}[op]
+    wrap = (lambda v, make: make(v) if isinstance(v, np.ndarray) else v)
+    ours = fn(Tensor(ints), wrap(other, lambda v: Tensor(v, dtype=v.dtype)))
+    theirs = fn(torch.as_tensor(ints), wrap(other, torch.as_tensor))
+    assert ours.dtype == theirs.numpy().dtype
+    np.testing.assert_allclose(ours.data, theirs.numpy())

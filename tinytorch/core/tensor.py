@@ -163,16 +163,27 @@ def _broadcast_error(name: str, a: Tensor, b: Tensor) -> ValueError:
                       f"(trailing dimensions must be equal or 1)")
 
 
+def _promote(a: Tensor, b: Tensor) -> tuple:
+    """An integer or bool operand meeting a floating one becomes a constant of that floating dtype,
+    as in PyTorch: NumPy would make int64 with float32 a float64 result (and float64 gradients)."""
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka == "f" and kb in "biu":
+        b = Tensor(b.data, dtype=a.data.dtype)
+    elif kb == "f" and ka in "biu":
+        a = Tensor(a.data, dtype=b.data.dtype)
+    return a, b
+
+
 def _binary(name, fn, a, b):
-    b = _lift(b, a)
+    a, b = _promote(a, _lift(b, a))
     try:
-        return b, fn(a.data, b.data)
+        return a, b, fn(a.data, b.data)
     except ValueError:
         raise _broadcast_error(name, a, b) from None
 
 
 def add(a: Tensor, b) -> Tensor:
-    b, out = _binary("add", np.add, a, b)
+    a, b, out = _binary("add", np.add, a, b)
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
@@ -181,7 +192,7 @@ def add(a: Tensor, b) -> Tensor:
 
 
 def sub(a: Tensor, b) -> Tensor:
-    b, out = _binary("sub", np.subtract, a, b)
+    a, b, out = _binary("sub", np.subtract, a, b)
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
@@ -190,7 +201,7 @@ def sub(a: Tensor, b) -> Tensor:
 
 
 def mul(a: Tensor, b) -> Tensor:
-    b, out = _binary("mul", np.multiply, a, b)
+    a, b, out = _binary("mul", np.multiply, a, b)
 
     def backward(g):
         return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
@@ -199,7 +210,7 @@ def mul(a: Tensor, b) -> Tensor:
 
 
 def div(a: Tensor, b) -> Tensor:
-    b, out = _binary("div", np.divide, a, b)
+    a, b, out = _binary("div", np.divide, a, b)
 
     def backward(g):
         return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
@@ -216,7 +227,7 @@ def power(a: Tensor, exponent) -> Tensor:
     if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
         exponent = _lift(exponent, a)         # arrays and NumPy scalars become float32 constants
     if isinstance(exponent, Tensor):
-        e, out = _binary("power", np.power, a, exponent)
+        a, e, out = _binary("power", np.power, a, exponent)
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
@@ -227,7 +238,7 @@ def power(a: Tensor, exponent) -> Tensor:
 
 
 def matmul(a: Tensor, b) -> Tensor:
-    b = _lift(b, a)
+    a, b = _promote(a, _lift(b, a))
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
