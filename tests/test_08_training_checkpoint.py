@@ -271,6 +271,17 @@ def test_a_failure_after_part_of_the_state_was_applied_is_rolled_back():
     assert_nothing_changed(trainer, before)
 
 
+def test_an_optimizer_that_refuses_its_state_last_gets_the_model_rolled_back():
+    source = trained(epochs=2)
+    state = source.state_dict()
+    state["optimizer"]["state"]["hyperparameters"]["lr"] = -1.0     # only Adam itself rejects this
+    trainer = trained(epochs=1, init_seed=4)
+    before = observed(trainer)
+    with pytest.raises(ValueError, match="lr"):
+        trainer.load_state_dict(state)       # random state, counters and model were applied first
+    assert_nothing_changed(trainer, before)
+
+
 # -- atomic writes --------------------------------------------------------------------------------------
 def test_a_failed_save_leaves_the_previous_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
     trainer = trained(epochs=1)
