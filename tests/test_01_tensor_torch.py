@@ -93,6 +93,13 @@ SCALAR_FORMS = {
 }
 
 
+def test_power_with_a_zero_base_matches_torch():
+    """d(0 ** e)/de is 0 for e > 0 (PyTorch masks 0 * log 0), and d(0 ** e)/da is 0 for e > 1."""
+    base = np.array([0.0, 0.0, 1.0, 2.0], dtype=np.float32)
+    exponent = np.array([2.0, 3.5, 2.0, 0.5], dtype=np.float32)
+    compare(lambda a, e: a ** e, lambda a, e: a ** e, base, exponent)
+
+
 @pytest.mark.parametrize("form", SCALAR_FORMS)
 @settings(max_examples=10, deadline=None)
 @given(shape=shapes, seed=seeds)

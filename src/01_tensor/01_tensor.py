@@ -342,7 +342,9 @@ def power(a: Tensor, exponent) -> Tensor:
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
-                    unbroadcast(g * out * np.log(a.data), e.shape) if e.requires_grad else None)
+                    # 0 ** e is 0 for every e > 0: its slope in e is 0, not 0 * log(0) = nan
+                    unbroadcast(g * out * np.log(np.where(a.data == 0, 1, a.data)), e.shape)
+                    if e.requires_grad else None)
         return Tensor._op(out, (a, e), backward)
     ### BEGIN SOLUTION
     out = a.data ** exponent
@@ -365,6 +367,9 @@ def test_unit_arithmetic():
     assert np.isclose(x.grad[0], -2.0 / 9.0)
     assert type((Tensor(2.0) * 3.0).data) is np.ndarray, "0-d results hold a 0-d array, not a scalar"
     assert (Tensor([1, 2]) * x).dtype == np.float32, "int64 with float32 is float32, as in PyTorch"
+    e = Tensor([2.0, 3.0], requires_grad=True)
+    (Tensor([0.0, 2.0]) ** e).backward(np.ones(2, dtype=np.float32))
+    assert np.allclose(e.grad, [0.0, 8 * np.log(2.0)]), "a zero base has slope 0 in the exponent"
     assert (x ** np.float64(2.0)).dtype == np.float32, "a NumPy float64 exponent must not upcast"
     x.grad = None
     (2.0 ** x).backward()

@@ -231,7 +231,9 @@ def power(a: Tensor, exponent) -> Tensor:
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
-                    unbroadcast(g * out * np.log(a.data), e.shape) if e.requires_grad else None)
+                    # 0 ** e is 0 for every e > 0: its slope in e is 0, not 0 * log(0) = nan
+                    unbroadcast(g * out * np.log(np.where(a.data == 0, 1, a.data)), e.shape)
+                    if e.requires_grad else None)
         return Tensor._op(out, (a, e), backward)
     out = a.data ** exponent
     return Tensor._op(out, (a,), lambda g: (g * exponent * a.data ** (exponent - 1),))
