@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinytorch.core.activations import ReLU, Softmax
 from tinytorch.core.dataloader import DataLoader, SimpleDataset, TensorDataset
@@ -228,6 +230,25 @@ def test_clip_grad_norm_refuses_a_bad_max_norm(max_norm):
         clip_grad_norm([p], max_norm=max_norm)
 
 
+@settings(max_examples=50, deadline=None)
+@given(shapes=st.lists(st.integers(1, 6), min_size=1, max_size=4), scale=st.floats(1e-3, 1e6),
+       max_norm=st.floats(0.1, 10.0), seed=st.integers(0, 2**16))
+def test_property_clipping_caps_the_norm_and_keeps_every_ratio(shapes, scale, max_norm, seed):
+    rng = np.random.default_rng(seed)
+    params = params_with_grads(*[scale * rng.standard_normal(n) for n in shapes])
+    before = [p.grad.copy() for p in params]
+    norm = clip_grad_norm(params, max_norm=max_norm)
+    expected = math.sqrt(sum(float(np.dot(g.astype(np.float64), g.astype(np.float64))) for g in before))
+    assert norm == pytest.approx(expected, rel=1e-9)
+    after = math.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in params))
+    if norm <= max_norm:
+        assert all(np.array_equal(p.grad, g) for p, g in zip(params, before))
+    else:
+        assert after == pytest.approx(max_norm, rel=1e-5)
+        for p, g in zip(params, before):
+            np.testing.assert_allclose(p.grad, g * (max_norm / norm), rtol=1e-6, atol=1e-30)
+
+
 def test_clip_grad_norm_without_any_gradient_returns_zero():
     assert clip_grad_norm(params_with_grads(None, None)) == 0.0
 
@@ -340,6 +361,18 @@ def test_gradient_accumulation_with_adam_and_clipping_equals_one_big_batch():
     for a, b in zip(runs[0].model.parameters(), runs[1].model.parameters()):
         np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
     assert runs[0].step == runs[1].step == 6
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 45), batch=st.integers(1, 9), k=st.integers(1, 5))
+def test_property_accumulating_k_batches_equals_one_batch_k_times_larger(n, batch, k):
+    data = regression_data(n=n, seed=n)
+    small, big = linear_trainer(seed=2), linear_trainer(seed=2)
+    small.train_epoch(DataLoader(data, batch_size=batch), accumulation_steps=k)
+    big.train_epoch(DataLoader(data, batch_size=batch * k))
+    assert small.step == big.step
+    for a, b in zip(small.model.parameters(), big.model.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
 
 
 def test_step_counts_every_optimizer_update_including_the_leftover_window():

@@ -151,6 +151,8 @@ def write_bad_file(kind: str, good: Path, tmp_path: Path) -> Path:
     path = tmp_path / f"bad_{kind}.pkl"
     if kind == "pickle":
         path.write_bytes(pickle.dumps({"epoch": 3, "model_state": {"w": np.zeros(3)}}))
+    elif kind == "pickle_protocol_0":
+        path.write_bytes(pickle.dumps({"epoch": 3, "history": [1.0, 2.0]}, protocol=0))
     elif kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncated_prefix":
@@ -189,7 +191,7 @@ def write_bad_file(kind: str, good: Path, tmp_path: Path) -> Path:
     return path
 
 
-BAD_KINDS = ["pickle", "empty", "truncated_prefix", "truncated_header", "truncated_data",
+BAD_KINDS = ["pickle", "pickle_protocol_0", "empty", "truncated_prefix", "truncated_header", "truncated_data",
              "flipped_data_byte", "flipped_last_byte", "edited_state_json", "garbage", "zip_archive",
              "foreign_safetensors", "other_format_version"]
 
@@ -208,6 +210,22 @@ def test_a_bad_file_is_refused_with_a_clear_error_and_nothing_changes(kind, tmp_
     assert_nothing_changed(trainer, before)
     trainer.load_checkpoint(good)                 # and the trainer still works with a good file
     assert trainer.epoch == 2
+
+
+def test_a_valid_checkpoint_whose_first_byte_is_0x80_is_not_mistaken_for_a_pickle(tmp_path):
+    trainer = trained(epochs=1)
+    path = tmp_path / "a.ckpt"
+    for extra in range(80):              # the header length moves in steps of 8; one ends in 0x80
+        trainer.history["train_loss"] = [0.5] * extra
+        trainer.history["train_accuracy"] = [0.25] * extra
+        trainer.save_checkpoint(path)
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no header length ending in 0x80 was produced")
+    target, _, _ = build(init_seed=5)
+    target.load_checkpoint(path)
+    assert target.history["train_loss"] == [0.5] * extra
 
 
 def test_a_missing_file_raises_file_not_found_and_a_folder_is_refused(tmp_path):

@@ -272,7 +272,7 @@ def clip_grad_norm(parameters, max_norm: float = 1.0, error_if_nonfinite: bool =
     >>> p.grad = np.array([100.0, 200.0, 50.0], dtype=np.float32)
     >>> clip_grad_norm([p], max_norm=1.0)
     229.128784747792
-    >>> np.round(p.grad, 3).tolist()
+    >>> [round(float(g), 3) for g in p.grad]
     [0.436, 0.873, 0.218]
     """
     ### BEGIN SOLUTION
@@ -890,9 +890,18 @@ class Trainer:
         if checkpoint_dir is not None:
             manager = checkpoint_dir if isinstance(checkpoint_dir, CheckpointManager) else \
                 CheckpointManager(checkpoint_dir, monitor=monitor, mode=_monitor_mode(monitor))
+        bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not verbose)
+        try:
+            self._fit_loop(bar, train_dataloader, val_dataloader, accumulation_steps, manager,
+                           checkpoint_every, early_stopping_patience, monitor)
+        finally:
+            bar.close()
+        return self.history
+
+    def _fit_loop(self, bar, train_dataloader, val_dataloader, accumulation_steps, manager,
+                  checkpoint_every, early_stopping_patience, monitor) -> None:
         mode = _monitor_mode(monitor)
         best, waited = None, 0
-        bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not verbose)
         for _ in bar:
             train_loss = self.train_epoch(train_dataloader, accumulation_steps=accumulation_steps)
             postfix = {"loss": f"{train_loss:.4f}"}
@@ -912,8 +921,6 @@ class Trainer:
                     waited += 1
                     if waited >= early_stopping_patience:
                         break
-        bar.close()
-        return self.history
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -1289,20 +1296,26 @@ _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4",
            "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
 
 
+def _looks_like(data) -> str:
+    """A hint about what a file that is not a safetensors file might be."""
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return " (it looks like a pickle; pickles are never loaded)"
+    if data[:4] == b"PK\x03\x04":
+        return " (it looks like a zip archive, e.g. a torch.save file; it is never unpickled)"
+    return ""
+
+
 def _read_header(data, path) -> dict:
-    if data[:1] == b"\x80" or data[:2] in (b"PK",):
-        kind = "a pickle" if data[:1] == b"\x80" else "a zip archive (e.g. a torch.save file)"
-        raise _bad(path, f"it looks like {kind}; pickles are never loaded")
     if len(data) < 8:
-        raise _bad(path, f"the file is only {len(data)} bytes long (truncated?)")
+        raise _bad(path, f"the file is only {len(data)} bytes long (truncated?){_looks_like(data)}")
     (size,) = struct.unpack("<Q", data[:8])
-    if size > len(data) - 8:
-        raise _bad(path, f"the header claims {size} bytes but the file has {len(data) - 8} after the "
-                         f"length prefix (truncated, or not a safetensors file)")
+    if size > len(data) - 8 or size > 100_000_000 or data[8:9] != b"{":
+        raise _bad(path, f"it does not start with a safetensors header: the length prefix says {size} "
+                         f"bytes, {len(data) - 8} follow (truncated, or another format){_looks_like(data)}")
     try:
         header = json.loads(data[8:8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise _bad(path, f"the header is not valid JSON ({error})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise _bad(path, f"the header is not valid JSON ({error}){_looks_like(data)}") from None
     if not isinstance(header, dict):
         raise _bad(path, "the header is not a JSON object")
     meta = header.get("__metadata__")
@@ -1369,12 +1382,12 @@ def _read_verified(path) -> dict:
         raise _bad(path, "the checksum does not match (the file was changed or damaged)")
     try:
         skeleton = json.loads(meta["state"])
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise _bad(path, f"the state is not valid JSON ({error})") from None
     used = set()
     try:
         state = _unflatten_state(skeleton, arrays, used)
-    except (ValueError, TypeError, AttributeError) as error:
+    except (ValueError, TypeError, AttributeError, RecursionError) as error:
         raise _bad(path, f"the state is malformed ({error})") from None
     if used != set(arrays):
         raise _bad(path, f"arrays {sorted(set(arrays) - used)} are not referenced by the state")
