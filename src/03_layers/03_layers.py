@@ -142,25 +142,27 @@ class Module:
         for name, p in params.items():
             np.copyto(p.data, state[name])
 
-    def random_state(self) -> dict:
-        """{dotted name: bit-generator state} of every numpy Generator owned by a module."""
-        return {f"{prefix}.{name}" if prefix else name: value.bit_generator.state
+    def named_generators(self) -> dict:
+        """{dotted name: numpy Generator} of every generator owned by a module (Dropout's)."""
+        return {f"{prefix}.{name}" if prefix else name: value
                 for prefix, module in self.named_modules()
                 for name, value in vars(module).items() if isinstance(value, np.random.Generator)}
 
+    def random_state(self) -> dict:
+        """{dotted name: bit-generator state (plain JSON-able dict)} of every owned generator."""
+        return {name: rng.bit_generator.state for name, rng in self.named_generators().items()}
+
     def set_random_state(self, states: dict) -> None:
-        current = self.random_state()
-        if set(states) != set(current):
-            raise ValueError(f"set_random_state: expected generators {sorted(current)}, got {sorted(states)}")
-        owners = {f"{prefix}.{name}" if prefix else name: value
-                  for prefix, module in self.named_modules()
-                  for name, value in vars(module).items() if isinstance(value, np.random.Generator)}
-        for name, state in states.items():
-            if state.get("bit_generator") != current[name]["bit_generator"]:
-                raise ValueError(f"set_random_state: {name!r} is a {current[name]['bit_generator']}, "
-                                 f"got a {state.get('bit_generator')} state")
-        for name, state in states.items():
-            owners[name].bit_generator.state = state
+        """Restore what `random_state()` returned; checked completely before anything changes."""
+        generators = self.named_generators()
+        if set(states) != set(generators):
+            raise ValueError(f"set_random_state: expected generators {sorted(generators)}, got {sorted(states)}")
+        for name, rng in generators.items():
+            kind = rng.bit_generator.state["bit_generator"]
+            if not isinstance(states[name], dict) or states[name].get("bit_generator") != kind:
+                raise ValueError(f"set_random_state: {name!r} is a {kind} generator, got {states[name]!r:.80}")
+        for name, rng in generators.items():
+            rng.bit_generator.state = states[name]
 
     def __repr__(self) -> str:
         children = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()]
