@@ -523,7 +523,9 @@ if __name__ == "__main__":
 #   updates already made this epoch stay (the epoch counter does not advance).
 # - A non-finite loss (`inf`/`nan`) raises `FloatingPointError` naming the epoch and batch
 #   (`nonfinite="raise"`, the default), before its backward pass. With `nonfinite="skip"` that
-#   batch contributes nothing (no backward) and `trainer.skipped_steps` counts it; the epoch goes on.
+#   batch contributes nothing (no backward, so the gradients already accumulated stay clean; an
+#   accumulation window then holds `k` good batches) and `trainer.skipped_steps` counts it; the
+#   epoch goes on.
 #   When clipping is on, a non-finite gradient norm is handled the same way (with "skip", the whole
 #   update is dropped and its gradients zeroed). Without clipping the gradients are not inspected.
 #
