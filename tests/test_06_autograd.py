@@ -264,6 +264,27 @@ def test_deep_chain_is_freed_after_backward(no_cyclic_gc):
     assert root._parents == () and x.grad is not None
 
 
+def test_every_kind_of_node_releases_its_arrays(no_cyclic_gc):
+    """Rules that keep arrays in their closures (exp's output, div's quotient, max's winners, the
+    index of getitem...) must let them go too: probe the output arrays of a graph using every op."""
+    x, w = param(np.linspace(0.5, 1.5, 12).reshape(3, 4)), param(np.full((4, 4), 0.1))
+    steps = [lambda t: t + 1.0, lambda t: t * 0.5, lambda t: 2.0 / t, lambda t: t.exp(), lambda t: t.log(),
+             lambda t: t.sqrt(), lambda t: t ** 2, lambda t: t @ w, lambda t: t.T.T,
+             lambda t: t.reshape(4, 3).reshape(3, 4), lambda t: t.transpose(0, 1).transpose(0, 1),
+             lambda t: t[np.array([0, 1, 2])], lambda t: t[:, :], lambda t: t - t.max(axis=1, keepdims=True) + 1.5,
+             lambda t: t - t.mean(axis=0) + t.sum() * 0.0 + 1.0]
+    y, arrays = x, []
+    for _ in range(20):
+        for step in steps:
+            y = step(y)
+            arrays.append(weakref.ref(y.data))
+    root = y.sum()
+    del y
+    root.backward()
+    assert all(a() is None for a in arrays), f"{sum(a() is not None for a in arrays)} arrays still alive"
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape
+
+
 def test_no_grad_results_keep_nothing_alive(no_cyclic_gc):
     x = param(np.ones(10))
     with no_grad():
