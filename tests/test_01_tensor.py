@@ -206,6 +206,13 @@ def test_max_ties_share_the_gradient():
     assert np.allclose(x.grad, [[0.5, 0, 0.5], [0, 0, 0]])
 
 
+@pytest.mark.parametrize("axis", [np.int64(1), np.int32(-1), (np.int64(0), 1), [0, np.int64(1)]])
+def test_reductions_accept_numpy_integer_axes(axis):
+    x = np.arange(6.0).reshape(2, 3)
+    for name, reference in (("sum", np.sum), ("mean", np.mean), ("max", np.max)):
+        assert np.allclose(getattr(Tensor(x), name)(axis=axis).data, reference(x, axis=tuple(np.atleast_1d(axis))))
+
+
 def test_reduction_axis_out_of_range_names_the_axis():
     with pytest.raises(ValueError, match="axis 2"):
         Tensor(np.ones((2, 3))).sum(axis=2)

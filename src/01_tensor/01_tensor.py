@@ -478,7 +478,7 @@ def sqrt(a: Tensor) -> Tensor:
 def _axes(axis, ndim: int) -> tuple:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for ax in axes:
         if not -ndim <= ax < max(ndim, 1):
             raise ValueError(f"axis {ax} is out of range for a tensor with {ndim} dimension(s)")
@@ -534,6 +534,7 @@ def test_unit_reductions():
     x.grad = None
     x.mean().backward()
     assert np.allclose(x.grad, 1 / 6)
+    assert x.sum(axis=np.int64(1)).shape == (2,), "NumPy integers are axes too"
     print("reductions: ok")
 
 
