@@ -331,6 +331,20 @@ def test_stack_gradients(shape, n, data, seed):
     check_gradients(lambda *ts: stack(list(ts), axis=axis), *arrays)
 
 
+def test_concat_and_stack_take_constants_anywhere_and_keep_float32():
+    x = Tensor(np.ones((2, 2)), requires_grad=True)
+    joined = concat([np.zeros((1, 2)), x, Tensor(np.array([[7, 8]]))])
+    assert joined.dtype == np.float32 and joined.shape == (4, 2)
+    assert np.array_equal(joined.data[-1], [7, 8])
+    joined.backward(np.arange(8, dtype=np.float32).reshape(4, 2))
+    assert np.array_equal(x.grad, [[2, 3], [4, 5]])
+    assert stack([np.zeros(2), x[0]]).dtype == np.float32
+    assert concat([Tensor([1, 2]), Tensor([3])]).dtype == Tensor([1]).dtype, "integers alone stay integer"
+    for join in (concat, stack):
+        with pytest.raises(ValueError, match="at least one"):
+            join([])
+
+
 def test_concat_and_stack_errors_name_the_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):
         concat([Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))], axis=0)

@@ -280,3 +280,11 @@ def test_integer_and_mixed_dtypes_follow_torch(ints, other, op):
     theirs = fn(torch.as_tensor(ints), wrap(other, torch.as_tensor))
     assert ours.dtype == theirs.numpy().dtype
     np.testing.assert_allclose(ours.data, theirs.numpy())
+
+
+def test_concat_of_integers_and_floats_follows_torch():
+    ints, floats = np.array([[1, 2]]), np.ones((2, 2), dtype=np.float32)
+    ours = concat([Tensor(ints), Tensor(floats)])
+    theirs = torch.cat([torch.as_tensor(ints), torch.as_tensor(floats)])
+    assert ours.dtype == theirs.numpy().dtype
+    np.testing.assert_array_equal(ours.data, theirs.numpy())

@@ -595,9 +595,23 @@ def getitem(a: Tensor, index) -> Tensor:
     return Tensor._op(np.asarray(out), (a,), backward)
 
 
+def _lift_many(name: str, tensors) -> list:
+    """Wrap the constants in a sequence of operands. With a floating tensor among them, everything
+    takes its dtype: arrays do not bring float64 in, and integers join as in PyTorch."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{name}: needs at least one tensor, got an empty sequence")
+    given = [t for t in tensors if isinstance(t, Tensor)] or [Tensor(tensors[0])]
+    like = next((t for t in given if t.data.dtype.kind == "f"), given[0])
+    tensors = [_lift(t, like) for t in tensors]
+    if like.data.dtype.kind == "f":
+        tensors = [t if t.data.dtype.kind == "f" else Tensor(t.data, dtype=like.data.dtype) for t in tensors]
+    return tensors
+
+
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, like `torch.cat`."""
-    tensors = [_lift(t, tensors[0]) for t in tensors]
+    tensors = _lift_many("concat", tensors)
     try:
         out = np.concatenate([t.data for t in tensors], axis=axis)
     except ValueError:
@@ -609,7 +623,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis, like `torch.stack`."""
-    tensors = [_lift(t, tensors[0]) for t in tensors]
+    tensors = _lift_many("stack", tensors)
     if len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     out = np.stack([t.data for t in tensors], axis=axis)
@@ -633,6 +647,7 @@ def test_unit_shapes():
     assert np.allclose(a.grad, 3) and b.grad.shape == (1, 2)
     s = stack([a, a], axis=1)
     assert s.shape == (2, 2, 2)
+    assert concat([np.zeros((1, 2)), a]).dtype == np.float32, "an array first is a float32 constant"
     print("shape operations: ok")
 
 
