@@ -48,12 +48,13 @@
 #| export
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
+import mmap
 import os
 import re
-import mmap
 import struct
 import tempfile
 from pathlib import Path
@@ -64,7 +65,9 @@ import safetensors.numpy
 from tqdm.auto import tqdm
 
 from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import Module
 from tinytorch.core.metrics import Accuracy, MeanAbsoluteError, metric_name, _class_predictions
+from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
 
 __all__ = [
@@ -927,6 +930,28 @@ class Trainer:
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything a checkpoint holds, as nested dicts of plain values and ndarrays (copies)."""
+        return self._state(copy_arrays=True)
+
+    def _model_arrays(self, copy_arrays: bool) -> dict:
+        if not copy_arrays and type(self.model).state_dict is Module.state_dict:
+            return {name: p.data for name, p in self.model.named_parameters()}   # same content, no copy
+        return self.model.state_dict()
+
+    def _optimizer_state(self, copy_arrays: bool) -> dict:
+        opt = self.optimizer
+        if not copy_arrays and isinstance(opt, Optimizer) and type(opt).state_dict is Optimizer.state_dict:
+            # Optimizer.state_dict() copies every buffer; for writing a file, views of the live
+            # buffers are enough. A shallow twin with empty state gives the rest of the dict.
+            twin = copy.copy(opt)
+            twin.state = [{} for _ in opt.state]
+            state = twin.state_dict()
+            state["state"] = [{k: v if isinstance(v, np.ndarray) else int(v) for k, v in entry.items()}
+                              for entry in opt.state]
+            return state
+        return opt.state_dict()
+
+    def _state(self, copy_arrays: bool) -> dict:
+        """The state; with ``copy_arrays=False`` arrays may be views of live buffers (for saving)."""
         scheduler = None
         if self.scheduler is not None:
             getter = getattr(self.scheduler, "state_dict", None)
@@ -934,8 +959,8 @@ class Trainer:
                          "state": getter() if callable(getter) else None}
         # Module.state_dict() and Optimizer.state_dict() already return copies of their arrays.
         return {
-            "model": self.model.state_dict(),
-            "optimizer": {"type": type(self.optimizer).__name__, "state": self.optimizer.state_dict()},
+            "model": self._model_arrays(copy_arrays),
+            "optimizer": {"type": type(self.optimizer).__name__, "state": self._optimizer_state(copy_arrays)},
             "scheduler": scheduler,
             "random_state": _deep_copy(self._random_state()),
             "trainer": {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
@@ -1144,6 +1169,10 @@ def _deep_copy(obj):
 # sees either the old complete file or the new complete file. A crash at any moment leaves the old
 # checkpoint (plus, at worst, a stray `.tmp` file), never a broken one.
 #
+# Saving hashes and writes *views* of the live weights and optimizer buffers (nothing else runs
+# meanwhile), so a checkpoint costs no extra copy of the state in memory; loading maps the file
+# into memory and reads the arrays in place, so the only copy is the one into the live arrays.
+#
 # A path ending in `.pkl` (the seeds' habit) gets the same safetensors format: the name is only a
 # name.
 #
@@ -1281,7 +1310,7 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     ### BEGIN SOLUTION
     path = Path(path)
     arrays = {}
-    skeleton = _flatten_state(trainer.state_dict(), "", arrays)
+    skeleton = _flatten_state(trainer._state(copy_arrays=False), "", arrays)   # views; nothing runs meanwhile
     state_json = json.dumps(skeleton, sort_keys=True, separators=(",", ":"))
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION),
                 "state": state_json, "sha256": _checksum(arrays, state_json)}
