@@ -304,3 +304,23 @@ def test_dropping_an_unused_deep_graph_does_not_crash(no_cyclic_gc):
     probe = weakref.ref(y)
     del y
     assert probe() is None
+
+
+def test_a_rule_returning_the_wrong_gradient_shape_fails_loudly():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    bad = Tensor._op(x.data * 2, (x,), lambda g: (g.sum(axis=0),))   # shape (3,) for a (2, 3) input
+    with pytest.raises(RuntimeError, match=r"shape \(3,\) for an input of shape \(2, 3\)"):
+        bad.backward(np.ones((2, 3), np.float32))
+    assert x.grad is None, "nothing was accumulated"
+
+
+def test_backward_releases_each_node_as_it_goes():
+    import weakref
+    x = Tensor(np.ones(4), requires_grad=True)
+    middle = x * 2.0
+    probe = weakref.ref(middle)
+    out = (middle * 3.0).sum()
+    del middle
+    out.backward()
+    assert probe() is None, "an interior node is not kept alive once backward has used it"
+    np.testing.assert_allclose(x.grad, 6.0)

@@ -183,28 +183,33 @@ def backward(root, grad=None) -> None:
         return
     ### BEGIN SOLUTION
     pending = {id(root): grad}
-    for node in _reverse_topological(root):
+    order = _reverse_topological(root)
+    for position, node in enumerate(order):
+        order[position] = None  # let each node's arrays go as soon as it is done
         node_grad = pending.pop(id(node), None)
+        rule, parents = node._backward, node._parents
+        node._parents, node._backward = (), _graph_freed
         if node_grad is None:  # every consumer of this node declined to send a gradient
-            node._parents, node._backward = (), _graph_freed
             continue
-        for parent, parent_grad in zip(node._parents, node._backward(node_grad)):
+        for parent, parent_grad in zip(parents, rule(node_grad)):
             if parent_grad is None or not parent.requires_grad:
                 continue
+            if parent_grad.shape != parent.data.shape:
+                raise RuntimeError(f"a backward rule returned a gradient of shape {parent_grad.shape} "
+                                   f"for an input of shape {parent.data.shape}")
             if parent._backward is None:
                 _accumulate(parent, parent_grad)
             elif id(parent) in pending:
                 pending[id(parent)] = pending[id(parent)] + parent_grad
             else:
                 pending[id(parent)] = parent_grad
-        node._parents, node._backward = (), _graph_freed
     ### END SOLUTION
 
 
 def _accumulate(leaf, grad) -> None:
     if leaf.grad is None:
         # A copy: rules may hand the same array to several parents, and .grad is updated in place.
-        leaf.grad = np.array(np.broadcast_to(grad, leaf.data.shape), dtype=leaf.data.dtype)
+        leaf.grad = np.array(grad, dtype=leaf.data.dtype)
     else:
         leaf.grad += grad
 
