@@ -3,6 +3,7 @@ atomic writes under SIGKILL, exact resume in a new process, and CheckpointManage
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle          # only to *write* a pickle file that must be refused; tinytorch never imports it
 import random
@@ -142,6 +143,26 @@ def test_read_checkpoint_returns_the_verified_state_without_loading_it(tmp_path)
     state = read_checkpoint(path)
     assert state["trainer"]["epoch"] == 1
     assert_same(state["model"], trainer.state_dict()["model"])
+
+
+def test_every_kind_of_state_value_round_trips_through_the_file(tmp_path):
+    state = {"empty": np.zeros((0, 3), np.float32), "scalar": np.float64(2.5), "flag": np.bool_(True),
+             "zero_d": np.array(7, dtype=np.int64), "transposed": np.arange(6.0).reshape(2, 3).T,
+             "tuple": (1, 2.5, None, "s"), "int_keys": {3: "x", 4: [True, False]}, "nan": float("nan"),
+             "big_int": 2**100, "nested": [{"a": np.ones(2, np.float16)}]}
+    arrays = {}
+    skeleton = training._flatten_state(state, "", arrays)
+    state_json = json.dumps(skeleton, sort_keys=True, separators=(",", ":"))
+    path = tmp_path / "state.safetensors"
+    training._write_atomically(path, arrays, {"format": training.CHECKPOINT_FORMAT, "format_version": "1",
+                                              "state": state_json, "sha256": training._checksum(arrays, state_json)})
+    back = read_checkpoint(path)
+    assert back["scalar"].shape == () and back["scalar"] == 2.5 and back["zero_d"].shape == ()
+    assert back["flag"].shape == () and bool(back["flag"]) is True
+    assert np.array_equal(back["transposed"], state["transposed"]) and back["empty"].shape == (0, 3)
+    assert back["tuple"] == (1, 2.5, None, "s") and back["int_keys"] == {3: "x", 4: [True, False]}
+    assert math.isnan(back["nan"]) and back["big_int"] == 2**100
+    assert back["nested"][0]["a"].dtype == np.float16
 
 
 # -- refusals: every bad file raises before anything changes ------------------------------------------

@@ -768,7 +768,8 @@ def _flatten_state(obj, path: str, arrays: dict):
         name = path
         while name in arrays:
             name += "_"
-        arrays[name] = np.ascontiguousarray(obj)
+        array = np.asarray(obj)                # a NumPy scalar becomes a 0-d array (ascontiguousarray would make it 1-d)
+        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
         return {"__array__": name}
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj) and not any(m in obj for m in _MARKERS):
