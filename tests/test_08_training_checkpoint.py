@@ -7,6 +7,7 @@ import math
 import os
 import pickle          # only to *write* a pickle file that must be refused; tinytorch never imports it
 import random
+import re
 import signal
 import struct
 import subprocess
@@ -111,7 +112,7 @@ def test_checkpoint_is_one_safetensors_file_with_format_version_and_checksum(tmp
     header = json.loads(data[8:8 + size])
     meta = header["__metadata__"]
     assert meta["format"] == "tinytorch.checkpoint" and meta["format_version"] == "1"
-    assert len(meta["sha256"]) == 64
+    assert re.fullmatch(r"[0-9a-f]{8}", meta["crc32c"])
     arrays = safetensors.numpy.load_file(str(path))         # any safetensors reader can open it
     names = dict(trainer.model.named_parameters())
     for name, p in names.items():
@@ -155,7 +156,7 @@ def test_every_kind_of_state_value_round_trips_through_the_file(tmp_path):
     state_json = json.dumps(skeleton, sort_keys=True, separators=(",", ":"))
     path = tmp_path / "state.safetensors"
     training._write_atomically(path, arrays, {"format": training.CHECKPOINT_FORMAT, "format_version": "1",
-                                              "state": state_json, "sha256": training._checksum(arrays, state_json)})
+                                              "state": state_json, "crc32c": training._checksum(arrays, state_json)})
     back = read_checkpoint(path)
     assert back["scalar"].shape == () and back["scalar"] == 2.5 and back["zero_d"].shape == ()
     assert back["flag"].shape == () and bool(back["flag"]) is True

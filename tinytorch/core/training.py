@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import mmap
@@ -14,6 +13,7 @@ import struct
 import tempfile
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 import safetensors
 import safetensors.numpy
@@ -810,18 +810,14 @@ def _unflatten_state(skeleton, arrays: dict, used: set):
     return skeleton
 
 
-def _array_digest(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).reshape(-1).view(np.uint8)).hexdigest()
-
-
 def _checksum(arrays: dict, state_json: str) -> str:
-    """SHA-256 over (name, dtype, shape, SHA-256 of bytes) of each array in sorted order, then the JSON."""
-    h = hashlib.sha256()
+    """CRC-32C (8 hex digits) over (name, dtype, shape, bytes) of each array in sorted order, then the JSON."""
+    crc = 0
     for name in sorted(arrays):
         a = arrays[name]
-        h.update(f"{name}\0{a.dtype.str}\0{list(a.shape)}\0{_array_digest(a)}\n".encode())
-    h.update(state_json.encode())
-    return h.hexdigest()
+        crc = google_crc32c.extend(crc, f"{name}\0{a.dtype.str}\0{list(a.shape)}\n".encode())
+        crc = google_crc32c.extend(crc, np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return f"{google_crc32c.extend(crc, state_json.encode()):08x}"
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -869,7 +865,7 @@ def save_checkpoint(trainer: Trainer, path) -> Path:
     skeleton = _flatten_state(trainer._state(copy_arrays=False), "", arrays)   # views; nothing runs meanwhile
     state_json = json.dumps(skeleton, sort_keys=True, separators=(",", ":"))
     metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION),
-                "state": state_json, "sha256": _checksum(arrays, state_json)}
+                "state": state_json, "crc32c": _checksum(arrays, state_json)}
     _write_atomically(path, arrays, metadata)
     return path
 
@@ -911,7 +907,7 @@ def _read_header(data, path) -> dict:
     if meta.get("format_version") != str(CHECKPOINT_VERSION):
         raise _bad(path, f"format version {meta.get('format_version')!r} is not supported "
                          f"(this TinyTorch reads version {CHECKPOINT_VERSION})")
-    if not all(isinstance(meta.get(k), str) for k in ("state", "sha256")):
+    if not all(isinstance(meta.get(k), str) for k in ("state", "crc32c")):
         raise _bad(path, "its metadata lacks the state or the checksum")
     return header
 
@@ -964,7 +960,7 @@ def _read_verified(path) -> dict:
     header = _read_header(data, path)
     meta = header["__metadata__"]
     arrays = _array_views(data, header, path)
-    if _checksum(arrays, meta["state"]) != meta["sha256"]:
+    if _checksum(arrays, meta["state"]) != meta["crc32c"]:
         raise _bad(path, "the checksum does not match (the file was changed or damaged)")
     try:
         skeleton = json.loads(meta["state"])
