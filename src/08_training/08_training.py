@@ -1328,11 +1328,11 @@ _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4",
 
 
 def _looks_like(data) -> str:
-    """A hint about what a file that is not a safetensors file might be."""
+    """A sentence about what a file that is not a safetensors file might be."""
     if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return " (it looks like a pickle; pickles are never loaded)"
+        return "; it looks like a pickle, and pickles are never loaded"
     if data[:4] == b"PK\x03\x04":
-        return " (it looks like a zip archive, e.g. a torch.save file; it is never unpickled)"
+        return "; it looks like a zip archive (a torch.save file?), which is never unpickled"
     return ""
 
 
@@ -1342,7 +1342,8 @@ def _read_header(data, path) -> dict:
     (size,) = struct.unpack("<Q", data[:8])
     if size > len(data) - 8 or size > 100_000_000 or data[8:9] != b"{":
         raise _bad(path, f"it does not start with a safetensors header: the length prefix says {size} "
-                         f"bytes, {len(data) - 8} follow (truncated, or another format){_looks_like(data)}")
+                         f"bytes and {len(data) - 8} follow, so it is truncated or in another format"
+                         f"{_looks_like(data)}")
     try:
         header = json.loads(data[8:8 + size].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
