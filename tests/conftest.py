@@ -1,6 +1,7 @@
 """Shared fixtures: where the repository is, and how to run a repo tool as a learner would."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def site_dir() -> Path:
+    """The built site the HTML and browser tests read (TINYTORCH_SITE points them at another build)."""
+    return Path(os.environ.get("TINYTORCH_SITE") or REPO_ROOT / "_build" / "html")
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    html_dir = site_dir()
+    if not (html_dir / "index.html").exists():
+        pytest.fail(f"no built site at {html_dir}: run the book build first "
+                    "(`make test` does it before pytest; or `.venv/bin/python tools/build_book.py`)",
+                    pytrace=False)
+    return html_dir
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import html
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from myst_text import blank_blocks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((REPO_ROOT / "book" / "chapters").glob("*.md"))
@@ -36,51 +36,23 @@ GLUE_FIGURE = re.compile(r"^(`{3,}|:{3,})\{glue:figure\}[ \t]+(\S+)[ \t]*\n((?:[
                          re.MULTILINE)
 
 
-def site_dir() -> Path:
-    return Path(os.environ.get("TINYTORCH_SITE") or REPO_ROOT / "_build" / "html")
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    html_dir = site_dir()
-    if not (html_dir / "index.html").exists():
-        pytest.fail(f"no built site at {html_dir}: run the book build first "
-                    "(`make test` does it before pytest; or `.venv/bin/python tools/build_book.py`)",
-                    pytrace=False)
-    return html_dir
-
-
 def page_for(html_dir: Path, source: Path) -> Path:
     return html_dir / source.relative_to(REPO_ROOT).with_suffix(".html")
 
 
-FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,}|:{3,})[ \t]*(.*?)[ \t]*$")
 CODE_DIRECTIVES = ("{code-cell}", "{code-block}", "{code}", "{sourcecode}", "{mermaid}", "{math}",
                    "{raw}", "{literalinclude}")
+
+
+def _is_code(fence: str, info: str) -> bool:
+    return fence[0] != ":" and (not info.startswith("{") or info.startswith(CODE_DIRECTIVES))
 
 
 def prose_of(text: str) -> str:
     """Markdown with every code block removed (code cells, ```python, {mermaid}, ...) but the
     prose inside directives kept (admonitions, dropdowns, tabs, figure captions), and without
-    ``literal`` spans, which is where a chapter shows a glue role as an example instead of using it.
-    Fences are tracked as CommonMark/MyST nest them: a fence closes the innermost open one of the
-    same character and at least its length; inside a code block nothing else counts."""
-    kept, stack = [], []   # stack of (fence, is_code)
-    for line in text.splitlines(keepends=True):
-        match = FENCE_LINE.match(line)
-        if match:
-            fence, info = match.groups()
-            top = stack[-1] if stack else None
-            if top and not info and fence[0] == top[0][0] and len(fence) >= len(top[0]):
-                stack.pop()
-                continue
-            if not (top and top[1]):   # a fence opens only outside code
-                is_code = fence[0] != ":" and (not info.startswith("{") or info.startswith(CODE_DIRECTIVES))
-                stack.append((fence, is_code))
-                continue
-        if not any(is_code for _, is_code in stack):
-            kept.append(line)
-    return re.sub(r"``.+?``", "", "".join(kept), flags=re.DOTALL)
+    ``literal`` spans, which is where a chapter shows a glue role as an example instead of using it."""
+    return re.sub(r"``.+?``", "", blank_blocks(text, _is_code), flags=re.DOTALL)
 
 
 def prose(source: Path) -> str:

@@ -45,10 +45,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no `chromium` on PATH 
                                 "chromium; .ci/run installs it): the browser test cannot run")
 
 
-def site_dir() -> Path:
-    return Path(os.environ.get("TINYTORCH_SITE") or REPO_ROOT / "_build" / "html")
-
-
 def formats_in(source: Path, key: str) -> list[str]:
     """The format specs a chapter cites `key` with: {glue:text}`key:.4f` -> ['.4f']."""
     return [spec for spec in re.findall(r"\{glue:text\}`" + re.escape(key) + r"(?::([^`]*))?`",
@@ -249,16 +245,6 @@ async def visit(browser: Browser, url: str, expected_diagrams: int, screenshot: 
     await browser.settle()
     state["errors"] = console_errors(browser.events)
     return state
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    html_dir = site_dir()
-    if not (html_dir / "index.html").exists():
-        pytest.fail(f"no built site at {html_dir}: run the book build first "
-                    "(`make test` does it before pytest; or `.venv/bin/python tools/build_book.py`)",
-                    pytrace=False)
-    return html_dir
 
 
 @pytest.fixture(scope="module")

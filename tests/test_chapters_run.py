@@ -10,11 +10,11 @@ from __future__ import annotations
 import doctest
 import io
 import os
-import re
 import shutil
 from pathlib import Path
 
 import pytest
+from myst_text import blank_blocks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INTRO = REPO_ROOT / "book" / "intro.md"
@@ -54,26 +54,8 @@ def test_chapter_runs_as_a_notebook(chapter: Path, execute_chapter, tmp_path: Pa
 # example's output as part of the expected output, so the fences are blanked first (line numbers
 # are kept, so a failure points at the right line of the chapter). Code cells are not doctests:
 # they run as cells above.
-FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,}|:{3,})[ \t]*(.*?)[ \t]*$")
-
-
 def doctest_text(text: str) -> str:
-    lines, stack = [], []   # stack of (fence, is_code_cell)
-    for line in text.splitlines():
-        match = FENCE_LINE.match(line)
-        if match:
-            fence, info = match.groups()
-            top = stack[-1] if stack else None
-            if top and not info and fence[0] == top[0][0] and len(fence) >= len(top[0]):
-                stack.pop()
-                lines.append("")
-                continue
-            if not (top and top[1]):
-                stack.append((fence, info.startswith("{code-cell}")))
-                lines.append("")
-                continue
-        lines.append("" if any(cell for _, cell in stack) else line)
-    return "\n".join(lines) + "\n"
+    return blank_blocks(text, lambda fence, info: info.startswith("{code-cell}"))
 
 
 def run_doctests(name: str, text: str, cwd: Path) -> tuple[int, int, str]:
