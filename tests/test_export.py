@@ -147,3 +147,20 @@ def test_hand_written_files_are_never_touched_or_flagged(run_tool, fake_repo):
 def test_real_repository_is_in_sync(run_tool, repo_root):
     result = run_tool("export.py", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_export_cell_can_name_another_module(run_tool, fake_repo):
+    source = fake_repo / "src" / "01_demo" / "01_demo.py"
+    source.write_text(SOURCE + '''
+# %%
+#| export core.extra
+def triple(x):
+    return 3 * x
+''')
+    assert export(run_tool, fake_repo).returncode == 0
+    extra = (fake_repo / "tinytorch" / "core" / "extra.py").read_text()
+    demo = (fake_repo / "tinytorch" / "core" / "demo.py").read_text()
+    assert extra.startswith(HEADER + " Source: src/01_demo/01_demo.py")
+    assert "def triple(x):" in extra and "def triple" not in demo
+    assert "def double(x):" in demo and "def double" not in extra
+    assert export(run_tool, fake_repo, "--check").returncode == 0
