@@ -937,19 +937,6 @@ class Trainer:
             return {name: p.data for name, p in self.model.named_parameters()}   # same content, no copy
         return self.model.state_dict()
 
-    def _optimizer_state(self, copy_arrays: bool) -> dict:
-        opt = self.optimizer
-        if not copy_arrays and isinstance(opt, Optimizer) and type(opt).state_dict is Optimizer.state_dict:
-            # Optimizer.state_dict() copies every buffer; for writing a file, views of the live
-            # buffers are enough. A shallow twin with empty state gives the rest of the dict.
-            twin = copy.copy(opt)
-            twin.state = [{} for _ in opt.state]
-            state = twin.state_dict()
-            state["state"] = [{k: v if isinstance(v, np.ndarray) else int(v) for k, v in entry.items()}
-                              for entry in opt.state]
-            return state
-        return opt.state_dict()
-
     def _state(self, copy_arrays: bool) -> dict:
         """The state; with ``copy_arrays=False`` arrays may be views of live buffers (for saving)."""
         scheduler = None
@@ -960,13 +947,10 @@ class Trainer:
         # Module.state_dict() and Optimizer.state_dict() already return copies of their arrays.
         return {
             "model": self._model_arrays(copy_arrays),
-            "optimizer": {"type": type(self.optimizer).__name__, "state": self._optimizer_state(copy_arrays)},
+            "optimizer": {"type": type(self.optimizer).__name__, "state": _optimizer_state(self.optimizer, copy_arrays)},
             "scheduler": scheduler,
-            "random_state": _deep_copy(self._random_state()),
-            "trainer": {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
-                        "training_mode": self.training_mode, "history": _deep_copy(self.history),
-                        "loader_states": _deep_copy(self.loader_states),
-                        "grad_clip_norm": self.grad_clip_norm, "nonfinite": self.nonfinite},
+            "random_state": copy.deepcopy(self._random_state()),
+            "trainer": {**self._counters(), "grad_clip_norm": self.grad_clip_norm, "nonfinite": self.nonfinite},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -998,15 +982,19 @@ class Trainer:
                 raise ValueError(f"the checkpoint does not fit this trainer: {error}") from error
             raise
 
+    def _counters(self) -> dict:
+        """The trainer's own progress (copies): what ``_apply_trainer_state`` puts back."""
+        return {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
+                "training_mode": self.training_mode, "history": copy.deepcopy(self.history),
+                "loader_states": copy.deepcopy(self.loader_states)}
+
     def _small_state(self) -> dict:
         """Everything but the model and optimizer arrays: cheap to copy and to put back."""
         getter = getattr(self.scheduler, "state_dict", None)
-        return {"random_state": _deep_copy(self._random_state()),
+        return {"random_state": copy.deepcopy(self._random_state()),
                 "scheduler": getter() if callable(getter) else None,
-                "trainer": {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
-                            "training_mode": self.training_mode, "history": _deep_copy(self.history),
-                            "loader_states": _deep_copy(self.loader_states)},
-                "pending": _deep_copy(self._pending_loader_states)}
+                "trainer": self._counters(),
+                "pending": copy.deepcopy(self._pending_loader_states)}
 
     def _restore_small_state(self, small: dict) -> None:
         self._set_random_state(small["random_state"])
@@ -1017,9 +1005,9 @@ class Trainer:
 
     def _apply_trainer_state(self, t: dict) -> None:
         self.epoch, self.step, self.skipped_steps = t["epoch"], t["step"], t["skipped_steps"]
-        self.history = _deep_copy(t["history"])
-        self.loader_states = _deep_copy(t["loader_states"])
-        self._pending_loader_states = _deep_copy(t["loader_states"])
+        self.history = copy.deepcopy(t["history"])
+        self.loader_states = copy.deepcopy(t["loader_states"])
+        self._pending_loader_states = copy.deepcopy(t["loader_states"])
         self.training_mode = t["training_mode"]
 
     def _state_problems(self, state) -> list:
@@ -1030,7 +1018,7 @@ class Trainer:
             return [f"state must have keys {sorted(expected)}, got {got}"]
         problems = []
         # model: same parameter names, shapes and dtypes
-        current = self.model.state_dict()
+        current = self._model_arrays(copy_arrays=False)
         saved = state["model"]
         if not isinstance(saved, dict):
             return ["model state is not a dict"]
@@ -1107,6 +1095,20 @@ class Trainer:
         load_checkpoint(self, path)
 
 
+def _optimizer_state(opt, copy_arrays: bool) -> dict:
+    """``opt.state_dict()``; with ``copy_arrays=False`` its arrays are views of the live buffers."""
+    if not copy_arrays and isinstance(opt, Optimizer) and type(opt).state_dict is Optimizer.state_dict:
+        # Optimizer.state_dict() copies every buffer; for writing a file, views of the live
+        # buffers are enough. A shallow twin with empty state gives the rest of the dict.
+        twin = copy.copy(opt)
+        twin.state = [{} for _ in opt.state]
+        state = twin.state_dict()
+        state["state"] = [{k: v if isinstance(v, np.ndarray) else int(v) for k, v in entry.items()}
+                          for entry in opt.state]
+        return state
+    return opt.state_dict()
+
+
 def _monitor_mode(monitor: str) -> str:
     """'min' for losses and errors, 'max' for everything else (accuracy, ...)."""
     return "min" if ("loss" in monitor or "error" in monitor) else "max"
@@ -1116,19 +1118,6 @@ def _improves(value, best, mode: str) -> bool:
     if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
     return best is None or (value < best if mode == "min" else value > best)
-
-
-def _deep_copy(obj):
-    """Copy nested dicts/lists/tuples, copying ndarrays; plain values are immutable."""
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if isinstance(obj, dict):
-        return {k: _deep_copy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_deep_copy(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_deep_copy(v) for v in obj)
-    return obj
 
 
 # %% [markdown]
@@ -1428,7 +1417,7 @@ def _read_verified(path) -> dict:
 
 def read_checkpoint(path) -> dict:
     """The verified state stored in a checkpoint file (arrays copied), without loading it into anything."""
-    return _deep_copy(_read_verified(path))
+    return copy.deepcopy(_read_verified(path))
 
 
 def load_checkpoint(trainer: Trainer, path) -> None:
@@ -1646,7 +1635,8 @@ def training_memory(model, optimizer=None, batch_size=None, input_shape=None) ->
     params = list(model.parameters())
     param_bytes = sum(p.data.nbytes for p in params)
     grad_bytes = sum((p.grad.nbytes if isinstance(p.grad, np.ndarray) else p.data.nbytes) for p in params)
-    state_bytes = _array_bytes(optimizer.state_dict()) if optimizer is not None else 0
+    # the live buffers themselves, not a copy: a memory report should not double the memory it reports
+    state_bytes = _array_bytes(_optimizer_state(optimizer, copy_arrays=False)) if optimizer is not None else 0
     activation_bytes = None
     if batch_size is not None and input_shape is not None:
         batch_size = _check_int("training_memory batch_size", batch_size, 1)
