@@ -20,6 +20,7 @@ from tinytorch.core.layers import Linear, Sequential, manual_seed  # noqa: E402
 from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
 from tinytorch.core.optimizers import SGD  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
+from tinytorch.core.training import training_memory  # noqa: E402
 
 SIZES, BATCH, LR, MOMENTUM = (784, 128, 64, 10), 64, 0.01, 0.9
 STEPS_PER_ROUND, ROUNDS = 20, 40
@@ -122,9 +123,8 @@ def time_interleaved(steps: dict) -> dict:
 def memory_rows(x, y):
     step, model, opt = tinytorch_step_fn(x, y)
     step()
-    params = sum(p.data.nbytes for p in model.parameters())
-    grads = sum(p.grad.nbytes for p in model.parameters())
-    state = sum(v.nbytes for s in opt.state_dict()["state"] for v in s.values() if isinstance(v, np.ndarray))
+    held = training_memory(model, opt)
+    params, grads, state = held["parameters"], held["gradients"], held["optimizer_state"]
     tracemalloc.start()
     for _ in range(5):
         step()
