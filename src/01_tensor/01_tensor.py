@@ -344,6 +344,8 @@ def _numeric_array(data, dtype) -> np.ndarray:
             raise TypeError(f"Tensor dtype must be bool, an integer or a floating dtype, got {dtype}")
     if isinstance(data, (str, bytes, bytearray)):
         raise TypeError(f"Tensor data must be numbers, got text {describe(data)}")
+    if data is None:   # NumPy would make it NaN when a dtype is given
+        raise TypeError("Tensor data must be numbers, got None")
     if isinstance(data, np.ndarray) and data.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"Tensor data must be numbers (bool, integer or floating), got an array of "
                         f"dtype {data.dtype}: {describe(data)}")
@@ -382,10 +384,18 @@ def check_tensor(name: str, x) -> None:
 
 
 def _lift(value, like: Tensor) -> Tensor:
-    """Wrap a constant operand; a float tensor's constants take its dtype (no float64 creep)."""
+    """Wrap a constant operand. A float tensor's constants take its dtype (no float64 creep); a Python
+    int meeting an integer tensor takes that tensor's dtype when it fits, as in PyTorch (int32 + 1 is int32)."""
     if isinstance(value, Tensor):
         return value
-    return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" else None)
+    dtype = like.data.dtype
+    if dtype.kind == "f":
+        return Tensor(value, dtype=dtype)
+    if dtype.kind in "iu" and type(value) in (int, bool):
+        limits = np.iinfo(dtype)
+        if limits.min <= value <= limits.max:
+            return Tensor(value, dtype=dtype)
+    return Tensor(value)
 
 
 # %%
@@ -461,7 +471,7 @@ def _binary(name, fn, a, b):
 
 
 def _refuse_bool(name: str, *tensors) -> None:
-    """Subtraction and negation of bool tensors are refused, as in PyTorch (use `^` or `~` logic)."""
+    """Subtraction, negation and matrix products of bool tensors are refused, as in PyTorch."""
     if any(t.data.dtype.kind == "b" for t in tensors):
         raise TypeError(f"{name}: not defined for bool tensors (PyTorch refuses it too); "
                         "convert with Tensor(x.data, dtype=...) first")
@@ -543,6 +553,8 @@ def power(a: Tensor, exponent) -> Tensor:
                     unbroadcast(g * out * np.log(np.where(a.data == 0, 1, a.data)), e.shape)
                     if e.requires_grad else None)
         return Tensor._op(out, (a, e), backward)
+    if a.data.dtype.kind == "b":
+        a = Tensor(a.data, dtype=np.int64)    # bool ** 2 counts in int64, as in PyTorch (NumPy: int8)
     if exponent < 0 and a.data.dtype.kind != "f":
         raise ValueError(f"power: an integer tensor to a negative integer power ({exponent}) is not "
                          "an integer; write Tensor(x.data, dtype=np.float32) ** exponent")
@@ -598,8 +610,9 @@ if __name__ == "__main__":
 # %%
 #| export
 def matmul(a: Tensor, b) -> Tensor:
-    """Matrix product. Two integer tensors give an integer product (as in PyTorch)."""
+    """Matrix product. Two integer tensors give an integer product; two bool ones are refused (as in PyTorch)."""
     a, b = _operands("matmul", a, b)
+    _refuse_bool("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:

@@ -1,6 +1,8 @@
 # GENERATED FILE: DO NOT EDIT. Source: src/03_layers/03_layers.py
 # Edit the source, then run `make export` to regenerate this file.
 
+import math
+
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
@@ -181,8 +183,11 @@ class Linear(Module):
         in_features = check_int("Linear in_features", in_features, 1)
         out_features = check_int("Linear out_features", out_features, 1)
         bias = check_bool("Linear bias", bias)
+        if in_features * out_features > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"Linear in_features * out_features = {in_features} * {out_features} is more "
+                             "elements than one array can hold")
         self.in_features, self.out_features = in_features, out_features
-        bound = 1.0 / np.sqrt(in_features)
+        bound = 1.0 / math.sqrt(in_features)
         self.weight = Tensor(_init_rng.uniform(-bound, bound, (out_features, in_features)).astype(np.float32),
                              requires_grad=True)
         self.bias = (Tensor(_init_rng.uniform(-bound, bound, out_features).astype(np.float32), requires_grad=True)
