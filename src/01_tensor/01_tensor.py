@@ -221,7 +221,7 @@ class Tensor:
         requires_grad = check_bool("Tensor requires_grad", requires_grad)
         array = _numeric_array(data, dtype)      # provided below: refuses text, objects, ragged lists
         # Hint: without an explicit dtype, floating data of any other precision becomes float32; integer
-        # and bool data keep their dtype (chapter 01, the "float32 by default" choice at its top).
+        # and bool data keep their dtype (chapter 01, "01. Tensor": the first of its three choices).
         ### BEGIN SOLUTION
         if dtype is None and array.dtype.kind == "f" and array.dtype != np.float32:
             array = array.astype(np.float32)

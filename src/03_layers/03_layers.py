@@ -74,7 +74,7 @@ class Module:
     # -- the tree ---------------------------------------------------------------------------------
     def named_children(self):
         """(name, module) for each direct child, in assignment order; lists name items by index."""
-        # Hint: walk vars(self) in order; yield Modules, and the Modules inside lists as "name.i"
+        # Hint: walk vars(self) in order; yield Modules, and the Modules inside lists as name.i
         # (chapter 03, "A worked example": the parameter names layers.0.weight, ...).
         ### BEGIN SOLUTION
         for name, value in vars(self).items():
