@@ -250,8 +250,13 @@ def _operands(name: str, a, b) -> tuple:
 
 def _binary(name, fn, a, b):
     a, b = _operands(name, a, b)
+    return a, b, _apply(name, fn, a, b)
+
+
+def _apply(name: str, fn, a: Tensor, b: Tensor) -> np.ndarray:
+    """`fn(a.data, b.data)`, with NumPy's broadcasting error re-raised naming the op and both shapes."""
     try:
-        return a, b, fn(a.data, b.data)
+        return fn(a.data, b.data)
     except ValueError as error:
         try:
             np.broadcast_shapes(a.shape, b.shape)
@@ -281,7 +286,7 @@ def add(a: Tensor, b) -> Tensor:
 def sub(a: Tensor, b) -> Tensor:
     a, b = _operands("sub", a, b)
     _refuse_bool("sub", a, b)
-    a, b, out = _binary("sub", np.subtract, a, b)
+    out = _apply("sub", np.subtract, a, b)
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
@@ -305,7 +310,7 @@ def div(a: Tensor, b) -> Tensor:
     a, b = _operands("div", a, b)
     if a.data.dtype.kind != "f":          # both integer (a mixed pair was already promoted)
         a, b = as_float(a), as_float(b)
-    a, b, out = _binary("div", np.divide, a, b)
+    out = _apply("div", np.divide, a, b)
 
     def backward(g):
         return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
@@ -331,7 +336,8 @@ def power(a: Tensor, exponent) -> Tensor:
     if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
         exponent = _operands("power", a, exponent)[1]
     if isinstance(exponent, Tensor):
-        a, e, out = _binary("power", np.power, a, exponent)
+        a, e = _promote(a, exponent)
+        out = _apply("power", np.power, a, e)
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
