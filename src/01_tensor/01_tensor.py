@@ -24,6 +24,10 @@
 # - **float32 by default.** Numbers, lists and floating arrays become float32 unless you ask for
 #   another dtype; integer data (class labels) keeps its integer dtype. float32 halves memory and
 #   doubles BLAS throughput compared with float64, and it is what PyTorch uses.
+# - **Integers that meet floating math become float32.** `Tensor([4, 5, 6]) / 2`, `exp`, `mean`
+#   (and, in later modules, activations, layers and losses) promote integer and bool input to
+#   float32 once, at their entry (`as_float`); `+`, `*` and indexing of integers stay integer, as in
+#   PyTorch. The full table is in DESIGN.md, "Integer inputs".
 # - **`.grad` is a plain ndarray**, the same shape and dtype as `.data`, or `None` before the first
 #   backward pass. Optimizers update arrays, not graphs.
 # - **No copies we do not need.** Results of operations wrap the array NumPy returned.
@@ -586,6 +590,8 @@ def test_unit_arithmetic():
     assert np.isclose(x.grad[0], -2.0 / 9.0)
     assert type((Tensor(2.0) * 3.0).data) is np.ndarray, "0-d results hold a 0-d array, not a scalar"
     assert (Tensor([1, 2]) * x).dtype == np.float32, "int64 with float32 is float32, as in PyTorch"
+    assert (Tensor([4, 5, 6]) / 2).data.tolist() == [2.0, 2.5, 3.0], "true division of integers is float32"
+    assert (Tensor([4, 5, 6]) / 2).dtype == np.float32 and (Tensor([1, 2]) * 3).dtype == np.int64
     e = Tensor([2.0, 3.0], requires_grad=True)
     (Tensor([0.0, 2.0]) ** e).backward(np.ones(2, dtype=np.float32))
     assert np.allclose(e.grad, [0.0, 8 * np.log(2.0)]), "a zero base has slope 0 in the exponent"
