@@ -334,6 +334,18 @@ def test_functional_arguments_are_checked():
         max_pool2d(x, 0)
 
 
+def test_functions_take_tensors_and_one_floating_precision():
+    weight = Tensor(np.zeros((2, 1, 3, 3)))
+    with pytest.raises(TypeError, match="conv2d: expected a Tensor"):
+        conv2d(np.zeros((1, 1, 4, 4)), weight)
+    with pytest.raises(TypeError, match="max_pool2d: expected a Tensor"):
+        max_pool2d([[1.0]], 1)
+    double = Tensor(np.zeros((1, 1, 4, 4)), dtype=np.float64)
+    with pytest.raises(TypeError, match="conv2d got float64 input but its weight is float32"):
+        Conv2d(1, 2, 3)(double)
+    assert max_pool2d(double, 2).dtype == np.float64, "pools keep a floating input's precision"
+
+
 def test_old_names_are_the_same_classes():
     assert Conv2D is Conv2d and MaxPool2D is MaxPool2d
     import tinytorch
@@ -417,3 +429,9 @@ def test_seed_003_cnn_example_builds_and_trains_with_the_trainer(capsys):
     # 16 random images are memorised: the loss falls and every training image ends up right
     assert history["train_loss"][-1] < 0.1 * history["train_loss"][0]
     assert history["train_accuracy"][-1] == 1.0
+
+
+def test_every_solution_block_of_module_09_has_a_hint_naming_a_chapter_section(repo_root):
+    import test_01_05_solution_hints as hints   # the rule and its check live there, for modules 01-05
+    (source,) = (repo_root / "src").glob("09_*/09_*.py")
+    hints.test_every_solution_block_has_a_hint_naming_a_chapter_section(source)

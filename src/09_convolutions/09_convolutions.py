@@ -48,7 +48,7 @@
 import numpy as np
 
 from tinytorch.core.layers import Flatten, Linear, Module
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_float, check_tensor
 from tinytorch.core.validation import check_bool, check_int, describe
 
 __all__ = ["Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d", "Flatten",
@@ -78,16 +78,14 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 
 
 def _image_batch(layer: str, x, channels: int = None) -> Tensor:
-    """`x` as a float tensor of shape (N, C, H, W), or an error naming `layer`.
+    """`x` as a floating tensor of shape (N, C, H, W), or an error naming `layer`.
 
-    Integer and bool images (raw pixels) become float32, as every floating operation does with
-    integer input. A 3-D (C, H, W) image is refused, on purpose: PyTorch would treat it as one
-    unbatched image, which hides a forgotten batch axis; `x.reshape(1, *x.shape)` says it.
+    Integer and bool images (raw pixels) become float32 (DESIGN.md, "Integer inputs"). A 3-D
+    (C, H, W) image is refused, on purpose: PyTorch would treat it as one unbatched image, which
+    hides a forgotten batch axis; the message says to write `x.reshape(1, *x.shape)`.
     """
-    if not isinstance(x, Tensor):
-        x = Tensor(x)
-    if x.data.dtype.kind != "f":
-        x = Tensor(x.data, dtype=np.float32)
+    check_tensor(layer, x)
+    x = as_float(x)
     if x.ndim != 4:
         raise ValueError(f"{layer} expects input of shape (N, C, H, W), got shape {x.shape} "
                          f"({x.ndim}-D)" + ("; for one image use x.reshape(1, *x.shape)"
@@ -179,13 +177,20 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0) 
     """
     sh, sw = _pair("conv2d", "stride", stride, 1)
     ph, pw = _pair("conv2d", "padding", padding, 0)
+    check_tensor("conv2d weight", weight)
     if weight.ndim != 4:
         raise ValueError(f"conv2d weight must have shape (F, C, kh, kw), got shape {weight.shape}")
     n_out, channels, kh, kw = weight.shape
     x = _image_batch("conv2d", x, channels)
     _check_fits("conv2d", x, (kh, kw), (ph, pw))
-    if bias is not None and bias.shape != (n_out,):
-        raise ValueError(f"conv2d bias must have shape ({n_out},), got shape {bias.shape}")
+    if bias is not None:
+        check_tensor("conv2d bias", bias)
+        if bias.shape != (n_out,):
+            raise ValueError(f"conv2d bias must have shape ({n_out},), got shape {bias.shape}")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and param.dtype != x.dtype:   # PyTorch refuses the mix too
+            raise TypeError(f"conv2d got {x.dtype} input but its {name} is {param.dtype}: convert "
+                            f"the input (Tensor(x.data, dtype=np.{param.dtype})) or the parameters")
     n, _, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     xpad = np.pad(x.data, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x.data
@@ -255,6 +260,8 @@ class Conv2d(Module):
         self.bias = patch.bias
 
     def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
         x = _image_batch(repr(self), x, self.in_channels)
         _check_fits(repr(self), x, self.kernel_size, self.padding)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
@@ -403,6 +410,8 @@ class MaxPool2d(Module):
         self.stride = self.kernel_size if stride is None else _pair("MaxPool2d", "stride", stride, 1)
 
     def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
         x = _image_batch(repr(self), x)
         _check_fits(repr(self), x, self.kernel_size)
         return max_pool2d(x, self.kernel_size, self.stride)
@@ -423,6 +432,8 @@ class AvgPool2d(Module):
         self.stride = self.kernel_size if stride is None else _pair("AvgPool2d", "stride", stride, 1)
 
     def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
         x = _image_batch(repr(self), x)
         _check_fits(repr(self), x, self.kernel_size)
         return avg_pool2d(x, self.kernel_size, self.stride)
