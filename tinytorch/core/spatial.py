@@ -117,9 +117,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0) 
         if x.requires_grad:
             grad_cols = (weight.data.reshape(n_out, -1).T @ rows).reshape(channels, kh, kw, n, oh, ow)
             grad_pad = np.zeros((channels, n) + xpad.shape[2:], dtype=g.dtype)
-            for i in range(kh):
-                for j in range(kw):
-                    grad_pad[:, :, _window(i, sh, oh), _window(j, sw, ow)] += grad_cols[:, i, j]
+            for i, j in np.ndindex(kh, kw):   # the forward loop in reverse: scatter-add
+                grad_pad[:, :, _window(i, sh, oh), _window(j, sw, ow)] += grad_cols[:, i, j]
             grad_x = grad_pad[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
         return grad_x, grad_w, grad_b
 
