@@ -81,13 +81,15 @@ def numpy_step_fn(x, y):
         p /= BATCH
         gwf, gbf = p.T @ flat, p.sum(0)
         gpooled = (p @ wf).reshape(BATCH, CHANNELS, POOLED, POOLED).transpose(1, 0, 2, 3)
-        gact = np.zeros_like(act)
+        gact = np.empty_like(act)     # 26 = 2 * 13: the four corners tile the map exactly
         pending = np.ones(pooled.shape, dtype=bool)
         for (i, j), part in zip(corners, slices):
-            winner = pending & (part == pooled)
-            gact[:, :, i::2, j::2] = np.where(winner, gpooled, 0)
-            pending &= ~winner
-        gconv = (gact * (conv > 0)).reshape(CHANNELS, -1)
+            winner = part == pooled
+            winner &= pending          # ties: the first maximum wins, as in PyTorch
+            pending ^= winner
+            np.multiply(gpooled, winner, out=gact[:, :, i::2, j::2])
+        gact *= conv > 0
+        gconv = gact.reshape(CHANNELS, -1)
         gwc, gbc = gconv @ cols.T, gconv.sum(1)
         for param, grad in zip(params, (gwc, gbc, gwf, gbf)):
             param -= LR * grad

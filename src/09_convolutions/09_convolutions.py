@@ -357,13 +357,23 @@ def max_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
         np.maximum(out, x.data[:, :, rows, cols], out=out)
     ### END SOLUTION
 
+    # Windows that neither overlap nor leave input uncovered write every gradient entry once.
+    tiles = (sh, sw) == (kh, kw) and x.shape[2] == kh * oh and x.shape[3] == kw * ow
+
     def backward(g):
-        grad = np.zeros_like(x.data, dtype=g.dtype)
-        pending = np.ones(out.shape, dtype=bool)   # output positions whose winner is not found yet
+        grad = (np.empty if tiles else np.zeros)(x.shape, dtype=g.dtype)
+        pending = None                 # output positions whose winner is not found yet
         for rows, cols in views:
-            winner = pending & (x.data[:, :, rows, cols] == out)
-            grad[:, :, rows, cols] += np.where(winner, g, 0)
-            pending &= ~winner
+            winner = x.data[:, :, rows, cols] == out
+            if pending is None:
+                pending = ~winner
+            else:
+                winner &= pending      # only the first maximum of a window wins (as in PyTorch)
+                pending ^= winner      # winner lies inside pending: this removes it
+            if tiles:
+                np.multiply(g, winner, out=grad[:, :, rows, cols])
+            else:
+                grad[:, :, rows, cols] += g * winner
         return (grad,)
     return Tensor._op(out, (x,), backward)
 
