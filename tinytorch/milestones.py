@@ -59,7 +59,8 @@ def standardize(train_images: np.ndarray, *others: np.ndarray, eps: float = 0.1)
 @dataclass
 class MilestoneResult:
     """What one milestone run produced. ``images`` are the raw test images ``(N, 8, 8)`` in
-    ``[0, 1]``; ``labels`` and ``predictions`` are int64 ``(N,)``."""
+    ``[0, 1]``; ``labels`` and ``predictions`` are int64 ``(N,)``; ``settings`` holds the
+    training hyperparameters (``lr``, ``min_lr``, ``momentum``, ``batch_size``)."""
     name: str
     target: float
     test_accuracy: float
@@ -68,6 +69,7 @@ class MilestoneResult:
     seed: int
     num_parameters: int
     train_samples: int
+    settings: dict = field(repr=False)
     history: dict = field(repr=False)
     images: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
@@ -92,8 +94,10 @@ def _train_on_digits(name, model, target, seed, epochs, lr, batch_size, flat, ve
     train_loader = DataLoader(TensorDataset(Tensor(train_x), Tensor(labels)),
                               batch_size=batch_size, shuffle=True, seed=seed)
     test_loader = DataLoader(TensorDataset(Tensor(test_x), test.labels), batch_size=512)
-    trainer = Trainer(model, SGD(model.parameters(), lr=lr, momentum=0.9), CrossEntropyLoss(),
-                      CosineSchedule(max_lr=lr, min_lr=lr / 100, total_epochs=epochs),
+    settings = {"lr": lr, "min_lr": lr / 100, "momentum": 0.9, "batch_size": batch_size}
+    trainer = Trainer(model, SGD(model.parameters(), lr=lr, momentum=settings["momentum"]),
+                      CrossEntropyLoss(),
+                      CosineSchedule(max_lr=lr, min_lr=settings["min_lr"], total_epochs=epochs),
                       metrics=[Accuracy()])
     start = time.perf_counter()
     history = trainer.fit(train_loader, test_loader, epochs=epochs, verbose=verbose)
@@ -105,7 +109,8 @@ def _train_on_digits(name, model, target, seed, epochs, lr, batch_size, flat, ve
         name=name, target=target, test_accuracy=float(history["val_accuracy"][-1]),
         seconds=float(seconds), epochs=epochs, seed=seed,
         num_parameters=int(sum(p.data.size for p in model.parameters())),
-        train_samples=int(len(labels)), history={k: list(v) for k, v in history.items()},
+        train_samples=int(len(labels)), settings=settings,
+        history={k: list(v) for k, v in history.items()},
         images=test.images.data[:, 0].copy(), labels=test.labels.data.copy(),
         predictions=predictions.astype(np.int64), model=model)
 
