@@ -273,7 +273,7 @@ class SimpleDataset(TensorDataset):
 
 
 from tinytorch.core.datafiles import CIFAR10_CLASSES, cifar10_arrays, digits_arrays, digits_split, mnist_arrays
-from tinytorch.core.validation import check_bool, check_int, check_number
+from tinytorch.core.validation import check_bool
 
 __all__ += ["ImageDataset", "DigitsDataset", "MNISTDataset", "CIFAR10Dataset"]
 
