@@ -122,10 +122,12 @@ class _Running:
                     raise
                 self.undefined.add(name)
                 continue
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
-                    or np.size(value) != 1:
-                raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
-            self.sums[name] += float(np.reshape(value, ())) * n
+            if type(value) is not float:         # the usual case is cheap; anything else is checked
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
+                        or np.size(value) != 1:
+                    raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
+                value = float(np.reshape(value, ()))
+            self.sums[name] += value * n
 
     def results(self) -> dict:
         out = {"loss": self.loss_sum / self.samples}
