@@ -504,7 +504,7 @@ if __name__ == "__main__":
 # ## 4. Checkpoint files that are safe and exact
 #
 # A long run must survive a crash, and a checkpoint file must be something you can open without
-# fear. The seeds pickled a dict; we don't, for three reasons:
+# fear. The specs pickled a dict; we don't, for three reasons:
 # 1. **Loading a pickle runs code.** The file decides what gets executed. A checkpoint is data and
 #    must be loaded as data.
 # 2. **A half-written file is a broken run.** If the process dies while writing, the previous good
@@ -887,7 +887,7 @@ if __name__ == "__main__":
 # ### Keeping the right checkpoints
 #
 # Saving every epoch of a 100-epoch run with 1 GB checkpoints costs 100 GB. Saving rarely risks
-# losing many epochs. The seed's answer keeps three kinds of file:
+# losing many epochs. The spec's answer keeps three kinds of file:
 # - the **last N** (a rolling window: a crash loses at most one epoch),
 # - the **best** by a monitored value (`eval_loss` by default; `mode="min"` means lowest is best,
 #   `mode="max"` highest: say which, it is never guessed from the name),
@@ -1082,7 +1082,7 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 5. What training needs from a model
 #
-# The seeds train plain objects as often as `Module`s: `SimpleNN` sets `self.training = True`, has
+# The specs train plain objects as often as `Module`s: `SimpleNN` sets `self.training = True`, has
 # `forward(x)` and a `parameters()` that returns a list, and is neither a `Module` nor callable. So
 # the training code asks a model for only two things, **`forward(x)` (or being callable) and
 # `parameters()` returning a list of Tensors**, and uses more when it is there:
@@ -1383,7 +1383,7 @@ if __name__ == "__main__":
 # ### History keys (one rule)
 #
 # - `train_loss` and `eval_loss`: the sample-weighted mean loss of each `train_epoch` and
-#   `evaluate` call (the seeds' names);
+#   `evaluate` call (the specs' names);
 # - `learning_rates`: the rate each epoch used;
 # - `train_<name>` and `val_<name>` for every metric, where `<name>` is `metric_name(metric)`.
 #   Accuracy is always among them: the metric named `accuracy` in `metrics` when you pass one
@@ -1591,7 +1591,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None, *,
                  metrics=None, nonfinite="raise"):
-        if isinstance(scheduler, (list, tuple)):        # the older seed's Trainer(model, opt, loss, metrics)
+        if isinstance(scheduler, (list, tuple)):        # the older spec's Trainer(model, opt, loss, metrics)
             if metrics is not None:
                 raise TypeError("Trainer got metrics twice: as the fourth argument and as metrics=")
             scheduler, metrics = None, scheduler
@@ -1997,7 +1997,7 @@ class Trainer:
     def save_checkpoint(self, path) -> Path:
         """Write the whole training state to one checksummed safetensors file at ``path``, atomically.
 
-        Any file name works (the seeds' ``.pkl`` included): the content is safetensors, never a pickle."""
+        Any file name works (the specs' ``.pkl`` included): the content is safetensors, never a pickle."""
         return write_checkpoint(path, self.state_dict(copy=False))
 
     def load_checkpoint(self, path) -> None:
@@ -2015,7 +2015,7 @@ def test_unit_trainer():
     from tinytorch.core.losses import MSELoss
     from tinytorch.core.optimizers import SGD
 
-    class Plain:                                   # a plain model, as the seeds write them
+    class Plain:                                   # a plain model, as the specs write them
         def __init__(self):
             self.layer = Linear(2, 1)
             self.training = True
