@@ -1412,8 +1412,8 @@ if __name__ == "__main__":
 # ### Failing safely
 #
 # Arguments, the model's output (a Tensor), the loss (a scalar Tensor with a graph) and its value
-# are checked before they are used, and gradients are only replaced by zeros right before the
-# epoch's first backward pass (the old buffers are kept until the first update). If anything fails,
+# are checked before they are used, and gradients are only zeroed right before the epoch's first
+# backward pass (a copy is kept of any that were not zero, until the first update). If anything fails,
 # the model's mode, the optimizer's rate and the loader's state are put back; before the first
 # update that is everything (gradients and dropout generators included), and after it the updates
 # already made stay, the error naming the epoch and batch. A non-finite loss or gradient norm (the
