@@ -163,7 +163,7 @@ def test_state_dict_is_plain_json_and_round_trips():
     visited(loader)
     visited(loader)
     state = loader.state_dict()
-    assert state == {"seed": 21, "epoch": 2}
+    assert state == {"seed": 21, "epoch": 2, "epoch_is_set": False}
     assert type(state["seed"]) is int and type(state["epoch"]) is int
     state = json.loads(json.dumps(state))
     expected_next = visited(loader)                           # what epoch 2 looks like
@@ -176,8 +176,8 @@ def test_state_dict_is_plain_json_and_round_trips():
 
 def test_state_dict_without_seed():
     loader = DataLoader(make_data(5), batch_size=2, shuffle=True)
-    assert loader.state_dict() == {"seed": None, "epoch": 0}
-    assert json.loads(json.dumps(loader.state_dict())) == {"seed": None, "epoch": 0}
+    assert loader.state_dict() == {"seed": None, "epoch": 0, "epoch_is_set": False}
+    assert json.loads(json.dumps(loader.state_dict())) == {"seed": None, "epoch": 0, "epoch_is_set": False}
 
 
 @pytest.mark.parametrize("state, error, words", [
@@ -193,13 +193,30 @@ def test_state_dict_without_seed():
     ({"seed": 1, "epoch": True}, TypeError, "epoch"),
     ({"seed": [1, 2], "epoch": 3}, TypeError, "seed"),
     ({1: 2, "epoch": 3}, ValueError, "keys"),
+    ({"seed": 1, "epoch": 3, "epoch_is_set": 1}, TypeError, "epoch_is_set"),
 ])
 def test_load_state_dict_validates_before_changing_anything(state, error, words):
     loader = DataLoader(make_data(10), batch_size=3, shuffle=True, seed=5)
     loader.set_epoch(4)
     with pytest.raises(error, match=words):
         loader.load_state_dict(state)
-    assert loader.state_dict() == {"seed": 5, "epoch": 4}
+    assert loader.state_dict() == {"seed": 5, "epoch": 4, "epoch_is_set": True}
+
+
+def test_restoring_a_state_undoes_set_epoch():
+    # a caller (the Trainer) that calls set_epoch and then fails restores the loader as it was:
+    # iterating advances the counter again, as it did before set_epoch
+    loader = DataLoader(make_data(10), batch_size=3, shuffle=True, seed=5)
+    before = loader.state_dict()
+    loader.set_epoch(7)
+    loader.load_state_dict(before)
+    visited(loader)
+    assert loader.epoch == 1
+    # and a state written before the flag existed means "not set"
+    loader.set_epoch(2)
+    loader.load_state_dict({"seed": 5, "epoch": 2})
+    visited(loader)
+    assert loader.epoch == 3
 
 
 # ---------------------------------------------------------------- errors

@@ -294,6 +294,19 @@ def test_a_loss_fn_returning_a_float_is_a_type_error_naming_it_and_changes_nothi
     assert_unchanged(trainer, before, loader)
 
 
+def test_a_failing_epoch_on_a_fresh_loader_leaves_it_advancing_by_itself():
+    # train_epoch calls set_epoch on the loader; after a failure the loader is restored, so a loader
+    # that advanced its own epoch before still does (its state says epoch_is_set False again)
+    trainer, _ = prepared_trainer()
+    trainer.loss_fn = lambda outputs, targets: 1.5
+    fresh = blobs_loader()
+    before = observed(trainer, fresh)
+    assert before["loader"]["epoch_is_set"] is False
+    with pytest.raises(TypeError, match=r"loss_fn returned"):
+        trainer.train_epoch(fresh)
+    assert_unchanged(trainer, before, fresh)
+
+
 def test_a_model_returning_an_array_is_a_type_error_naming_it():
     trainer, loader = prepared_trainer()
     trainer.model.forward = lambda x: x.data

@@ -123,7 +123,7 @@ def test_checkpoint_is_one_safetensors_file_with_format_version_and_checksum(tmp
     assert state["trainer"]["epoch"] == 1 and state["optimizer"]["type"] == "Adam"
     assert state["scheduler"] == {"max_lr": 0.02, "min_lr": 0.001, "total_epochs": 6, "warmup_epochs": 1}
     assert set(state["random_state"]) == {"layers.2.rng"}
-    assert state["trainer"]["loader_states"]["train"] == {"seed": 5, "epoch": 0}
+    assert state["trainer"]["loader_states"]["train"] == {"seed": 5, "epoch": 0, "epoch_is_set": True}
 
 
 @pytest.mark.parametrize("module", [training, checkpoint])

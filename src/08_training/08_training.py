@@ -1599,6 +1599,8 @@ def _checked_loader_states(states) -> dict:
             check_int(f"trainer loader_states[{role!r}]['seed']", state["seed"], 0)
         if "epoch" in state:
             check_int(f"trainer loader_states[{role!r}]['epoch']", state["epoch"], 0)
+        if "epoch_is_set" in state:
+            check_bool(f"trainer loader_states[{role!r}]['epoch_is_set']", state["epoch_is_set"])
     return deepcopy(states)
 
 

@@ -163,7 +163,8 @@ class DataLoader:
     ``set_epoch(e)`` chooses the epoch of the next iteration; if it is never called, every new
     iteration uses the current epoch and then advances it by one, so successive loops differ.
     Without a seed the order comes from the loader's own entropy-seeded generator and cannot be
-    replayed. ``state_dict()`` holds ``{"seed", "epoch"}`` (the epoch the next iteration uses).
+    replayed. ``state_dict()`` holds ``{"seed", "epoch", "epoch_is_set"}`` (the epoch the next iteration uses,
+    and whether ``set_epoch`` drives it).
 
     >>> data = TensorDataset(Tensor(np.arange(10.0).reshape(5, 2)), Tensor(np.arange(5)))
     >>> loader = DataLoader(data, batch_size=2)
@@ -259,22 +260,29 @@ class DataLoader:
             yield batch if isinstance(samples[0], (tuple, list)) else batch[0]
 
     def state_dict(self) -> dict:
-        """``{"seed": int | None, "epoch": int}``: plain, JSON-able values."""
-        return {"seed": self.seed, "epoch": self.epoch}
+        """``{"seed": int | None, "epoch": int, "epoch_is_set": bool}``: plain, JSON-able values.
+
+        ``epoch_is_set`` says whether ``set_epoch`` drives the counter (iterating then does not
+        advance it); it is part of the state so that restoring a state undoes a ``set_epoch``.
+        """
+        return {"seed": self.seed, "epoch": self.epoch, "epoch_is_set": self._epoch_is_set}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore ``seed`` and ``epoch`` from ``state_dict()``; validated before anything changes."""
+        """Restore ``seed``, ``epoch`` and ``epoch_is_set`` from ``state_dict()``; validated before
+        anything changes. A state without ``epoch_is_set`` (written before it existed) means False."""
+        expected = "['epoch', 'seed'] and optionally 'epoch_is_set'"
         if not isinstance(state, dict):
             raise TypeError(f"DataLoader.load_state_dict state must be a dict with keys "
-                            f"['epoch', 'seed'], got {describe(state)}")
-        if set(state) != {"seed", "epoch"}:
+                            f"{expected}, got {describe(state)}")
+        if not {"seed", "epoch"} <= set(state) <= {"seed", "epoch", "epoch_is_set"}:
             raise ValueError(f"DataLoader.load_state_dict state must be a dict with keys "
-                             f"['epoch', 'seed'], got {describe(sorted(state, key=str))}")
+                             f"{expected}, got {describe(sorted(state, key=str))}")
         seed = state["seed"]
         if seed is not None:
             seed = check_int("DataLoader state_dict['seed']", seed, 0)
         epoch = check_int("DataLoader state_dict['epoch']", state["epoch"], 0)
-        self.seed, self.epoch = seed, epoch
+        epoch_is_set = check_bool("DataLoader state_dict['epoch_is_set']", state.get("epoch_is_set", False))
+        self.seed, self.epoch, self._epoch_is_set = seed, epoch, epoch_is_set
 
     def __repr__(self) -> str:
         return (f"DataLoader(batches={len(self)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
