@@ -49,6 +49,7 @@ class Outcome:
     failures: list[dict] = field(default_factory=list)
     output: str = ""
     notes: list[str] = field(default_factory=list)
+    passed_by_file: dict[str, int] = field(default_factory=dict)
 
 
 def run_notebook(notebook: Path, package: Path, timeout: float = 900) -> Outcome:
@@ -92,4 +93,5 @@ def run_tests(test_files: list[Path], package: Path, root: Path, verbose: bool =
     ok = result.returncode == 0 and counts["failed"] == 0 and counts["error"] == 0
     notes = [f"{counts['skipped']} skipped"] if counts["skipped"] else []
     return Outcome(ok, passed=counts["passed"], failures=report["failures"],
-                   output=(result.stdout or "") + (result.stderr or ""), notes=notes)
+                   output=(result.stdout or "") + (result.stderr or ""), notes=notes,
+                   passed_by_file=report["passed_by_file"])

@@ -168,84 +168,106 @@ def _print_failures(title: str, outcome: checks.Outcome, verbose: bool) -> None:
         console.print("  (--verbose shows the full tracebacks)")
 
 
-def complete_module(root: Path, mod: ws.Module, verbose: bool = False) -> bool:
-    notebook = mod.working_copy
-    if not notebook.exists():
-        _fail(f"you have not started module {mod.number}: run `tito module start {mod.number}` first")
-    cells = nb.read_notebook(notebook)
+def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -> bool:
+    """Compile, export into a staged copy of the learner's package, check; commit only if all passed.
+
+    Several modules are checked together (one pytest run over all their tests) and committed all or
+    none; each module's tests then run against a package holding every one of them."""
+    names = ", ".join(m.number for m in mods)
+    for mod in mods:
+        if not mod.working_copy.exists():
+            _fail(f"you have not started module {mod.number}: run `tito module start {mod.number}` first")
+    notebooks = {mod: nb.read_notebook(mod.working_copy) for mod in mods}
     progress = ws.load_progress(root)
-    entry = progress.setdefault(mod.folder, {})
-    entry["last_attempt"] = ws.now()
+    for mod in mods:
+        progress.setdefault(mod.folder, {})["last_attempt"] = ws.now()
 
     def failed(reason: str) -> bool:
-        entry["last_result"] = reason
+        for mod in mods:
+            progress[mod.folder]["last_result"] = reason
         ws.save_progress(root, progress)
-        console.print(f"Module {mod.number} is not complete. Your package is unchanged.")
+        console.print(f"Module {names} is not complete. Your package is unchanged.")
         return False
 
     # 1. Compile every cell: nothing is exported from a notebook that is not valid Python.
-    errors = checks.compile_errors(cells)
-    if errors:
-        _print_compile_errors(root, notebook, errors)
-        entry["last_result"] = "syntax error"
-        ws.save_progress(root, progress)
-        return False
+    broken = {mod: checks.compile_errors(cells) for mod, cells in notebooks.items()}
+    if any(broken.values()):
+        for mod, errors in broken.items():
+            if errors:
+                _print_compile_errors(root, mod.working_copy, errors)
+        console.print("Nothing was exported; your package is unchanged. Fix the cells above and run again.")
+        return failed("syntax error")
     # 2. Stubs left: name every function still to write.
-    missing = nb.stubs_left(cells)
-    if missing:
-        console.print(f"[bold red]Not written yet[/] ({len(missing)}): " + ", ".join(missing))
+    missing = {mod: nb.stubs_left(cells) for mod, cells in notebooks.items()}
+    if any(missing.values()):
+        for mod, owners in missing.items():
+            if owners:
+                console.print(f"[bold red]Not written yet[/] in module {mod.number} ({len(owners)}): "
+                              + ", ".join(owners))
         console.print("  Each still raises NotImplementedError: replace the stub between its "
                       "`### BEGIN SOLUTION` / `### END SOLUTION` lines (the hint above says what to write).")
-        return failed("not written: " + ", ".join(missing))
+        return failed("not written: " + ", ".join(o for owners in missing.values() for o in owners))
     # 3. Export your cells into a staged copy of your package.
-    try:
-        exported = nb.export_code(cells, _relative(root, notebook))
-    except ValueError as error:
-        _fail(str(error))
-    header = (f"# GENERATED FILE: DO NOT EDIT. Source: {_relative(root, notebook)} (your notebook)\n"
-              f"# Written by `tito module complete {mod.number}`.\n\n")
-    files = {nb.target_path(target): header + code for target, code in exported.items()}
+    files_of: dict[ws.Module, dict[Path, str]] = {}
+    for mod, cells in notebooks.items():
+        label = _relative(root, mod.working_copy)
+        try:
+            exported = nb.export_code(cells, label)
+        except ValueError as error:
+            _fail(str(error))
+        header = (f"# GENERATED FILE: DO NOT EDIT. Source: {label} (your notebook)\n"
+                  f"# Written by `tito module complete {mod.number}`.\n\n")
+        files_of[mod] = {nb.target_path(target): header + code for target, code in exported.items()}
+    files = {path: text for module_files in files_of.values() for path, text in module_files.items()}
     staging = ws.stage_package(root, files)
     try:
-        console.print(f"Module {mod.number} {mod.title()}: exported "
+        console.print(f"Module {names}: exported "
                       + ", ".join(f"tinytorch/{p.relative_to('tinytorch').as_posix()}" for p in files)
                       + " to a staged copy of your package; checking it...")
-        # 4. The notebook's own checks, then the module's tests, against the staged package.
-        inline = checks.run_notebook(notebook, staging)
-        if not inline.ok:
-            _print_failures("The notebook's checks failed:", inline, verbose)
-            name = (inline.failures[0].get("check") or "a cell") if inline.failures else "a cell"
-            return failed(f"check failed: {name}")
-        console.print(f"  [green]ok[/] the notebook's checks: {', '.join(inline.notes) or 'cells ran'}")
-        tests = checks.run_tests(mod.test_files(), staging, root, verbose=verbose)
+        # 4. The notebooks' own checks, then the modules' tests, against the staged package.
+        passed_inline: dict[ws.Module, int] = {}
+        for mod in mods:
+            inline = checks.run_notebook(mod.working_copy, staging)
+            if not inline.ok:
+                _print_failures(f"Module {mod.number}: the notebook's checks failed:", inline, verbose)
+                name = (inline.failures[0].get("check") or "a cell") if inline.failures else "a cell"
+                return failed(f"check failed: {name}")
+            passed_inline[mod] = len(inline.notes)
+            console.print(f"  [green]ok[/] module {mod.number}, the notebook's checks: "
+                          f"{', '.join(inline.notes) or 'cells ran'}")
+        test_files = list(dict.fromkeys(path for mod in mods for path in mod.test_files()))
+        tests = checks.run_tests(test_files, staging, root, verbose=verbose)
         if not tests.ok:
-            _print_failures(f"The module's tests failed ({len(tests.failures)} failing, {tests.passed} passed):",
+            _print_failures(f"The tests failed ({len(tests.failures)} failing, {tests.passed} passed):",
                             tests, verbose)
             return failed(f"{len(tests.failures)} test(s) failed")
-        console.print(f"  [green]ok[/] {tests.passed} tests of "
-                      + ", ".join(p.name for p in mod.test_files())
+        console.print(f"  [green]ok[/] {tests.passed} tests of " + ", ".join(p.name for p in test_files)
                       + (f" ({'; '.join(tests.notes)})" if tests.notes else ""))
     finally:
         shutil.rmtree(staging.parent, ignore_errors=True)
-    # 5. Everything passed: your files replace the module's files in your package.
+    # 5. Everything passed: your files replace the modules' files in your package.
     ws.commit_package(root, files)
-    entry.update(status="complete", completed=ws.now(), last_result="complete",
-                 checks=len(inline.notes) + tests.passed, files=sorted(p.as_posix() for p in files))
+    for mod in mods:
+        count = passed_inline[mod] + sum(tests.passed_by_file.get(p.name, 0) for p in mod.test_files())
+        progress[mod.folder].update(status="complete", completed=ws.now(), last_result="complete",
+                                    checks=count,
+                                    files=sorted(p.as_posix() for p in files_of[mod]))
     ws.save_progress(root, progress)
-    console.print(f"[bold green]Module {mod.number} complete.[/] `import tinytorch` now uses your "
-                  + ", ".join(p.stem for p in files) + f". Next: `tito test {mod.name}` any time, or "
-                  "`tito module status`.")
+    console.print(f"[bold green]Module {names} complete.[/] `import tinytorch` now uses your "
+                  + ", ".join(p.stem for p in files) + ". `tito test NN` re-runs a module's tests any time; "
+                  "`tito module status` shows your progress.")
     return True
 
 
 @module_app.command("complete")
 def module_complete(
-    module: str = typer.Argument(..., help="module number or name"),
+    module: list[str] = typer.Argument(..., help="module number(s) or name(s): 08, or 01 02 03"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="full tracebacks and pytest output"),
 ) -> None:
     """Compile your notebook, export your cells, run the module's checks on them; record progress."""
     root = _root()
-    if not complete_module(root, _module(root, module), verbose):
+    chosen = list(dict.fromkeys(_module(root, key) for key in module))
+    if not complete_modules(root, chosen, verbose):
         raise typer.Exit(1)
 
 
@@ -260,7 +282,7 @@ def export_command(
     if not key:
         _fail("name a module: tito export --module training")
     root = _root()
-    if not complete_module(root, _module(root, key), verbose):
+    if not complete_modules(root, [_module(root, key)], verbose):
         raise typer.Exit(1)
 
 
@@ -323,7 +345,9 @@ def module_status() -> None:
 
 @module_app.command("reset")
 def module_reset(module: str = typer.Argument(..., help="module number or name")) -> None:
-    """Restore the pristine student notebook; yours is kept in workspace/backups/ with a timestamp."""
+    """Restore the pristine student notebook; yours is kept in workspace/backups/ with a timestamp.
+
+    Only the notebook changes: your package keeps what you completed until the next complete."""
     root = _root()
     mod = _module(root, module)
     copy = mod.working_copy
@@ -334,14 +358,10 @@ def module_reset(module: str = typer.Argument(..., help="module number or name")
         shutil.copy2(copy, backup)
         copy.unlink()
         console.print(f"Your notebook is saved as {_relative(root, backup)}.")
-    progress = ws.load_progress(root)
-    entry = progress.pop(mod.folder, {})
-    removed = ws.remove_from_package(root, [Path(f) for f in entry.get("files", [])])
-    ws.save_progress(root, progress)
-    if removed:
-        console.print("Your package uses the reference again for " + ", ".join(p.stem for p in removed) + ".")
+    if ws.load_progress(root).get(mod.folder, {}).get("status") == "complete":
+        console.print(f"Your package keeps your completed module {mod.number} until you complete it again.")
     new, _ = _working_copy(root, mod)
-    console.print(f"Fresh notebook: {_relative(root, new)}. Module {mod.number} is in progress again.")
+    console.print(f"Fresh notebook: {_relative(root, new)}.")
 
 
 # ---------------------------------------------------------------- doctor

@@ -18,6 +18,7 @@ import pytest
 _FAILURES: list[dict] = []
 _COUNTS = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
 _SKIPS: list[str] = []
+_PASSED_BY_FILE: dict[str, int] = {}
 
 
 def pytest_sessionstart(session) -> None:
@@ -76,6 +77,8 @@ def pytest_runtest_logreport(report) -> None:
     if report.when == "call":
         if report.passed:
             _COUNTS["passed"] += 1
+            name = Path(report.nodeid.split("::", 1)[0]).name
+            _PASSED_BY_FILE[name] = _PASSED_BY_FILE.get(name, 0) + 1
         elif report.failed:
             _COUNTS["failed"] += 1
     elif report.failed:
@@ -90,5 +93,6 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     destination = os.environ.get("TITO_REPORT")
     if destination:
         Path(destination).write_text(json.dumps({"counts": _COUNTS, "failures": _FAILURES,
-                                                 "skips": _SKIPS[:50], "exit": int(exitstatus)},
+                                                 "skips": _SKIPS[:50], "exit": int(exitstatus),
+                                                 "passed_by_file": _PASSED_BY_FILE},
                                                 indent=1), encoding="utf-8")

@@ -205,16 +205,6 @@ def commit_package(root: Path, files: dict[Path, str]) -> None:
     write_overlays(package, root)
 
 
-def remove_from_package(root: Path, relatives: list[Path]) -> list[Path]:
-    removed = []
-    for relative in relatives:
-        path = package_dir(root) / relative
-        if path.exists():
-            path.unlink()
-            removed.append(relative)
-    return removed
-
-
 # ---------------------------------------------------------------- progress
 
 def _progress_path(root: Path) -> Path:
