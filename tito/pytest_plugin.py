@@ -42,8 +42,10 @@ def _summary(item, excinfo, when: str) -> dict:
     in_package = [e for e in entries if "tinytorch" in Path(str(e.path)).parts]
     message = excinfo.exconly(tryshort=True)
     lines = message.splitlines()
+    if lines and lines[0].startswith(excinfo.typename + ": "):
+        lines[0] = lines[0][len(excinfo.typename) + 2:]
     summary = {
-        "test": item.nodeid,
+        "test": f"{item.path.name}::{item.nodeid.split('::', 1)[-1]}",
         "stage": when,
         "error": excinfo.typename,
         "message": "\n".join(lines[:10]),
