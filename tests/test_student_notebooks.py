@@ -46,8 +46,7 @@ def test_no_line_of_a_solution_appears_in_the_student_notebook(source):
     block (for example a `def backward(g):` that the provided code also has). So nothing of a
     block's body survives, not even a closing bracket, beyond what the learner is given anyway."""
     cells = nb.read_source(source)
-    blocks = nb.solution_blocks(cells, source.stem[:2])
-    assert blocks, f"{source.name} has no solution block: what does the learner write?"
+    blocks = nb.solution_blocks(cells, source.stem[:2])   # none in a module that only runs (milestones)
     inside = Counter(line.strip() for b in blocks for line in b.body if line.strip())
     everything = code_lines(cells)
     provided = everything - inside
@@ -184,7 +183,7 @@ def test_first_cell_installs_tinytorch_from_the_repository_only_on_colab(monkeyp
 def test_student_notebook_runs_until_the_first_stub_and_names_it(tmp_path):
     """Run as a learner would before writing anything: provided code runs, and the first cell that
     calls unwritten code stops with the stub's message (function and chapter section)."""
-    source = SOURCES[-1]
+    source = next(s for s in reversed(SOURCES) if nb.solution_blocks(nb.read_source(s), s.stem[:2]))
     blocks = nb.solution_blocks(nb.read_source(source), source.stem[:2])
     report_path = tmp_path / "report.json"
     result = subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook_of(source)),

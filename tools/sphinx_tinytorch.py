@@ -130,6 +130,14 @@ def _to_write(root: Path, module: str) -> list[tuple[str, str]]:
     return rows
 
 
+def _what_to_do(count: int) -> str:
+    if count == 0:
+        return ("Nothing to write here: this module runs what you built. *Your turn* at the end of "
+                "this page says how to run it on your own package.")
+    return (f"You can build this module yourself: {count} function{'s' if count > 1 else ''} to "
+            "write, listed under *Your turn* at the end of this page.")
+
+
 def _dots(difficulty: int) -> str:
     return "\u25cf" * difficulty + "\u25cb" * (4 - difficulty)
 
@@ -143,8 +151,7 @@ def _header(row: dict, links: dict, count: int) -> str:
 **{row['tier'].upper()} TIER** | Difficulty: {_dots(row['difficulty'])} ({row['difficulty']}/4) | \
 Time: {row['time']} | Prerequisites: {row['prerequisites']}
 
-You can build this module yourself: {count} function(s) to write, listed under *Your turn* at the
-end of this page. {{doc}}`/book/build_it_yourself` explains the workflow.
+{_what_to_do(count)} {{doc}}`/book/build_it_yourself` explains the workflow.
 :::
 
 ````{{grid}} 1 2 2 2
@@ -180,19 +187,26 @@ The module's source, from which the package and the notebook are generated.
 
 def _your_turn(module: str, links: dict, functions: list[tuple[str, str]]) -> str:
     number = module[:2]
-    rows = "\n".join(f"| `{name}` | {where} |" for name, where in functions)
-    return f"""
-
-## Your turn
-
-In the student notebook of this module, [`modules/{module}/{module}.ipynb`]({links['notebook']}),
-each of these is a stub that raises `NotImplementedError`; the `# Hint:` line above it says what to
-compute and where this book explains it.
+    notebook = f"[`modules/{module}/{module}.ipynb`]({links['notebook']})"
+    if functions:
+        rows = "\n".join(f"| `{name}` | {where} |" for name, where in functions)
+        intro = f"""In the student notebook of this module, {notebook}, each of these is a stub that raises
+`NotImplementedError`; the `# Hint:` line above it says what to compute and where this book
+explains it.
 
 | You write | Explained in |
 | --- | --- |
 {rows}
+"""
+    else:
+        intro = f"""This module has nothing to fill in: its student notebook, {notebook}, runs on whatever
+you have built so far, with the reference for every module you have not completed.
+"""
+    return f"""
 
+## Your turn
+
+{intro}
 In a clone of the repository, or in a Binder terminal, `tito` checks your code (never the reference):
 
 ```bash
