@@ -27,9 +27,9 @@ def run(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 30
 
 @pytest.fixture
 def clone(tmp_path):
-    """A minimal clone: src/, modules/, tests/, tinytorch/, tools/export.py, pyproject.toml."""
+    """A minimal clone: src/, modules/, tests/, tinytorch/, book/, tools/export.py, pyproject.toml."""
     root = tmp_path / "clone"
-    for name in ("src", "modules", "tinytorch", "tests"):
+    for name in ("src", "modules", "tinytorch", "tests", "book"):
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "tools").mkdir()
     shutil.copy2(ROOT / "tools" / "export.py", root / "tools" / "export.py")
@@ -54,8 +54,9 @@ def test_modules_come_from_src_and_are_found_by_number_name_or_folder():
 def test_a_module_owns_its_tests_and_the_shared_range_files():
     for module in MODULES:
         files = [p.name for p in module.test_files()]
-        assert files, f"module {module.folder} has no tests/test_{module.number}_*.py"
-        assert all(re.match(rf"test_({module.number}_|\d\d_\d\d_)", name) for name in files)
+        assert files, f"module {module.folder} has no tests/test_{module.number}_*.py nor test_{module.name}*.py"
+        assert all(re.match(rf"test_({module.number}_|\d\d_\d\d_|{module.name}(_|\.py))", name)
+                   for name in files), files
     layers = ws.find_module(ROOT, "layers")
     shared = [p.name for p in layers.test_files() if re.match(r"test_\d\d_\d\d_", p.name)]
     low_high = [re.match(r"test_(\d\d)_(\d\d)_", n).groups() for n in shared]

@@ -96,7 +96,7 @@ def test_every_solution_block_has_a_hint_naming_a_section_of_its_chapter(source)
     starting with `# Hint:`, naming the chapter section, e.g. (chapter 08, "Cosine schedule")."""
     for block in nb.solution_blocks(nb.read_source(source), source.stem[:2]):
         assert block.hint, f"{source.name}: {block.owner}: no `# Hint:` line above its solution block"
-        assert re.search(r'chapter\s+\d+\s*,\s*"[^"]+"', " ".join(block.hint)), (
+        assert re.search(r'chapter\s+\d+\s*,\s*"[^"]+"', block.hint_text), (
             f"{source.name}: {block.owner}: the hint names no section: {block.hint}")
         chapters = list((ROOT / "book" / "chapters").glob(f"{block.chapter}_*.md"))
         assert chapters, f"{source.name}: {block.owner}: the hint names chapter {block.chapter}, which does not exist"

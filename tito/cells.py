@@ -53,6 +53,11 @@ class Block:
     chapter: str               # "08"
     section: str               # "Cosine schedule"
 
+    @property
+    def hint_text(self) -> str:
+        """The hint as one line: comment markers dropped, continuation lines joined."""
+        return " ".join(line.lstrip("#").strip() for line in self.hint)
+
     def stub(self) -> str:
         message = f'{self.owner} {STUB_MARK}: chapter {self.chapter}, section "{self.section}"'
         return f"{self.indent}raise NotImplementedError({message!r})"
@@ -185,7 +190,7 @@ def solution_blocks(cells: list[Cell], chapter: str) -> list[Block]:
                     raise ValueError(f"cell {index + 1}: `{END}` without a `{BEGIN}` above it")
                 indent = lines[begin][:len(lines[begin]) - len(lines[begin].lstrip())]
                 hint = _hint_above(lines, begin, indent)
-                match = _HINT_REFERENCE.search(" ".join(hint))
+                match = _HINT_REFERENCE.search(" ".join(line.lstrip("#").strip() for line in hint))
                 blocks.append(Block(
                     cell=index, begin=begin, end=number, indent=indent, body=lines[begin + 1:number],
                     owner=_owner(lines, begin, len(indent), index + 1), hint=hint,

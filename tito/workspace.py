@@ -85,12 +85,16 @@ class Module:
         return self.name.replace("_", " ")
 
     def test_files(self) -> list[Path]:
-        """tests/test_NN_*.py, and tests/test_AA_BB_*.py when NN lies in AA..BB."""
+        """tests/test_NN_*.py, tests/test_AA_BB_*.py when NN lies in AA..BB, and tests/test_name.py or
+        tests/test_name_*.py (a module whose tests are named after it, like the milestones')."""
         found = []
-        for path in sorted((self.root / "tests").glob("test_[0-9][0-9]_*.py")):
+        for path in sorted((self.root / "tests").glob("test_*.py")):
             match = re.match(r"test_(\d\d)_(?:(\d\d)_)?", path.name)
-            low, high = int(match[1]), int(match[2] or match[1])
-            if low <= int(self.number) <= high:
+            if match:
+                low, high = int(match[1]), int(match[2] or match[1])
+                if low <= int(self.number) <= high:
+                    found.append(path)
+            elif path.stem == f"test_{self.name}" or path.stem.startswith(f"test_{self.name}_"):
                 found.append(path)
         return found
 
@@ -149,13 +153,31 @@ def overlay_text(reference_folder: Path) -> str:
     return _OVERLAY.format(reference=str(reference_folder))
 
 
+def _package_folders(top: Path) -> list[Path]:
+    """`top` and its sub-folders, not descending into links (the linked data folders)."""
+    found = []
+    for folder, subfolders, _ in os.walk(top):
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__" and not (Path(folder) / d).is_symlink())
+        found.append(Path(folder))
+    return found
+
+
 def write_overlays(package: Path, root: Path) -> None:
-    """Give every folder of the learner's `tinytorch/` an overlay `__init__.py` onto the reference."""
+    """Give every folder of the learner's `tinytorch/` an overlay `__init__.py` onto the reference,
+    and a link to each data folder of the reference (a folder without `__init__.py` inside a
+    package, such as `tinytorch/data/`), so code that finds its files next to itself finds them."""
     top = package / "tinytorch"
     top.mkdir(parents=True, exist_ok=True)
-    for folder in [top, *sorted(p for p in top.rglob("*") if p.is_dir() and p.name != "__pycache__")]:
+    reference = root / "tinytorch"
+    for folder in _package_folders(reference):
+        if folder == reference or (folder / "__init__.py").exists() or not (folder.parent / "__init__.py").exists():
+            continue
+        link = top / folder.relative_to(reference)
+        if link.parent.is_dir() and not link.exists() and not link.is_symlink():
+            link.symlink_to(folder, target_is_directory=True)
+    for folder in _package_folders(top):
         init = folder / "__init__.py"
-        text = overlay_text(root / "tinytorch" / folder.relative_to(top))
+        text = overlay_text(reference / folder.relative_to(top))
         if not init.exists() or init.read_text(encoding="utf-8") != text:
             init.write_text(text, encoding="utf-8")
 
@@ -165,7 +187,8 @@ def learner_files(package: Path) -> dict[str, bytes]:
     if not package.exists():
         return {}
     return {p.relative_to(package).as_posix(): p.read_bytes() for p in sorted(package.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+            if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
+            and not any(parent.is_symlink() for parent in p.parents)}
 
 
 def learner_env(package: Path) -> dict[str, str]:
@@ -183,7 +206,7 @@ def stage_package(root: Path, files: dict[Path, str]) -> Path:
     staging = Path(tempfile.mkdtemp(prefix="tito-stage-")) / "package"
     current = package_dir(root)
     if current.exists():
-        shutil.copytree(current, staging, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(current, staging, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     for relative, text in files.items():
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
