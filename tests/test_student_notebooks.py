@@ -100,10 +100,9 @@ def test_every_solution_block_has_a_hint_naming_a_section_of_its_chapter(source)
             f"{source.name}: {block.owner}: the hint names no section: {block.hint}")
         chapters = list((ROOT / "book" / "chapters").glob(f"{block.chapter}_*.md"))
         assert chapters, f"{source.name}: {block.owner}: the hint names chapter {block.chapter}, which does not exist"
-        headings = [re.sub(r"^#+\s+", "", line).strip().lower()
-                    for line in chapters[0].read_text(encoding="utf-8").splitlines() if re.match(r"#+\s", line)]
-        wanted = block.section.lower()
-        assert any(wanted == h or h.endswith(wanted) or wanted in h for h in headings), (
+        headings = {re.sub(r"^#+\s+", "", line).strip()
+                    for line in chapters[0].read_text(encoding="utf-8").splitlines() if re.match(r"#+\s", line)}
+        assert block.section in headings, (
             f"{source.name}: {block.owner}: chapter {block.chapter} has no section {block.section!r}")
 
 

@@ -185,7 +185,7 @@ def backward(root, grad=None) -> None:
         return
     # Hint: walk _reverse_topological(root) once with a dict of pending gradients (summed where several
     # consumers send one); call each node's rule, _accumulate into leaves, and free each node as you
-    # pass it (chapter 06, "Autograd": the opening, before "API").
+    # pass it (chapter 06, "06. Autograd", the part before "API").
     ### BEGIN SOLUTION
     pending = {id(root): grad}
     order = _reverse_topological(root)
