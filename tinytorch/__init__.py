@@ -12,6 +12,7 @@ from tinytorch.core.losses import (BCELoss, BCEWithLogitsLoss, BinaryCrossEntrop
                                    MeanSquaredError, MSELoss)
 from tinytorch.core.metrics import Accuracy, MeanAbsoluteError
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
+from tinytorch.core.spatial import AvgPool2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import (CheckpointManager, CosineSchedule, Trainer, clip_grad_norm, memory_table,
                                      training_memory)
@@ -27,4 +28,5 @@ __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW",
     "Accuracy", "MeanAbsoluteError",
     "Trainer", "CosineSchedule", "clip_grad_norm", "CheckpointManager", "memory_table", "training_memory",
+    "Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d",
 ]
