@@ -80,7 +80,8 @@ def test_chapter_ends_with_your_turn_listing_every_function_to_write(site, modul
     page = soup(site / "book" / "chapters" / f"{module}.html")
     main = article(page)
     headings = main.find_all("h2")
-    assert headings and headings[-1].get_text().strip().rstrip("#").strip() == "Your turn"
+    titles = [h.get_text().strip().rstrip("#").strip() for h in headings]
+    assert titles and titles[-1] == "Your turn" and titles.count("Your turn") == 1, titles
     section = headings[-1].find_parent("section") or main
     text = " ".join(section.get_text().split()).replace("\u201c", '"').replace("\u201d", '"')  # smart quotes
     blocks = nb.solution_blocks(nb.read_source(ROOT / "src" / module / f"{module}.py"), module[:2])

@@ -256,6 +256,20 @@ def _after_title(text: str) -> int:
     return -1
 
 
+def _level2_headings(text: str) -> list[str]:
+    """Titles of the `## ` headings outside code fences, in order."""
+    titles, fence = [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        marker = re.match(r"^(`{3,}|~{3,}|:{3,})", stripped)
+        if marker and (fence is None or stripped.startswith(fence)):
+            fence = None if fence else marker[1]
+            continue
+        if fence is None and line.startswith("## "):
+            titles.append(line[3:].strip())
+    return titles
+
+
 def _furnish(app: Sphinx, docname: str, source: list) -> None:
     root = Path(app.srcdir)
     rows = _rows(root)
@@ -274,7 +288,15 @@ def _furnish(app: Sphinx, docname: str, source: list) -> None:
             if at < 0:
                 raise ExtensionError(f"sphinx_tinytorch: {docname} has no level-1 title")
             text = text[:at] + _header(rows[module], links, len(functions)) + text[at:]
-            text = text.rstrip("\n") + "\n" + _your_turn(module, links, functions)
+            turn = _your_turn(module, links, functions)
+            level2 = _level2_headings(text)
+            if "Your turn" in level2:
+                # The chapter wrote its own "Your turn": keep it, add the list and the commands to it.
+                if level2[-1] != "Your turn":
+                    LOGGER.warning(f"{docname}: '## Your turn' must be the chapter's last section",
+                                   location=docname)
+                turn = turn.replace("\n\n## Your turn\n", "\n", 1)
+            text = text.rstrip("\n") + "\n" + turn
         elif (root / "src" / module).is_dir():
             LOGGER.warning(f"{docname}: module {module} has no row in {MODULES_TABLE}: add one "
                            "(tier, difficulty, time, prerequisites) so the chapter gets its header",
