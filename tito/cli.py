@@ -128,7 +128,9 @@ def module_start(
               "(or `pip install -c requirements/constraints.txt jupyterlab`), or open the notebook above "
               "in any Jupyter with the kernel " + ws.KERNEL_DISPLAY)
     console.print("Starting JupyterLab (Ctrl-C stops it)...")
-    raise typer.Exit(subprocess.call([jupyter, "lab", str(copy)], cwd=root))
+    # JupyterLab refuses to run as root unless told; a container's only user often is root.
+    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    raise typer.Exit(subprocess.call([jupyter, "lab", *as_root, str(copy)], cwd=root))
 
 
 # ---------------------------------------------------------------- complete
