@@ -172,6 +172,9 @@ def test_unknown_module_and_unstarted_complete_say_what_to_do(clone):
     assert result.returncode == 1 and "no module 'networks'" in result.stdout
     result = run(["module", "complete", "02"], root, env)
     assert result.returncode == 1 and "tito module start 02" in result.stdout
+    result = run(["export", "--module", "training"], root, env)      # the older spelling
+    number = ws.find_module(root, "training").number
+    assert result.returncode == 1 and f"tito module start {number}" in result.stdout
 
 
 def test_tito_test_by_name_and_by_option_runs_against_the_learner_package(clone):
