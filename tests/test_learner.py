@@ -250,3 +250,29 @@ def test_milestone_run_says_when_there_are_no_milestones(clone):
     else:
         assert result.returncode == 0, result.stdout + result.stderr
         assert re.search(r"accuracy", result.stdout, re.I)
+
+
+def test_notebook_runner_reports_the_failing_check_with_got_and_expected(tmp_path):
+    """A learner's notebook runs as in Jupyter (`__main__`, cell by cell); a failing inline check is
+    named with its cell, what it compared and the learner's line."""
+    cells = [nb.Cell("markdown", "# Demo"),
+             nb.Cell("code", "def double(x):\n    return x + x + 1\n"),
+             nb.Cell("code", "def test_unit_double():\n    assert double(2) == 4\n\n"
+                             "if __name__ == \"__main__\":\n    test_unit_double()\n")]
+    notebook = tmp_path / "demo.ipynb"
+    notebook.write_text(nb.notebook_json(cells, {}))
+    report_path = tmp_path / "report.json"
+    result = subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook), str(report_path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    failure = json.loads(report_path.read_text())["failure"]
+    assert failure["cell"] == 3 and failure["check"] == "test_unit_double"
+    assert (failure["got"], failure["expected"]) == ("5", "4")
+    assert "double(2)" in failure["message"]                      # the input, from the rewritten assert
+    assert failure["check_line"] == "cell 3, line 2: assert double(2) == 4"
+    cells[1] = nb.Cell("code", "def double(x):\n    return x + x\n")
+    notebook.write_text(nb.notebook_json(cells, {}))
+    result = subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook), str(report_path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    report = json.loads(report_path.read_text())
+    assert result.returncode == 0 and report["ok"] and report["checks"] == ["test_unit_double"]

@@ -303,8 +303,7 @@ def test_command(
     progress = ws.load_progress(root)
     package = ws.package_dir(root)
     ws.write_overlays(package, root)
-    files = [path for mod in chosen for path in mod.test_files() if path not in ()]
-    files = list(dict.fromkeys(files))
+    files = list(dict.fromkeys(path for mod in chosen for path in mod.test_files()))
     for mod in chosen:
         whose = "yours" if progress.get(mod.folder, {}).get("status") == "complete" else "the reference (not completed)"
         console.print(f"Module {mod.number} {mod.title()}: {whose}")

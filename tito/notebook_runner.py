@@ -19,6 +19,7 @@ import io
 import json
 import linecache
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -26,6 +27,13 @@ from pathlib import Path
 from tito.cells import read_notebook
 
 CHECK_PREFIX = "test_unit_"
+_COMPARED = re.compile(r"^(?:AssertionError:\s*)?assert (.+?) == (.+)$")
+
+
+def got_expected(message: str) -> tuple[str, str] | None:
+    """("got", "expected") from a rewritten `assert got == expected` message, else None."""
+    match = _COMPARED.match(message.strip().splitlines()[0]) if message.strip() else None
+    return (match[1], match[2]) if match else None
 
 
 def _ipython_to_python(source: str) -> str:
@@ -57,7 +65,10 @@ def describe_failure(error: BaseException, cell: int | None, package: str | None
               or (package and os.path.abspath(f.filename).startswith(package))]
     where = theirs[-1] if theirs else (frames[-1] if frames else None)
     message = str(error).strip()
+    compared = got_expected(message)
     return {
+        "got": compared[0] if compared else None,
+        "expected": compared[1] if compared else None,
         "cell": cell,
         "check": check.name if check else None,
         "check_line": f"{check.filename.strip('<>')}, line {check.lineno}: {check.line}" if check else None,

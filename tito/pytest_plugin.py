@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import pytest
+
+from tito.notebook_runner import got_expected
 
 _FAILURES: list[dict] = []
 _COUNTS = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
@@ -59,10 +60,9 @@ def _summary(item, excinfo, when: str) -> dict:
         whose = "yours" if reference and str(path.resolve()).startswith(reference) else "reference"
         summary["where"] = (f"{entry.name} in tinytorch/{'/'.join(path.parts[path.parts.index('tinytorch') + 1:])}"
                             f":{entry.lineno + 1} ({whose}): {str(entry.statement).strip()}")
-    first = re.sub(r"^AssertionError:\s*", "", lines[0]) if lines else ""
-    compared = re.match(r"assert (.+?) (==|!=|<=|>=|<|>|is|in) (.+)$", first)
-    if compared and compared[2] == "==":
-        summary["got"], summary["expected"] = compared[1], compared[3]
+    compared = got_expected("\n".join(lines))
+    if compared:
+        summary["got"], summary["expected"] = compared
     summary["where_lines"] = [l.strip() for l in lines[1:] if l.strip().startswith("+")][:4]
     return summary
 
