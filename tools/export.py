@@ -67,10 +67,9 @@ def colab_cell(root: Path = ROOT) -> nb.Cell | None:
     if not url:
         raise SystemExit("_config.yml: repository.url is needed for the student notebooks' Colab cell")
     return nb.Cell("code", (
-        "# Setup. On Google Colab, which has no copy of the repository, this installs tinytorch from it\n"
-        "# (about a minute). In Binder or a clone, where `tito module start` opened this notebook, it does\n"
-        "# nothing: there `import tinytorch` is your own package, with the reference for modules you\n"
-        "# have not completed.\n"
+        "# Setup. On Google Colab, which has no copy of the repository, this installs tinytorch from it.\n"
+        "# Elsewhere (Binder, a clone) it does nothing: tinytorch is installed there already, and in a\n"
+        "# notebook opened by `tito module start` `import tinytorch` is your own package.\n"
         "import sys\n"
         "\n"
         "if \"google.colab\" in sys.modules:\n"
