@@ -3,10 +3,12 @@
 Hand-written (not generated): it only re-exports the public names of the generated modules in
 `tinytorch.core`, so that `from tinytorch import Trainer, CosineSchedule, SGD, MSELoss` works.
 Each concept lives in the module named after it: `tinytorch.core.tensor`, `.layers`, `.losses`, ...
+(module 08 exports `.schedule`, `.clipping`, `.metrics`, `.checkpoint`, `.models`, `.memory`, `.training`).
 """
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.autograd import is_grad_enabled, no_grad
-from tinytorch.core.dataloader import DataLoader, Dataset, SimpleDataset, TensorDataset
+from tinytorch.core.dataloader import (CIFAR10Dataset, DataLoader, Dataset, DigitsDataset, MNISTDataset, SimpleDataset,
+                                      TensorDataset)
 from tinytorch.core.layers import Dense, Dropout, Flatten, Linear, Module, Sequential, manual_seed
 from tinytorch.core.losses import (BCELoss, BCEWithLogitsLoss, BinaryCrossEntropyLoss, CrossEntropyLoss,
                                    MeanSquaredError, MSELoss)
@@ -14,8 +16,11 @@ from tinytorch.core.metrics import Accuracy, MeanAbsoluteError
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.spatial import AvgPool2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.training import (CheckpointManager, CosineSchedule, Trainer, clip_grad_norm, memory_table,
-                                     training_memory)
+from tinytorch.core.checkpoint import CheckpointManager, read_checkpoint, retained_epochs, write_checkpoint
+from tinytorch.core.clipping import clip_grad_norm, grad_norm
+from tinytorch.core.memory import memory_table, training_memory
+from tinytorch.core.schedule import CosineSchedule
+from tinytorch.core.training import Trainer
 
 __version__ = "0.1.0"
 
@@ -24,9 +29,10 @@ __all__ = [
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "Module", "Linear", "Dense", "Dropout", "Flatten", "Sequential", "manual_seed",
     "MSELoss", "MeanSquaredError", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "Dataset", "TensorDataset", "DataLoader", "SimpleDataset",
+    "Dataset", "TensorDataset", "DataLoader", "SimpleDataset", "DigitsDataset", "MNISTDataset", "CIFAR10Dataset",
     "Optimizer", "SGD", "Adam", "AdamW",
     "Accuracy", "MeanAbsoluteError",
-    "Trainer", "CosineSchedule", "clip_grad_norm", "CheckpointManager", "memory_table", "training_memory",
+    "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "CheckpointManager", "retained_epochs",
+    "read_checkpoint", "write_checkpoint", "memory_table", "training_memory",
     "Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d",
 ]
