@@ -97,6 +97,16 @@ def _rows(root: Path) -> dict:
     return rows
 
 
+def _chapters(rows: dict) -> dict[str, str]:
+    """{chapter file stem: module}: a row covers the chapter named after its module, or the ones
+    its `chapters:` lists (the milestone chapters share the milestones module)."""
+    covered = {}
+    for module, row in rows.items():
+        for chapter in row.get("chapters") or [module]:
+            covered[chapter] = module
+    return covered
+
+
 def _links(app: Sphinx, module: str, docname: str) -> dict[str, str]:
     options = app.config.html_theme_options or {}
     repository = (options.get("repository_url") or "").rstrip("/")
@@ -185,7 +195,7 @@ The module's source, from which the package and the notebook are generated.
 """
 
 
-def _your_turn(module: str, links: dict, functions: list[tuple[str, str]]) -> str:
+def _your_turn(module: str, links: dict, functions: list[tuple[str, str]], extra: list[str]) -> str:
     number = module[:2]
     notebook = f"[`modules/{module}/{module}.ipynb`]({links['notebook']})"
     if functions:
@@ -212,7 +222,7 @@ In a clone of the repository, or in a Binder terminal, `tito` checks your code (
 ```bash
 tito module start {number}      # your copy of the notebook, in JupyterLab
 tito module complete {number}   # check your code; export it if right
-tito test {number}              # the module's tests on your package
+tito test {number}              # the module's tests on your package{"".join(chr(10) + c for c in extra)}
 ```
 
 On Colab, run the notebook from the top: its inline checks (`test_unit_...`) report on your code as
@@ -227,8 +237,9 @@ def _modules_table(app: Sphinx, root: Path, rows: dict) -> str:
         if not (root / "src" / module / f"{module}.py").exists():
             continue
         links = _links(app, module, f"book/chapters/{module}")
-        chapter = f"book/chapters/{module}"
-        title = f"{{doc}}`/{chapter}`" if (root / f"{chapter}.md").exists() else module
+        chapters = [f"book/chapters/{c}" for c in row.get("chapters") or [module]
+                    if (root / "book" / "chapters" / f"{c}.md").exists()]
+        title = " ".join(f"{{doc}}`/{c}`" for c in chapters) or module
         functions = ", ".join(f"`{name}`" for name, _ in _to_write(root, module))
         lines.append(f"| {title} | {row['tier']} | {_dots(row['difficulty'])} | {row['time']} | "
                      f"{row['prerequisites']} | {functions} | [Binder]({links['build']}) \u00b7 "
@@ -280,15 +291,18 @@ def _furnish(app: Sphinx, docname: str, source: list) -> None:
         text = text.replace(TABLE_MARKER, _modules_table(app, root, rows))
     match = CHAPTER.match(docname)
     if match:
-        module = match[1]
-        if module in rows and (root / "src" / module / f"{module}.py").exists():
+        stem = match[1]
+        covered = _chapters(rows)
+        module = covered.get(stem)
+        if module is not None and (root / "src" / module / f"{module}.py").exists():
+            row = rows[module]
             links = _links(app, module, docname)
             functions = _to_write(root, module)
             at = _after_title(text)
             if at < 0:
                 raise ExtensionError(f"sphinx_tinytorch: {docname} has no level-1 title")
-            text = text[:at] + _header(rows[module], links, len(functions)) + text[at:]
-            turn = _your_turn(module, links, functions)
+            text = text[:at] + _header(row, links, len(functions)) + text[at:]
+            turn = _your_turn(module, links, functions, row.get("commands") or [])
             level2 = _level2_headings(text)
             if "Your turn" in level2:
                 # The chapter wrote its own "Your turn": keep it, add the list and the commands to it.
@@ -297,10 +311,12 @@ def _furnish(app: Sphinx, docname: str, source: list) -> None:
                                    location=docname)
                 turn = turn.replace("\n\n## Your turn\n", "\n", 1)
             text = text.rstrip("\n") + "\n" + turn
-        elif (root / "src" / module).is_dir():
-            LOGGER.warning(f"{docname}: module {module} has no row in {MODULES_TABLE}: add one "
-                           "(tier, difficulty, time, prerequisites) so the chapter gets its header",
-                           location=docname)
+        else:
+            same = [p.name for p in (root / "src").glob(f"{stem[:2]}_*") if p.is_dir()]
+            if same and module is None:
+                LOGGER.warning(f"{docname}: no row of {MODULES_TABLE} covers this chapter of module "
+                               f"{same[0]}: add one (tier, difficulty, time, prerequisites; `chapters:` "
+                               "when the chapter is not named after the module)", location=docname)
     source[0] = text
 
 
