@@ -124,6 +124,7 @@ def _links(app: Sphinx, module: str, docname: str) -> dict[str, str]:
         "chapter": f"{binder}/v2/gh/{owner}/{name}/{branch}?urlpath=lab/tree/{docname}{source_suffix}",
         "source": f"https://github.com/{owner}/{name}/blob/{branch}/src/{module}/{module}.py",
         "notebook": f"https://github.com/{owner}/{name}/blob/{branch}/{notebook}",
+        "number": module[:2],
     }
 
 
@@ -170,7 +171,7 @@ Time: {row['time']} | Prerequisites: {row['prerequisites']}
 ```{{grid-item-card}} Build it in Binder
 :link: {links['build']}
 
-The student notebook, in JupyterLab; `tito` works in its terminal.
+The student notebook, in JupyterLab; in a terminal there, `tito module start {links['number']}` makes the copy `tito` checks.
 ```
 
 ```{{grid-item-card}} Open in Colab
