@@ -1,13 +1,19 @@
-"""Write the `#| export` cells of each src/NN_name/NN_name.py into tinytorch/.
+"""Write the `#| export` cells of each src/NN_name/NN_name.py into tinytorch/, and its student notebook.
 
-    python tools/export.py           # write tinytorch/ from src/
-    python tools/export.py --check   # exit 1 if tinytorch/ differs from what the export would write
+    python tools/export.py           # write tinytorch/ and modules/ from src/
+    python tools/export.py --check   # exit 1 if either differs from what the export would write
 
 A source file names its target once with `#| default_exp core.name`; its cells that start with
 `#| export` are written, in order, to `tinytorch/core/name.py` under a header that marks the file
 as generated. `#| export core.other` sends one cell to another module instead (module 08 writes
 `core.metrics` this way); that cell carries its own imports. The `### BEGIN SOLUTION` / `### END SOLUTION` fences are dropped; the code between
 them is kept. Hand-written files in tinytorch/ (no header) are never touched.
+
+Each source also becomes a student notebook, `modules/NN_name/NN_name.ipynb` (committed, so Binder,
+Colab and GitHub open it): the same cells, every solution block replaced by a stub that raises
+NotImplementedError naming the function and the chapter section of its `# Hint:` line (the hint
+and the fences stay), after a first cell that installs tinytorch from the repository when the
+notebook runs on Colab. The rules live in `tito/cells.py`, shared with `tito module complete`.
 """
 from __future__ import annotations
 
@@ -16,11 +22,16 @@ import difflib
 import sys
 from pathlib import Path
 
-import jupytext
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:        # tito/ (the shared cell rules) when run as a plain script
+    sys.path.insert(0, str(ROOT))
+from tito import cells as nb  # noqa: E402
+
 SRC = ROOT / "src"
 PACKAGE = ROOT / "tinytorch"
+STUDENT = "modules"
 HEADER = (
     "# GENERATED FILE: DO NOT EDIT. Source: {source}\n"
     "# Edit the source, then run `make export` to regenerate this file.\n"
@@ -34,43 +45,58 @@ def module_sources(src: Path = SRC) -> list[Path]:
     return sorted(p for p in src.glob("[0-9][0-9]_*/[0-9][0-9]_*.py") if p.stem == p.parent.name)
 
 
-def _directive(line: str) -> tuple[str, str] | None:
-    stripped = line.strip()
-    if not stripped.startswith("#|"):
-        return None
-    name, _, arg = stripped[2:].strip().partition(" ")
-    return name, arg.strip()
-
-
 def render(source: Path, root: Path = ROOT) -> dict[Path, str]:
     """{target path: full text} that the export writes for one source file."""
-    notebook = jupytext.read(source, fmt="py:percent")
-    default, chunks = None, []   # chunks: (target or None for the default, code)
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        lines = cell.source.splitlines()
-        directives = [d for d in map(_directive, lines) if d]
-        for name, arg in directives:
-            if name == "default_exp":
-                if default is not None:
-                    raise SystemExit(f"{source}: `#| default_exp` appears more than once")
-                default = arg
-        exports = [arg for name, arg in directives if name == "export"]
-        if not exports:
-            continue
-        body = [l for l in lines if _directive(l) is None and l.strip() not in DROPPED_LINES]
-        chunks.append((exports[0] or None, "\n".join(body).strip("\n")))
-    if default is None:
-        raise SystemExit(f"{source}: no `#| default_exp core.name` line")
-    if not chunks:
-        raise SystemExit(f"{source}: no `#| export` cell")
-    by_target: dict[str, list[str]] = {}
-    for target, code in chunks:
-        by_target.setdefault(target or default, []).append(code)
-    header = HEADER.format(source=source.relative_to(root).as_posix())
-    return {root / "tinytorch" / Path(*target.split(".")).with_suffix(".py"):
-            header + "\n" + "\n\n\n".join(codes) + "\n" for target, codes in by_target.items()}
+    label = source.relative_to(root).as_posix() if source.is_relative_to(root) else str(source)
+    try:
+        code = nb.export_code(nb.read_source(source), label)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    header = HEADER.format(source=label)
+    return {root / nb.target_path(target): header + "\n" + text for target, text in code.items()}
+
+
+def colab_cell(root: Path = ROOT) -> nb.Cell | None:
+    """First cell of every student notebook: on Colab (no clone), install tinytorch from the repository
+    named in _config.yml. None for a tree without a book configuration (the exporter's own tests)."""
+    config = root / "_config.yml"
+    if not config.exists():
+        return None
+    repository = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("repository", {})
+    url, branch = repository.get("url", "").rstrip("/"), repository.get("branch", "main")
+    if not url:
+        raise SystemExit("_config.yml: repository.url is needed for the student notebooks' Colab cell")
+    return nb.Cell("code", (
+        "# Setup. On Google Colab, which has no copy of the repository, this installs tinytorch from it.\n"
+        "# Elsewhere (Binder, a clone) it does nothing: tinytorch is installed there already, and in a\n"
+        "# notebook opened by `tito module start` `import tinytorch` is your own package.\n"
+        "import sys\n"
+        "\n"
+        "if \"google.colab\" in sys.modules:\n"
+        "    import subprocess\n"
+        "\n"
+        f"    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
+        f"                    \"tinytorch @ git+{url}@{branch}\"], check=True)"))
+
+
+def student_notebook(source: Path, root: Path = ROOT) -> tuple[Path, str]:
+    """(path, text) of the student notebook of one source file."""
+    name = source.parent.name
+    cells = nb.read_source(source)
+    try:
+        student = nb.student_cells(cells, chapter=name[:2])
+    except ValueError as error:
+        raise SystemExit(f"{source.relative_to(root).as_posix()}: {error}") from None
+    metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "tinytorch": {"module": name, "source": source.relative_to(root).as_posix(),
+                      "generated": "by `make export`; do not edit (your copy: `tito module start "
+                                   f"{name[:2]}`)"},
+    }
+    first = colab_cell(root)
+    return root / STUDENT / name / f"{name}.ipynb", nb.notebook_json(([first] if first else []) + student,
+                                                                       metadata)
 
 
 def planned(root: Path = ROOT) -> dict[Path, str]:
@@ -80,11 +106,15 @@ def planned(root: Path = ROOT) -> dict[Path, str]:
             if path in plan:
                 raise SystemExit(f"{source}: target {path.relative_to(root)} is exported by two sources")
             plan[path] = text
+        path, text = student_notebook(source, root)
+        plan[path] = text
     return plan
 
 
 def generated_files(root: Path = ROOT) -> set[Path]:
-    return {p for p in (root / "tinytorch").rglob("*.py") if p.read_text().startswith(GENERATED_MARK)}
+    """Files the export owns: tinytorch/ files with the header, and every notebook in modules/."""
+    package = {p for p in (root / "tinytorch").rglob("*.py") if p.read_text(encoding="utf-8").startswith(GENERATED_MARK)}
+    return package | set((root / STUDENT).glob("*/*.ipynb"))
 
 
 def check(root: Path = ROOT) -> list[str]:
@@ -94,8 +124,8 @@ def check(root: Path = ROOT) -> list[str]:
         name = path.relative_to(root).as_posix()
         if not path.exists():
             problems.append(f"{name} is missing")
-        elif path.read_text() != text:
-            diff = difflib.unified_diff(text.splitlines(), path.read_text().splitlines(),
+        elif path.read_text(encoding="utf-8") != text:
+            diff = difflib.unified_diff(text.splitlines(), path.read_text(encoding="utf-8").splitlines(),
                                         "export of src/", name, lineterm="", n=1)
             problems.append(f"{name} differs from its source:\n" + "\n".join(list(diff)[:20]))
     for path in sorted(generated_files(root) - set(plan)):
@@ -109,9 +139,9 @@ def write(root: Path = ROOT) -> list[Path]:
         path.unlink()
     changed = []
     for path, text in plan.items():
-        if not path.exists() or path.read_text() != text:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")
             changed.append(path)
     return changed
 
@@ -124,13 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         problems = check(args.root)
         if problems:
-            print("tinytorch/ is out of sync with src/ (generated files must not be edited by hand):",
+            print("tinytorch/ or modules/ is out of sync with src/ (generated files must not be edited by hand):",
                   file=sys.stderr)
             for problem in problems:
                 print("  - " + problem, file=sys.stderr)
             print("Run `make export` and commit the regenerated files.", file=sys.stderr)
             return 1
-        print(f"export check: tinytorch/ matches src/ ({len(module_sources(args.root / 'src'))} modules)")
+        print(f"export check: tinytorch/ and the student notebooks in modules/ match src/ "
+              f"({len(module_sources(args.root / 'src'))} modules)")
         return 0
     changed = write(args.root)
     for path in changed:

@@ -628,6 +628,7 @@ by `tinytorch.core.dataloader`, which wraps them in datasets.
 import functools
 import gzip
 import hashlib
+import importlib.util
 import io
 import os
 import tarfile
@@ -648,7 +649,8 @@ __all__ = [
     "cifar10_arrays", "download_url", "file_md5",
 ]
 
-DIGITS_PATH = Path(__file__).resolve().parent.parent / "data" / "digits.csv.gz"
+# Found from the package, not from __file__: a notebook cell (the student notebook) has no __file__.
+DIGITS_PATH = Path(importlib.util.find_spec("tinytorch").origin).resolve().parent / "data" / "digits.csv.gz"
 DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
 DIGITS_SOURCE = ("E. Alpaydin and C. Kaynak (1998), Optical Recognition of Handwritten Digits, "
                  "UCI Machine Learning Repository, https://doi.org/10.24432/C50P49")

@@ -31,6 +31,8 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         global _grad_enabled
+        # Hint: push the current flag on self._previous (nested and recursive uses each restore their
+        # own), then switch recording off (chapter 06, "API").
         self._previous.append(_grad_enabled)
         _grad_enabled = False
         return self
@@ -88,6 +90,9 @@ def backward(root, grad=None) -> None:
     if root._backward is None:  # a leaf: d(root)/d(root) = 1
         _accumulate(root, grad)
         return
+    # Hint: walk _reverse_topological(root) once with a dict of pending gradients (summed where several
+    # consumers send one); call each node's rule, _accumulate into leaves, and free each node as you
+    # pass it (chapter 06, "06. Autograd", the part before "API").
     pending = {id(root): grad}
     order = _reverse_topological(root)
     for position, node in enumerate(order):
