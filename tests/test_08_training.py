@@ -717,7 +717,7 @@ def test_fit_checkpoints_into_a_folder_with_the_managers_retention(tmp_path):
     loader = DataLoader(regression_data(n=16), batch_size=8)
     trainer.fit(loader, loader, epochs=6, verbose=False, checkpoint_dir=tmp_path / "ckpt")
     files = sorted(p.name for p in (tmp_path / "ckpt").glob("epoch_*.safetensors"))
-    assert files[-3:] == ["epoch_0004.safetensors", "epoch_0005.safetensors", "epoch_0006.safetensors"]
+    assert files[-3:] == ["epoch_4.safetensors", "epoch_5.safetensors", "epoch_6.safetensors"]
     assert len(files) <= 4
 
 

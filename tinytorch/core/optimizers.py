@@ -52,6 +52,20 @@ def _flag(owner: str, name: str, value) -> bool:
     return bool(value)
 
 
+def _one_learning_rate(owner: str, lr, learning_rate, default):
+    """The learning rate given as `lr` or as the older spelling `learning_rate` (not both)."""
+    if learning_rate is not None:
+        if lr is not None:
+            raise TypeError(f"{owner} got lr={lr!r} and learning_rate={learning_rate!r}: "
+                            f"pass only one (learning_rate is the older spelling of lr)")
+        return learning_rate
+    if lr is None:
+        if default is None:
+            raise TypeError(f"{owner} needs a learning rate: pass lr=... (or learning_rate=...)")
+        return default
+    return lr
+
+
 # How each hyperparameter is checked (and turned into a plain Python value), by name.
 _RULES = {
     "lr": _nonnegative,
@@ -164,19 +178,23 @@ class Optimizer:
         for index, data, grad in work:
             self._update(data, grad, self.state[index], lr)
 
-    def state_dict(self) -> dict:
-        """Everything needed to resume: type, hyperparameters, and each parameter's state (copies).
+    def state_dict(self, copy: bool = True) -> dict:
+        """Everything needed to resume: type, hyperparameters, and each parameter's state.
 
         `hyperparameters` holds plain Python floats, bools and tuples; `state[i]` is the state of
-        `params[i]`: ndarray copies of its buffers and int step counts (an empty dict before its first
-        update).
+        `params[i]`: its buffers and int step counts (an empty dict before its first update). The
+        buffers are copies, or with `copy=False` the live arrays themselves (a no-copy view for
+        writing a checkpoint or counting bytes; do not modify it).
         """
         hyperparameters = self._checked({name: getattr(self, name) for name in self._hyperparameter_names})
         state = []
         for entry in self.state:
             copied = {}
             for key, value in entry.items():
-                copied[key] = value.copy() if isinstance(value, np.ndarray) else int(value)
+                if isinstance(value, np.ndarray):
+                    copied[key] = value.copy() if copy else value
+                else:
+                    copied[key] = int(value)
             state.append(copied)
         return {"type": type(self).__name__, "hyperparameters": hyperparameters, "state": state}
 
@@ -249,7 +267,8 @@ class SGD(Optimizer):
 
     Computes exactly what `torch.optim.SGD` computes. State per parameter: `momentum_buffer`,
     created on the first step that parameter gets a gradient (only when `momentum > 0`).
-    Unlike PyTorch, `dampening` must lie in [0, 1].
+    Unlike PyTorch, `dampening` must lie in [0, 1], and there is no default rate: pass `lr`
+    (or `learning_rate=`, the older spelling, as for Adam; not both).
 
     >>> import numpy as np
     >>> from tinytorch.core.tensor import Tensor
@@ -268,7 +287,9 @@ class SGD(Optimizer):
 
     _state_arrays = ("momentum_buffer",)
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, params, lr=None, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, *,
+                 learning_rate=None):
+        lr = _one_learning_rate(type(self).__name__, lr, learning_rate, default=None)
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          nesterov=nesterov, weight_decay=weight_decay)
 
@@ -329,12 +350,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=None, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  learning_rate=None):
-        if learning_rate is not None:
-            if lr is not None:
-                raise TypeError(f"{type(self).__name__} got lr={lr!r} and learning_rate={learning_rate!r}: "
-                                f"pass only one (learning_rate is the older spelling of lr)")
-            lr = learning_rate
-        super().__init__(params, lr=1e-3 if lr is None else lr, betas=betas, eps=eps,
+        lr = _one_learning_rate(type(self).__name__, lr, learning_rate, default=1e-3)
+        super().__init__(params, lr=lr, betas=betas, eps=eps,
                          weight_decay=weight_decay)
 
     def _decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
