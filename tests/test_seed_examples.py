@@ -1,4 +1,6 @@
-"""Every code example of the three training specs runs as printed, against our package.
+"""Every code example of the three training specs (shared/seeds/) runs as printed, against our package.
+
+(In code here "spec" names those documents; "seed" is kept for random seeds.)
 
 Each example is kept below as a string, exactly as the spec prints it (class definitions, calls,
 comments), and executed with `exec` in a fresh namespace that holds only what the example leaves
@@ -53,15 +55,15 @@ def in_temporary_folder(tmp_path, monkeypatch):
 
 def run_example(code: str, **supplied) -> tuple[dict, str]:
     """exec `code` with only `supplied` names defined; return (namespace, what it printed)."""
-    namespace = {"__name__": "seed_example", **supplied}
+    namespace = {"__name__": "spec_example", **supplied}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "<seed example>", "exec"), namespace)
+        exec(compile(code, "<spec example>", "exec"), namespace)
     return namespace, out.getvalue()
 
 
 def batches(inputs: np.ndarray, targets: np.ndarray, size: int) -> list:
-    """A list of (inputs, targets) Tensor pairs: the simplest data loader the seeds' loops accept."""
+    """A list of (inputs, targets) Tensor pairs: the simplest data loader the specs' loops accept."""
     return [(Tensor(inputs[i:i + size]), Tensor(targets[i:i + size])) for i in range(0, len(inputs), size)]
 
 
@@ -74,7 +76,7 @@ def two_class_data(n: int, features: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 # -- 000_*.txt ---------------------------------------------------------------------------------------
-SEED_000_COSINE_CLASS = '''
+SPEC_000_COSINE_CLASS = '''
 class CosineSchedule:
     """
     Cosine annealing learning rate schedule.
@@ -97,7 +99,7 @@ class CosineSchedule:
         return self.min_lr + (self.max_lr - self.min_lr) * cosine_factor
 '''
 
-SEED_000_COSINE_USAGE = '''
+SPEC_000_COSINE_USAGE = '''
 # Usage example
 schedule = CosineSchedule(max_lr=0.1, min_lr=0.001, total_epochs=50)
 print(schedule.get_lr(0))   # 0.1 - fast learning initially
@@ -105,7 +107,7 @@ print(schedule.get_lr(25))  # ~0.05 - gradual slowdown
 print(schedule.get_lr(50))  # 0.001 - fine-tuning at end
 '''
 
-SEED_000_CLIP_FUNCTION = '''
+SPEC_000_CLIP_FUNCTION = '''
 def clip_grad_norm(parameters: List, max_norm: float = 1.0) -> float:
     """
     Clip gradients by global norm to prevent exploding gradients.
@@ -138,14 +140,14 @@ def clip_grad_norm(parameters: List, max_norm: float = 1.0) -> float:
     return float(total_norm)
 '''
 
-SEED_000_CLIP_USAGE = '''
+SPEC_000_CLIP_USAGE = '''
 # Usage example
 params = model.parameters()
 original_norm = clip_grad_norm(params, max_norm=1.0)
 print(f"Gradient norm: {original_norm:.2f} → clipped to 1.0")
 '''
 
-SEED_000_TRAINER_CLASS = '''
+SPEC_000_TRAINER_CLASS = '''
 class Trainer:
     """
     Complete training orchestrator for neural networks.
@@ -285,7 +287,7 @@ class Trainer:
                 param.data = checkpoint['model_state'][i].copy()
 '''
 
-SEED_000_COMPLETE_EXAMPLE = '''
+SPEC_000_COMPLETE_EXAMPLE = '''
 from tinytorch.core.training import Trainer, CosineSchedule, clip_grad_norm
 from tinytorch.core.layers import Linear
 from tinytorch.core.losses import MSELoss
@@ -340,7 +342,7 @@ print(f"Resumed training from epoch {trainer.epoch}")
 
 # `a ≈ b` is how the spec writes "approximately equal"; it is not Python, so that one line is
 # transcribed as `abs(a - b) < 1e-6`. Everything else is as printed.
-SEED_000_INLINE_VALIDATION = '''
+SPEC_000_INLINE_VALIDATION = '''
 # CosineSchedule validation
 schedule = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100)
 print(schedule.get_lr(0))    # 0.1 - aggressive learning initially
@@ -360,7 +362,7 @@ eval_loss, accuracy = trainer.evaluate(test_data)
 trainer.save_checkpoint('checkpoint.pkl')
 '''
 
-SEED_000_MANUAL_TESTING = '''
+SPEC_000_MANUAL_TESTING = '''
 from training import Trainer, CosineSchedule, clip_grad_norm
 from layers import Linear
 from losses import MSELoss
@@ -406,28 +408,28 @@ print(f"Restored from epoch {trainer.epoch}")
 '''
 
 
-def seed_000_data():
+def spec_000_data():
     x, y = two_class_data(96, 3, seed=0)
     return batches(x[:64], y[:64], 16), batches(x[64:], y[64:], 16)
 
 
 def test_000_cosine_schedule_usage_prints_the_commented_values():
-    _, printed = run_example(SEED_000_COSINE_USAGE, CosineSchedule=tinytorch.core.training.CosineSchedule)
+    _, printed = run_example(SPEC_000_COSINE_USAGE, CosineSchedule=tinytorch.core.training.CosineSchedule)
     first, middle, last = map(float, printed.split())
     assert first == 0.1 and abs(middle - 0.05) < 1e-3 and abs(last - 0.001) < 1e-15
 
 
 def test_000_cosine_schedule_class_of_the_spec_agrees_with_ours():
-    theirs, _ = run_example(SEED_000_COSINE_CLASS, np=np)
+    theirs, _ = run_example(SPEC_000_COSINE_CLASS, np=np)
     for args in ((0.1, 0.001, 50), (0.1, 0.01, 100), (1.0, 0.0, 7)):
         spec, ours = theirs["CosineSchedule"](*args), tinytorch.core.training.CosineSchedule(*args)
         for epoch in range(args[2] + 5):
             assert ours.get_lr(epoch) == pytest.approx(float(spec.get_lr(epoch)), rel=1e-12, abs=1e-15)
 
 
-def seed_model_with_gradients():
+def spec_model_with_gradients():
     """The spec's SimpleNN after one backward pass (the clip usage example needs a model with grads)."""
-    namespace, _ = run_example(SEED_000_COMPLETE_EXAMPLE.split("# Configure training")[0], np=np, Tensor=Tensor)
+    namespace, _ = run_example(SPEC_000_COMPLETE_EXAMPLE.split("# Configure training")[0], np=np, Tensor=Tensor)
     tinytorch.manual_seed(0)
     model = namespace["SimpleNN"]()
     x, y = two_class_data(8, 3, seed=1)
@@ -437,10 +439,10 @@ def seed_model_with_gradients():
 
 
 def test_000_clip_usage_prints_the_norm_and_clips_to_one():
-    model = seed_model_with_gradients()
+    model = spec_model_with_gradients()
     expected = math.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in model.parameters()
                              if p.grad is not None))
-    namespace, printed = run_example(SEED_000_CLIP_USAGE, model=model,
+    namespace, printed = run_example(SPEC_000_CLIP_USAGE, model=model,
                                      clip_grad_norm=tinytorch.core.training.clip_grad_norm)
     assert namespace["original_norm"] == pytest.approx(expected, rel=1e-9) and expected > 1.0
     assert printed == f"Gradient norm: {expected:.2f} → clipped to 1.0\n"
@@ -451,8 +453,8 @@ def test_000_clip_usage_prints_the_norm_and_clips_to_one():
 
 @pytest.mark.parametrize("large", [False, True])
 def test_000_clip_function_of_the_spec_agrees_with_ours(large):
-    theirs, _ = run_example(SEED_000_CLIP_FUNCTION, np=np, List=List)
-    spec_model, our_model = seed_model_with_gradients(), seed_model_with_gradients()
+    theirs, _ = run_example(SPEC_000_CLIP_FUNCTION, np=np, List=List)
+    spec_model, our_model = spec_model_with_gradients(), spec_model_with_gradients()
     # This version of the spec reads `param.grad.data`, i.e. gradients held as Tensors; ours are
     # ndarrays (DESIGN.md), and clip_grad_norm accepts both, so both sides get Tensor gradients.
     for a, b in zip(spec_model.parameters(), our_model.parameters()):
@@ -468,8 +470,8 @@ def test_000_clip_function_of_the_spec_agrees_with_ours(large):
 
 
 def test_000_complete_training_example_trains_checkpoints_and_resumes():
-    train_data, val_data = seed_000_data()
-    namespace, printed = run_example(SEED_000_COMPLETE_EXAMPLE, np=np, Tensor=Tensor,
+    train_data, val_data = spec_000_data()
+    namespace, printed = run_example(SPEC_000_COMPLETE_EXAMPLE, np=np, Tensor=Tensor,
                                      train_data=train_data, val_data=val_data)
     lines = printed.splitlines()
     assert [line.split(":")[0] for line in lines[:10]] == [f"Epoch {e}" for e in range(10)]
@@ -483,10 +485,10 @@ def test_000_complete_training_example_trains_checkpoints_and_resumes():
 
 
 def test_000_the_specs_own_trainer_runs_on_our_components():
-    namespace, _ = run_example(SEED_000_COMPLETE_EXAMPLE.split("# Create trainer")[0], np=np, Tensor=Tensor)
-    spec, _ = run_example(SEED_000_TRAINER_CLASS, np=np, Path=Path,
+    namespace, _ = run_example(SPEC_000_COMPLETE_EXAMPLE.split("# Create trainer")[0], np=np, Tensor=Tensor)
+    spec, _ = run_example(SPEC_000_TRAINER_CLASS, np=np, Path=Path,
                           clip_grad_norm=tinytorch.core.training.clip_grad_norm)
-    train_data, val_data = seed_000_data()
+    train_data, val_data = spec_000_data()
     trainer = spec["Trainer"](namespace["model"], namespace["optimizer"], namespace["loss_fn"],
                               namespace["scheduler"], grad_clip_norm=1.0)
     losses = [trainer.train_epoch(train_data) for _ in range(10)]
@@ -497,11 +499,11 @@ def test_000_the_specs_own_trainer_runs_on_our_components():
 
 
 def test_000_inline_validation_block():
-    train_data, test_data = seed_000_data()
-    setup, _ = run_example(SEED_000_COMPLETE_EXAMPLE.split("# Create trainer")[0], np=np, Tensor=Tensor)
+    train_data, test_data = spec_000_data()
+    setup, _ = run_example(SPEC_000_COMPLETE_EXAMPLE.split("# Create trainer")[0], np=np, Tensor=Tensor)
     param = Tensor([0.0, 0.0], requires_grad=True)
     namespace, printed = run_example(
-        SEED_000_INLINE_VALIDATION, np=np, param=param, train_data=train_data, test_data=test_data,
+        SPEC_000_INLINE_VALIDATION, np=np, param=param, train_data=train_data, test_data=test_data,
         CosineSchedule=tinytorch.core.training.CosineSchedule, Trainer=tinytorch.core.training.Trainer,
         clip_grad_norm=tinytorch.core.training.clip_grad_norm,
         **{name: setup[name] for name in ("model", "optimizer", "loss_fn", "scheduler")})
@@ -525,7 +527,7 @@ def bare_module_names(monkeypatch):
 def test_000_manual_testing_example(bare_module_names):
     for name in ("training", "layers", "losses", "optimizers", "tensor"):
         bare_module_names(name, getattr(tinytorch.core, name))
-    namespace, printed = run_example(SEED_000_MANUAL_TESTING)
+    namespace, printed = run_example(SPEC_000_MANUAL_TESTING)
     lines = printed.splitlines()
     assert len(lines) == 11 and lines[-1] == "Restored from epoch 10"
     losses = [float(line.split("loss=")[1].split(",")[0]) for line in lines[:10]]
@@ -534,7 +536,7 @@ def test_000_manual_testing_example(bare_module_names):
 
 
 # -- 003_*.txt ---------------------------------------------------------------------------------------
-SEED_003_COMPLETE_PIPELINE = '''
+SPEC_003_COMPLETE_PIPELINE = '''
 # End-to-end training system
 from tinytorch.core.training import Trainer
 from tinytorch.core.losses import CrossEntropyLoss
@@ -569,7 +571,7 @@ history = trainer.fit(
 )
 '''
 
-SEED_003_LOSSES = '''
+SPEC_003_LOSSES = '''
 # Regression loss for continuous targets
 mse_loss = MeanSquaredError()
 regression_loss = mse_loss(predictions, continuous_targets)
@@ -586,7 +588,7 @@ binary_loss = bce_loss(sigmoid_outputs, binary_labels)
 loss.backward()  # Automatic differentiation integration
 '''
 
-SEED_003_METRICS = '''
+SPEC_003_METRICS = '''
 # Classification performance measurement
 accuracy = Accuracy()
 acc_score = accuracy(predictions, true_labels)  # Returns 0.0 to 1.0
@@ -605,7 +607,7 @@ metrics = [Accuracy(), CustomMetric()]
 trainer = Trainer(model, optimizer, loss_fn, metrics)
 '''
 
-SEED_003_MANUAL_TESTING = '''
+SPEC_003_MANUAL_TESTING = '''
 from training_dev import Trainer, CrossEntropyLoss, Accuracy
 from networks_dev import Sequential
 from layers_dev import Dense
@@ -641,7 +643,7 @@ def test_003_complete_training_pipeline():
                                         batch_size=32, shuffle=True, seed=0)
     val_loader = tinytorch.DataLoader(tinytorch.TensorDataset(features[128:], labels[128:]), batch_size=32)
     tinytorch.manual_seed(0)
-    namespace, _ = run_example(SEED_003_COMPLETE_PIPELINE, Sequential=tinytorch.Sequential,
+    namespace, _ = run_example(SPEC_003_COMPLETE_PIPELINE, Sequential=tinytorch.Sequential,
                                Dense=tinytorch.Dense, ReLU=tinytorch.ReLU, Softmax=tinytorch.Softmax,
                                Adam=tinytorch.Adam, train_loader=train_loader, val_loader=val_loader)
     history = namespace["history"]
@@ -665,7 +667,7 @@ def test_003_loss_function_library():
     mse = tinytorch.MeanSquaredError()(predictions, supplied["continuous_targets"])
     ce = tinytorch.CrossEntropyLoss()(logits, supplied["class_indices"])
     bce = tinytorch.BinaryCrossEntropyLoss()(sigmoid_outputs, supplied["binary_labels"])
-    namespace, _ = run_example(SEED_003_LOSSES, loss=mse + ce + bce, **supplied)
+    namespace, _ = run_example(SPEC_003_LOSSES, loss=mse + ce + bce, **supplied)
     for name in ("regression_loss", "classification_loss", "binary_loss"):
         assert namespace[name].data.size == 1 and math.isfinite(float(namespace[name].data))
     assert predictions.grad is not None and logits.grad is not None
@@ -678,7 +680,7 @@ def test_003_metrics_and_a_custom_metric_in_the_trainer():
                     true_labels=np.array([1, 1]), targets=np.array([[0.0, 1.0], [1.0, 1.0]]),
                     custom_score=0.25, model=model, optimizer=tinytorch.SGD(model.parameters(), lr=0.1),
                     loss_fn=tinytorch.CrossEntropyLoss())
-    namespace, _ = run_example(SEED_003_METRICS, **supplied)
+    namespace, _ = run_example(SPEC_003_METRICS, **supplied)
     assert namespace["acc_score"] == 0.5 and namespace["error"] == pytest.approx(0.3)
     trainer = namespace["trainer"]
     data = tinytorch.TensorDataset(np.eye(2, dtype=np.float32).repeat(4, axis=0), np.arange(8) % 2)
@@ -697,7 +699,7 @@ def test_003_manual_testing_example(bare_module_names):
     bare_module_names("optimizers_dev", tinytorch.core.optimizers)
     bare_module_names("dataloader_dev", tinytorch.core.dataloader)
     tinytorch.manual_seed(0)
-    namespace, printed = run_example(SEED_003_MANUAL_TESTING)
+    namespace, printed = run_example(SPEC_003_MANUAL_TESTING)
     history = namespace["history"]
     assert len(history["train_loss"]) == 20
     assert printed == f"Training completed. Final accuracy: {history['train_accuracy'][-1]:.4f}\n"
@@ -705,7 +707,7 @@ def test_003_manual_testing_example(bare_module_names):
 
 
 # -- 004_*.txt ---------------------------------------------------------------------------------------
-SEED_004_PATTERN = '''
+SPEC_004_PATTERN = '''
 # Complete training pipeline (modules 01-07 working together)
 trainer = Trainer(model, optimizer, loss_fn, scheduler, grad_clip_norm=1.0)
 for epoch in range(100):
@@ -714,15 +716,15 @@ for epoch in range(100):
     trainer.save_checkpoint(f"checkpoint_{epoch}.pkl")
 '''
 
-SEED_004_API_CALLS = '''
+SPEC_004_API_CALLS = '''
 CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100)
 '''
 
-SEED_004_API_TRAINER = '''
+SPEC_004_API_TRAINER = '''
 Trainer(model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None)
 '''
 
-SEED_004_GET_LR_METHOD = '''
+SPEC_004_GET_LR_METHOD = '''
 def get_lr(self, epoch: int) -> float:
     """Get learning rate for current epoch."""
     if epoch >= self.total_epochs:
@@ -733,7 +735,7 @@ def get_lr(self, epoch: int) -> float:
     return self.min_lr + (self.max_lr - self.min_lr) * cosine_factor
 '''
 
-SEED_004_CLIP_FUNCTION = '''
+SPEC_004_CLIP_FUNCTION = '''
 def clip_grad_norm(parameters: List, max_norm: float = 1.0) -> float:
     """Clip gradients by global norm to prevent exploding gradients."""
     # Compute global norm across all parameters
@@ -758,13 +760,13 @@ def clip_grad_norm(parameters: List, max_norm: float = 1.0) -> float:
     return float(total_norm)
 '''
 
-SEED_004_SCHEDULER_FRAGMENT = '''
+SPEC_004_SCHEDULER_FRAGMENT = '''
 if self.scheduler is not None:
     current_lr = self.scheduler.get_lr(self.epoch)
     self.optimizer.lr = current_lr
 '''
 
-SEED_004_YOUR_TINYTORCH = '''
+SPEC_004_YOUR_TINYTORCH = '''
 from tinytorch import Trainer, CosineSchedule, SGD, MSELoss
 
 # Setup
@@ -783,7 +785,7 @@ for epoch in range(100):
 '''
 # Left out: the "PyTorch" tab beside it (torch and pytorch_lightning), which is not our package.
 
-SEED_004_Q4 = '''
+SPEC_004_Q4 = '''
 if epoch % 25 == 0:  # Milestone
     save_checkpoint(f"milestone_epoch_{epoch}.pkl")
 elif epoch >= last_3_start:  # Last 3
@@ -809,11 +811,11 @@ class MyModel:
 
 
 def test_004_the_pattern_you_will_enable():
-    train_data, val_data = seed_000_data()
+    train_data, val_data = spec_000_data()
     tinytorch.manual_seed(0)
     model = MyModel()
     optimizer = tinytorch.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    namespace, _ = run_example(SEED_004_PATTERN, Trainer=tinytorch.Trainer, model=model, optimizer=optimizer,
+    namespace, _ = run_example(SPEC_004_PATTERN, Trainer=tinytorch.Trainer, model=model, optimizer=optimizer,
                                loss_fn=tinytorch.MSELoss(), train_data=train_data, val_data=val_data,
                                scheduler=tinytorch.CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100))
     trainer = namespace["trainer"]
@@ -827,11 +829,11 @@ def test_004_the_pattern_you_will_enable():
 
 
 def test_004_api_reference_calls_and_signatures():
-    namespace, _ = run_example("schedule = " + SEED_004_API_CALLS.strip(),
+    namespace, _ = run_example("schedule = " + SPEC_004_API_CALLS.strip(),
                                CosineSchedule=tinytorch.CosineSchedule)
     assert namespace["schedule"].get_lr(100) == 0.01
     model = MyModel()
-    namespace, _ = run_example("trainer = " + SEED_004_API_TRAINER.strip(), Trainer=tinytorch.Trainer,
+    namespace, _ = run_example("trainer = " + SPEC_004_API_TRAINER.strip(), Trainer=tinytorch.Trainer,
                                model=model, optimizer=tinytorch.SGD(model.parameters(), lr=0.1),
                                loss_fn=tinytorch.MSELoss())
     assert namespace["trainer"].scheduler is None and namespace["trainer"].grad_clip_norm is None
@@ -846,7 +848,7 @@ def test_004_api_reference_calls_and_signatures():
 
 
 def test_004_get_lr_and_clip_of_the_spec_agree_with_ours():
-    spec, _ = run_example(SEED_004_GET_LR_METHOD + SEED_004_CLIP_FUNCTION, np=np, List=List)
+    spec, _ = run_example(SPEC_004_GET_LR_METHOD + SPEC_004_CLIP_FUNCTION, np=np, List=List)
     ours = tinytorch.CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100)
     host = types.SimpleNamespace(max_lr=0.1, min_lr=0.01, total_epochs=100)
     for epoch in (0, 25, 50, 75, 100, 150):
@@ -863,17 +865,17 @@ def test_004_scheduler_fragment_sets_the_rate_our_trainer_uses():
     trainer = tinytorch.Trainer(model, tinytorch.SGD(model.parameters(), lr=0.5), tinytorch.MSELoss(),
                                 tinytorch.CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=10))
     trainer.epoch = 3
-    run_example(SEED_004_SCHEDULER_FRAGMENT, self=trainer)
+    run_example(SPEC_004_SCHEDULER_FRAGMENT, self=trainer)
     assert trainer.optimizer.lr == trainer.scheduler.get_lr(3)
-    train_data, _ = seed_000_data()
+    train_data, _ = spec_000_data()
     trainer.train_epoch(train_data)                 # ours sets the same rate at the start of epoch 3
     assert trainer.history["learning_rates"] == [trainer.scheduler.get_lr(3)]
 
 
 def test_004_your_tinytorch_code_comparison():
-    train_data, val_data = seed_000_data()
+    train_data, val_data = spec_000_data()
     tinytorch.manual_seed(1)
-    namespace, _ = run_example(SEED_004_YOUR_TINYTORCH, MyModel=MyModel, train_data=train_data, val_data=val_data)
+    namespace, _ = run_example(SPEC_004_YOUR_TINYTORCH, MyModel=MyModel, train_data=train_data, val_data=val_data)
     assert namespace["trainer"].epoch == 100
     assert sorted(p.name for p in Path(".").glob("ckpt_*.pkl")) == sorted(f"ckpt_{e}.pkl" for e in range(0, 100, 10))
     assert namespace["acc"] > 0.8
@@ -883,7 +885,7 @@ def test_004_q4_checkpoint_strategy_snippet():
     model = MyModel()
     trainer = tinytorch.Trainer(model, tinytorch.SGD(model.parameters(), lr=0.1), tinytorch.MSELoss())
     for epoch in range(1, 101):
-        run_example(SEED_004_Q4, epoch=epoch, last_3_start=98, is_best_validation=(epoch == 72),
+        run_example(SPEC_004_Q4, epoch=epoch, last_3_start=98, is_best_validation=(epoch == 72),
                     save_checkpoint=trainer.save_checkpoint)
     names = sorted(p.name for p in Path(".").glob("*.pkl"))
     assert names == sorted(["milestone_epoch_25.pkl", "milestone_epoch_50.pkl", "milestone_epoch_75.pkl",

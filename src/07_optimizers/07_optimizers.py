@@ -67,47 +67,39 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.validation import check_bool, check_number, describe
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
 
 def _nonnegative(owner: str, name: str, value) -> float:
-    """`value` as a Python float, or an error naming `name` if it is not a finite number >= 0."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner} got {name}={value!r}: {name} must be a real number >= 0")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{owner} got {name}={value!r}: {name} must be a finite number >= 0")
-    return value
+    """`value` as a Python float >= 0 (the rule for lr, momentum, weight_decay and eps)."""
+    return check_number(f"{owner} {name}", value, minimum=0.0)
 
 
 def _fraction(owner: str, name: str, value, *, closed: bool) -> float:
-    """`value` as a Python float in [0, 1] (closed) or [0, 1) (not closed), else an error."""
-    value = _nonnegative(owner, name, value)
-    if value > 1.0 or (value == 1.0 and not closed):
-        interval = "[0, 1]" if closed else "[0, 1)"
-        raise ValueError(f"{owner} got {name}={value!r}: {name} must be in {interval}")
+    """`value` as a Python float in [0, 1] (closed) or [0, 1) (not closed)."""
+    value = check_number(f"{owner} {name}", value, minimum=0.0, maximum=1.0)
+    if value == 1.0 and not closed:
+        raise ValueError(f"{owner} {name} must be < 1, got {describe(value)}")
     return value
 
 
 def _betas(owner: str, value) -> tuple:
     """A pair of Python floats, each in [0, 1)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError(f"{owner} got betas={value!r}: betas must be a pair (beta1, beta2)")
+        raise TypeError(f"{owner} betas must be a pair (beta1, beta2), got {describe(value)}")
     pair = tuple(value)
     if len(pair) != 2:
-        raise ValueError(f"{owner} got betas={value!r}: betas must be a pair (beta1, beta2)")
+        raise ValueError(f"{owner} betas must be a pair (beta1, beta2), got {describe(value)}")
     try:
         return tuple(_fraction(owner, "betas", b, closed=False) for b in pair)
     except (TypeError, ValueError) as error:
-        kind = type(error)
-        raise kind(f"{owner} got betas={value!r}: each beta must be a number in [0, 1)") from None
+        raise type(error)(f"{owner} got betas={value!r}: each beta must be a number in [0, 1)") from None
 
 
 def _flag(owner: str, name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner} got {name}={value!r}: {name} must be True or False")
-    return bool(value)
+    return check_bool(f"{owner} {name}", value)
 
 
 def _one_learning_rate(owner: str, lr, learning_rate, default):
@@ -212,6 +204,8 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every existing gradient buffer to zero in place (buffers stay allocated)."""
+        # Hint: fill each param.grad that is not None with 0 in place; do not replace the array
+        # (chapter 07, "API").
         ### BEGIN SOLUTION
         for param in self.params:
             if param.grad is not None:
@@ -221,7 +215,6 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient; parameters whose `.grad` is None are skipped."""
         owner = type(self).__name__
-        ### BEGIN SOLUTION
         # A Python float: a NumPy float64 scalar (e.g. set by a schedule) would upcast float32 arrays.
         lr = _nonnegative(owner, "lr", self.lr)
         # Check every gradient before changing any parameter, so an error leaves nothing half-updated.
@@ -238,6 +231,9 @@ class Optimizer:
                 raise ValueError(f"{owner}.step(): params[{index}].grad has shape {grad.shape} and dtype "
                                  f"{grad.dtype}, expected shape {data.shape} and dtype {data.dtype}")
             work.append((index, data, grad))
+        # Hint: for each checked (index, data, grad), let the rule update the array in place:
+        # self._update(data, grad, self.state[index], lr) (chapter 07, "The update rules").
+        ### BEGIN SOLUTION
         for index, data, grad in work:
             self._update(data, grad, self.state[index], lr)
         ### END SOLUTION
@@ -417,6 +413,9 @@ class SGD(Optimizer):
                              f"and dampening = 0")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        # Hint: d = grad + weight_decay * param; with momentum, buf = momentum * buf + (1 - dampening) * d
+        # (buf = d on the first step) and d = buf, or d + momentum * buf with Nesterov; then
+        # param -= lr * d, in place (chapter 07, "The update rules").
         ### BEGIN SOLUTION
         momentum, dampening, decay = self.momentum, self.dampening, self.weight_decay
         if decay != 0.0:
@@ -530,6 +529,8 @@ class Adam(Optimizer):
 
     def _decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
         """L2 weight decay: the gradient the averages see is g + weight_decay * p (a new array)."""
+        # Hint: return grad + weight_decay * param as a new array (grad itself when weight_decay is 0)
+        # (chapter 07, "The update rules").
         ### BEGIN SOLUTION
         if self.weight_decay == 0.0:
             return grad
@@ -539,6 +540,9 @@ class Adam(Optimizer):
         ### END SOLUTION
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        # Hint: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, then
+        # param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), in place (chapter 07,
+        # "The update rules"; state holds step, exp_avg and exp_avg_sq).
         ### BEGIN SOLUTION
         beta1, beta2 = self.betas
         if not state:
@@ -590,6 +594,8 @@ class AdamW(Adam):
 
     def _decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
         """Decoupled weight decay: shrink the parameter in place, return the gradient unchanged."""
+        # Hint: shrink param in place by (1 - lr * weight_decay) and return grad unchanged
+        # (chapter 07, "The update rules").
         ### BEGIN SOLUTION
         if self.weight_decay != 0.0:
             param *= 1.0 - lr * self.weight_decay

@@ -229,9 +229,20 @@ def _gradients(parameters, who: str) -> list:
     return grads
 
 
-def _norm(grads: list) -> float:
-    """sqrt(sum of squares) of the arrays, summed in float64; inf or nan when a gradient is."""
+def _norm(grads: list, exact: bool = True) -> float:
+    """sqrt(sum of squares) of the arrays; inf or nan when a gradient is.
+
+    ``exact``: summed in float64 (a copy of each array). Otherwise BLAS dot products in the arrays'
+    own dtype, fast and as precise as PyTorch's norm, recounted in float64 only when that sum is not
+    finite (so float32 overflow is never mistaken for an infinite gradient)."""
     squares = 0.0
+    if not exact:
+        for _, g in grads:
+            flat = g.reshape(-1)
+            squares += float(np.dot(flat, flat))
+        if math.isfinite(squares):
+            return math.sqrt(squares)
+        squares = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
         for _, g in grads:
             flat = g.reshape(-1).astype(np.float64, copy=False)
@@ -240,8 +251,11 @@ def _norm(grads: list) -> float:
 
 
 def grad_norm(parameters) -> float:
-    """The global L2 norm of the gradients of ``parameters`` (None grads skipped), as a float."""
-    return _norm(_gradients(parameters, "grad_norm"))
+    """The global L2 norm of the gradients of ``parameters`` (None grads skipped), as a float.
+
+    Summed in the gradients' dtype (float32 BLAS, as PyTorch does) and recounted in float64 when
+    that overflows: cheap enough for the Trainer to check every update for non-finite gradients."""
+    return _norm(_gradients(parameters, "grad_norm"), exact=False)
 
 
 def clip_grad_norm(parameters, max_norm: float = 1.0, error_if_nonfinite: bool = False) -> float:
@@ -490,7 +504,7 @@ if __name__ == "__main__":
 # ## 4. Checkpoint files that are safe and exact
 #
 # A long run must survive a crash, and a checkpoint file must be something you can open without
-# fear. The seeds pickled a dict; we don't, for three reasons:
+# fear. The specs pickled a dict; we don't, for three reasons:
 # 1. **Loading a pickle runs code.** The file decides what gets executed. A checkpoint is data and
 #    must be loaded as data.
 # 2. **A half-written file is a broken run.** If the process dies while writing, the previous good
@@ -873,7 +887,7 @@ if __name__ == "__main__":
 # ### Keeping the right checkpoints
 #
 # Saving every epoch of a 100-epoch run with 1 GB checkpoints costs 100 GB. Saving rarely risks
-# losing many epochs. The seed's answer keeps three kinds of file:
+# losing many epochs. The spec's answer keeps three kinds of file:
 # - the **last N** (a rolling window: a crash loses at most one epoch),
 # - the **best** by a monitored value (`eval_loss` by default; `mode="min"` means lowest is best,
 #   `mode="max"` highest: say which, it is never guessed from the name),
@@ -1068,7 +1082,7 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## 5. What training needs from a model
 #
-# The seeds train plain objects as often as `Module`s: `SimpleNN` sets `self.training = True`, has
+# The specs train plain objects as often as `Module`s: `SimpleNN` sets `self.training = True`, has
 # `forward(x)` and a `parameters()` that returns a list, and is neither a `Module` nor callable. So
 # the training code asks a model for only two things, **`forward(x)` (or being callable) and
 # `parameters()` returning a list of Tensors**, and uses more when it is there:
@@ -1162,9 +1176,11 @@ def load_model_state(model, state) -> None:
                          f"{len(expected)} parameters, saved as parameters.0 ... parameters.{len(expected) - 1}")
     for name, param in zip(expected, params):
         value = state[name]
-        if not isinstance(value, np.ndarray) or value.shape != param.data.shape or value.dtype != param.data.dtype:
-            raise ValueError(f"model state {name!r} is {describe(value)}, expected an array of shape "
-                             f"{param.data.shape} and dtype {param.data.dtype}")
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"model state {name!r} must be an ndarray, got {describe(value)}")
+        if value.shape != param.data.shape or value.dtype != param.data.dtype:
+            raise ValueError(f"model state {name!r} has shape {value.shape} and dtype {value.dtype}, "
+                             f"expected shape {param.data.shape} and dtype {param.data.dtype}")
     for name, param in zip(expected, params):
         np.copyto(param.data, state[name])
 
@@ -1367,7 +1383,7 @@ if __name__ == "__main__":
 # ### History keys (one rule)
 #
 # - `train_loss` and `eval_loss`: the sample-weighted mean loss of each `train_epoch` and
-#   `evaluate` call (the seeds' names);
+#   `evaluate` call (the specs' names);
 # - `learning_rates`: the rate each epoch used;
 # - `train_<name>` and `val_<name>` for every metric, where `<name>` is `metric_name(metric)`.
 #   Accuracy is always among them: the metric named `accuracy` in `metrics` when you pass one
@@ -1529,10 +1545,12 @@ class _Running:
                     raise
                 self.undefined.add(name)
                 continue
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
-                    or np.size(value) != 1:
-                raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
-            self.sums[name] += float(np.reshape(value, ())) * n
+            if type(value) is not float:         # the usual case is cheap; anything else is checked
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
+                        or np.size(value) != 1:
+                    raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
+                value = float(np.reshape(value, ()))
+            self.sums[name] += value * n
 
     def results(self) -> dict:
         out = {"loss": self.loss_sum / self.samples}
@@ -1573,7 +1591,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None, *,
                  metrics=None, nonfinite="raise"):
-        if isinstance(scheduler, (list, tuple)):        # the older seed's Trainer(model, opt, loss, metrics)
+        if isinstance(scheduler, (list, tuple)):        # the older spec's Trainer(model, opt, loss, metrics)
             if metrics is not None:
                 raise TypeError("Trainer got metrics twice: as the fourth argument and as metrics=")
             scheduler, metrics = None, scheduler
@@ -1979,7 +1997,7 @@ class Trainer:
     def save_checkpoint(self, path) -> Path:
         """Write the whole training state to one checksummed safetensors file at ``path``, atomically.
 
-        Any file name works (the seeds' ``.pkl`` included): the content is safetensors, never a pickle."""
+        Any file name works (the specs' ``.pkl`` included): the content is safetensors, never a pickle."""
         return write_checkpoint(path, self.state_dict(copy=False))
 
     def load_checkpoint(self, path) -> None:
@@ -1997,7 +2015,7 @@ def test_unit_trainer():
     from tinytorch.core.losses import MSELoss
     from tinytorch.core.optimizers import SGD
 
-    class Plain:                                   # a plain model, as the seeds write them
+    class Plain:                                   # a plain model, as the specs write them
         def __init__(self):
             self.layer = Linear(2, 1)
             self.training = True

@@ -81,9 +81,11 @@ def load_model_state(model, state) -> None:
                          f"{len(expected)} parameters, saved as parameters.0 ... parameters.{len(expected) - 1}")
     for name, param in zip(expected, params):
         value = state[name]
-        if not isinstance(value, np.ndarray) or value.shape != param.data.shape or value.dtype != param.data.dtype:
-            raise ValueError(f"model state {name!r} is {describe(value)}, expected an array of shape "
-                             f"{param.data.shape} and dtype {param.data.dtype}")
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"model state {name!r} must be an ndarray, got {describe(value)}")
+        if value.shape != param.data.shape or value.dtype != param.data.dtype:
+            raise ValueError(f"model state {name!r} has shape {value.shape} and dtype {value.dtype}, "
+                             f"expected shape {param.data.shape} and dtype {param.data.dtype}")
     for name, param in zip(expected, params):
         np.copyto(param.data, state[name])
 

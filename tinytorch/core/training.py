@@ -122,10 +122,12 @@ class _Running:
                     raise
                 self.undefined.add(name)
                 continue
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
-                    or np.size(value) != 1:
-                raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
-            self.sums[name] += float(np.reshape(value, ())) * n
+            if type(value) is not float:         # the usual case is cheap; anything else is checked
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
+                        or np.size(value) != 1:
+                    raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
+                value = float(np.reshape(value, ()))
+            self.sums[name] += value * n
 
     def results(self) -> dict:
         out = {"loss": self.loss_sum / self.samples}
@@ -166,7 +168,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None, *,
                  metrics=None, nonfinite="raise"):
-        if isinstance(scheduler, (list, tuple)):        # the older seed's Trainer(model, opt, loss, metrics)
+        if isinstance(scheduler, (list, tuple)):        # the older spec's Trainer(model, opt, loss, metrics)
             if metrics is not None:
                 raise TypeError("Trainer got metrics twice: as the fourth argument and as metrics=")
             scheduler, metrics = None, scheduler
@@ -566,7 +568,7 @@ class Trainer:
     def save_checkpoint(self, path) -> Path:
         """Write the whole training state to one checksummed safetensors file at ``path``, atomically.
 
-        Any file name works (the seeds' ``.pkl`` included): the content is safetensors, never a pickle."""
+        Any file name works (the specs' ``.pkl`` included): the content is safetensors, never a pickle."""
         return write_checkpoint(path, self.state_dict(copy=False))
 
     def load_checkpoint(self, path) -> None:
