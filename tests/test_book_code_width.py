@@ -10,7 +10,9 @@ error message. So:
 - on the built pages, every line of every `<pre>` (code shown and output printed, which the source
   cannot show: an error message, a list, a table a cell prints) is at most 79 characters;
 - no code cell ends with a bare `model.train()` or `model.eval()`: both return the model, and a
-  notebook prints the whole module's repr.
+  notebook prints the whole module's repr;
+- no cell prints an unformatted float such as `0.05500000000000001` or `0.500000011920929` (a
+  float32 value shown through float64): nine or more decimals in an output mean a missing format.
 
 Diagrams and math are not code blocks and are not checked. The HTML test reads the site written by
 the strict build (see test_book_html.py).
@@ -132,3 +134,27 @@ def test_code_and_output_lines_on_the_page_fit(site, source: Path):
     assert not long, (f"{page.name}: code or output lines longer than {MAX_COLUMNS} characters "
                       "(wrap the code, or print shorter lines, e.g. with textwrap.fill):\n"
                       + "\n".join(long))
+
+
+UNFORMATTED_FLOAT = re.compile(r"\d\.\d{9,}")
+CELL_OUTPUT = re.compile(r'<div class="cell_output[^>]*>(.*?)</div>\s*</div>', re.DOTALL)
+
+
+def output_text(page: str) -> str:
+    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", body)) for body in CELL_OUTPUT.findall(page))
+
+
+def test_output_text_is_read_from_the_markup():
+    page = ('<div class="cell_output docutils container"><div class="output stream highlight-myst-ansi">'
+            '<pre><span></span>lr 0.05500000000000001</pre></div>\n</div>')
+    assert UNFORMATTED_FLOAT.findall(output_text(page)) == ["0.05500000000000001"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
+def test_no_output_prints_an_unformatted_float(site, source: Path):
+    page = site / source.relative_to(REPO_ROOT).with_suffix(".html")
+    assert page.exists(), f"no page for {source.name} at {page}"
+    text = output_text(page.read_text(encoding="utf-8"))
+    found = [line.strip() for line in text.splitlines() if UNFORMATTED_FLOAT.search(line)]
+    assert not found, (f"{page.name}: outputs print floats without a format (use f'{{x:.4f}}' or "
+                       "similar):\n" + "\n".join(found))
