@@ -426,6 +426,8 @@ class Trainer:
         check_int("Trainer.fit accumulation_steps", accumulation_steps, 1)
         checkpoint_every = check_int("Trainer.fit checkpoint_every", checkpoint_every, 1)
         mode = check_choice("Trainer.fit mode", mode, ("min", "max"))
+        if not isinstance(monitor, str):
+            raise TypeError(f"Trainer.fit monitor must be a history key (a str), got {describe(monitor)}")
         self._check_loader(train_dataloader, "train_epoch")
         if val_dataloader is not None:
             self._check_loader(val_dataloader, "evaluate")
