@@ -158,3 +158,37 @@ def test_no_output_prints_an_unformatted_float(site, source: Path):
     found = [line.strip() for line in text.splitlines() if UNFORMATTED_FLOAT.search(line)]
     assert not found, (f"{page.name}: outputs print floats without a format (use f'{{x:.4f}}' or "
                        "similar):\n" + "\n".join(found))
+
+
+def module_class_names() -> set[str]:
+    """Names of every Module subclass the package defines (what a module's repr starts with)."""
+    import tinytorch
+    from tinytorch.core.layers import Module
+
+    names, todo = set(), [Module]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return {name for name in names if not name.startswith("_")} | {
+        name for name in dir(tinytorch) if isinstance(getattr(tinytorch, name), type)
+        and issubclass(getattr(tinytorch, name), Module)}
+
+
+def test_module_reprs_are_recognised():
+    from tinytorch import Linear, ReLU, Sequential
+
+    first_line = repr(Sequential(Linear(2, 3), ReLU())).splitlines()[0]
+    assert re.match(r"(\w+)\(", first_line).group(1) in module_class_names()
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
+def test_no_output_is_a_module_repr(site, source: Path):
+    """A line of output that starts like `Sequential(` or `Linear(in_features=...` is a model
+    printed by accident (a cell ending in model.train(), or a print of the model)."""
+    page = site / source.relative_to(REPO_ROOT).with_suffix(".html")
+    assert page.exists(), f"no page for {source.name} at {page}"
+    starts = re.compile(r"^\s*(?:%s)\(" % "|".join(sorted(module_class_names())))
+    found = [line.strip() for line in output_text(page.read_text(encoding="utf-8")).splitlines()
+             if starts.match(line)]
+    assert not found, f"{page.name}: outputs print a module's repr:\n" + "\n".join(found)
