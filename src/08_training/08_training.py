@@ -209,7 +209,8 @@ def _gradients(parameters, who: str) -> list:
     Everything is checked before anything is returned: the caller may then change them all."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    if isinstance(parameters, (str, bytes, dict, np.ndarray)) or not isinstance(parameters, Iterable):
+    if type(parameters) is not list and (isinstance(parameters, (str, bytes, dict, np.ndarray))
+                                         or not isinstance(parameters, Iterable)):
         raise TypeError(f"{who} parameters must be a Tensor or an iterable of Tensors "
                         f"(e.g. model.parameters()), got {describe(parameters)}")
     grads = []
@@ -238,8 +239,8 @@ def _norm(grads: list, exact: bool = True) -> float:
     squares = 0.0
     if not exact:
         for _, g in grads:
-            flat = g.reshape(-1)
-            squares += float(np.dot(flat, flat))
+            flat = g.ravel()
+            squares += np.dot(flat, flat).item()
         if math.isfinite(squares):
             return math.sqrt(squares)
         squares = 0.0
@@ -1795,7 +1796,7 @@ class Trainer:
         set_training(self.model, before["mode"])
         if before["lr"] is not None:
             self.optimizer.lr = before["lr"]
-        if before["loader"] is not None:
+        if before["loader"] is not None and callable(getattr(dataloader, "load_state_dict", None)):
             dataloader.load_state_dict(before["loader"])
         if self.step == before["step"]:
             window.put_back()
@@ -1830,7 +1831,7 @@ class Trainer:
             if running.samples == 0:
                 raise ValueError("Trainer.evaluate dataloader yielded no batches")
         except BaseException:
-            if saved_loader is not None:
+            if saved_loader is not None and callable(getattr(dataloader, "load_state_dict", None)):
                 dataloader.load_state_dict(saved_loader)
             raise
         finally:

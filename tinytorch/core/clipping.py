@@ -19,7 +19,8 @@ def _gradients(parameters, who: str) -> list:
     Everything is checked before anything is returned: the caller may then change them all."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    if isinstance(parameters, (str, bytes, dict, np.ndarray)) or not isinstance(parameters, Iterable):
+    if type(parameters) is not list and (isinstance(parameters, (str, bytes, dict, np.ndarray))
+                                         or not isinstance(parameters, Iterable)):
         raise TypeError(f"{who} parameters must be a Tensor or an iterable of Tensors "
                         f"(e.g. model.parameters()), got {describe(parameters)}")
     grads = []
@@ -48,8 +49,8 @@ def _norm(grads: list, exact: bool = True) -> float:
     squares = 0.0
     if not exact:
         for _, g in grads:
-            flat = g.reshape(-1)
-            squares += float(np.dot(flat, flat))
+            flat = g.ravel()
+            squares += np.dot(flat, flat).item()
         if math.isfinite(squares):
             return math.sqrt(squares)
         squares = 0.0

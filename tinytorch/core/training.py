@@ -361,7 +361,7 @@ class Trainer:
         set_training(self.model, before["mode"])
         if before["lr"] is not None:
             self.optimizer.lr = before["lr"]
-        if before["loader"] is not None:
+        if before["loader"] is not None and callable(getattr(dataloader, "load_state_dict", None)):
             dataloader.load_state_dict(before["loader"])
         if self.step == before["step"]:
             window.put_back()
@@ -394,7 +394,7 @@ class Trainer:
             if running.samples == 0:
                 raise ValueError("Trainer.evaluate dataloader yielded no batches")
         except BaseException:
-            if saved_loader is not None:
+            if saved_loader is not None and callable(getattr(dataloader, "load_state_dict", None)):
                 dataloader.load_state_dict(saved_loader)
             raise
         finally:
