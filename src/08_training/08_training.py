@@ -445,7 +445,12 @@ class Accuracy:
         return self.threshold
 
     def __call__(self, y_pred, y_true) -> float:
-        predicted, actual = _class_labels(_as_array(y_pred), _as_array(y_true), self.cut(), "Accuracy")
+        pred, true = _as_array(y_pred), _as_array(y_true)
+        if pred.ndim == 2 and pred.shape[1] > 1 and true.ndim == 1 and true.dtype.kind in "iu" \
+                and true.shape[0] == pred.shape[0]:
+            predicted, actual = pred.argmax(axis=1), true          # the common case: class indices
+        else:
+            predicted, actual = _class_labels(pred, true, self.cut(), "Accuracy")
         # Hint: the fraction of samples whose predicted label equals the actual one
         # (chapter 08, "Metrics"); return it as a Python float.
         ### BEGIN SOLUTION
@@ -1407,8 +1412,8 @@ if __name__ == "__main__":
 # ### Failing safely
 #
 # Arguments, the model's output (a Tensor), the loss (a scalar Tensor with a graph) and its value
-# are checked before they are used, and gradients are only replaced by zeros right before the
-# epoch's first backward pass (the old buffers are kept until the first update). If anything fails,
+# are checked before they are used, and gradients are only zeroed right before the epoch's first
+# backward pass (a copy is kept of any that were not zero, until the first update). If anything fails,
 # the model's mode, the optimizer's rate and the loader's state are put back; before the first
 # update that is everything (gradients and dropout generators included), and after it the updates
 # already made stay, the error naming the epoch and batch. A non-finite loss or gradient norm (the
@@ -1499,23 +1504,29 @@ def _scale_grads(params, factor: float) -> None:
             p.grad *= factor
 
 
+_ZERO = "a gradient that was all zeros"      # what _Window keeps instead of copying zeros
+
+
 class _Window:
     """One gradient-accumulation window: how many batches and samples its gradients hold.
 
-    The epoch's first ``add`` swaps every gradient for a zero buffer and keeps the old ones, so a
-    failure before the first update can put them back; later windows start from ``zero_grad``."""
+    The epoch's first ``add`` zeroes the gradients, first keeping a copy of any that are not zero
+    already (after a trainer's update they are), so a failure before the first update can put them
+    back exactly; later windows start from the ``zero_grad`` of the update before them."""
 
     def __init__(self, params):
         self.params, self.batches, self.samples, self.last = params, 0, 0, 0
-        self.saved_grads = None          # the gradients from before the epoch, until the first update
+        self.saved_grads = None          # per parameter: None (had none), 0 (was zero) or a copy
         self.started = False
 
     def add(self, n: int) -> None:
         """Make room for the gradient of a batch of ``n`` samples (call right before its backward)."""
         if not self.started:
-            self.saved_grads = [p.grad for p in self.params]
-            for p in self.params:
-                p.grad = None if p.grad is None else np.zeros_like(p.grad)
+            self.saved_grads = [None if p.grad is None else (p.grad.copy() if p.grad.any() else _ZERO)
+                                for p in self.params]
+            for p, saved in zip(self.params, self.saved_grads):
+                if isinstance(saved, np.ndarray):
+                    p.grad.fill(0)
             self.started = True
         elif self.batches and n != self.last:   # keep the sum relative to the newest batch size
             _scale_grads(self.params, self.last / n)
@@ -1528,9 +1539,16 @@ class _Window:
         self.batches, self.samples, self.saved_grads = 0, 0, None
 
     def put_back(self) -> None:
-        if self.saved_grads is not None:
-            for p, grad in zip(self.params, self.saved_grads):
-                p.grad = grad
+        """The gradients as they were before the epoch (only before its first update)."""
+        if self.saved_grads is None:
+            return
+        for p, saved in zip(self.params, self.saved_grads):
+            if saved is None:
+                p.grad = None
+            elif saved is _ZERO:
+                p.grad.fill(0)
+            else:
+                np.copyto(p.grad, saved)
 
 
 class _Running:

@@ -98,7 +98,12 @@ class Accuracy:
         return self.threshold
 
     def __call__(self, y_pred, y_true) -> float:
-        predicted, actual = _class_labels(_as_array(y_pred), _as_array(y_true), self.cut(), "Accuracy")
+        pred, true = _as_array(y_pred), _as_array(y_true)
+        if pred.ndim == 2 and pred.shape[1] > 1 and true.ndim == 1 and true.dtype.kind in "iu" \
+                and true.shape[0] == pred.shape[0]:
+            predicted, actual = pred.argmax(axis=1), true          # the common case: class indices
+        else:
+            predicted, actual = _class_labels(pred, true, self.cut(), "Accuracy")
         # Hint: the fraction of samples whose predicted label equals the actual one
         # (chapter 08, "Metrics"); return it as a Python float.
         return float(np.count_nonzero(predicted == actual) / predicted.size)
