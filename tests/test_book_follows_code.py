@@ -5,7 +5,7 @@ same end points and midpoint, other values between). A tiny book made of the rea
 with tools/build_book.py, with PYTHONPATH pointing at the copy, so the chapter's kernel imports the
 changed package instead of the editable install. The page must show the new cosine values where
 the real build shows the old ones. A hidden cell appended to the copied chapter glues the path the
-kernel imported `tinytorch.core.training` from, to prove which package ran.
+kernel imported `tinytorch.core.schedule` from, to prove which package ran.
 """
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ ORIGIN_CELL = """
 
 ```{code-cell} ipython3
 :tags: [remove-cell]
-import tinytorch.core.training as _imported_training
+import tinytorch.core.schedule as _imported_schedule
 from myst_nb import glue as _glue
-_glue("imported_training_module", _imported_training.__file__, display=False)
+_glue("imported_schedule_module", _imported_schedule.__file__, display=False)
 ```
 
-Imported from {glue:text}`imported_training_module`.
+Imported from {glue:text}`imported_schedule_module`.
 """
 
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.DOTALL)
@@ -84,7 +84,7 @@ def schedule_values(pythonpath: Path | None) -> dict[int, float]:
     env.pop("PYTHONPATH", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-    script = ("from tinytorch.core.training import CosineSchedule; import tinytorch.core.training as t; "
+    script = ("from tinytorch.core.training import CosineSchedule; import tinytorch.core.schedule as t; "
               "s = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100); "
               f"print(t.__file__); print(*[repr(s.get_lr(e)) for e in {EPOCHS!r}])")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
@@ -128,7 +128,7 @@ def test_changing_the_cosine_formula_changes_the_books_numbers(run_tool, tmp_pat
 
     page = (output / "_build" / "html" / "book" / "chapters" / f"{stem}.html").read_text(encoding="utf-8")
     values = rendered_values(page, roles)
-    origin = Path(values["imported_training_module"][0])
+    origin = Path(values["imported_schedule_module"][0])
     assert origin.is_relative_to(package), f"the chapter's kernel imported {origin}, not the changed copy"
     for e in EPOCHS:
         key = f"cosine_lr_epoch_{e}"
