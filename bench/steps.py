@@ -18,6 +18,7 @@ library does the same work on the same core, so the ratios compare frameworks, n
 from __future__ import annotations
 
 import os
+import platform
 import statistics
 import time
 
@@ -153,9 +154,9 @@ def steps_for(sizes: tuple, batch: int, with_torch: bool = True) -> dict:
 
 def calls_per_sample(step, seconds: float) -> int:
     """How many calls of `step` make one timed sample of about `seconds` (at least 1)."""
-    start = time.perf_counter()
+    start = time.process_time()
     step()
-    once = time.perf_counter() - start
+    once = time.process_time() - start
     return max(1, int(seconds / max(once, 1e-7)))
 
 
@@ -166,6 +167,9 @@ def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
     Interleaving (a sample of each system per round, the order rotating from round to round) makes
     a slow spell of a shared machine hit every system alike; the median ignores the spells that
     hit one sample only. Each sample repeats its step enough times to last `sample_seconds`.
+    The clock is this process's CPU time (`time.process_time`): time during which other programs
+    hold the core is not counted. With one thread per library it equals the wall time on an idle
+    machine; a library that kept extra threads busy would be charged for them.
     """
     for step in steps.values():            # caches, allocator pools, lazily created state
         for _ in range(warmup):
@@ -177,8 +181,33 @@ def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
         shift = round_ % len(order)
         for name in order[shift:] + order[:shift]:
             step, n = steps[name], repeats[name]
-            start = time.perf_counter()
+            start = time.process_time()
             for _ in range(n):
                 step()
-            samples[name].append((time.perf_counter() - start) / n)
+            samples[name].append((time.process_time() - start) / n)
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def machine() -> dict:
+    """What the numbers were measured on: CPU, cores, Python, NumPy and its BLAS, PyTorch."""
+    import numpy as np
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "unknown"
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    except Exception:   # the layout of show_config is not a stable API
+        pass
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "blas": blas, "torch": torch_version,
+            "threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0")) or None}

@@ -67,6 +67,8 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         global _grad_enabled
+        # Hint: save the current flag on the stack, then switch recording off (chapter 06,
+        # "Grad mode").
         ### BEGIN SOLUTION
         self._previous.append(_grad_enabled)
         _grad_enabled = False
@@ -141,14 +143,16 @@ def _graph_freed(grad):
     )
 
 
-def _reverse_topological(root) -> list:
-    """Interior nodes reachable from root, each after every node that consumes it."""
+def _topological_order(root) -> list:
+    """Interior nodes reachable from root, each after every node it consumes (root last)."""
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        # Marked when expanded, not when pushed: a node pushed early but reached again through a
+        # longer path must still be emitted after that path's nodes.
         if id(node) in visited:
             continue
         visited.add(id(node))
@@ -156,7 +160,6 @@ def _reverse_topological(root) -> list:
         for parent in node._parents:
             if parent._backward is not None and id(parent) not in visited:
                 stack.append((parent, False))
-    order.reverse()
     return order
 
 
@@ -173,7 +176,7 @@ def backward(root, grad=None) -> None:
         if root.data.size != 1:
             raise RuntimeError(f"backward() without a gradient needs a single-element tensor, got "
                                f"shape {root.data.shape}: pass grad= of that shape, or reduce first")
-        grad = np.ones_like(root.data)
+        grad = np.ones(root.data.shape, root.data.dtype)
     else:
         grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
         if grad.shape != root.data.shape:
@@ -181,11 +184,14 @@ def backward(root, grad=None) -> None:
     if root._backward is None:  # a leaf: d(root)/d(root) = 1
         _accumulate(root, grad)
         return
+    # Hint: walk the topological order from the root end; sum what meets at a node in `pending`,
+    # hand leaves' gradients to _accumulate, free each node after use (chapter 06, "Walking the
+    # graph backwards").
     ### BEGIN SOLUTION
     pending = {id(root): grad}
-    order = _reverse_topological(root)
-    for position, node in enumerate(order):
-        order[position] = None  # let each node's arrays go as soon as it is done
+    order = _topological_order(root)
+    while order:
+        node = order.pop()  # popped, not just read: each node's arrays go as soon as it is done
         node_grad = pending.pop(id(node), None)
         rule, parents = node._backward, node._parents
         node._parents, node._backward = (), _graph_freed
