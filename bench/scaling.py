@@ -32,16 +32,16 @@ def sizes_for(width: int) -> tuple:
     return (784, width, width, 10)
 
 
-def measure(batches=BATCHES, widths=WIDTHS, rounds: int = 7, sample_seconds: float = 0.02,
-            with_torch: bool = True, sizes=sizes_for, progress=None) -> list:
-    """One row per (width, batch): median seconds per step of each system, interleaved."""
+def measure(shapes, batches=BATCHES, rounds: int = 7, sample_seconds: float = 0.02,
+            with_torch: bool = True, progress=None) -> list:
+    """One row per (shape, batch): median microseconds per step of each system, interleaved.
+    `shapes` are layer sizes such as (784, 128, 64, 10); a row's width is the first hidden size."""
     rows = []
-    for width in widths:
+    for shape in shapes:
         for batch in batches:
-            shape = sizes(width)
             seconds = steps.time_interleaved(steps.steps_for(shape, batch, with_torch), rounds,
                                              sample_seconds, warmup=2)
-            rows.append({"width": width, "batch": batch, "sizes": list(shape),
+            rows.append({"width": shape[1], "batch": batch, "sizes": list(shape),
                          **{f"{system}_us": seconds[system] * 1e6 for system in seconds}})
             if progress:
                 progress(rows[-1])
@@ -104,7 +104,7 @@ def main(args: list) -> int:
         cells = "  ".join(f"{s} {row[f'{s}_us']:10,.1f} us" for s in SYSTEMS if f"{s}_us" in row)
         print(f"width {row['width']:5d} batch {row['batch']:5d}  {cells}", flush=True)
 
-    rows = measure(batches, widths, progress=progress)
+    rows = measure([sizes_for(w) for w in widths], batches, progress=progress)
     paths = write(rows)
     figure = plot(rows)
     paths["png"] = OUT_DIR / "scaling.png"

@@ -117,6 +117,28 @@ def numpy_step(sizes: tuple, batch: int):
     return step
 
 
+def matmul_step(sizes: tuple, batch: int):
+    """Only the matrix products of `numpy_step` (forward, and backward's weight and input
+    gradients) on arrays of the same shapes: the part of a step that BLAS does."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    weights = [rng.standard_normal((n_out, n_in), dtype=np.float32)
+               for n_in, n_out in zip(sizes, sizes[1:])]
+    acts = [rng.standard_normal((batch, n), dtype=np.float32) for n in sizes]
+    acts[0] = x
+
+    def step():
+        for i, w in enumerate(weights):
+            acts[i] @ w.T                       # forward
+        for i in range(len(weights) - 1, -1, -1):
+            g = acts[i + 1]                     # stands in for the output gradient
+            g.T @ acts[i]                       # weight gradient
+            if i:
+                g @ weights[i]                  # input gradient
+    return step
+
+
 def torch_step(sizes: tuple, batch: int):
     """The same step in PyTorch on the CPU, or None when PyTorch is not installed."""
     try:
