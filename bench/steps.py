@@ -114,6 +114,7 @@ def numpy_step(sizes: tuple, batch: int):
             buf *= MOMENTUM
             buf += grad
             param -= LR * buf
+    step.params = params                        # for tests: the arrays the step trains
     return step
 
 
