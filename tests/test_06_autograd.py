@@ -178,6 +178,19 @@ def test_interior_diamond_waits_for_every_consumer():
     check_gradients(lambda t: ((t * 2) * (t * 2) + (t * 2).exp() + t * 2), x.data)
 
 
+def test_node_used_directly_and_through_a_longer_path():
+    """c feeds the root directly and through a = 3c. Whatever order the walk meets them in, c must
+    pass its gradient on only after a has sent its share (a search that marked c as seen when it
+    was first pushed, not when expanded, would emit a before c and lose that share)."""
+    for order in ("direct first", "path first"):
+        x = param([1.0, 2.0])
+        c = x * 2
+        a = c * 3
+        y = (c + a) if order == "direct first" else (a + c)   # dy/dc = 1 + 3, dc/dx = 2
+        y.sum().backward()
+        assert np.array_equal(x.grad, [8.0, 8.0]), order
+
+
 def test_shared_subexpression_in_a_deeper_graph():
     def f(x, w):
         h = (x @ w).exp()

@@ -50,16 +50,16 @@ def _graph_freed(grad):
     )
 
 
-def _topological_order(root) -> list:
-    """Interior nodes reachable from root, each after every node it consumes (root last)."""
+def _reverse_topological(root) -> list:
+    """Interior nodes reachable from root, each before every node it consumes (root first)."""
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
-        # Marked when expanded, not when pushed: a node pushed early but reached again through a
-        # longer path must still be emitted after that path's nodes.
+        # Marked when expanded, not when pushed: a node still waiting on the stack may also be an
+        # input of a node expanded before it, and must then be emitted before that node.
         if id(node) in visited:
             continue
         visited.add(id(node))
@@ -67,6 +67,7 @@ def _topological_order(root) -> list:
         for parent in node._parents:
             if parent._backward is not None and id(parent) not in visited:
                 stack.append((parent, False))
+    order.reverse()
     return order
 
 
@@ -91,13 +92,13 @@ def backward(root, grad=None) -> None:
     if root._backward is None:  # a leaf: d(root)/d(root) = 1
         _accumulate(root, grad)
         return
-    # Hint: walk the topological order from the root end; sum what meets at a node in `pending`,
+    # Hint: walk _reverse_topological(root) in order; sum what meets at a node in `pending`,
     # hand leaves' gradients to _accumulate, free each node after use (chapter 06, "Walking the
     # graph backwards").
     pending = {id(root): grad}
-    order = _topological_order(root)
-    while order:
-        node = order.pop()  # popped, not just read: each node's arrays go as soon as it is done
+    order = _reverse_topological(root)
+    for position, node in enumerate(order):
+        order[position] = None  # let each node's arrays go as soon as it is done
         node_grad = pending.pop(id(node), None)
         rule, parents = node._backward, node._parents
         node._parents, node._backward = (), _graph_freed
