@@ -187,12 +187,12 @@ def test_target_gradient_without_prediction_gradient():
 
 # ---------------------------------------------------------------- errors
 
-def test_pred_must_be_a_float_tensor():
+def test_pred_must_be_a_tensor_and_integer_predictions_become_float32():
     for fn in (mse_loss, cross_entropy, binary_cross_entropy, binary_cross_entropy_with_logits):
         with pytest.raises(TypeError, match="Tensor"):
             fn(np.ones((2, 2)), np.ones((2, 2)))
-    with pytest.raises(TypeError, match="floating"):
-        mse_loss(Tensor([1, 2]), [1, 2])
+    loss = mse_loss(Tensor([1, 2]), [1, 4])       # the integer rule: promoted, not refused
+    assert loss.dtype == np.float32 and loss.item() == 2.0
 
 
 @pytest.mark.parametrize("fn", [mse_loss, binary_cross_entropy, binary_cross_entropy_with_logits,

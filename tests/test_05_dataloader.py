@@ -180,30 +180,36 @@ def test_state_dict_without_seed():
     assert json.loads(json.dumps(loader.state_dict())) == {"seed": None, "epoch": 0}
 
 
-@pytest.mark.parametrize("state, words", [
-    ({"seed": 1}, "keys"),
-    ({"seed": 1, "epoch": 0, "extra": 2}, "keys"),
-    ([("seed", 1), ("epoch", 0)], "dict"),
-    ({"seed": 1, "epoch": -1}, "epoch"),
-    ({"seed": 1, "epoch": 1.5}, "epoch"),
-    ({"seed": 1, "epoch": "3"}, "epoch"),
-    ({"seed": -4, "epoch": 3}, "seed"),
-    ({"seed": 2.0, "epoch": 3}, "seed"),
-    ({"seed": 1, "epoch": True}, "epoch"),
+@pytest.mark.parametrize("state, error, words", [
+    ({"seed": 1}, ValueError, "keys"),
+    ({"seed": 1, "epoch": 0, "extra": 2}, ValueError, "keys"),
+    ([("seed", 1), ("epoch", 0)], TypeError, "dict"),
+    (None, TypeError, "dict"),
+    ({"seed": 1, "epoch": -1}, ValueError, "epoch"),
+    ({"seed": 1, "epoch": 1.5}, TypeError, "epoch"),
+    ({"seed": 1, "epoch": "3"}, TypeError, "epoch"),
+    ({"seed": -4, "epoch": 3}, ValueError, "seed"),
+    ({"seed": 2.0, "epoch": 3}, TypeError, "seed"),
+    ({"seed": 1, "epoch": True}, TypeError, "epoch"),
+    ({"seed": [1, 2], "epoch": 3}, TypeError, "seed"),
+    ({1: 2, "epoch": 3}, ValueError, "keys"),
 ])
-def test_load_state_dict_validates_before_changing_anything(state, words):
+def test_load_state_dict_validates_before_changing_anything(state, error, words):
     loader = DataLoader(make_data(10), batch_size=3, shuffle=True, seed=5)
     loader.set_epoch(4)
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(error, match=words):
         loader.load_state_dict(state)
     assert loader.state_dict() == {"seed": 5, "epoch": 4}
 
 
 # ---------------------------------------------------------------- errors
 
-@pytest.mark.parametrize("batch_size", [0, -3, 2.5, "4", True, None, np.float64(8.0)])
-def test_bad_batch_size_raises_naming_batch_size(batch_size):
-    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got"):
+@pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
+                                               ("4", TypeError), (True, TypeError), (None, TypeError),
+                                               (np.float64(8.0), TypeError)])
+def test_bad_batch_size_raises_naming_batch_size(batch_size, error):
+    # the shared convention (tinytorch.core.validation): a wrong type is a TypeError, a bad value a ValueError
+    with pytest.raises(error, match=r"batch_size must be an integer >= 1, got"):
         DataLoader(make_data(10), batch_size=batch_size)
 
 
@@ -216,7 +222,7 @@ def test_numpy_integer_batch_size_is_accepted():
     ({"shuffle": "yes"}, TypeError, "shuffle must be True or False"),
     ({"drop_last": 1}, TypeError, "drop_last must be True or False"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    ({"seed": 1.5}, ValueError, "seed must be an integer >= 0"),
+    ({"seed": 1.5}, TypeError, "seed must be an integer >= 0"),
 ])
 def test_bad_loader_arguments_raise_naming_them(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -224,14 +230,14 @@ def test_bad_loader_arguments_raise_naming_them(kwargs, error, words):
 
 
 def test_dataset_without_len_or_getitem_is_rejected():
-    with pytest.raises(TypeError, match="dataset must have __len__ and __getitem__, got int"):
+    with pytest.raises(TypeError, match="dataset must have __len__ and __getitem__, got 5"):
         DataLoader(5)
 
 
-@pytest.mark.parametrize("epoch", [-1, 2.0, "1", None])
-def test_bad_epoch_raises_and_changes_nothing(epoch):
+@pytest.mark.parametrize("epoch, error", [(-1, ValueError), (2.0, TypeError), ("1", TypeError), (None, TypeError)])
+def test_bad_epoch_raises_and_changes_nothing(epoch, error):
     loader = DataLoader(make_data(10), shuffle=True, seed=1)
-    with pytest.raises(ValueError, match="epoch must be an integer >= 0"):
+    with pytest.raises(error, match="epoch must be an integer >= 0"):
         loader.set_epoch(epoch)
     assert loader.epoch == 0
     visited(loader)
@@ -257,7 +263,7 @@ def test_tensor_dataset_rejects_no_tensors_scalars_and_other_types():
         TensorDataset()
     with pytest.raises(ValueError, match=r"argument 1 is a scalar"):
         TensorDataset(Tensor(np.zeros(3)), Tensor(np.float32(1.0)))
-    with pytest.raises(TypeError, match=r"argument 0 must be a Tensor or a numpy array, got list"):
+    with pytest.raises(TypeError, match=r"argument 0 must be a Tensor or a numpy array, got \[1.0, 2.0\] \(list\)"):
         TensorDataset([1.0, 2.0])
 
 
@@ -271,8 +277,10 @@ def test_tensor_dataset_indexing_by_int_negative_int_array_and_slice():
     assert data[1:3][1].data.tolist() == [1, 2]
     with pytest.raises(IndexError, match="index 6 is out of range for 6 samples"):
         data[6]
-    with pytest.raises(IndexError, match="1-D sequence of ints"):
+    with pytest.raises(TypeError, match="1-D sequence of ints"):   # a wrong kind of index: TypeError
         data[np.array([0.5, 1.0])]
+    with pytest.raises(IndexError, match=r"in range for 6 samples, got values in \[0, 9\]"):
+        data[[0, 9]]
 
 
 def test_tensor_dataset_accepts_ndarrays_with_tensor_dtype_rules():
@@ -394,12 +402,16 @@ def test_simple_dataset_is_learnable_by_a_small_mlp_trained_from_the_loader():
     ({"size": 0, "num_features": 4, "num_classes": 3}, "size must be an integer >= 1"),
     ({"size": 10, "num_features": 0, "num_classes": 3}, "num_features must be an integer >= 1"),
     ({"size": 10, "num_features": 4, "num_classes": 1}, "num_classes must be an integer >= 2"),
-    ({"size": 10.0, "num_features": 4, "num_classes": 3}, "size must be an integer"),
     ({"size": 10, "num_features": 4, "num_classes": 3, "seed": -2}, "seed must be an integer >= 0"),
 ])
 def test_simple_dataset_bad_arguments(kwargs, words):
     with pytest.raises(ValueError, match=words):
         SimpleDataset(**kwargs)
+
+
+def test_simple_dataset_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="size must be an integer"):
+        SimpleDataset(size=10.0, num_features=4, num_classes=3)
 
 
 # ---------------------------------------------------------------- properties

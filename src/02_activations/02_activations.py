@@ -48,12 +48,8 @@ import math
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
-
-
-def _check_tensor(name: str, x) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(x) needs a Tensor, got {type(x).__name__}")
+from tinytorch.core.tensor import Tensor, as_float, check_tensor
+from tinytorch.core.validation import check_bool, check_int
 
 
 def relu(x: Tensor) -> Tensor:
@@ -62,7 +58,11 @@ def relu(x: Tensor) -> Tensor:
     >>> relu(Tensor([-2.0, 0.0, 3.0]))
     Tensor([0., 0., 3.])
     """
-    _check_tensor("relu", x)
+    check_tensor("relu", x)
+    if x.data.dtype.kind == "b":             # integers stay integers (PyTorch); bool has no order
+        x = as_float(x)
+    # Hint: forward np.maximum(x, 0); backward lets g through where x > 0 (chapter 02,
+    # "The curves, and the slopes backward computes").
     ### BEGIN SOLUTION
     data = x.data
     out = np.maximum(data, 0)
@@ -108,7 +108,10 @@ def sigmoid(x: Tensor) -> Tensor:
     >>> sigmoid(Tensor([-1000.0, 0.0, 1000.0]))
     Tensor([0. , 0.5, 1. ])
     """
-    _check_tensor("sigmoid", x)
+    check_tensor("sigmoid", x)
+    x = as_float(x)                          # integer and bool input becomes float32 (PyTorch too)
+    # Hint: exponentiate only -|x|, take 1/(1+z) or z/(1+z) by sign; the slope is out * (1 - out)
+    # (chapter 02, "Stability").
     ### BEGIN SOLUTION
     data = x.data
     z = np.exp(-np.abs(data))               # in (0, 1]: never overflows
@@ -136,7 +139,10 @@ def tanh(x: Tensor) -> Tensor:
     >>> tanh(Tensor([0.0, 1000.0]))
     Tensor([0., 1.])
     """
-    _check_tensor("tanh", x)
+    check_tensor("tanh", x)
+    x = as_float(x)
+    # Hint: np.tanh is already stable; the slope is 1 - out**2 (chapter 02, "The curves, and the
+    # slopes backward computes").
     ### BEGIN SOLUTION
     out = np.tanh(x.data)
 
@@ -205,7 +211,10 @@ def gelu(x: Tensor) -> Tensor:
     >>> gelu(Tensor([-1.0, 0.0, 1.0])).data.round(4)
     array([-0.1588,  0.    ,  0.8412], dtype=float32)
     """
-    _check_tensor("gelu", x)
+    check_tensor("gelu", x)
+    x = as_float(x)                          # PyTorch refuses integers here; we promote (DESIGN.md)
+    # Hint: gelu(x) = x * sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x**3), the sigmoid computed
+    # stably; keep s and z for the slope (chapter 02, "Stability").
     ### BEGIN SOLUTION
     data = x.data
     x2 = data * data
@@ -265,9 +274,12 @@ if __name__ == "__main__":
 
 # %%
 #| export
-def _check_axis(name: str, x: Tensor, axis: int) -> None:
-    if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+def _softmax_axis(name: str, x: Tensor, axis) -> int:
+    """The axis as an int in range for `x`: TypeError when not an integer, ValueError when out of range."""
+    axis = check_int(f"{name} axis", axis)
+    if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"{name}(axis={axis!r}) is out of range for a tensor of shape {x.shape}")
+    return axis
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -277,8 +289,11 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     Tensor([[0.5, 0.5],
             [0. , 1. ]])
     """
-    _check_tensor("softmax", x)
-    _check_axis("softmax", x, axis)
+    check_tensor("softmax", x)
+    axis = _softmax_axis("softmax", x, axis)
+    x = as_float(x)
+    # Hint: subtract the row maximum, exponentiate, divide by the sum; backward is
+    # out * (g - sum(g * out)) along the axis (chapter 02, "Stability").
     ### BEGIN SOLUTION
     data = x.data
     e = np.exp(data - data.max(axis=axis, keepdims=True))
@@ -298,8 +313,11 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     >>> log_softmax(Tensor([0.0, 0.0]))
     Tensor([-0.6931472, -0.6931472])
     """
-    _check_tensor("log_softmax", x)
-    _check_axis("log_softmax", x, axis)
+    check_tensor("log_softmax", x)
+    axis = _softmax_axis("log_softmax", x, axis)
+    x = as_float(x)
+    # Hint: x - max - log(sum(exp(x - max))), the log-sum-exp trick; backward is g - softmax * sum(g)
+    # (chapter 02, "Stability").
     ### BEGIN SOLUTION
     data = x.data
     out = data - data.max(axis=axis, keepdims=True)
@@ -364,7 +382,7 @@ class _Activation:
         return []
 
     def train(self, mode: bool = True):
-        self.training = bool(mode)
+        self.training = check_bool(f"{type(self).__name__}.train mode", mode)
         return self
 
     def eval(self):
@@ -431,9 +449,7 @@ class Softmax(_Activation):
     """
 
     def __init__(self, axis: int = -1):
-        if not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"Softmax(axis=...) needs an int, got {type(axis).__name__}")
-        self.axis = int(axis)
+        self.axis = check_int(f"{type(self).__name__} axis", axis)
 
     def forward(self, x: Tensor) -> Tensor:
         return softmax(x, self.axis)

@@ -49,6 +49,7 @@ import numbers
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.validation import check_bool, check_int, describe
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "SimpleDataset"]
 
@@ -68,6 +69,8 @@ class Dataset:
     (4, (3.0, 9))
     """
 
+    # Hint: both methods raise NotImplementedError naming the subclass that forgot them
+    # (chapter 05, "API").
     ### BEGIN SOLUTION
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__ (the number of samples)")
@@ -115,21 +118,45 @@ if __name__ == "__main__":
 
 # %%
 #| export
-def _check_int(name: str, value, minimum: int) -> int:
-    """`value` as a plain int, or a ValueError naming the argument when it is not an integer >= minimum."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _as_array(value, position: int) -> np.ndarray:
-    """The ndarray behind a Tensor or an ndarray (plain arrays follow Tensor's dtype rules)."""
+    """The ndarray behind a Tensor or an ndarray (plain arrays follow Tensor's dtype rules), with at
+    least one dimension to index samples by."""
     if isinstance(value, Tensor):
-        return value.data
-    if isinstance(value, np.ndarray):
-        return Tensor(value).data
-    raise TypeError(f"TensorDataset argument {position} must be a Tensor or a numpy array, "
-                    f"got {type(value).__name__}")
+        array = value.data
+    elif isinstance(value, np.ndarray):
+        try:
+            array = Tensor(value).data
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"TensorDataset argument {position}: {error}") from None
+    else:
+        raise TypeError(f"TensorDataset argument {position} must be a Tensor or a numpy array, "
+                        f"got {describe(value)}")
+    if array.ndim == 0:
+        raise ValueError(f"TensorDataset argument {position} is a scalar (shape ()): "
+                         f"every tensor needs a first dimension that indexes samples")
+    return array
+
+
+def _check_index(index, n: int):
+    """A sample index for `n` samples: an int in range, a slice, or a 1-D array of ints in range.
+    Out of range is an IndexError (Python's sequence protocol); anything else a TypeError."""
+    if isinstance(index, numbers.Integral) and not isinstance(index, (bool, np.bool_)):
+        if not -n <= index < n:
+            raise IndexError(f"TensorDataset index {index} is out of range for {n} samples")
+        return index
+    if isinstance(index, slice):
+        return index
+    try:
+        array = np.asarray(index)
+    except (TypeError, ValueError):
+        array = np.asarray(None)
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        raise TypeError(f"TensorDataset index must be an int, a slice or a 1-D sequence of ints, "
+                        f"got {describe(index)}")
+    if array.size and (array.min() < -n or array.max() >= n):
+        raise IndexError(f"TensorDataset indices must be in range for {n} samples, got values in "
+                         f"[{array.min()}, {array.max()}]")
+    return array
 
 
 class TensorDataset(Dataset):
@@ -157,14 +184,12 @@ class TensorDataset(Dataset):
     """
 
     def __init__(self, *tensors):
-        ### BEGIN SOLUTION
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor, got none")
         arrays = tuple(_as_array(t, position) for position, t in enumerate(tensors))
-        for position, array in enumerate(arrays):
-            if array.ndim == 0:
-                raise ValueError(f"TensorDataset argument {position} is a scalar (shape ()): "
-                                 f"every tensor needs a first dimension that indexes samples")
+        # Hint: every array must have the same number of rows, or a label would silently belong to
+        # the wrong sample (chapter 05, "API").
+        ### BEGIN SOLUTION
         if len({array.shape[0] for array in arrays}) != 1:
             shapes = ", ".join(str(array.shape) for array in arrays)
             raise ValueError(f"TensorDataset tensors must share their first dimension, got shapes {shapes}")
@@ -175,16 +200,10 @@ class TensorDataset(Dataset):
         return self.arrays[0].shape[0]
 
     def __getitem__(self, index):
+        index = _check_index(index, len(self))
+        # Hint: one fancy index per array, each result wrapped in a Tensor of the array's dtype
+        # (chapter 05, "The cost: why the batch is one gather").
         ### BEGIN SOLUTION
-        if isinstance(index, numbers.Integral) and not isinstance(index, (bool, np.bool_)):
-            n = len(self)
-            if not -n <= index < n:
-                raise IndexError(f"TensorDataset index {index} is out of range for {n} samples")
-        elif not isinstance(index, slice):
-            index = np.asarray(index)
-            if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
-                raise IndexError(f"TensorDataset index must be an int, a slice or a 1-D sequence of ints, "
-                                 f"got {index.dtype} array of shape {index.shape}")
         return tuple(Tensor(array[index], dtype=array.dtype) for array in self.arrays)
         ### END SOLUTION
 
@@ -256,10 +275,27 @@ if __name__ == "__main__":
 
 # %%
 #| export
-def _sample_fields(sample):
+def _sample_fields(sample, index: int):
     """A generic sample as a tuple of ndarrays (Tensors keep their dtype, other values follow Tensor's rules)."""
     fields = sample if isinstance(sample, (tuple, list)) else (sample,)
-    return tuple(field.data if isinstance(field, Tensor) else Tensor(field).data for field in fields)
+    try:
+        return tuple(field.data if isinstance(field, Tensor) else Tensor(field).data for field in fields)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"DataLoader: sample {index} of the dataset: {error}") from None
+
+
+def _collate(samples: list, indices) -> tuple:
+    """Stack samples field by field into one batch tuple; a sample whose structure or shapes differ
+    from the first one's is a ValueError naming both sample indices and their shapes."""
+    fields = [_sample_fields(sample, int(i)) for sample, i in zip(samples, indices)]
+    first = fields[0]
+    for sample_fields, i in zip(fields, indices):
+        if len(sample_fields) != len(first) or any(a.shape != b.shape for a, b in zip(sample_fields, first)):
+            raise ValueError(f"DataLoader: samples in a batch need the same structure and shapes: sample "
+                             f"{int(i)} has shapes {[a.shape for a in sample_fields]}, sample {int(indices[0])} "
+                             f"has {[a.shape for a in first]}")
+    stacked = [np.stack(column) for column in zip(*fields)]
+    return tuple(Tensor(array, dtype=array.dtype) for array in stacked)
 
 
 class DataLoader:
@@ -304,19 +340,20 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None):
-        ### BEGIN SOLUTION
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise TypeError(f"DataLoader dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
-        batch_size = _check_int("DataLoader batch_size", batch_size, 1)
-        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"DataLoader {name} must be True or False, got {flag!r}")
+            raise TypeError(f"DataLoader dataset must have __len__ and __getitem__, got {describe(dataset)}")
+        batch_size = check_int("DataLoader batch_size", batch_size, 1)
+        shuffle = check_bool("DataLoader shuffle", shuffle)
+        drop_last = check_bool("DataLoader drop_last", drop_last)
         if seed is not None:
-            seed = _check_int("DataLoader seed", seed, 0)
+            seed = check_int("DataLoader seed", seed, 0)
+        # Hint: keep the settings, start at epoch 0, and own a generator for unseeded shuffles
+        # (chapter 05, "A worked example").
+        ### BEGIN SOLUTION
         self.dataset = dataset
         self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
         self.seed = seed
         self.epoch = 0                      # the epoch the next iteration uses
         self._epoch_is_set = False          # True once set_epoch() drives the counter
@@ -324,6 +361,7 @@ class DataLoader:
         ### END SOLUTION
 
     def __len__(self) -> int:
+        # Hint: ceil(N / batch_size) batches, or N // batch_size with drop_last (chapter 05, "API").
         ### BEGIN SOLUTION
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
@@ -331,8 +369,11 @@ class DataLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration use epoch ``epoch`` (an integer >= 0); iterating stops advancing it."""
+        epoch = check_int("DataLoader.set_epoch epoch", epoch, 0)
+        # Hint: remember the epoch and that the caller now drives the counter (chapter 05,
+        # "A worked example": resuming at epoch 3).
         ### BEGIN SOLUTION
-        self.epoch = _check_int("DataLoader.set_epoch epoch", epoch, 0)
+        self.epoch = epoch
         self._epoch_is_set = True
         ### END SOLUTION
 
@@ -342,8 +383,10 @@ class DataLoader:
         With a seed this is a pure function of ``(seed, epoch)``; without one, each call draws a
         fresh permutation. Without shuffling it is ``arange(N)``.
         """
+        epoch = self.epoch if epoch is None else check_int("DataLoader.order epoch", epoch, 0)
+        # Hint: arange(N) without shuffling; otherwise default_rng([seed, epoch]).permutation(N), or
+        # the loader's own generator when there is no seed (chapter 05, "A worked example").
         ### BEGIN SOLUTION
-        epoch = self.epoch if epoch is None else _check_int("DataLoader.order epoch", epoch, 0)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
@@ -353,6 +396,8 @@ class DataLoader:
         ### END SOLUTION
 
     def __iter__(self):
+        # Hint: fix this epoch's order now, then advance the counter unless set_epoch drives it
+        # (chapter 05, "A worked example").
         ### BEGIN SOLUTION
         order = self.order(self.epoch)      # computed now, so iter(loader) commits to this epoch
         if not self._epoch_is_set:
@@ -361,6 +406,8 @@ class DataLoader:
         ### END SOLUTION
 
     def _batches(self, order: np.ndarray):
+        # Hint: slice the order into batch_size chunks; gather each array with the chunk, or fetch the
+        # samples one by one and collate them (chapter 05, "The cost: why the batch is one gather").
         ### BEGIN SOLUTION
         stop = len(self) * self.batch_size if self.drop_last else len(order)
         arrays = getattr(self.dataset, "arrays", None)
@@ -370,9 +417,7 @@ class DataLoader:
                 yield tuple(Tensor(array[indices], dtype=array.dtype) for array in arrays)
                 continue
             samples = [self.dataset[int(i)] for i in indices]   # generic fallback
-            columns = zip(*map(_sample_fields, samples))
-            stacked = [np.stack(column) for column in columns]
-            batch = tuple(Tensor(array, dtype=array.dtype) for array in stacked)
+            batch = _collate(samples, indices)
             yield batch if isinstance(samples[0], (tuple, list)) else batch[0]
         ### END SOLUTION
 
@@ -382,17 +427,17 @@ class DataLoader:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore ``seed`` and ``epoch`` from ``state_dict()``; validated before anything changes."""
-        ### BEGIN SOLUTION
-        if not isinstance(state, dict) or set(state) != {"seed", "epoch"}:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        if not isinstance(state, dict):
+            raise TypeError(f"DataLoader.load_state_dict state must be a dict with keys "
+                            f"['epoch', 'seed'], got {describe(state)}")
+        if set(state) != {"seed", "epoch"}:
             raise ValueError(f"DataLoader.load_state_dict state must be a dict with keys "
-                             f"['epoch', 'seed'], got {got}")
+                             f"['epoch', 'seed'], got {describe(sorted(state, key=str))}")
         seed = state["seed"]
         if seed is not None:
-            seed = _check_int("DataLoader state_dict['seed']", seed, 0)
-        epoch = _check_int("DataLoader state_dict['epoch']", state["epoch"], 0)
+            seed = check_int("DataLoader state_dict['seed']", seed, 0)
+        epoch = check_int("DataLoader state_dict['epoch']", state["epoch"], 0)
         self.seed, self.epoch = seed, epoch
-        ### END SOLUTION
 
     def __repr__(self) -> str:
         return (f"DataLoader(batches={len(self)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
@@ -408,10 +453,10 @@ def test_unit_dataloader_batches():
     assert sizes == [4, 4, 2]
     assert len(DataLoader(data, batch_size=4, drop_last=True)) == 2
     assert [t.shape[0] for _, t in DataLoader(data, batch_size=4, drop_last=True)] == [4, 4]
-    for bad in (0, -1, 2.5, True):
+    for bad, kind in ((0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)):
         try:
             DataLoader(data, batch_size=bad)
-        except ValueError as error:
+        except kind as error:
             assert "batch_size" in str(error)
         else:
             raise AssertionError(f"batch_size={bad!r} must raise")
@@ -477,12 +522,17 @@ class SimpleDataset(TensorDataset):
     """
 
     def __init__(self, size, num_features, num_classes, seed=None):
-        ### BEGIN SOLUTION
-        size = _check_int("SimpleDataset size", size, 1)
-        num_features = _check_int("SimpleDataset num_features", num_features, 1)
-        num_classes = _check_int("SimpleDataset num_classes", num_classes, 2)
+        size = check_int("SimpleDataset size", size, 1)
+        num_features = check_int("SimpleDataset num_features", num_features, 1)
+        num_classes = check_int("SimpleDataset num_classes", num_classes, 2)
         if seed is not None:
-            seed = _check_int("SimpleDataset seed", seed, 0)
+            seed = check_int("SimpleDataset seed", seed, 0)
+        if size * max(num_features, num_classes) > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"SimpleDataset size * num_features = {size} * {num_features} is more elements "
+                             "than one array can hold")
+        # Hint: one generator: class centres N(0, 2**2), balanced shuffled labels, features = centre +
+        # N(0, 1) noise, float32 and int64 (chapter 05, "A worked example").
+        ### BEGIN SOLUTION
         rng = np.random.default_rng(seed)
         centres = rng.normal(0.0, 2.0, size=(num_classes, num_features))
         labels = rng.permutation(np.arange(size) % num_classes).astype(np.int64)

@@ -1,9 +1,12 @@
 # GENERATED FILE: DO NOT EDIT. Source: src/03_layers/03_layers.py
 # Edit the source, then run `make export` to regenerate this file.
 
+import math
+
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_float, check_tensor
+from tinytorch.core.validation import check_bool, check_int, check_number, describe
 
 _init_rng = np.random.default_rng()
 
@@ -11,7 +14,7 @@ _init_rng = np.random.default_rng()
 def manual_seed(seed: int) -> None:
     """Seed the generator that initialises layer weights (and seeds Dropout layers created after)."""
     global _init_rng
-    _init_rng = np.random.default_rng(seed)
+    _init_rng = np.random.default_rng(check_int("manual_seed seed", seed, 0))
 
 
 class Module:
@@ -26,6 +29,8 @@ class Module:
     # -- the tree ---------------------------------------------------------------------------------
     def named_children(self):
         """(name, module) for each direct child, in assignment order; lists name items by index."""
+        # Hint: walk vars(self) in order; yield Modules, and the Modules inside lists as name.i
+        # (chapter 03, "A worked example": the parameter names layers.0.weight, ...).
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
@@ -68,8 +73,9 @@ class Module:
         self.train(mode)
 
     def train(self, mode: bool = True) -> "Module":
+        mode = check_bool(f"{type(self).__name__}.train mode", mode)
         for _, module in self.named_modules():
-            module.__dict__["_training"] = bool(mode)
+            module.__dict__["_training"] = mode
         return self
 
     def eval(self) -> "Module":
@@ -108,12 +114,20 @@ class Module:
     def set_random_state(self, states: dict) -> None:
         """Restore what `random_state()` returned; checked completely before anything changes."""
         generators = self.named_generators()
+        if not isinstance(states, dict):
+            raise TypeError(f"set_random_state: states must be a dict, got {describe(states)}")
         if set(states) != set(generators):
-            raise ValueError(f"set_random_state: expected generators {sorted(generators)}, got {sorted(states)}")
+            raise ValueError(f"set_random_state: expected generators {sorted(generators)}, "
+                             f"got {describe(sorted(states, key=str))}")
         for name, rng in generators.items():
             kind = rng.bit_generator.state["bit_generator"]
             if not isinstance(states[name], dict) or states[name].get("bit_generator") != kind:
-                raise ValueError(f"set_random_state: {name!r} is a {kind} generator, got {states[name]!r:.80}")
+                raise ValueError(f"set_random_state: {name!r} is a {kind} generator, got {describe(states[name])}")
+            try:   # a scratch generator of the same kind tries the state, so garbage changes nothing
+                type(rng.bit_generator)().state = states[name]
+            except (TypeError, ValueError, KeyError, OverflowError) as error:
+                raise ValueError(f"set_random_state: {name!r} is not a valid {kind} state: "
+                                 f"{describe(states[name])} ({error})") from None
         for name, rng in generators.items():
             rng.bit_generator.state = states[name]
 
@@ -122,8 +136,25 @@ class Module:
         return f"{type(self).__name__}(" + ("\n" + "\n".join(children) + "\n" if children else "") + ")"
 
 
+def _linear_input(name: str, x, weight: Tensor) -> Tensor:
+    """The input of a linear map in the weight's dtype. Integer and bool input is promoted to it
+    (DESIGN.md, "Integer inputs"); a floating input of another precision is refused, as PyTorch does,
+    because silently casting would either lose the precision asked for or make the output float64."""
+    check_tensor(name, x)
+    if x.data.dtype is weight.data.dtype or x.data.dtype == weight.data.dtype:
+        return x
+    if x.data.dtype.kind in "biu":
+        return Tensor(x.data, dtype=weight.data.dtype)
+    raise TypeError(f"{name} got {x.data.dtype} input but its weight is {weight.data.dtype}: convert "
+                    f"the input (Tensor(x.data, dtype=np.{weight.data.dtype})) or the layer's parameters")
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
-    """`x @ weight.T + bias` as one graph node."""
+    """`x @ weight.T + bias` as one graph node. `x` must have the weight's dtype or be integer/bool
+    (then it is converted to it); a float64 input to a float32 weight is a TypeError."""
+    x = _linear_input("linear", x, weight)
+    # Hint: out = x @ W.T + b; backward: grad_x = g @ W, grad_W = g.T @ x, grad_b = g summed over rows
+    # (chapter 03, "The cost: one node per layer").
     out = x.data @ weight.data.T
     if bias is not None:
         out += bias.data
@@ -149,11 +180,14 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Linear({name}={value!r}): expected a positive integer")
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        bound = 1.0 / np.sqrt(in_features)
+        in_features = check_int("Linear in_features", in_features, 1)
+        out_features = check_int("Linear out_features", out_features, 1)
+        bias = check_bool("Linear bias", bias)
+        if in_features * out_features > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"Linear in_features * out_features = {in_features} * {out_features} is more "
+                             "elements than one array can hold")
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
         self.weight = Tensor(_init_rng.uniform(-bound, bound, (out_features, in_features)).astype(np.float32),
                              requires_grad=True)
         self.bias = (Tensor(_init_rng.uniform(-bound, bound, out_features).astype(np.float32), requires_grad=True)
@@ -165,6 +199,8 @@ class Linear(Module):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear(in_features={self.in_features}) got input of shape {x.shape}: "
                              f"last dimension must be {self.in_features}")
+        x = _linear_input(f"Linear(in_features={self.in_features}, out_features={self.out_features})",
+                          x, self.weight)
         return linear(x, self.weight, self.bias)
 
     def __repr__(self) -> str:
@@ -186,14 +222,20 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, seed: int = None):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout(p={p!r}): expected a probability in [0, 1]")
-        self.p = float(p)
+        self.p = check_number("Dropout p", p, minimum=0.0, maximum=1.0)
+        if seed is not None:
+            seed = check_int("Dropout seed", seed, 0)
         self.rng = np.random.default_rng(seed if seed is not None else _init_rng.integers(2**63))
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
+        check_tensor("Dropout", x)
+        if not self.training:
+            return x                           # the identity, as in PyTorch: same tensor, same dtype
+        x = as_float(x)                        # integer input: float32 out, scaled like any other
+        if self.p == 0.0:
             return x
+        # Hint: keep each unit with probability 1 - p and scale the survivors by 1 / (1 - p); the
+        # backward rule multiplies g by the same mask (chapter 03, "API": Dropout).
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
         mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)) if self.p < 1 else keep.astype(x.dtype)
         return Tensor._op(x.data * mask, (x,), lambda g: (g * mask,))
@@ -206,6 +248,9 @@ class Flatten(Module):
     """Keep the first axis, merge the rest: `(N, C, H, W) -> (N, C*H*W)`."""
 
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor("Flatten", x)
+        if x.ndim == 0:
+            raise ValueError("Flatten needs a batch axis, got a 0-d tensor")
         return x.reshape(x.shape[0], -1)
 
 

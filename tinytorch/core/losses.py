@@ -3,23 +3,32 @@
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_float
+from tinytorch.core.validation import describe
 
 
-def _check_pred(name: str, pred) -> None:
+def _check_pred(name: str, pred) -> Tensor:
+    """The predictions as a floating Tensor: integer and bool ones become float32 (PyTorch refuses
+    them; DESIGN.md, "Integer inputs"). Not a Tensor: TypeError; empty: ValueError."""
     if not isinstance(pred, Tensor):
-        raise TypeError(f"{name}: predictions must be a Tensor, got {type(pred).__name__}")
-    if pred.dtype.kind != "f":
-        raise TypeError(f"{name}: predictions must be floating point, got dtype {pred.dtype}")
+        raise TypeError(f"{name}: predictions must be a Tensor, got {describe(pred)}")
     if pred.size == 0:
         raise ValueError(f"{name}: got an empty batch of shape {pred.shape}; the mean of nothing is undefined")
+    return as_float(pred)
 
 
-def _target_array(target) -> np.ndarray:
-    data = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if data.dtype.kind not in "biuf":
-        raise TypeError(f"targets must be numbers, got dtype {data.dtype}")
-    return data
+def _target_array(name: str, target) -> np.ndarray:
+    """The target as an ndarray of numbers (its own dtype; the loss casts floating targets)."""
+    if isinstance(target, Tensor):
+        return target.data
+    try:
+        array = np.asarray(target)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: targets must be numbers in one rectangular shape, got "
+                         f"{describe(target)} ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: targets must be numbers, got {describe(target)} of dtype {array.dtype}")
+    return array
 
 
 def _same_shape(name: str, pred: Tensor, target: np.ndarray) -> np.ndarray:
@@ -58,8 +67,10 @@ def mse_loss(pred: Tensor, target) -> Tensor:
     >>> mse_loss(Tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 5.0])
     Tensor(1.3333334)
     """
-    _check_pred("mse_loss", pred)
-    t = _same_shape("mse_loss", pred, _target_array(target))
+    pred = _check_pred("mse_loss", pred)
+    t = _same_shape("mse_loss", pred, _target_array("mse_loss", target))
+    # Hint: diff = pred - target; loss = (diff . diff) / n; gradient 2 * diff / n times g
+    # (chapter 04, "The cost: one node").
     diff = pred.data - t
     n = diff.size
     out = np.asarray(np.vdot(diff, diff) / n, dtype=pred.dtype)
@@ -116,14 +127,16 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     Tensor(0.6690786)
     """
     name = "cross_entropy"
-    _check_pred(name, logits)
+    logits = _check_pred(name, logits)
     if logits.ndim != 2:
         raise ValueError(f"{name}: logits must have shape (N, C), got shape {logits.shape}")
-    t = _target_array(target)
+    t = _target_array(name, target)
     if t.ndim == 2:
         t = _same_shape(name, logits, t)
     else:
         t = _class_labels(name, t, logits)
+    # Hint: loss = mean of log(sum(exp(shifted))) - shifted[label], rows shifted by their maximum;
+    # gradient (softmax - onehot) / N (chapter 04, "Stability" and "Worked example: classification").
     x = logits.data
     n = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
@@ -178,12 +191,16 @@ def binary_cross_entropy(pred: Tensor, target) -> Tensor:
     Tensor(100.)
     """
     name = "binary_cross_entropy"
-    _check_pred(name, pred)
-    t = _same_shape(name, pred, _target_array(target))
+    pred = _check_pred(name, pred)
+    t = _same_shape(name, pred, _target_array(name, target))
     p = pred.data
-    if p.min() < 0 or p.max() > 1:
-        raise ValueError(f"{name}: predictions must be probabilities in [0, 1], got values in "
-                         f"[{p.min()}, {p.max()}]; use binary_cross_entropy_with_logits for raw scores")
+    low, high = p.min(), p.max()
+    if not (low >= 0 and high <= 1):           # written this way round so that NaN fails too
+        raise ValueError(f"{name}: all predictions must be probabilities in [0, 1] (PyTorch checks the "
+                         f"same), got values in [{low}, {high}]{' including NaN' if np.isnan(low) else ''}; "
+                         "use binary_cross_entropy_with_logits for raw scores")
+    # Hint: clamp log(p) and log1p(-p) at -100, loss = -mean(t log p + (1 - t) log(1 - p)); gradient
+    # (p - t) / max(p (1 - p), 1e-12) / n (chapter 04, "Stability").
     with np.errstate(divide="ignore"):           # log(0) = -inf is expected; the clamp handles it
         log_p = np.maximum(np.log(p), _LOG_FLOOR)
         log_1mp = np.maximum(np.log1p(-p), _LOG_FLOOR)
@@ -224,8 +241,10 @@ def binary_cross_entropy_with_logits(logits: Tensor, target) -> Tensor:
     0.3466
     """
     name = "binary_cross_entropy_with_logits"
-    _check_pred(name, logits)
-    t = _same_shape(name, logits, _target_array(target))
+    logits = _check_pred(name, logits)
+    t = _same_shape(name, logits, _target_array(name, target))
+    # Hint: loss = mean(max(x, 0) - x t + log1p(exp(-|x|))); gradient (sigmoid(x) - t) / n, the
+    # sigmoid from the same exp(-|x|) (chapter 04, "Stability").
     x = logits.data
     z = np.exp(-np.abs(x))                       # in (0, 1]: never overflows
     n = x.size

@@ -5,6 +5,7 @@ import numpy as np
 
 from tinytorch.core.autograd import backward as _run_backward
 from tinytorch.core.autograd import is_grad_enabled
+from tinytorch.core.validation import check_bool, check_int, describe
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -17,6 +18,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """
     if grad.shape == shape:
         return grad
+    # Hint: sum away the leading axes broadcasting added, then (keepdims) every axis where `shape` has 1
+    # (chapter 01, "Worked examples": the bias gradient summed over the batch).
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
@@ -41,21 +44,17 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        if dtype is not None:
-            array = np.asarray(data, dtype=dtype)
-        else:
-            array = np.asarray(data)
-            if array.dtype.kind == "f" and array.dtype != np.float32:
-                array = array.astype(np.float32)
-            elif array.dtype == object:
-                raise TypeError(f"Tensor(data) needs numbers or arrays of numbers, got {type(data).__name__}")
+        requires_grad = check_bool("Tensor requires_grad", requires_grad)
+        array = _numeric_array(data, dtype)      # provided below: refuses text, objects, ragged lists
+        # Hint: without an explicit dtype, floating data of any other precision becomes float32; integer
+        # and bool data keep their dtype (chapter 01, "01. Tensor": the first of its three choices).
+        if dtype is None and array.dtype.kind == "f" and array.dtype != np.float32:
+            array = array.astype(np.float32)
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor(requires_grad=True) needs floating data, got dtype {array.dtype}")
         self.data = array
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self._parents = ()
         self._backward = None
 
@@ -151,11 +150,76 @@ class Tensor:
         return permute(self, tuple(reversed(range(self.data.ndim))))
 
 
+_NUMERIC_KINDS = "biuf"    # bool, signed and unsigned integers, floating point
+
+
+def _numeric_array(data, dtype) -> np.ndarray:
+    """`data` as an ndarray of numbers (bool, integer or floating), or a TypeError / ValueError naming
+    `Tensor data` or `Tensor dtype` and what was given. Strings, bytes, objects, complex numbers and
+    ragged nested lists are refused here, so no operation ever meets them."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"Tensor dtype must be a NumPy numeric dtype, got {describe(dtype)}") from None
+        if dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"Tensor dtype must be bool, an integer or a floating dtype, got {dtype}")
+    if isinstance(data, (str, bytes, bytearray)):
+        raise TypeError(f"Tensor data must be numbers, got text {describe(data)}")
+    if data is None:   # NumPy would make it NaN when a dtype is given
+        raise TypeError("Tensor data must be numbers, got None")
+    if isinstance(data, np.ndarray) and data.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"Tensor data must be numbers (bool, integer or floating), got an array of "
+                        f"dtype {data.dtype}: {describe(data)}")
+    try:
+        array = np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"Tensor data must be a number, an array, or a nested list of numbers with "
+                         f"one rectangular shape; got {describe(data)} ({error})") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"Tensor data must be numbers (bool, integer or floating), got {describe(data)} "
+                        f"of dtype {array.dtype}")
+    return array
+
+
+def as_float(x: Tensor) -> Tensor:
+    """`x` itself when it is floating; integer or bool data as a new float32 tensor.
+
+    The integer rule (DESIGN.md, "Integer inputs"): an operation whose result is a floating number
+    (`/`, `exp`, `mean`, `sigmoid`, `Linear`, losses, ...) promotes integer and bool input to float32
+    once, at its entry, as PyTorch does for `sigmoid` and true division. Integer tensors never
+    require grad, so the new tensor is a constant. A floating input passes through untouched:
+    the float32 hot path pays one dtype check.
+
+    >>> as_float(Tensor([1, 2])).dtype
+    dtype('float32')
+    """
+    if x.data.dtype.kind == "f":
+        return x
+    return Tensor(x.data, dtype=np.float32)
+
+
+def check_tensor(name: str, x) -> None:
+    """A TypeError naming the operation when its tensor argument is something else."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {describe(x)}")
+
+
 def _lift(value, like: Tensor) -> Tensor:
-    """Wrap a constant operand; a float tensor's constants take its dtype (no float64 creep)."""
+    """Wrap a constant operand. A float tensor's constants take its dtype (no float64 creep); a Python
+    int meeting an integer tensor takes that tensor's dtype when it fits, as in PyTorch (int32 + 1 is int32)."""
     if isinstance(value, Tensor):
         return value
-    return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" else None)
+    dtype = like.data.dtype
+    if dtype.kind == "f":
+        return Tensor(value, dtype=dtype)
+    if dtype.kind in "iu" and type(value) in (int, bool):
+        limits = np.iinfo(dtype)
+        if limits.min <= value <= limits.max:
+            return Tensor(value, dtype=dtype)
+    return Tensor(value)
 
 
 def _broadcast_error(name: str, a: Tensor, b: Tensor) -> ValueError:
@@ -174,15 +238,43 @@ def _promote(a: Tensor, b: Tensor) -> tuple:
     return a, b
 
 
-def _binary(name, fn, a, b):
-    a, b = _promote(a, _lift(b, a))
+def _operands(name: str, a, b) -> tuple:
+    """Both operands of a binary operation as Tensors of a common kind, or an error naming `name`."""
+    check_tensor(name, a)
     try:
-        return a, b, fn(a.data, b.data)
-    except ValueError:
-        raise _broadcast_error(name, a, b) from None
+        b = _lift(b, a)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: the other operand is not numeric: {error}") from None
+    return _promote(a, b)
+
+
+def _binary(name, fn, a, b):
+    a, b = _operands(name, a, b)
+    return a, b, _apply(name, fn, a, b)
+
+
+def _apply(name: str, fn, a: Tensor, b: Tensor) -> np.ndarray:
+    """`fn(a.data, b.data)`, with NumPy's broadcasting error re-raised naming the op and both shapes."""
+    try:
+        return fn(a.data, b.data)
+    except ValueError as error:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise _broadcast_error(name, a, b) from None
+        raise ValueError(f"{name}: {error}") from None   # e.g. integers to negative integer powers
+
+
+def _refuse_bool(name: str, *tensors) -> None:
+    """Subtraction, negation and matrix products of bool tensors are refused, as in PyTorch."""
+    if any(t.data.dtype.kind == "b" for t in tensors):
+        raise TypeError(f"{name}: not defined for bool tensors (PyTorch refuses it too); "
+                        "convert with Tensor(x.data, dtype=...) first")
 
 
 def add(a: Tensor, b) -> Tensor:
+    # Hint: the forward is np.add; each input gets g back, summed over the axes broadcasting added
+    # (chapter 01, "Worked examples": the bias gradient is the batch sum).
     a, b, out = _binary("add", np.add, a, b)
 
     def backward(g):
@@ -192,7 +284,9 @@ def add(a: Tensor, b) -> Tensor:
 
 
 def sub(a: Tensor, b) -> Tensor:
-    a, b, out = _binary("sub", np.subtract, a, b)
+    a, b = _operands("sub", a, b)
+    _refuse_bool("sub", a, b)
+    out = _apply("sub", np.subtract, a, b)
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
@@ -201,6 +295,8 @@ def sub(a: Tensor, b) -> Tensor:
 
 
 def mul(a: Tensor, b) -> Tensor:
+    # Hint: product rule, grad_a = g * b and grad_b = g * a, each unbroadcast to its input's shape
+    # (chapter 01, "Worked examples").
     a, b, out = _binary("mul", np.multiply, a, b)
 
     def backward(g):
@@ -210,7 +306,11 @@ def mul(a: Tensor, b) -> Tensor:
 
 
 def div(a: Tensor, b) -> Tensor:
-    a, b, out = _binary("div", np.divide, a, b)
+    """True division: integer / integer is float32, as in PyTorch (`Tensor([4, 5]) / 2` is [2., 2.5])."""
+    a, b = _operands("div", a, b)
+    if a.data.dtype.kind != "f":          # both integer (a mixed pair was already promoted)
+        a, b = as_float(a), as_float(b)
+    out = _apply("div", np.divide, a, b)
 
     def backward(g):
         return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
@@ -219,15 +319,25 @@ def div(a: Tensor, b) -> Tensor:
 
 
 def neg(a: Tensor) -> Tensor:
+    check_tensor("neg", a)
+    _refuse_bool("neg", a)
     return Tensor._op(-a.data, (a,), lambda g: (-g,))
 
 
 def power(a: Tensor, exponent) -> Tensor:
-    """`a ** exponent`; the exponent may be a number or a tensor (then d/dexponent = out * log a)."""
+    """`a ** exponent`; the exponent may be a number or a tensor (then d/dexponent = out * log a).
+
+    Integers to a non-negative integer power stay integer (as in PyTorch); a float exponent makes
+    an integer base float32; an integer to a negative integer power is a ValueError (PyTorch too).
+    """
+    check_tensor("power", a)
+    if type(exponent) is float and a.data.dtype.kind != "f":
+        a = as_float(a)                       # NumPy would give float64
     if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
-        exponent = _lift(exponent, a)         # arrays and NumPy scalars become float32 constants
+        exponent = _operands("power", a, exponent)[1]
     if isinstance(exponent, Tensor):
-        a, e, out = _binary("power", np.power, a, exponent)
+        a, e = _promote(a, exponent)
+        out = _apply("power", np.power, a, e)
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
@@ -235,12 +345,20 @@ def power(a: Tensor, exponent) -> Tensor:
                     unbroadcast(g * out * np.log(np.where(a.data == 0, 1, a.data)), e.shape)
                     if e.requires_grad else None)
         return Tensor._op(out, (a, e), backward)
+    if a.data.dtype.kind == "b":
+        a = Tensor(a.data, dtype=np.int64)    # bool ** 2 counts in int64, as in PyTorch (NumPy: int8)
+    if exponent < 0 and a.data.dtype.kind != "f":
+        raise ValueError(f"power: an integer tensor to a negative integer power ({exponent}) is not "
+                         "an integer; write Tensor(x.data, dtype=np.float32) ** exponent")
+    # Hint: d(a**p)/da = p * a**(p - 1), times the incoming gradient (chapter 01, "API": `a ** p`).
     out = a.data ** exponent
     return Tensor._op(out, (a,), lambda g: (g * exponent * a.data ** (exponent - 1),))
 
 
 def matmul(a: Tensor, b) -> Tensor:
-    a, b = _promote(a, _lift(b, a))
+    """Matrix product. Two integer tensors give an integer product; two bool ones are refused (as in PyTorch)."""
+    a, b = _operands("matmul", a, b)
+    _refuse_bool("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -252,6 +370,8 @@ def matmul(a: Tensor, b) -> Tensor:
         raise _broadcast_error("matmul (batch dimensions)", a, b) from None
 
     def backward(g):
+        # Hint: grad_a = g @ b.T and grad_b = a.T @ g on the last two axes, unbroadcast over batch axes
+        # (chapter 01, "The cost": backward is two products the size of the forward one).
         A = a.data if a.ndim > 1 else a.data[None, :]
         B = b.data if b.ndim > 1 else b.data[:, None]
         if b.ndim == 1:  # the column axis first: for vector @ vector, g is 0-d
@@ -265,23 +385,32 @@ def matmul(a: Tensor, b) -> Tensor:
 
 
 def exp(a: Tensor) -> Tensor:
+    check_tensor("exp", a)
+    a = as_float(a)
     out = np.exp(a.data)
     return Tensor._op(out, (a,), lambda g: (g * out,))
 
 
 def log(a: Tensor) -> Tensor:
+    check_tensor("log", a)
+    a = as_float(a)
     return Tensor._op(np.log(a.data), (a,), lambda g: (g / a.data,))
 
 
 def sqrt(a: Tensor) -> Tensor:
+    check_tensor("sqrt", a)
+    a = as_float(a)
     out = np.sqrt(a.data)
     return Tensor._op(out, (a,), lambda g: (g * 0.5 / out,))
 
 
-def _axes(axis, ndim: int) -> tuple:
+def _axes(axis, ndim: int, name: str = "axis") -> tuple:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(check_int(name, ax) for ax in axis)
+    else:
+        axes = (check_int(name, axis),)
     for ax in axes:
         if not -ndim <= ax < max(ndim, 1):
             raise ValueError(f"axis {ax} is out of range for a tensor with {ndim} dimension(s)")
@@ -296,13 +425,22 @@ def _expand_reduced(g, axes, keepdims, shape):
 
 
 def reduce_sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Sum over `axis`. Integer and bool tensors give an integer sum (int64, as in PyTorch)."""
+    check_tensor("sum", a)
     axes = _axes(axis, a.ndim)
+    keepdims = check_bool("sum keepdims", keepdims)
+    # Hint: the forward is one NumPy sum; backward broadcasts g back over the summed axes
+    # (chapter 01, "API": reductions over one axis, several, or all).
     out = a.data.sum(axis=axes, keepdims=keepdims)
     return Tensor._op(np.asarray(out), (a,), lambda g: (_expand_reduced(g, axes, keepdims, a.shape),))
 
 
 def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis`. Integer and bool input is promoted to float32 (PyTorch refuses it)."""
+    check_tensor("mean", a)
     axes = _axes(axis, a.ndim)
+    keepdims = check_bool("mean keepdims", keepdims)
+    a = as_float(a)
     count = int(np.prod([a.shape[ax] for ax in axes])) if axes else 1
     out = a.data.mean(axis=axes, keepdims=keepdims)
     return Tensor._op(np.asarray(out), (a,),
@@ -310,7 +448,10 @@ def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Maximum over `axis`; keeps the input's dtype (integers stay integers, as in PyTorch)."""
+    check_tensor("max", a)
     axes = _axes(axis, a.ndim)
+    keepdims = check_bool("max keepdims", keepdims)
     if a.size == 0:
         raise ValueError("max() of an empty tensor is undefined")
     top = a.data.max(axis=axes, keepdims=True)
@@ -324,7 +465,10 @@ def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def reshape(a: Tensor, shape) -> Tensor:
-    shape = tuple(shape)
+    check_tensor("reshape", a)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"reshape: shape must be a tuple of integers, got {describe(shape)}")
+    shape = tuple(check_int("reshape shape entry", n, -1) for n in shape)
     try:
         out = a.data.reshape(shape)
     except ValueError:
@@ -333,13 +477,18 @@ def reshape(a: Tensor, shape) -> Tensor:
 
 
 def permute(a: Tensor, axes: tuple) -> Tensor:
+    check_tensor("permute", a)
+    axes = _axes(axes, a.ndim, "permute axes")
+    if sorted(axes) != list(range(a.ndim)):
+        raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
     inverse = tuple(np.argsort(axes))
     return Tensor._op(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
 def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two axes, like `torch.transpose(a, dim0, dim1)`."""
-    _axes((dim0, dim1), a.ndim)
+    check_tensor("transpose", a)
+    dim0, dim1 = _axes((dim0, dim1), a.ndim, "transpose dim")
     return Tensor._op(np.swapaxes(a.data, dim0, dim1), (a,), lambda g: (np.swapaxes(g, dim0, dim1),))
 
 
@@ -353,10 +502,17 @@ def getitem(a: Tensor, index) -> Tensor:
         index = index.data
     elif isinstance(index, tuple):
         index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    check_tensor("getitem", a)
     try:
         out = a.data[index]
     except IndexError as e:
-        raise IndexError(f"index into a tensor of shape {a.shape}: {e}") from None
+        # out of range stays an IndexError (Python's sequence protocol, and PyTorch, need it);
+        # an index of the wrong kind (a float, a string) is a TypeError
+        in_range_problem = any(w in str(e) for w in ("out of bounds", "too many indices", "did not match"))
+        kind = IndexError if in_range_problem else TypeError
+        raise kind(f"index {describe(index)} into a tensor of shape {a.shape}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"index {describe(index)} into a tensor of shape {a.shape}: {e}") from None
 
     def backward(g):
         full = np.zeros_like(a.data)
@@ -371,12 +527,17 @@ def getitem(a: Tensor, index) -> Tensor:
 def _lift_many(name: str, tensors) -> list:
     """Wrap the constants in a sequence of operands. With a floating tensor among them, everything
     takes its dtype: arrays do not bring float64 in, and integers join as in PyTorch."""
+    if isinstance(tensors, (Tensor, np.ndarray)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{name}: tensors must be a list or tuple of tensors, got {describe(tensors)}")
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{name}: needs at least one tensor, got an empty sequence")
-    given = [t for t in tensors if isinstance(t, Tensor)] or [Tensor(tensors[0])]
-    like = next((t for t in given if t.data.dtype.kind == "f"), given[0])
-    tensors = [_lift(t, like) for t in tensors]
+    try:
+        given = [t for t in tensors if isinstance(t, Tensor)] or [Tensor(tensors[0])]
+        like = next((t for t in given if t.data.dtype.kind == "f"), given[0])
+        tensors = [_lift(t, like) for t in tensors]
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
     if like.data.dtype.kind == "f":
         tensors = [t if t.data.dtype.kind == "f" else Tensor(t.data, dtype=like.data.dtype) for t in tensors]
     return tensors
@@ -385,6 +546,9 @@ def _lift_many(name: str, tensors) -> list:
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, like `torch.cat`."""
     tensors = _lift_many("concat", tensors)
+    if tensors[0].ndim == 0:
+        raise ValueError("concat: 0-d tensors have no axis to join along; use stack")
+    axis = _axes(axis, tensors[0].ndim, "concat axis")[0]
     try:
         out = np.concatenate([t.data for t in tensors], axis=axis)
     except ValueError:
@@ -397,6 +561,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis, like `torch.stack`."""
     tensors = _lift_many("stack", tensors)
+    axis = _axes(axis, tensors[0].ndim + 1, "stack axis")[0]
     if len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     out = np.stack([t.data for t in tensors], axis=axis)
