@@ -162,7 +162,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     def backward(g):
         grad_x = g @ weight.data if x.requires_grad else None
         rows = g.reshape(-1, g.shape[-1])
-        # out=grad_buffer(...): straight into the zeroed .grad when possible (chapter 06); else new
+        # out=grad_buffer(p) writes into p's zeroed .grad when it can, else allocates (module 06,
+        # "Zeroing gradients lazily"); plain `rows.T @ x` and `rows.sum(axis=0)` are as correct.
         grad_w = (np.matmul(rows.T, x.data.reshape(-1, x.shape[-1]), out=grad_buffer(weight))
                   if weight.requires_grad else None)
         grad_b = (rows.sum(axis=0, out=grad_buffer(bias))
