@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv export export-check book test serve bench clean
+.PHONY: venv export export-check book test serve bench bench-scaling clean
 
 venv: $(STAMP)
 
@@ -37,8 +37,14 @@ serve: $(STAMP)
 	@echo "Serving $(CURDIR)/_build/html on http://localhost:$(PORT)/ (Ctrl-C stops)"
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
+# Ratios against hand-written NumPy and PyTorch, one thread per library; exit 1 if a target is missed.
+# ARGS picks modules by name (make bench ARGS=mlp) or runs the sweep (make bench ARGS=--scaling).
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ARGS)
+
+# Step time over batch sizes and widths: _build/bench/scaling.{json,csv,png}.
+bench-scaling: $(STAMP)
+	$(PY) bench/scaling.py $(ARGS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

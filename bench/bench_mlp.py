@@ -1,129 +1,60 @@
-"""One training step of an MLP 784-128-64-10 (batch 64, ReLU, cross-entropy, SGD momentum 0.9,
-float32): tinytorch vs the same math written by hand in NumPy vs PyTorch on the CPU.
+"""One training step of an MLP (ReLU, cross-entropy, SGD momentum 0.9, float32): tinytorch vs the
+same math written by hand in NumPy vs PyTorch on the CPU. The three steps live in bench/steps.py.
 
-The three are timed interleaved (a round of each, many rounds, median per step) in one process, so
-that machine noise hits them alike. Also checked: the bytes held after a step equal the textbook
-count, and repeated steps do not grow memory.
+Judged, each a ratio of medians over interleaved rounds in this one run:
+- MLP 784-128-64-10 vs hand NumPy at batch 16, 64 and 256 (<= 1.25, 1.10, 1.03) and vs PyTorch
+  at batch 64 (<= 0.65);
+- MLP 784-512-512-512-10 at batch 64 vs hand NumPy (<= 1.03);
+- memory: the bytes held after a step equal the textbook count (parameters + gradients + one
+  momentum buffer), and 100 more steps do not grow it.
+Shown, not judged: the fixed cost per step, tinytorch minus hand NumPy in microseconds, for each
+batch size (the part of the step that is the framework's and not BLAS's).
+Run alone with `python bench/bench_mlp.py`.
 """
-import os
-import statistics
-import time
+import sys
 import tracemalloc
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import steps  # noqa: E402  (bench/steps.py, next to this file)
 
-import numpy as np  # noqa: E402
+steps.pin_threads()
 
-from tinytorch.core.activations import ReLU  # noqa: E402
-from tinytorch.core.layers import Linear, Sequential, manual_seed  # noqa: E402
-from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
-from tinytorch.core.optimizers import SGD  # noqa: E402
-from tinytorch.core.tensor import Tensor  # noqa: E402
 from tinytorch.core.training import training_memory  # noqa: E402
 
-SIZES, BATCH, LR, MOMENTUM = (784, 128, 64, 10), 64, 0.01, 0.9
-STEPS_PER_ROUND, ROUNDS = 20, 40
+SMALL, DEEP = (784, 128, 64, 10), (784, 512, 512, 512, 10)
+# (sizes, batch, target vs hand NumPy, target vs PyTorch or None)
+CASES = [(SMALL, 16, "<= 1.25", None), (SMALL, 64, "<= 1.10", "<= 0.65"),
+         (SMALL, 256, "<= 1.03", None), (DEEP, 64, "<= 1.03", None)]
+ROUNDS, SAMPLE_SECONDS = 41, 0.02
 
 
-def make_data(seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((BATCH, SIZES[0]), dtype=np.float32)
-    y = rng.integers(0, SIZES[-1], BATCH)
-    return x, y
+def name(sizes) -> str:
+    return "-".join(map(str, sizes))
 
 
-def tinytorch_step_fn(x, y):
-    manual_seed(0)
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES, SIZES[1:])):
-        layers += [Linear(n_in, n_out)] + ([ReLU()] if i < len(SIZES) - 2 else [])
-    model = Sequential(layers)
-    loss_fn, opt = CrossEntropyLoss(), SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    xt, yt = Tensor(x), Tensor(y)
-
-    def step():
-        loss = loss_fn(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step, model, opt
-
-
-def numpy_step_fn(x, y):
-    """The same math by hand: what a careful NumPy programmer writes, no framework."""
-    rng = np.random.default_rng(0)
-    params = []
-    for n_in, n_out in zip(SIZES, SIZES[1:]):
-        bound = 1 / np.sqrt(n_in)
-        params += [rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32),
-                   rng.uniform(-bound, bound, n_out).astype(np.float32)]
-    bufs = [np.zeros_like(p) for p in params]
-    rows = np.arange(BATCH)
-
-    def step():
-        w1, b1, w2, b2, w3, b3 = params
-        h1 = x @ w1.T + b1
-        a1 = np.maximum(h1, 0)
-        h2 = a1 @ w2.T + b2
-        a2 = np.maximum(h2, 0)
-        z = a2 @ w3.T + b3
-        z = z - z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        sums = p.sum(axis=1, keepdims=True)
-        loss = (np.log(sums[:, 0]) - z[rows, y]).mean()  # noqa: F841 (a step reports its loss)
-        p /= sums
-        g = p
-        g[rows, y] -= 1
-        g /= BATCH
-        gw3, gb3 = g.T @ a2, g.sum(0)
-        g = (g @ w3) * (h2 > 0)
-        gw2, gb2 = g.T @ a1, g.sum(0)
-        g = (g @ w2) * (h1 > 0)
-        gw1, gb1 = g.T @ x, g.sum(0)
-        for param, buf, grad in zip(params, bufs, (gw1, gb1, gw2, gb2, gw3, gb3)):
-            buf *= MOMENTUM
-            buf += grad
-            param -= LR * buf
-    return step
+def timing_rows(sizes, batch, hand_target, torch_target) -> list:
+    t = steps.time_interleaved(steps.steps_for(sizes, batch, with_torch=torch_target is not None),
+                               ROUNDS, SAMPLE_SECONDS)
+    us = {system: seconds * 1e6 for system, seconds in t.items()}
+    label = f"MLP {name(sizes)} batch {batch} step"
+    rows = [{"figure": f"{label} vs hand NumPy (us)", "tinytorch": us["tinytorch"],
+             "reference": us["numpy"], "ratio": us["tinytorch"] / us["numpy"],
+             "target": hand_target, "unit": "us"}]
+    if "torch" in us:
+        rows.append({"figure": f"{label} vs PyTorch CPU (us)", "tinytorch": us["tinytorch"],
+                     "reference": us["torch"], "ratio": us["tinytorch"] / us["torch"],
+                     "target": torch_target, "unit": "us"})
+    rows.append({"figure": f"{label}: fixed cost, tinytorch minus hand NumPy (us)",
+                 "tinytorch": us["tinytorch"] - us["numpy"], "reference": None, "ratio": None,
+                 "target": None, "unit": "us"})
+    return rows
 
 
-def torch_step_fn(x, y):
-    import torch
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
-                                torch.nn.ReLU(), torch.nn.Linear(64, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        loss = loss_fn(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
-
-
-def time_interleaved(steps: dict) -> dict:
-    for step in steps.values():   # warm up caches, allocators and lazy state
-        for _ in range(5):
-            step()
-    samples = {name: [] for name in steps}
-    for _ in range(ROUNDS):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(STEPS_PER_ROUND):
-                step()
-            samples[name].append((time.perf_counter() - start) / STEPS_PER_ROUND)
-    return {name: statistics.median(times) * 1e6 for name, times in samples.items()}
-
-
-def memory_rows(x, y):
-    step, model, opt = tinytorch_step_fn(x, y)
+def memory_rows(sizes=SMALL, batch=64) -> list:
+    step, model, optimizer = steps.tinytorch_step(sizes, batch)
     step()
-    held = training_memory(model, opt)
+    held = training_memory(model, optimizer)
     params, grads, state = held["parameters"], held["gradients"], held["optimizer_state"]
     tracemalloc.start()
     for _ in range(5):
@@ -145,20 +76,10 @@ def memory_rows(x, y):
 
 
 def run() -> list:
-    x, y = make_data()
-    steps = {"tinytorch": tinytorch_step_fn(x, y)[0], "numpy": numpy_step_fn(x, y)}
-    try:
-        steps["torch"] = torch_step_fn(x, y)
-    except ImportError:
-        pass
-    us = time_interleaved(steps)
-    rows = [{"figure": "MLP 784-128-64-10 step vs hand NumPy (us)", "tinytorch": us["tinytorch"],
-             "reference": us["numpy"], "ratio": us["tinytorch"] / us["numpy"], "target": "<= 1.3", "unit": "us"}]
-    if "torch" in us:
-        rows.append({"figure": "MLP 784-128-64-10 step vs PyTorch CPU (us)", "tinytorch": us["tinytorch"],
-                     "reference": us["torch"], "ratio": us["tinytorch"] / us["torch"], "target": "<= 0.9",
-                     "unit": "us"})
-    return rows + memory_rows(x, y)
+    rows = []
+    for case in CASES:
+        rows += timing_rows(*case)
+    return rows + memory_rows()
 
 
 if __name__ == "__main__":

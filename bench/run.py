@@ -1,7 +1,12 @@
 """Run every bench/bench_*.py and print one table: figure, tinytorch, reference, ratio, target.
 
 Each bench module exposes `run() -> list[dict]` with keys figure, tinytorch, reference, ratio,
-target (a string such as "<= 1.30", or None for a figure shown but not judged) and unit. Exit status 1 when any target is missed.
+target (a string such as "<= 1.30", or None for a figure shown but not judged) and unit; reference
+and ratio may be None for a figure that is a single number. Exit status 1 when any target is missed.
+
+    python bench/run.py                 # every bench module (what `make bench` runs)
+    python bench/run.py mlp training    # only the modules whose name contains one of the words
+    python bench/run.py --scaling       # the scaling sweep instead (bench/scaling.py)
 
 BLAS and PyTorch are pinned to one thread each before they are imported: on 2 cores their idle
 worker threads spin and steal the cores from whichever library runs next, distorting every ratio.
@@ -41,6 +46,8 @@ def fmt(value, unit: str) -> str:
 
 
 def main(names: list[str]) -> int:
+    if "--scaling" in names:
+        return load(HERE / "scaling.py").main([n for n in names if n != "--scaling"])
     paths = sorted(HERE.glob("bench_*.py"))
     if names:
         paths = [p for p in paths if any(n in p.stem for n in names)]
@@ -50,7 +57,7 @@ def main(names: list[str]) -> int:
         rows.extend(load(path).run())
     header = ("figure", "tinytorch", "reference", "ratio", "target", "")
     table = [header] + [(r["figure"], fmt(r["tinytorch"], r.get("unit", "")), fmt(r["reference"], r.get("unit", "")),
-                         f"{r['ratio']:.3f}", r["target"] or "info", "" if r["target"] is None
+                         "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["target"] or "info", "" if r["target"] is None
                          else "ok" if meets(r["ratio"], r["target"]) else "MISSED")
                         for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]

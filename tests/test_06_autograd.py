@@ -178,6 +178,19 @@ def test_interior_diamond_waits_for_every_consumer():
     check_gradients(lambda t: ((t * 2) * (t * 2) + (t * 2).exp() + t * 2), x.data)
 
 
+def test_node_used_directly_and_through_a_longer_path():
+    """c feeds the root directly and through a = 3c. Whatever order the walk meets them in, c must
+    pass its gradient on only after a has sent its share (a search that marked c as seen when it
+    was first pushed, not when expanded, would emit a before c and lose that share)."""
+    for order in ("direct first", "path first"):
+        x = param([1.0, 2.0])
+        c = x * 2
+        a = c * 3
+        y = (c + a) if order == "direct first" else (a + c)   # dy/dc = 1 + 3, dc/dx = 2
+        y.sum().backward()
+        assert np.array_equal(x.grad, [8.0, 8.0]), order
+
+
 def test_shared_subexpression_in_a_deeper_graph():
     def f(x, w):
         h = (x @ w).exp()
@@ -329,3 +342,90 @@ def test_backward_releases_each_node_as_it_goes():
     out.backward()
     assert seen_alive == [False], "an interior node is released once backward has used it"
     np.testing.assert_allclose(x.grad, 3.0)
+
+
+# ------------------------------------------------------------------ lazy zero_grad (module 06, "Zeroing gradients lazily")
+
+def _mlp_and_batch(seed=0):
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Linear, Sequential, manual_seed
+    manual_seed(seed)
+    model = Sequential([Linear(5, 4), ReLU(), Linear(4, 3)])
+    rng = np.random.default_rng(seed)
+    return model, Tensor(rng.standard_normal((6, 5))), rng.integers(0, 3, 6)
+
+
+def _fresh_gradients(model, x, y):
+    """The gradients of one backward into brand-new buffers: the reference."""
+    from tinytorch.core.losses import cross_entropy
+    for p in model.parameters():
+        p.grad = None
+    cross_entropy(model(x), y).backward()
+    return [p.grad.copy() for p in model.parameters()]
+
+
+def test_zero_grad_then_backward_writes_into_the_same_buffers():
+    from tinytorch.core.losses import cross_entropy
+    from tinytorch.core.optimizers import SGD
+    model, x, y = _mlp_and_batch()
+    expected = _fresh_gradients(model, x, y)
+    buffers = [p.grad for p in model.parameters()]
+    optimizer = SGD(model.parameters(), lr=0.1)
+    for zero in (optimizer.zero_grad, model.zero_grad):
+        for _ in range(3):          # stale values from the previous pass must never leak in
+            zero()
+            cross_entropy(model(x), y).backward()
+            for p, buffer, want in zip(model.parameters(), buffers, expected):
+                assert p.grad is buffer, "the buffers stay allocated"
+                np.testing.assert_allclose(p.grad, want, rtol=1e-6, atol=1e-7)
+
+
+def test_zero_grad_reads_as_zeros_and_keeps_accumulation():
+    from tinytorch.core.losses import cross_entropy
+    model, x, y = _mlp_and_batch()
+    once = _fresh_gradients(model, x, y)
+    model.zero_grad()
+    assert all(not p.grad.any() for p in model.parameters()), "zeros to anybody who reads them"
+    model.zero_grad()
+    cross_entropy(model(x), y).backward()
+    cross_entropy(model(x), y).backward()          # a second pass adds
+    for p, want in zip(model.parameters(), once):
+        np.testing.assert_allclose(p.grad, 2 * want, rtol=1e-6, atol=1e-7)
+
+
+def test_a_layer_used_twice_gets_both_contributions_after_zero_grad():
+    from tinytorch.core.layers import Linear, manual_seed
+    manual_seed(1)
+    layer = Linear(3, 3)
+    x = Tensor(np.random.default_rng(1).standard_normal((4, 3)))
+
+    def f():
+        return layer(layer(x)).sum()
+    f().backward()
+    layer.zero_grad()
+    f().backward()
+    got = [layer.weight.grad.copy(), layer.bias.grad.copy()]
+    layer.weight.grad = layer.bias.grad = None
+    f().backward()                                  # fresh buffers: the reference
+    np.testing.assert_allclose(got[0], layer.weight.grad, rtol=1e-6)
+    np.testing.assert_allclose(got[1], layer.bias.grad, rtol=1e-6)
+
+
+def test_gradient_edited_or_replaced_between_zero_grad_and_backward_is_kept():
+    from tinytorch.core.losses import cross_entropy
+    model, x, y = _mlp_and_batch()
+    once = _fresh_gradients(model, x, y)
+    first, second = model.parameters()[:2]
+    model.zero_grad()
+    first.grad += 1.0                               # in place, after the zeros are visible
+    second.grad = np.full_like(second.data, 2.0)    # replaced by a new array
+    cross_entropy(model(x), y).backward()
+    np.testing.assert_allclose(first.grad, once[0] + 1.0, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(second.grad, once[1] + 2.0, rtol=1e-6, atol=1e-6)
+
+
+def test_backward_on_a_leaf_with_its_own_grad_doubles_it():
+    w = param([1.0, 2.0])
+    w.backward(np.array([3.0, 4.0], np.float32))
+    w.backward(w.grad)                              # the seed is the buffer itself
+    assert np.array_equal(w.grad, [6.0, 8.0])

@@ -218,7 +218,9 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    # `grad` is a property over `_grad` (below); `_grad_zero_pending` is set by zero_grad (module 06)
+    __slots__ = ("data", "_grad", "_grad_zero_pending", "requires_grad", "_parents", "_backward",
+                 "__weakref__")
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -233,7 +235,7 @@ class Tensor:
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor(requires_grad=True) needs floating data, got dtype {array.dtype}")
         self.data = array
-        self.grad = None
+        self._grad, self._grad_zero_pending = None, False
         self.requires_grad = requires_grad
         self._parents = ()
         self._backward = None
@@ -244,12 +246,27 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         # NumPy returns a scalar, not a 0-d array, from ufuncs on 0-d input: .data is always an ndarray
         out.data = data if type(data) is np.ndarray else np.asarray(data)
-        out.grad = None
+        out._grad, out._grad_zero_pending = None, False
         if is_grad_enabled() and any(p.requires_grad for p in parents):
             out.requires_grad, out._parents, out._backward = True, parents, backward
         else:
             out.requires_grad, out._parents, out._backward = False, (), None
         return out
+
+    # Provided, not an exercise: zero_grad() only marks a gradient buffer as zero (module 06,
+    # "Zeroing gradients lazily"), so that backward can write the next gradient straight into it
+    # instead of filling zeros and adding. Whoever reads .grad first gets the zeros filled in.
+    @property
+    def grad(self):
+        """None, or the accumulated gradient: an ndarray of the data's shape and dtype."""
+        if self._grad_zero_pending:
+            self._grad_zero_pending = False
+            self._grad.fill(0)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad, self._grad_zero_pending = value, False
 
     # -- inspection -------------------------------------------------------------------------------
     @property

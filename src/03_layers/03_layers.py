@@ -35,6 +35,7 @@ import math
 
 import numpy as np
 
+from tinytorch.core.autograd import grad_buffer, zero_grads
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
 from tinytorch.core.validation import check_bool, check_int, check_number, describe
 
@@ -106,9 +107,8 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        for p in self.parameters():
-            if p.grad is not None:
-                p.grad.fill(0)
+        """Zero every parameter's gradient buffer (kept allocated; the zeros are filled lazily)."""
+        zero_grads(self.parameters())
 
     # -- training / evaluation mode -----------------------------------------------------------------
     @property
@@ -271,8 +271,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     def backward(g):
         grad_x = g @ weight.data if x.requires_grad else None
         rows = g.reshape(-1, g.shape[-1])
-        grad_w = rows.T @ x.data.reshape(-1, x.shape[-1]) if weight.requires_grad else None
-        grad_b = rows.sum(axis=0) if bias is not None and bias.requires_grad else None
+        # out=grad_buffer(p) writes into p's zeroed .grad when it can, else allocates (module 06,
+        # "Zeroing gradients lazily"); plain `rows.T @ x` and `rows.sum(axis=0)` are as correct.
+        grad_w = (np.matmul(rows.T, x.data.reshape(-1, x.shape[-1]), out=grad_buffer(weight))
+                  if weight.requires_grad else None)
+        grad_b = (rows.sum(axis=0, out=grad_buffer(bias))
+                  if bias is not None and bias.requires_grad else None)
         return grad_x, grad_w, grad_b
     ### END SOLUTION
     return Tensor._op(out, (x, weight) if bias is None else (x, weight, bias), backward)

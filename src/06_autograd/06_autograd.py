@@ -67,8 +67,8 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         global _grad_enabled
-        # Hint: push the current flag on self._previous (nested and recursive uses each restore their
-        # own), then switch recording off (chapter 06, "API").
+        # Hint: push the current flag on self._previous, then switch recording off (chapter 06,
+        # "API").
         ### BEGIN SOLUTION
         self._previous.append(_grad_enabled)
         _grad_enabled = False
@@ -144,13 +144,15 @@ def _graph_freed(grad):
 
 
 def _reverse_topological(root) -> list:
-    """Interior nodes reachable from root, each after every node that consumes it."""
+    """Interior nodes reachable from root, each before every node it consumes (root first)."""
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        # Marked when expanded, not when pushed: a node still waiting on the stack may also be an
+        # input of a node expanded before it, and must then be emitted before that node.
         if id(node) in visited:
             continue
         visited.add(id(node))
@@ -175,17 +177,16 @@ def backward(root, grad=None) -> None:
         if root.data.size != 1:
             raise RuntimeError(f"backward() without a gradient needs a single-element tensor, got "
                                f"shape {root.data.shape}: pass grad= of that shape, or reduce first")
-        grad = np.ones_like(root.data)
+        grad = np.ones(root.data.shape, root.data.dtype)
     else:
         grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
         if grad.shape != root.data.shape:
             raise ValueError(f"backward(grad=...) got shape {grad.shape}: expected {root.data.shape}")
     if root._backward is None:  # a leaf: d(root)/d(root) = 1
-        _accumulate(root, grad)
+        _accumulate(root, np.array(grad))   # a copy: the caller's array may be root.grad itself
         return
-    # Hint: walk _reverse_topological(root) once with a dict of pending gradients (summed where several
-    # consumers send one); call each node's rule, _accumulate into leaves, and free each node as you
-    # pass it (chapter 06, "06. Autograd", the part before "API").
+    # Hint: walk _reverse_topological(root) in order; sum what meets at a node in `pending`, hand
+    # leaves' gradients to _accumulate, free each node after use (chapter 06, "06. Autograd").
     ### BEGIN SOLUTION
     pending = {id(root): grad}
     order = _reverse_topological(root)
@@ -212,11 +213,67 @@ def backward(root, grad=None) -> None:
 
 
 def _accumulate(leaf, grad) -> None:
-    if leaf.grad is None:
+    buffer = leaf._grad         # the array behind .grad; reading .grad would fill a pending zero
+    if grad is buffer:          # the rule already wrote into the buffer (grad_buffer, below)
+        return
+    if buffer is None:
         # A copy: rules may hand the same array to several parents, and .grad is updated in place.
-        leaf.grad = np.array(grad, dtype=leaf.data.dtype)
+        leaf._grad = np.array(grad, dtype=leaf.data.dtype)
+    elif leaf._grad_zero_pending:   # zero plus grad is grad: copy, and skip filling zeros first
+        leaf._grad_zero_pending = False
+        np.copyto(buffer, grad)
     else:
-        leaf.grad += grad
+        buffer += grad
+
+
+# %% [markdown]
+# ## Zeroing gradients lazily
+#
+# A training step zeroes every gradient buffer (`optimizer.zero_grad()`), then backward adds each
+# parameter's gradient into its zeroed buffer. For a weight that is three passes over an array the
+# size of the weight: filling it with zeros, the matrix product writing a new temporary, and the
+# addition reading both. Hand-written NumPy makes one pass, the product. On a wide layer the two
+# extra passes cost as much as a small layer's whole step.
+#
+# The engine removes them and still knows no operation:
+# - `zero_grads(tensors)` does not fill anything. It marks each buffer "zero pending". Reading
+#   `.grad` (the property of module 01) fills a pending buffer with zeros first, so anybody who
+#   looks sees zeros, exactly as before.
+# - A backward rule that can write a parameter's gradient in one NumPy call asks
+#   `grad_buffer(parent)`: it gets the parent's buffer when a zero is pending there (and claims it),
+#   or `None`. Both fit one line: `np.matmul(g.T, x, out=grad_buffer(weight))`, since `out=None`
+#   means "allocate a new array". The rule returns what it wrote, and `_accumulate` sees that the
+#   buffer already holds it.
+# - `_accumulate` copies a gradient into a buffer with a pending zero instead of adding.
+#
+# Every other case keeps its meaning: a weight used twice gets its second contribution added, a
+# buffer replaced by the user (`w.grad = ...`) has no pending zero, and the first backward, before
+# any buffer exists, allocates one. The buffers stay allocated throughout, so memory stays flat and
+# countable. This is provided code, not an exercise: it changes how fast a step is, never what it
+# computes, and `test_unit_lazy_zero` below checks both.
+#
+# The engine uses two attributes of a tensor besides `_parents` and `_backward`: `_grad`, the array
+# behind the `.grad` property, and `_grad_zero_pending`.
+
+# %%
+#| export
+def zero_grads(tensors) -> None:
+    """Make every existing `.grad` buffer zero without touching its memory yet: the zero is filled
+    in when `.grad` is read, or skipped when backward writes the next gradient over it. Buffers
+    stay allocated; tensors whose `.grad` is None are left alone."""
+    for tensor in tensors:
+        if tensor._grad is not None:
+            tensor._grad_zero_pending = True
+
+
+def grad_buffer(tensor):
+    """The buffer behind `tensor.grad` if a backward rule may write the tensor's whole gradient
+    into it (`out=`), because a zero is pending there; claims it, so a second call gets None.
+    Otherwise None, which makes NumPy allocate a new array."""
+    if tensor._grad_zero_pending:
+        tensor._grad_zero_pending = False
+        return tensor._grad
+    return None
 
 
 # %% [markdown]
@@ -253,6 +310,34 @@ def test_unit_deep_chain():
     print("10,000-node chain: ok")
 
 
+def test_unit_lazy_zero():
+    from tinytorch.core.tensor import Tensor
+
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = np.array([3.0, 4.0], dtype=np.float32)
+
+    def times_x(w):   # an operation whose rule writes straight into a zeroed buffer
+        return Tensor._op(w.data * x, (w,), lambda g: (np.multiply(g, x, out=grad_buffer(w)),))
+    times_x(w).sum().backward()
+    buffer = w.grad
+    assert np.array_equal(buffer, x)
+    zero_grads([w])
+    assert w.grad is buffer and not buffer.any(), "reading .grad after zero_grads shows zeros"
+    zero_grads([w])
+    times_x(w).sum().backward()
+    assert w.grad is buffer and np.array_equal(buffer, x), "written in place, not added to stale data"
+    times_x(w).sum().backward()
+    assert np.array_equal(w.grad, 2 * x), "a second backward accumulates"
+    zero_grads([w])
+    (times_x(w).sum() + times_x(w).sum()).backward()
+    assert np.array_equal(w.grad, 2 * x), "a tensor used twice gets both contributions"
+    zero_grads([w])
+    (w * 5.0).sum().backward()   # a rule that does not use grad_buffer: copied over the pending zero
+    assert w.grad is buffer and np.array_equal(buffer, [5.0, 5.0])
+    print("lazy zero: ok")
+
+
 if __name__ == "__main__":
     test_unit_backward_accumulates_and_frees()
     test_unit_deep_chain()
+    test_unit_lazy_zero()

@@ -31,8 +31,8 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         global _grad_enabled
-        # Hint: push the current flag on self._previous (nested and recursive uses each restore their
-        # own), then switch recording off (chapter 06, "API").
+        # Hint: push the current flag on self._previous, then switch recording off (chapter 06,
+        # "API").
         self._previous.append(_grad_enabled)
         _grad_enabled = False
         return self
@@ -51,13 +51,15 @@ def _graph_freed(grad):
 
 
 def _reverse_topological(root) -> list:
-    """Interior nodes reachable from root, each after every node that consumes it."""
+    """Interior nodes reachable from root, each before every node it consumes (root first)."""
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        # Marked when expanded, not when pushed: a node still waiting on the stack may also be an
+        # input of a node expanded before it, and must then be emitted before that node.
         if id(node) in visited:
             continue
         visited.add(id(node))
@@ -82,17 +84,16 @@ def backward(root, grad=None) -> None:
         if root.data.size != 1:
             raise RuntimeError(f"backward() without a gradient needs a single-element tensor, got "
                                f"shape {root.data.shape}: pass grad= of that shape, or reduce first")
-        grad = np.ones_like(root.data)
+        grad = np.ones(root.data.shape, root.data.dtype)
     else:
         grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
         if grad.shape != root.data.shape:
             raise ValueError(f"backward(grad=...) got shape {grad.shape}: expected {root.data.shape}")
     if root._backward is None:  # a leaf: d(root)/d(root) = 1
-        _accumulate(root, grad)
+        _accumulate(root, np.array(grad))   # a copy: the caller's array may be root.grad itself
         return
-    # Hint: walk _reverse_topological(root) once with a dict of pending gradients (summed where several
-    # consumers send one); call each node's rule, _accumulate into leaves, and free each node as you
-    # pass it (chapter 06, "06. Autograd", the part before "API").
+    # Hint: walk _reverse_topological(root) in order; sum what meets at a node in `pending`, hand
+    # leaves' gradients to _accumulate, free each node after use (chapter 06, "06. Autograd").
     pending = {id(root): grad}
     order = _reverse_topological(root)
     for position, node in enumerate(order):
@@ -117,8 +118,33 @@ def backward(root, grad=None) -> None:
 
 
 def _accumulate(leaf, grad) -> None:
-    if leaf.grad is None:
+    buffer = leaf._grad         # the array behind .grad; reading .grad would fill a pending zero
+    if grad is buffer:          # the rule already wrote into the buffer (grad_buffer, below)
+        return
+    if buffer is None:
         # A copy: rules may hand the same array to several parents, and .grad is updated in place.
-        leaf.grad = np.array(grad, dtype=leaf.data.dtype)
+        leaf._grad = np.array(grad, dtype=leaf.data.dtype)
+    elif leaf._grad_zero_pending:   # zero plus grad is grad: copy, and skip filling zeros first
+        leaf._grad_zero_pending = False
+        np.copyto(buffer, grad)
     else:
-        leaf.grad += grad
+        buffer += grad
+
+
+def zero_grads(tensors) -> None:
+    """Make every existing `.grad` buffer zero without touching its memory yet: the zero is filled
+    in when `.grad` is read, or skipped when backward writes the next gradient over it. Buffers
+    stay allocated; tensors whose `.grad` is None are left alone."""
+    for tensor in tensors:
+        if tensor._grad is not None:
+            tensor._grad_zero_pending = True
+
+
+def grad_buffer(tensor):
+    """The buffer behind `tensor.grad` if a backward rule may write the tensor's whole gradient
+    into it (`out=`), because a zero is pending there; claims it, so a second call gets None.
+    Otherwise None, which makes NumPy allocate a new array."""
+    if tensor._grad_zero_pending:
+        tensor._grad_zero_pending = False
+        return tensor._grad
+    return None

@@ -1,0 +1,236 @@
+"""One training step of an MLP, three ways, and the interleaved timer that compares them.
+
+Shared by bench/bench_mlp.py (`make bench`), bench/scaling.py (`make bench-scaling`) and the book
+page "How fast is it?" (book/chapters/12_how_fast.md), so all three measure exactly the same code.
+Not a bench module itself (the runner collects `bench_*.py` only).
+
+A step is: forward through Linear/ReLU layers, softmax cross-entropy on integer labels, zero the
+gradients, backward, SGD with momentum; float32 throughout. The three versions are
+- `tinytorch_step`: the framework, called the way a learner calls it;
+- `numpy_step`: the same arithmetic written by hand in NumPy, no graph and no framework: what a
+  careful NumPy programmer writes (it allocates its temporaries, as ordinary NumPy code does);
+- `torch_step`: PyTorch on the CPU (None when PyTorch is not installed).
+
+Threads: call `pin_threads()` before NumPy is imported anywhere (BLAS reads its thread count
+once, at import). With one thread per library no idle worker spins on the other's core, and each
+library does the same work on the same core, so the ratios compare frameworks, not thread pools.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+LR, MOMENTUM = 0.01, 0.9
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS")
+
+
+def pin_threads() -> None:
+    """One BLAS / OpenMP thread per library; must run before NumPy (or PyTorch) is imported."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = "1"
+
+
+def make_data(sizes: tuple, batch: int, seed: int = 0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    return x, y
+
+
+def tinytorch_model(sizes: tuple, seed: int = 0):
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Linear, Sequential, manual_seed
+    manual_seed(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers += [Linear(n_in, n_out)] + ([ReLU()] if i < len(sizes) - 2 else [])
+    return Sequential(layers)
+
+
+def tinytorch_step(sizes: tuple, batch: int):
+    """(step, model, optimizer): step() runs one training step on a fixed batch."""
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import SGD
+    from tinytorch.core.tensor import Tensor
+    x, y = make_data(sizes, batch)
+    model = tinytorch_model(sizes)
+    loss_fn = CrossEntropyLoss()
+    optimizer = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    inputs, targets = Tensor(x), Tensor(y)
+
+    def step():
+        loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step, model, optimizer
+
+
+def numpy_step(sizes: tuple, batch: int):
+    """The same step by hand: forward keeping what backward needs, then the chain rule, then SGD."""
+    import numpy as np
+    x, y = make_data(sizes, batch)
+    rng = np.random.default_rng(0)
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        bound = 1 / np.sqrt(n_in)
+        weights.append(rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32))
+        biases.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
+    params = [p for pair in zip(weights, biases) for p in pair]
+    buffers = [np.zeros_like(p) for p in params]
+    rows = np.arange(batch)
+    last = len(weights) - 1
+
+    def step():
+        inputs, pre = [x], []                  # layer inputs, and pre-activations for ReLU's mask
+        a = x
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            h = a @ w.T + b
+            if i < last:
+                pre.append(h)
+                a = np.maximum(h, 0)
+                inputs.append(a)
+            else:
+                z = h
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        sums = p.sum(axis=1, keepdims=True)
+        loss = (np.log(sums[:, 0]) - z[rows, y]).mean()  # noqa: F841 (a step computes its loss)
+        p /= sums
+        g = p
+        g[rows, y] -= 1
+        g /= batch
+        grads = []
+        for i in range(last, -1, -1):
+            grads += [g.sum(0), g.T @ inputs[i]]
+            if i:
+                g = (g @ weights[i]) * (pre[i - 1] > 0)
+        grads.reverse()                         # w0, b0, w1, b1, ... like params
+        for param, buf, grad in zip(params, buffers, grads):
+            buf *= MOMENTUM
+            buf += grad
+            param -= LR * buf
+    step.params = params                        # for tests: the arrays the step trains
+    return step
+
+
+def matmul_step(sizes: tuple, batch: int):
+    """Only the matrix products of `numpy_step` (forward, and backward's weight and input
+    gradients) on arrays of the same shapes: the part of a step that BLAS does."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    weights = [rng.standard_normal((n_out, n_in), dtype=np.float32)
+               for n_in, n_out in zip(sizes, sizes[1:])]
+    acts = [rng.standard_normal((batch, n), dtype=np.float32) for n in sizes]
+    acts[0] = x
+
+    def step():
+        for i, w in enumerate(weights):
+            acts[i] @ w.T                       # forward
+        for i in range(len(weights) - 1, -1, -1):
+            g = acts[i + 1]                     # stands in for the output gradient
+            g.T @ acts[i]                       # weight gradient
+            if i:
+                g @ weights[i]                  # input gradient
+    return step
+
+
+def torch_step(sizes: tuple, batch: int):
+    """The same step in PyTorch on the CPU, or None when PyTorch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    x, y = make_data(sizes, batch)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers += [torch.nn.Linear(n_in, n_out)] + ([torch.nn.ReLU()] if i < len(sizes) - 2 else [])
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def steps_for(sizes: tuple, batch: int, with_torch: bool = True) -> dict:
+    """{"tinytorch": step, "numpy": step[, "torch": step]} for one configuration."""
+    steps = {"tinytorch": tinytorch_step(sizes, batch)[0], "numpy": numpy_step(sizes, batch)}
+    if with_torch:
+        torch = torch_step(sizes, batch)
+        if torch is not None:
+            steps["torch"] = torch
+    return steps
+
+
+def calls_per_sample(step, seconds: float) -> int:
+    """How many calls of `step` make one timed sample of about `seconds` (at least 1)."""
+    start = time.process_time()
+    step()
+    once = time.process_time() - start
+    return max(1, int(seconds / max(once, 1e-7)))
+
+
+def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
+                     warmup: int = 3) -> dict:
+    """Median seconds per call of each step, over `rounds` rounds of one sample each.
+
+    Interleaving (a sample of each system per round, the order rotating from round to round) makes
+    a slow spell of a shared machine hit every system alike; the median ignores the spells that
+    hit one sample only. Each sample repeats its step enough times to last `sample_seconds`.
+    The clock is this process's CPU time (`time.process_time`): time during which other programs
+    hold the core is not counted. With one thread per library it equals the wall time on an idle
+    machine; a library that kept extra threads busy would be charged for them.
+    """
+    for step in steps.values():            # caches, allocator pools, lazily created state
+        for _ in range(warmup):
+            step()
+    repeats = {name: calls_per_sample(step, sample_seconds) for name, step in steps.items()}
+    samples = {name: [] for name in steps}
+    order = list(steps)
+    for round_ in range(rounds):
+        shift = round_ % len(order)
+        for name in order[shift:] + order[:shift]:
+            step, n = steps[name], repeats[name]
+            start = time.process_time()
+            for _ in range(n):
+                step()
+            samples[name].append((time.process_time() - start) / n)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def machine() -> dict:
+    """What the numbers were measured on: CPU, cores, Python, NumPy and its BLAS, PyTorch."""
+    import numpy as np
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "unknown"
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    except Exception:   # the layout of show_config is not a stable API
+        pass
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "blas": blas, "torch": torch_version,
+            "threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0")) or None}

@@ -1,0 +1,99 @@
+"""The benchmark's own machinery (bench/steps.py, bench/scaling.py, bench/run.py): the three steps
+it times compute the same thing, and the sweep writes what it promises. Nothing here is timed:
+speed is judged by `make bench`, never by a unit test."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+import steps  # noqa: E402
+
+SIZES, BATCH = (12, 9, 7, 5), 6
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hand_numpy_step_trains_exactly_like_tinytorch():
+    tiny_step, model, _ = steps.tinytorch_step(SIZES, BATCH)
+    hand_step = steps.numpy_step(SIZES, BATCH)
+    start = [p.data.copy() for p in model.parameters()]
+    for ours, theirs in zip(start, hand_step.params):
+        np.testing.assert_array_equal(ours, theirs)     # the same initial weights
+    for _ in range(5):
+        tiny_step()
+        hand_step()
+    for (name, p), theirs in zip(model.named_parameters(), hand_step.params):
+        np.testing.assert_allclose(p.data, theirs, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert any(not np.array_equal(p.data, s) for p, s in zip(model.parameters(), start))
+
+
+def test_torch_step_runs_when_installed():
+    step = steps.torch_step(SIZES, BATCH)
+    if importlib.util.find_spec("torch") is None:
+        assert step is None
+        assert "torch" not in steps.steps_for(SIZES, BATCH)
+    else:
+        step()
+        assert set(steps.steps_for(SIZES, BATCH)) == {"tinytorch", "numpy", "torch"}
+    assert set(steps.steps_for(SIZES, BATCH, with_torch=False)) == {"tinytorch", "numpy"}
+
+
+def test_interleaved_timer_calls_every_step_in_every_round():
+    calls = {"a": 0, "b": 0}
+
+    def counter(name):
+        def step():
+            calls[name] += 1
+        return step
+    seconds = steps.time_interleaved({"a": counter("a"), "b": counter("b")}, rounds=3,
+                                     sample_seconds=0.0, warmup=2)
+    assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
+    # 2 warm-up calls, 1 call to size the sample, then 3 rounds of one call each
+    assert calls == {"a": 6, "b": 6}
+
+
+def test_matmul_step_and_machine_description():
+    steps.matmul_step(SIZES, BATCH)()
+    info = steps.machine()
+    assert {"cpu", "cores", "numpy", "blas", "torch"} <= set(info)
+    assert info["numpy"] == np.__version__
+
+
+def test_scaling_writes_json_csv_and_plots(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    scaling = load("scaling")
+    rows = scaling.measure([SIZES, (12, 4, 4, 5)], batches=(2, 3), rounds=1,
+                           sample_seconds=0.0, with_torch=False)
+    assert [(r["width"], r["batch"]) for r in rows] == [(9, 2), (9, 3), (4, 2), (4, 3)]
+    paths = scaling.write(rows, tmp_path)
+    saved = json.loads(paths["json"].read_text())
+    assert saved["rows"] == rows and saved["machine"]["numpy"] == np.__version__
+    with paths["csv"].open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == len(rows) * 2                      # tinytorch and numpy per row
+    assert {r["system"] for r in table} == {"tinytorch", "numpy"}
+    numpy_rows = [r for r in table if r["system"] == "numpy"]
+    assert all(float(r["ratio_to_numpy"]) == 1.0 for r in numpy_rows)
+    figure = scaling.plot(rows)
+    assert len(figure.axes) == 2                             # one panel per width
+    assert len(figure.axes[0].lines) == 2                    # one line per system
+
+
+def test_runner_shows_unjudged_single_numbers(capsys):
+    run = load("run")
+    assert run.meets(None, None) and run.meets(1.02, "<= 1.03") and not run.meets(1.04, "<= 1.03")
+    assert run.fmt(None, "us") == "-"
