@@ -528,7 +528,8 @@ class SimpleDataset(TensorDataset):
         if seed is not None:
             seed = check_int("SimpleDataset seed", seed, 0)
         if size * max(num_features, num_classes) > np.iinfo(np.intp).max // 8:
-            raise ValueError(f"SimpleDataset size * num_features = {size} * {num_features} is more elements "
+            raise ValueError(f"SimpleDataset size * max(num_features, num_classes) = {size} * "
+                             f"{max(num_features, num_classes)} is more elements "
                              "than one array can hold")
         # Hint: one generator: class centres N(0, 2**2), balanced shuffled labels, features = centre +
         # N(0, 1) noise, float32 and int64 (chapter 05, "A worked example").

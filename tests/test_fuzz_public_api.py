@@ -1,0 +1,950 @@
+"""Fuzz of the whole public API (issue 8, section 4): wrong types and bad values for every argument
+of every public constructor, function and method.
+
+Each call either returns normally or raises ValueError / TypeError / FileNotFoundError whose message
+names the argument (or, where the table below says so, the operation or class it belongs to). An
+IndexError is allowed only where an index is the argument (Python's sequence protocol needs it), and
+a NotImplementedError only from an abstract base class (`Module()`, `Dataset()`) given as the object
+to run, whose message says what a subclass must define.
+Never an AttributeError, KeyError, ZeroDivisionError, NumPy internal error, RuntimeWarning or hang,
+and after an error nothing observable changed: every object passed in (tensor data and gradients,
+parameters, optimizer state, learning rate, training mode, loader epoch, ...), the files in the
+case's folder, grad mode and the weight-initialisation generator are compared before and after.
+
+How it works:
+- `public_callables()` lists the public API: `tinytorch.__all__`, each `tinytorch.core.*` module's
+  `__all__` (the names defined in a module without one), and the public methods of every public
+  class that take arguments. `test_every_public_callable_has_a_recipe` fails when a new name has no
+  entry in `RECIPES`, so nothing new escapes the fuzz unnoticed.
+- `RECIPES` says, for each callable, how to build a valid call (fresh objects each time) and which
+  words in an error message count as naming each argument (`ALIASES`).
+- `test_every_argument_refuses_every_junk_value` substitutes each value of `JUNK` for each argument,
+  one at a time (exhaustive and deterministic); `test_hypothesis_values_for_every_argument` draws
+  further values (numbers, text, nested and ragged lists, arrays of any dtype and shape, Tensors) with
+  hypothesis, derandomized; `test_junk_states_are_refused_before_anything_changes` replaces one
+  entry of a valid state dict at a time and loads it.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import math
+import os
+import pkgutil
+import signal
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinytorch
+import tinytorch.core
+from tinytorch.core import (activations, autograd, checkpoint, clipping, dataloader, layers, losses, memory,
+                            metrics, models, optimizers, schedule, tensor, training, validation)
+from tinytorch.core.activations import ReLU
+from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
+from tinytorch.core.layers import Dropout, Linear, Module, Sequential, manual_seed
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.metrics import Accuracy
+from tinytorch.core.optimizers import SGD, Adam
+from tinytorch.core.schedule import CosineSchedule
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.training import Trainer
+
+CALL_SECONDS = 2          # a call that takes longer counts as a hang
+
+
+# ============================================================================ the public API
+
+def public_modules() -> list:
+    return [importlib.import_module(f"tinytorch.core.{info.name}")
+            for info in pkgutil.iter_modules(tinytorch.core.__path__)]
+
+
+def public_names(module) -> list:
+    """The module's `__all__`, or (modules without one) the public names it defines itself."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n, v in vars(module).items()
+                 if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__]
+    return list(names)
+
+
+def _takes_arguments(function) -> bool:
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) > 1         # more than self
+
+
+def public_callables() -> dict:
+    """{name: object} of every public function and class, and of every public method (or property
+    setter) that takes an argument, as "Class.method"; aliases (Dense = Linear) appear once."""
+    found, seen = {}, set()
+    sources = [(tinytorch, name) for name in tinytorch.__all__]
+    sources += [(module, name) for module in public_modules() for name in public_names(module)]
+    for module, name in sources:
+        obj = getattr(module, name)
+        if not callable(obj) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        found[name] = obj
+        if not inspect.isclass(obj):
+            continue
+        for cls in obj.__mro__:
+            if not cls.__module__.startswith("tinytorch"):
+                continue
+            for attr, value in vars(cls).items():
+                if attr.startswith("_") and attr not in ("__call__", "__getitem__", "__init__"):
+                    continue
+                if attr == "__init__":
+                    continue               # the constructor is the class's own recipe
+                function = value.fset if isinstance(value, property) else value
+                if isinstance(value, (staticmethod, classmethod)):
+                    function = value.__func__
+                if not inspect.isfunction(function) or id(function) in seen:
+                    continue
+                if isinstance(value, property) or _takes_arguments(function):
+                    seen.add(id(function))
+                    found[f"{cls.__name__}.{attr}"] = function
+    return found
+
+
+# ============================================================================ small valid objects
+
+def features(n=8, d=3):
+    return np.random.default_rng(0).standard_normal((n, d)).astype(np.float32)
+
+
+def labels(n=8):
+    return np.arange(n) % 2
+
+
+def model():
+    manual_seed(0)
+    return Sequential(Linear(3, 4), ReLU(), Dropout(0.5, seed=0), Linear(4, 2))
+
+
+def loader(shuffle=True):
+    return DataLoader(TensorDataset(features(), labels()), batch_size=4, shuffle=shuffle, seed=0)
+
+
+def leaf(shape=(2, 3), grad=True):
+    """A float32 Tensor that requires grad, with a gradient."""
+    t = Tensor(np.arange(1, 1 + np.prod(shape), dtype=np.float32).reshape(shape) / 7, requires_grad=True)
+    if grad:
+        t.grad = np.full(shape, 0.5, dtype=np.float32)
+    return t
+
+
+def trainer(trained=False, scheduler=True):
+    net = model()
+    t = Trainer(net, SGD(net.parameters(), lr=0.1, momentum=0.9), CrossEntropyLoss(),
+                CosineSchedule(0.1, 0.01, 10) if scheduler else None, grad_clip_norm=1.0, metrics=[Accuracy()])
+    if trained:
+        t.train_epoch(loader())
+    return t
+
+
+class PlainModel:
+    """A model in the older specs' style: not a Module, not callable, `training` an attribute."""
+
+    def __init__(self):
+        self.w = Tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
+        self.training = True
+
+    def forward(self, x):
+        return x @ self.w
+
+    def parameters(self):
+        return [self.w]
+
+
+def checkpoint_file(env):
+    path = env / "saved.ckpt"
+    trainer(trained=True).save_checkpoint(path)
+    return path
+
+
+# ============================================================================ junk
+
+def _read_only(shape=(2, 3)):
+    array = np.ones(shape, dtype=np.float32)
+    array.flags.writeable = False
+    return array
+
+
+def _garbage_file(env):
+    path = env / "garbage.bin"
+    path.write_bytes(b"\x80\x04not a checkpoint at all")
+    return path
+
+
+# label -> factory(env): a fresh value per call, so a mutated junk value never leaks into the next case
+JUNK = {
+    "None": lambda env: None,
+    "str": lambda env: "3",
+    "empty str": lambda env: "",
+    "bytes": lambda env: b"x",
+    "True": lambda env: True,
+    "False": lambda env: False,
+    "float": lambda env: 2.5,
+    "negative int": lambda env: -1,
+    "zero": lambda env: 0,
+    "negative float": lambda env: -0.5,
+    "nan": lambda env: float("nan"),
+    "inf": lambda env: float("inf"),
+    "-inf": lambda env: float("-inf"),
+    "huge int": lambda env: 2**70,
+    "huge negative int": lambda env: -(2**70),
+    "np.float64 nan": lambda env: np.float64("nan"),
+    "np.int64 -1": lambda env: np.int64(-1),
+    "np.bool_": lambda env: np.bool_(True),
+    "complex": lambda env: 1 + 2j,
+    "list": lambda env: [1, 2],
+    "ragged list": lambda env: [[1.0], [2.0, 3.0]],
+    "empty list": lambda env: [],
+    "empty tuple": lambda env: (),
+    "tuple of str": lambda env: ("a", "b"),
+    "dict": lambda env: {"a": 1},
+    "empty dict": lambda env: {},
+    "object": lambda env: object(),
+    "object array": lambda env: np.array([1, None], dtype=object),
+    "empty array": lambda env: np.zeros(0, dtype=np.float32),
+    "empty 2-D array": lambda env: np.zeros((0, 3), dtype=np.float32),
+    "4-D array": lambda env: np.ones((2, 2, 2, 2), dtype=np.float32),
+    "str array": lambda env: np.array(["a", "b"]),
+    "read-only array": lambda env: _read_only(),
+    "0-d Tensor": lambda env: Tensor(5.0),
+    "wrong-shape Tensor": lambda env: Tensor(np.ones((2, 5), dtype=np.float32)),
+    "int Tensor": lambda env: Tensor([1, 2]),
+    "bool Tensor": lambda env: Tensor([True, False]),
+    "nan Tensor": lambda env: Tensor([[float("nan"), 1.0, 2.0]]),
+    "float64 Tensor": lambda env: Tensor(np.ones((2, 3)), dtype=np.float64),
+    "empty Tensor": lambda env: Tensor(np.zeros((0, 3), dtype=np.float32)),
+    "function": lambda env: (lambda *args, **kwargs: None),
+    "iterator": lambda env: iter([1, 2]),
+    "slice": lambda env: slice(None),
+    "Dataset()": lambda env: Dataset(),
+    "Module()": lambda env: Module(),
+    "missing path": lambda env: env / "missing" / "x.ckpt",
+    "folder path": lambda env: env,
+    "garbage file": _garbage_file,
+}
+
+
+# ============================================================================ recipes
+
+@dataclass
+class Recipe:
+    """How to call one public callable validly; the fuzzer then breaks one argument at a time.
+
+    build(env) returns the valid arguments by parameter name (fresh objects); call(**arguments) makes
+    the call. `fuzz`: the arguments to break (default: all but "self"). `aliases`: extra words that
+    count as naming an argument. `index`: arguments whose out-of-range value may be an IndexError.
+    `also`: other exceptions the callable documents, as {type: words its message contains}.
+    `slow`: junk labels not tried for an argument because the call would legitimately run long
+    (a loop of 2**70 epochs). `prepare(arguments)`: puts an argument where the call reads it (a
+    gradient into `param.grad`) before the "before" snapshot is taken. `ieee`: elementwise math whose
+    edge results (x / 0 = inf, log 0 = -inf, overflow, the mean of nothing = nan) are results, as in
+    PyTorch; NumPy's RuntimeWarning about them is not counted (the project's own tests treat them
+    the same way, under np.errstate)."""
+    obj: object
+    build: Callable
+    call: Callable
+    fuzz: tuple = None
+    aliases: dict = field(default_factory=dict)
+    index: tuple = ()
+    also: dict = field(default_factory=dict)
+    slow: dict = field(default_factory=dict)
+    prepare: Callable = None
+    ieee: bool = False
+
+    def arguments(self, env) -> dict:
+        return self.build(env)
+
+    def fuzzed(self) -> list:
+        if self.fuzz is not None:
+            return list(self.fuzz)
+        with tempfile.TemporaryDirectory() as tmp:
+            return [name for name in self.build(Path(tmp)) if name != "self"]
+
+
+def call_function(fn):
+    return lambda **kwargs: fn(**kwargs)
+
+
+def call_method(name):
+    return lambda self, **kwargs: getattr(self, name)(**kwargs)
+
+
+def fn_recipe(fn, build, **options):
+    return Recipe(fn, build, call_function(fn), **options)
+
+
+def method_recipe(cls, name, build, **options):
+    function = inspect.getattr_static(cls, name)
+    function = function.fset if isinstance(function, property) else function
+    if isinstance(function, property) or name in ("training", "training_mode"):
+        call = (lambda attr: lambda self, value: setattr(self, attr, value))(name)
+    else:
+        call = call_method(name)
+    return Recipe(function, build, call, **options)
+
+
+def setter_recipe(cls, name, build, **options):
+    return Recipe(inspect.getattr_static(cls, name).fset, build,
+                  (lambda attr: lambda self, value: setattr(self, attr, value))(name), **options)
+
+
+def op(name):
+    """The words that name a tensor operand: the parameter itself or the operation."""
+    return {"a": (name,), "b": (name,), "x": (name,), "exponent": (name,), "other": (name,)}
+
+
+RECIPES: dict = {}
+
+
+def recipe(name, r):
+    RECIPES[name] = r
+
+
+# ---- tensor (module 01)
+recipe("Tensor", fn_recipe(Tensor, lambda env: {"data": [1.0, 2.0], "requires_grad": False, "dtype": None},
+                           aliases={"data": ("Tensor",)}))
+for _name, _fn in [("add", tensor.add), ("sub", tensor.sub), ("mul", tensor.mul), ("div", tensor.div),
+                   ("matmul", tensor.matmul)]:
+    recipe(_name, fn_recipe(_fn, (lambda shape: lambda env: {"a": leaf(), "b": leaf(shape)})(
+        (3, 2) if _name == "matmul" else (2, 3)), aliases=op(_name)))
+recipe("power", fn_recipe(tensor.power, lambda env: {"a": leaf(), "exponent": 2}, aliases=op("power")))
+for _name, _fn in [("neg", tensor.neg), ("exp", tensor.exp), ("log", tensor.log), ("sqrt", tensor.sqrt),
+                   ("as_float", tensor.as_float)]:
+    recipe(_name, fn_recipe(_fn, (lambda n: lambda env: {("a" if n != "as_float" else "x"): leaf()})(_name),
+                            aliases=op(_name)))
+for _name, _fn in [("reduce_sum", tensor.reduce_sum), ("reduce_mean", tensor.reduce_mean),
+                   ("reduce_max", tensor.reduce_max)]:
+    _word = _name.split("_")[1]
+    recipe(_name, fn_recipe(_fn, lambda env: {"a": leaf(), "axis": 1, "keepdims": False},
+                            aliases={"a": (_word,), "axis": ("axis",), "keepdims": (_word,)}))
+recipe("reshape", fn_recipe(tensor.reshape, lambda env: {"a": leaf(), "shape": (3, 2)}, aliases=op("reshape")))
+recipe("permute", fn_recipe(tensor.permute, lambda env: {"a": leaf(), "axes": (1, 0)}, aliases=op("permute")))
+recipe("transpose", fn_recipe(tensor.transpose, lambda env: {"a": leaf(), "dim0": 0, "dim1": 1},
+                              aliases={"a": ("transpose",), "dim0": ("transpose dim",), "dim1": ("transpose dim",)}))
+recipe("getitem", fn_recipe(tensor.getitem, lambda env: {"a": leaf(), "index": 1},
+                            aliases={"a": ("getitem",), "index": ("index",)}, index=("index",)))
+recipe("concat", fn_recipe(tensor.concat, lambda env: {"tensors": [leaf(), leaf()], "axis": 0},
+                           aliases={"tensors": ("concat",), "axis": ("concat axis",)}))
+recipe("stack", fn_recipe(tensor.stack, lambda env: {"tensors": [leaf(), leaf()], "axis": 0},
+                          aliases={"tensors": ("stack",), "axis": ("stack axis",)}))
+recipe("unbroadcast", fn_recipe(tensor.unbroadcast, lambda env: {"grad": np.ones((4, 3), np.float32), "shape": (3,)}))
+recipe("check_tensor", fn_recipe(tensor.check_tensor, lambda env: {"name": "op", "x": leaf()},
+                                 aliases={"x": ("op",)}))
+recipe("Tensor.reshape", Recipe(Tensor.reshape, lambda env: {"self": leaf(), "shape": (3, 2)},
+                                lambda self, shape: self.reshape(shape), aliases={"shape": ("reshape",)}))
+recipe("Tensor.transpose", method_recipe(Tensor, "transpose", lambda env: {"self": leaf(), "dim0": 0, "dim1": 1},
+                                         aliases={"dim0": ("transpose dim",), "dim1": ("transpose dim",)}))
+for _name in ("sum", "mean", "max"):
+    recipe(f"Tensor.{_name}", method_recipe(Tensor, _name, lambda env: {"self": leaf(), "axis": 0, "keepdims": True},
+                                            aliases={"keepdims": (_name,)}))
+recipe("Tensor.backward", method_recipe(
+    Tensor, "backward", lambda env: {"self": leaf() * 2, "grad": np.ones((2, 3), np.float32)},
+    also={RuntimeError: ("backward()",)}))
+for _dunder, _word in [("__add__", "add"), ("__radd__", "add"), ("__sub__", "sub"), ("__rsub__", "sub"),
+                       ("__mul__", "mul"), ("__rmul__", "mul"), ("__truediv__", "div"), ("__rtruediv__", "div"),
+                       ("__pow__", "power"), ("__rpow__", "power"), ("__matmul__", "matmul"),
+                       ("__rmatmul__", "matmul"), ("__getitem__", "index")]:
+    _other = {"__matmul__": (3, 2), "__rmatmul__": (3, 2)}.get(_dunder, (2, 3))
+    recipe(f"Tensor.{_dunder}", Recipe(
+        getattr(Tensor, _dunder), (lambda s: lambda env: {"self": leaf(), "other": leaf(s) if s else 1})(
+            None if _dunder == "__getitem__" else _other),
+        (lambda d: lambda self, other: getattr(self, d)(other))(_dunder),
+        aliases={"other": (_word,)}, index=("other",) if _dunder == "__getitem__" else ()))
+
+# ---- autograd (module 06)
+recipe("is_grad_enabled", fn_recipe(autograd.is_grad_enabled, lambda env: {}))
+
+
+def _enter_and_leave_no_grad():
+    with autograd.no_grad():
+        pass
+
+
+recipe("no_grad", Recipe(autograd.no_grad, lambda env: {}, _enter_and_leave_no_grad))
+recipe("backward", fn_recipe(autograd.backward, lambda env: {"root": leaf() * 2, "grad": np.ones((2, 3), np.float32)},
+                             aliases={"root": ("backward",)}, also={RuntimeError: ("backward()",)}))
+
+# ---- activations (module 02)
+for _name in ("relu", "sigmoid", "tanh", "gelu"):
+    recipe(_name, fn_recipe(getattr(activations, _name), lambda env: {"x": leaf()}, aliases=op(_name)))
+for _name in ("softmax", "log_softmax"):
+    recipe(_name, fn_recipe(getattr(activations, _name), lambda env: {"x": leaf(), "axis": -1},
+                            aliases={"x": (_name,), "axis": (f"{_name} axis",)}))
+for _cls in (activations.ReLU, activations.Sigmoid, activations.Tanh, activations.GELU):
+    recipe(_cls.__name__, fn_recipe(_cls, lambda env: {}))
+for _cls in (activations.Softmax, activations.LogSoftmax):
+    recipe(_cls.__name__, fn_recipe(_cls, lambda env: {"axis": -1}))
+for _cls in (activations.ReLU, activations.Sigmoid, activations.Tanh, activations.GELU, activations.Softmax,
+             activations.LogSoftmax):
+    _word = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu", "Softmax": "softmax",
+             "LogSoftmax": "log_softmax"}[_cls.__name__]
+    recipe(f"{_cls.__name__}.forward", method_recipe(_cls, "forward", (lambda c: lambda env: {"self": c(), "x": leaf()})(_cls),
+                                                     aliases={"x": (_word,)}))
+recipe("_Activation.__call__", Recipe(inspect.getattr_static(activations.ReLU, "__call__"),
+                                      lambda env: {"self": activations.Tanh(), "x": leaf()},
+                                      lambda self, x: self(x), aliases={"x": ("tanh",)}))
+recipe("_Activation.train", method_recipe(activations.ReLU, "train", lambda env: {"self": activations.ReLU(), "mode": False},
+                                          aliases={"mode": ("train mode",)}))
+
+# ---- layers (module 03)
+recipe("manual_seed", fn_recipe(manual_seed, lambda env: {"seed": 0}))
+recipe("Module", fn_recipe(Module, lambda env: {}))
+recipe("linear", fn_recipe(layers.linear, lambda env: {"x": leaf((4, 3)), "weight": leaf((2, 3)), "bias": leaf((2,))},
+                           aliases={"x": ("linear",), "weight": ("linear",), "bias": ("linear",)}))
+recipe("Linear", fn_recipe(Linear, lambda env: {"in_features": 3, "out_features": 2, "bias": True}))
+recipe("Linear.forward", method_recipe(Linear, "forward", lambda env: {"self": Linear(3, 2), "x": leaf((4, 3))},
+                                       aliases={"x": ("Linear",)}))
+recipe("Dropout", fn_recipe(Dropout, lambda env: {"p": 0.5, "seed": 0}))
+recipe("Dropout.forward", method_recipe(Dropout, "forward", lambda env: {"self": Dropout(0.5, seed=0), "x": leaf()},
+                                        aliases={"x": ("Dropout",)}))
+recipe("Flatten", fn_recipe(layers.Flatten, lambda env: {}))
+recipe("Flatten.forward", method_recipe(layers.Flatten, "forward", lambda env: {"self": layers.Flatten(), "x": leaf()},
+                                        aliases={"x": ("Flatten",)}))
+recipe("Sequential", Recipe(Sequential, lambda env: {"first": Linear(3, 4), "second": ReLU()},
+                            lambda first, second: Sequential(first, second),
+                            aliases={"first": ("layer 0",), "second": ("layer 1",)}))
+recipe("Sequential.forward", method_recipe(Sequential, "forward", lambda env: {"self": model(), "x": leaf((4, 3))},
+                                           aliases={"x": ("Linear",)}))
+recipe("Sequential.__getitem__", Recipe(Sequential.__getitem__, lambda env: {"self": model(), "index": 1},
+                                        lambda self, index: self[index], index=("index",)))
+recipe("Module.__call__", Recipe(Module.__call__, lambda env: {"self": model(), "x": leaf((4, 3))},
+                                 lambda self, x: self(x), aliases={"x": ("Linear",)}))
+recipe("Module.train", method_recipe(Module, "train", lambda env: {"self": model(), "mode": False},
+                                     aliases={"mode": ("train mode",)}))
+recipe("Module.training", setter_recipe(Module, "training", lambda env: {"self": model(), "value": False},
+                                        aliases={"value": ("train mode",)}))
+recipe("Module.named_modules", method_recipe(Module, "named_modules", lambda env: {"self": model(), "prefix": "net"}))
+recipe("Module.state_dict", method_recipe(Module, "state_dict", lambda env: {"self": model(), "copy": True}))
+recipe("Module.load_state_dict", method_recipe(Module, "load_state_dict",
+                                               lambda env: {"self": model(), "state": model().state_dict()}))
+recipe("Module.set_random_state", method_recipe(Module, "set_random_state",
+                                                lambda env: {"self": model(), "states": model().random_state()}))
+
+# ---- losses (module 04)
+_LOSS_TARGETS = {"mse_loss": lambda: np.zeros((4, 2), np.float32), "cross_entropy": lambda: np.array([0, 1, 1, 0]),
+                 "binary_cross_entropy": lambda: np.ones((4, 2), np.float32),
+                 "binary_cross_entropy_with_logits": lambda: np.ones((4, 2), np.float32)}
+_LOSS_CLASSES = {"mse_loss": losses.MSELoss, "cross_entropy": losses.CrossEntropyLoss,
+                 "binary_cross_entropy": losses.BinaryCrossEntropyLoss,
+                 "binary_cross_entropy_with_logits": losses.BCEWithLogitsLoss}
+for _name, _target in _LOSS_TARGETS.items():
+    _first = "pred" if _name in ("mse_loss", "binary_cross_entropy") else "logits"
+    _pred = (lambda: Tensor(np.full((4, 2), 0.25, np.float32), requires_grad=True))
+    recipe(_name, fn_recipe(getattr(losses, _name), (lambda f, p, t: lambda env: {f: p(), "target": t()})(_first, _pred, _target),
+                            aliases={_first: (_name, "predictions"), "target": (_name, "targets")}))
+    _cls = _LOSS_CLASSES[_name]
+    recipe(_cls.__name__, fn_recipe(_cls, lambda env: {}))
+    recipe(f"{_cls.__name__}.forward", method_recipe(
+        _cls, "forward", (lambda c, f, p, t: lambda env: {"self": c(), f: p(), "target": t()})(_cls, _first, _pred, _target),
+        aliases={_first: (_name, "predictions"), "target": (_name, "targets")}))
+recipe("_Loss.__call__", Recipe(inspect.getattr_static(losses.MSELoss, "__call__"),
+                                lambda env: {"self": losses.MSELoss(), "pred": leaf((4, 2)),
+                                             "target": np.zeros((4, 2), np.float32)},
+                                lambda self, pred, target: self(pred, target),
+                                aliases={"pred": ("mse_loss",), "target": ("mse_loss",)}))
+
+# ---- data (module 05)
+recipe("Dataset", fn_recipe(Dataset, lambda env: {}))
+recipe("TensorDataset", Recipe(TensorDataset, lambda env: {"first": features(), "second": labels()},
+                               lambda first, second: TensorDataset(first, second),
+                               aliases={"first": ("TensorDataset",), "second": ("TensorDataset",)}))
+recipe("TensorDataset.__getitem__", Recipe(TensorDataset.__getitem__,
+                                           lambda env: {"self": TensorDataset(features(), labels()), "index": 2},
+                                           lambda self, index: self[index], index=("index",)))
+recipe("DataLoader", fn_recipe(DataLoader, lambda env: {"dataset": TensorDataset(features(), labels()), "batch_size": 4,
+                                                        "shuffle": True, "drop_last": False, "seed": 0}))
+recipe("DataLoader.set_epoch", method_recipe(DataLoader, "set_epoch", lambda env: {"self": loader(), "epoch": 3}))
+recipe("DataLoader.order", method_recipe(DataLoader, "order", lambda env: {"self": loader(), "epoch": 3}))
+recipe("DataLoader.load_state_dict", method_recipe(DataLoader, "load_state_dict",
+                                                   lambda env: {"self": loader(), "state": {"seed": 1, "epoch": 2}}))
+recipe("SimpleDataset", fn_recipe(dataloader.SimpleDataset,
+                                  lambda env: {"size": 12, "num_features": 3, "num_classes": 2, "seed": 0}))
+
+# ---- optimizers (module 07)
+recipe("Optimizer", Recipe(optimizers.Optimizer, lambda env: {"params": [leaf()], "lr": 0.1},
+                           lambda params, lr: optimizers.Optimizer(params, lr)))
+recipe("SGD", fn_recipe(SGD, lambda env: {"params": [leaf()], "lr": 0.1, "momentum": 0.9, "dampening": 0.0,
+                                          "nesterov": True, "weight_decay": 0.01}))
+recipe("SGD(learning_rate=)", Recipe(SGD, lambda env: {"params": [leaf()], "learning_rate": 0.1},
+                                     lambda params, learning_rate: SGD(params, learning_rate=learning_rate),
+                                     aliases={"learning_rate": ("lr",)}))
+for _cls in (Adam, optimizers.AdamW):
+    recipe(_cls.__name__, fn_recipe(_cls, lambda env: {"params": [leaf()], "lr": 0.01, "betas": (0.9, 0.99),
+                                                       "eps": 1e-8, "weight_decay": 0.01}))
+    recipe(f"{_cls.__name__}(learning_rate=)", Recipe(
+        _cls, lambda env: {"params": [leaf()], "learning_rate": 0.1},
+        (lambda c: lambda params, learning_rate: c(params, learning_rate=learning_rate))(_cls),
+        aliases={"learning_rate": ("lr",)}))
+
+
+def _stepped(cls, **kwargs):
+    p = leaf()
+    opt = cls([p, leaf((3,))], **kwargs)
+    opt.step()
+    return opt
+
+
+def _optimizer_with_grad(cls, **kwargs):
+    def build(env):
+        opt = _stepped(cls, **kwargs)
+        return {"self": opt, "grad": np.full((2, 3), 0.25, np.float32)}
+    return build
+
+
+def _grad_into_param(arguments):
+    arguments["self"].params[0].grad = arguments["grad"]
+
+
+def _step(self, grad):
+    self.step()
+
+
+for _cls, _kwargs in ((SGD, {"lr": 0.1, "momentum": 0.9}), (Adam, {"lr": 0.01}),
+                      (optimizers.AdamW, {"lr": 0.01})):
+    # the argument is the gradient of params[0]: step() reads it, so junk must leave everything as it was
+    recipe(f"{_cls.__name__}.step(grad)", Recipe(_cls.step, _optimizer_with_grad(_cls, **_kwargs), _step,
+                                                 aliases={"grad": ("params[0].grad",)}, prepare=_grad_into_param))
+recipe("Optimizer.state_dict", method_recipe(optimizers.Optimizer, "state_dict",
+                                             lambda env: {"self": _stepped(Adam, lr=0.01), "copy": False}))
+recipe("Optimizer.load_state_dict", method_recipe(
+    optimizers.Optimizer, "load_state_dict",
+    lambda env: {"self": _stepped(Adam, lr=0.01), "state_dict": _stepped(Adam, lr=0.02).state_dict()}))
+
+# ---- module 08: schedule, clipping, metrics, memory, models, checkpoint, training
+recipe("CosineSchedule", fn_recipe(CosineSchedule, lambda env: {"max_lr": 0.1, "min_lr": 0.01, "total_epochs": 10,
+                                                                "warmup_epochs": 2}))
+recipe("CosineSchedule.get_lr", method_recipe(CosineSchedule, "get_lr",
+                                              lambda env: {"self": CosineSchedule(0.1, 0.01, 10), "epoch": 3}))
+recipe("CosineSchedule.load_state_dict", method_recipe(
+    CosineSchedule, "load_state_dict",
+    lambda env: {"self": CosineSchedule(0.1, 0.01, 10), "state": CosineSchedule(0.2, 0.0, 5, 1).state_dict()}))
+recipe("clip_grad_norm", fn_recipe(clipping.clip_grad_norm, lambda env: {"parameters": [leaf(), leaf((3,))],
+                                                                         "max_norm": 0.5, "error_if_nonfinite": True},
+                                   also={RuntimeError: ("non-finite", "total norm")}))
+recipe("grad_norm", fn_recipe(clipping.grad_norm, lambda env: {"parameters": [leaf(), leaf((3,))]}))
+recipe("Accuracy", fn_recipe(Accuracy, lambda env: {"threshold": 0.5, "from_logits": True}))
+recipe("Accuracy.__call__", Recipe(Accuracy.__call__, lambda env: {"self": Accuracy(), "y_pred": leaf((4, 2)),
+                                                                   "y_true": np.array([0, 1, 1, 0])},
+                                   lambda self, y_pred, y_true: self(y_pred, y_true),
+                                   aliases={"y_pred": ("Accuracy", "predictions"), "y_true": ("Accuracy", "targets")}))
+recipe("MeanAbsoluteError", fn_recipe(metrics.MeanAbsoluteError, lambda env: {}))
+recipe("MeanAbsoluteError.__call__", Recipe(
+    metrics.MeanAbsoluteError.__call__, lambda env: {"self": metrics.MeanAbsoluteError(), "y_pred": leaf((4, 2)),
+                                                     "y_true": np.zeros((4, 2), np.float32)},
+    lambda self, y_pred, y_true: self(y_pred, y_true),
+    aliases={"y_pred": ("MeanAbsoluteError", "predictions"), "y_true": ("MeanAbsoluteError", "targets")}))
+recipe("metric_name", fn_recipe(metrics.metric_name, lambda env: {"metric": Accuracy()}))
+recipe("memory_table", fn_recipe(memory.memory_table, lambda env: {"num_params": 1000, "optimizer": "adam",
+                                                                   "bytes_per_param": 4}))
+recipe("training_memory", fn_recipe(memory.training_memory, lambda env: {
+    "model": model(), "optimizer": _stepped(Adam, lr=0.01), "batch_size": 4, "input_shape": (3,)}))
+_MODEL_WORDS = ("model", "parameters()", "forward")
+recipe("check_model", fn_recipe(models.check_model, lambda env: {"model": PlainModel()}, aliases={"model": _MODEL_WORDS}))
+recipe("model_parameters", fn_recipe(models.model_parameters, lambda env: {"model": PlainModel()},
+                                     aliases={"model": _MODEL_WORDS}))
+recipe("run_model", fn_recipe(models.run_model, lambda env: {"model": PlainModel(), "inputs": leaf((4, 3))},
+                              aliases={"model": _MODEL_WORDS, "inputs": ("matmul",)}))
+recipe("is_training", fn_recipe(models.is_training, lambda env: {"model": PlainModel()}))
+recipe("set_training", fn_recipe(models.set_training, lambda env: {"model": PlainModel(), "mode": False},
+                                 aliases={"model": _MODEL_WORDS}))
+recipe("model_state", fn_recipe(models.model_state, lambda env: {"model": PlainModel(), "copy": True},
+                                aliases={"model": _MODEL_WORDS}))
+recipe("load_model_state", fn_recipe(models.load_model_state, lambda env: {
+    "model": PlainModel(), "state": {"parameters.0": np.zeros((3, 2), np.float32)}},
+    aliases={"model": (*_MODEL_WORDS, "state does not match")}))
+recipe("model_random_state", fn_recipe(models.model_random_state, lambda env: {"model": model()}))
+recipe("set_model_random_state", fn_recipe(models.set_model_random_state, lambda env: {
+    "model": model(), "states": model().random_state()},
+    aliases={"model": (*_MODEL_WORDS, "random state"), "states": ("random state",)}))
+
+recipe("write_checkpoint", fn_recipe(checkpoint.write_checkpoint, lambda env: {
+    "path": env / "out.ckpt", "state": {"w": np.ones(3, np.float32), "n": 2}, "extra_metadata": {"note": "x"}},
+    aliases={"state": ("checkpoint state",)}))
+_FILE_WORDS = {"path": ("checkpoint",)}      # "<file> is not a valid TinyTorch checkpoint: ..."
+recipe("read_checkpoint", fn_recipe(checkpoint.read_checkpoint, lambda env: {"path": checkpoint_file(env)},
+                                    aliases=_FILE_WORDS))
+recipe("checkpoint_metadata", fn_recipe(checkpoint.checkpoint_metadata, lambda env: {"path": checkpoint_file(env)},
+                                        aliases=_FILE_WORDS))
+recipe("write_atomically", fn_recipe(checkpoint.write_atomically, lambda env: {
+    "path": env / "note.txt", "write": lambda tmp: Path(tmp).write_text("hello")}))
+recipe("retained_epochs", fn_recipe(checkpoint.retained_epochs, lambda env: {
+    "saved_epochs": [1, 2, 3, 4, 5], "keep_last": 2, "every": 2, "best_epoch": 1}))
+recipe("improves", fn_recipe(checkpoint.improves, lambda env: {"value": 0.5, "best": 1.0, "mode": "min"}))
+recipe("CheckpointManager", fn_recipe(checkpoint.CheckpointManager, lambda env: {
+    "directory": env / "ckpts", "keep_last": 2, "keep_best": True, "monitor": "eval_loss", "mode": "min", "every": None}))
+
+
+def _manager(env):
+    manager = checkpoint.CheckpointManager(env / "ckpts", keep_last=1)
+    manager.save({"w": np.ones(2, np.float32)}, epoch=1, value=0.5)
+    return manager
+
+
+recipe("CheckpointManager.save", method_recipe(checkpoint.CheckpointManager, "save", lambda env: {
+    "self": _manager(env), "state": {"w": np.zeros(2, np.float32)}, "epoch": 2, "value": 0.25},
+    aliases={"state": ("checkpoint state",)}))
+recipe("CheckpointManager.path_for", method_recipe(checkpoint.CheckpointManager, "path_for",
+                                                   lambda env: {"self": _manager(env), "epoch": 3}))
+
+# a list in the scheduler's place is the older Trainer(model, optimizer, loss_fn, metrics) call
+_TRAINER_WORDS = {"model": _MODEL_WORDS, "scheduler": ("fourth argument",)}
+# what a loader yields is named by epoch and batch ("epoch 0, batch 0: a batch must be a pair ...")
+_LOADER_WORDS = ("batch 0",)
+
+
+def _trainer_arguments(env):
+    net = model()
+    return {"model": net, "optimizer": SGD(net.parameters(), lr=0.1), "loss_fn": CrossEntropyLoss(),
+            "scheduler": CosineSchedule(0.1, 0.01, 10), "grad_clip_norm": 1.0, "metrics": [Accuracy()],
+            "nonfinite": "raise"}
+
+
+recipe("Trainer", fn_recipe(Trainer, _trainer_arguments, aliases=_TRAINER_WORDS))
+_EPOCH_ERRORS = {FloatingPointError: ("non-finite",)}
+recipe("Trainer.train_epoch", method_recipe(Trainer, "train_epoch", lambda env: {
+    "self": trainer(), "dataloader": loader(), "accumulation_steps": 2}, also=_EPOCH_ERRORS,
+    aliases={"dataloader": _LOADER_WORDS}))
+recipe("Trainer.evaluate", method_recipe(Trainer, "evaluate", lambda env: {"self": trainer(), "dataloader": loader()},
+                                         also=_EPOCH_ERRORS, aliases={"dataloader": _LOADER_WORDS}))
+_SLOW_EPOCHS = ("huge int", "np.int64 -1")
+recipe("Trainer.fit", method_recipe(Trainer, "fit", lambda env: {
+    "self": trainer(), "train_dataloader": loader(), "val_dataloader": loader(False), "epochs": 2, "verbose": False,
+    "accumulation_steps": 1, "checkpoint_dir": env / "run", "checkpoint_every": 1, "early_stopping_patience": 3,
+    "monitor": "eval_loss", "mode": "min"}, also=_EPOCH_ERRORS,
+    aliases={"train_dataloader": ("train_epoch dataloader", *_LOADER_WORDS),
+             "val_dataloader": ("evaluate dataloader", *_LOADER_WORDS),
+             "checkpoint_dir": ("CheckpointManager directory", "checkpoint_dir")},
+    slow={"epochs": ("huge int",)}))
+recipe("Trainer.state_dict", method_recipe(Trainer, "state_dict", lambda env: {"self": trainer(), "copy": False}))
+recipe("Trainer.load_state_dict", method_recipe(Trainer, "load_state_dict", lambda env: {
+    "self": trainer(), "state": trainer(trained=True).state_dict()}, aliases={"state": ("checkpoint", "state")}))
+recipe("Trainer.save_checkpoint", method_recipe(Trainer, "save_checkpoint", lambda env: {
+    "self": trainer(trained=True), "path": env / "t.ckpt"}))
+recipe("Trainer.load_checkpoint", method_recipe(Trainer, "load_checkpoint", lambda env: {
+    "self": trainer(), "path": checkpoint_file(env)}, aliases=_FILE_WORDS))
+recipe("Trainer.training_mode", setter_recipe(Trainer, "training_mode", lambda env: {"self": trainer(), "value": False},
+                                              aliases={"value": ("training_mode",)}))
+
+# ---- abstract methods: each raises NotImplementedError naming what a subclass must define
+_ABSTRACT = {NotImplementedError: ("must",)}
+
+
+def _abstract(cls, attr, build):
+    function = inspect.getattr_static(cls, attr)
+    return Recipe(function, build, (lambda f: lambda self, **kwargs: f(self, *kwargs.values()))(function),
+                  also=_ABSTRACT)
+
+
+recipe("Module.forward", _abstract(Module, "forward", lambda env: {"self": Module(), "x": leaf()}))
+recipe("Dataset.__getitem__", _abstract(Dataset, "__getitem__", lambda env: {"self": Dataset(), "index": 0}))
+recipe("_Activation.forward", _abstract(activations.ReLU.__mro__[1], "forward",
+                                        lambda env: {"self": activations.ReLU(), "x": leaf()}))
+recipe("_Loss.forward", _abstract(losses.MSELoss.__mro__[1], "forward",
+                                  lambda env: {"self": losses.MSELoss(), "pred": leaf(), "target": leaf()}))
+
+# ---- validation (the argument checks themselves): only `value` is the user's; the name, the bounds,
+# the choices and describe's limit are constants written in the package's own calls
+recipe("describe", fn_recipe(validation.describe, lambda env: {"value": [1, 2], "limit": 10}, fuzz=("value",)))
+recipe("check_int", fn_recipe(validation.check_int, lambda env: {"name": "size", "value": 3, "minimum": 1},
+                              fuzz=("value",), aliases={"value": ("size",)}))
+recipe("check_number", fn_recipe(validation.check_number, lambda env: {
+    "name": "rate", "value": 0.5, "minimum": 0.0, "maximum": 1.0, "positive": True},
+    fuzz=("value",), aliases={"value": ("rate",)}))
+recipe("check_bool", fn_recipe(validation.check_bool, lambda env: {"name": "flag", "value": True}, fuzz=("value",),
+                               aliases={"value": ("flag",)}))
+recipe("check_choice", fn_recipe(validation.check_choice, lambda env: {"name": "mode", "value": "min",
+                                                                       "choices": ("min", "max")},
+                                 fuzz=("value",), aliases={"value": ("mode",)}))
+
+
+for _name in ("div", "power", "log", "sqrt", "exp", "reduce_mean", "Tensor.mean", "Tensor.__truediv__",
+              "Tensor.__rtruediv__", "Tensor.__pow__", "Tensor.__rpow__"):
+    RECIPES[_name].ieee = True
+
+# Failures the fuzz finds that are not fixed yet, by "recipe(argument)", each with what happens and
+# why it is open. test_every_argument_refuses_every_junk_value fails when one of these no longer
+# fails (remove it here) as well as on any failure not listed: nothing is hidden.
+_MODULE_06 = "src/06_autograd is being changed on other branches (speed, learner): not fixed here"
+_MODULE_08 = "module 08 (src/08_training) belongs to helper m08 until 21:35"
+KNOWN: dict = {
+    # Tensor.backward(grad=b"x") -> ValueError "could not convert string to float"; grad=object() -> TypeError
+    # "float() argument must be ..."; neither names grad. backward(root=None) -> AttributeError 'requires_grad'.
+    "Tensor.backward(grad)": _MODULE_06, "backward(grad)": _MODULE_06, "backward(root)": _MODULE_06,
+    # unbroadcast(None, (3,)) -> AttributeError; unbroadcast(g, 5) -> TypeError "object of type 'int' has no len()".
+    "unbroadcast(grad)": "the backward rules' helper: ndarrays in, no checks on the hot path (design decision)",
+    "unbroadcast(shape)": "the backward rules' helper: ndarrays in, no checks on the hot path (design decision)",
+    "Optimizer.state_dict(copy)": _MODULE_08, "Trainer.state_dict(copy)": _MODULE_08,
+    "model_state(copy)": _MODULE_08, "set_training(mode)": _MODULE_08, "set_training(model)": _MODULE_08,
+    "run_model(model)": _MODULE_08, "set_model_random_state(model)": _MODULE_08,
+    "Accuracy.__call__(y_pred)": _MODULE_08, "Accuracy.__call__(y_true)": _MODULE_08,
+    "MeanAbsoluteError.__call__(y_pred)": _MODULE_08, "MeanAbsoluteError.__call__(y_true)": _MODULE_08,
+    "CheckpointManager.save(state)": _MODULE_08, "write_checkpoint(state)": _MODULE_08,
+    "write_checkpoint(path)": _MODULE_08, "write_checkpoint(extra_metadata)": _MODULE_08,
+    "write_atomically(path)": _MODULE_08, "write_atomically(write)": _MODULE_08,
+    "checkpoint_metadata(path)": _MODULE_08, "improves(best)": _MODULE_08, "improves(mode)": _MODULE_08,
+    "retained_epochs(best_epoch)": _MODULE_08, "retained_epochs(saved_epochs)": _MODULE_08,
+    "training_memory(batch_size)": _MODULE_08, "training_memory(input_shape)": _MODULE_08,
+"training_memory(optimizer)": _MODULE_08,
+    "Trainer.fit(checkpoint_dir)": _MODULE_08, "Trainer.fit(monitor)": _MODULE_08,
+    "Trainer.save_checkpoint(path)": _MODULE_08,
+    # fit(train, val_dataloader=[1, 2]) trains epoch 1, then evaluate refuses the batch: the error comes
+    # with trainer.epoch 0 -> 1 and the model updated. Checking the validation loader before training
+    # (or rolling a whole epoch back) is a design decision for the lead.
+    "Trainer.fit(val_dataloader)": "design decision: " + _MODULE_08,
+}
+
+
+# ============================================================================ running one case
+
+class Hang(BaseException):
+    """A call ran longer than CALL_SECONDS (a BaseException, so no `except Exception` in the code swallows it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    def alarm(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def snapshot(obj, memo: dict):
+    """A comparable picture of everything reachable from `obj`: arrays by bytes, floats by repr (so NaN
+    equals NaN), generators by state, objects by their attributes (and slots)."""
+    if obj is None or isinstance(obj, (bool, int, str, bytes, complex)):
+        return obj
+    if isinstance(obj, float):
+        return ("float", repr(obj))
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "O":
+            return ("object array", obj.shape, [snapshot(v, memo) for v in obj.ravel()])
+        return ("array", obj.dtype.str, obj.shape, obj.tobytes(), obj.flags.writeable)
+    if isinstance(obj, np.generic):
+        return ("numpy scalar", obj.dtype.str, repr(obj))
+    if isinstance(obj, Path):
+        return ("path", str(obj))
+    if id(obj) in memo:
+        return ("seen", memo[id(obj)])
+    memo[id(obj)] = len(memo)
+    if isinstance(obj, np.random.Generator):
+        return ("generator", repr(obj.bit_generator.state))
+    if isinstance(obj, dict):
+        return ("dict", [(repr(k), snapshot(v, memo)) for k, v in obj.items()])
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__, [snapshot(v, memo) for v in obj])
+    if isinstance(obj, (set, frozenset)):
+        return ("set", sorted(map(repr, obj)))
+    if inspect.isroutine(obj) or inspect.isclass(obj) or inspect.ismodule(obj):
+        return ("routine", id(obj))
+    fields = dict(vars(obj)) if hasattr(obj, "__dict__") else {}
+    if isinstance(obj, Module):       # the mode is the property (unset means True), not the private slot
+        fields.pop("_training", None)
+        fields["training"] = obj.training
+    for cls in type(obj).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if slot != "__weakref__" and hasattr(obj, slot):
+                fields[slot] = getattr(obj, slot)
+    if not fields:
+        return ("opaque", type(obj).__name__, id(obj))
+    return (type(obj).__name__, [(k, snapshot(v, memo)) for k, v in sorted(fields.items())])
+
+
+def folder_snapshot(folder: Path) -> list:
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None)
+                  for p in folder.rglob("*"))
+
+
+SENTINEL_SEED = 4242
+
+
+def _init_draw() -> np.ndarray:
+    """What the weight-initialisation generator gives next (the observable part of its state)."""
+    return Linear(2, 2, bias=False).weight.data.copy()
+
+
+manual_seed(SENTINEL_SEED)
+_EXPECTED_INIT_DRAW = _init_draw()
+
+
+def _difference(before, after, path="") -> str:
+    """Where two snapshots first differ, as a readable path."""
+    if type(before) is not type(after):
+        return f"{path}: {str(before)[:80]} -> {str(after)[:80]}"
+    if isinstance(before, (list, tuple)) and len(before) == len(after):
+        for i, (b, a) in enumerate(zip(before, after)):
+            if b != a:
+                label = b[0] if isinstance(b, tuple) and len(b) == 2 and isinstance(b[0], str) else i
+                return _difference(b, a, f"{path}/{label}")
+    return f"{path}: {str(before)[:80]} -> {str(after)[:80]}"
+
+
+def names_the_argument(message: str, recipe: Recipe, argument: str, value) -> bool:
+    words = (argument, *recipe.aliases.get(argument, ()))
+    if isinstance(value, (str, os.PathLike)) and str(value):
+        words += (str(value),)
+    lowered = message.lower()
+    return any(word.lower() in lowered for word in words)
+
+
+def run_case(recipe: Recipe, argument: str, make_value, label: str):
+    """None when the call behaved, else a one-line description of what went wrong."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = Path(tmp)
+        arguments = recipe.build(env)
+        value = make_value(env)
+        arguments[argument] = value
+        if recipe.prepare is not None:
+            recipe.prepare(arguments)
+        manual_seed(SENTINEL_SEED)
+        grad_mode = autograd.is_grad_enabled()
+        before, files_before = snapshot(arguments, {}), folder_snapshot(env)
+        where = f"{recipe_name(recipe)}({argument}={label})"
+        try:
+            with time_limit(CALL_SECONDS), warnings.catch_warnings(), contextlib.chdir(env):
+                warnings.simplefilter("ignore" if recipe.ieee else "error", RuntimeWarning)
+                recipe.call(**arguments)
+        except (TypeError, ValueError, FileNotFoundError, IndexError, NotImplementedError, *recipe.also) as error:
+            message = str(error)
+            kind = type(error)
+            if isinstance(error, NotImplementedError) and not isinstance(error, tuple(recipe.also)):
+                # an abstract base class given where a concrete one goes (Module(), Dataset()) says so
+                if not any(w in message for w in ("must define", "must implement")):
+                    return f"{where}: NotImplementedError {message[:200]}"
+            elif kind is IndexError or (issubclass(kind, IndexError) and kind not in (IndexError,)):
+                if not recipe.index or not any(w in message for w in ("range", "bounds", "too many indices")):
+                    return f"{where}: IndexError {message[:200]}"
+            elif isinstance(error, tuple(recipe.also)) and not isinstance(error, (TypeError, ValueError,
+                                                                                   FileNotFoundError)):
+                words = recipe.also[next(k for k in recipe.also if isinstance(error, k))]
+                if not any(w in message for w in words):
+                    return f"{where}: {kind.__name__} {message[:200]}"
+            elif not names_the_argument(message, recipe, argument, value):
+                return f"{where}: {kind.__name__} does not name the argument: {message[:200]}"
+            if autograd.is_grad_enabled() != grad_mode:
+                return f"{where}: grad mode changed by a failed call"
+            after = snapshot(arguments, {})
+            if after != before:
+                return f"{where}: {kind.__name__} ({message[:100]}) but changed {_difference(before, after)}"
+            if folder_snapshot(env) != files_before:
+                return f"{where}: {kind.__name__} ({message[:100]}) but the files changed"
+            if not np.array_equal(_init_draw(), _EXPECTED_INIT_DRAW):
+                return f"{where}: {kind.__name__} ({message[:100]}) but the initialisation generator moved"
+        except Hang:
+            return f"{where}: hang (more than {CALL_SECONDS} s)"
+        except BaseException as error:       # noqa: BLE001 - anything else is what this test looks for
+            return f"{where}: {type(error).__name__} {str(error)[:200]}"
+        if autograd.is_grad_enabled() != grad_mode:
+            return f"{where}: grad mode changed"
+    return None
+
+
+def recipe_name(recipe: Recipe) -> str:
+    return next(name for name, r in RECIPES.items() if r is recipe)
+
+
+_ARGUMENT_NAMES: dict = {}
+
+
+def fuzzed_arguments(name: str) -> list:
+    if name not in _ARGUMENT_NAMES:
+        _ARGUMENT_NAMES[name] = RECIPES[name].fuzzed()
+    return _ARGUMENT_NAMES[name]
+
+
+WITH_ARGUMENTS = sorted(name for name in RECIPES if fuzzed_arguments(name))
+
+
+# ============================================================================ the tests
+
+def test_every_public_callable_has_a_recipe():
+    covered = {id(r.obj) for r in RECIPES.values()}
+    missing = sorted(name for name, obj in public_callables().items() if id(obj) not in covered)
+    assert not missing, f"public callables the fuzz does not know how to call: {missing}; add them to RECIPES"
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_the_valid_call_of_every_recipe_works(name):
+    """Else the fuzz would only see the recipe's own mistake."""
+    recipe = RECIPES[name]
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), contextlib.chdir(tmp):
+        warnings.simplefilter("error", RuntimeWarning)
+        if recipe.also is _ABSTRACT:
+            with pytest.raises(NotImplementedError, match="must"):
+                recipe.call(**recipe.build(Path(tmp)))
+        else:
+            recipe.call(**recipe.build(Path(tmp)))
+
+
+def known(name: str, argument: str) -> bool:
+    return f"{name}({argument})" in KNOWN
+
+
+@pytest.mark.parametrize("name", WITH_ARGUMENTS)
+def test_every_argument_refuses_every_junk_value(name):
+    recipe = RECIPES[name]
+    problems, still_open = [], set()
+    for argument in fuzzed_arguments(name):
+        for label, make in JUNK.items():
+            if label in recipe.slow.get(argument, ()):
+                continue
+            problem = run_case(recipe, argument, make, label)
+            if problem and known(name, argument):
+                still_open.add(f"{name}({argument})")
+            elif problem:
+                problems.append(problem)
+    assert not problems, f"{len(problems)} bad calls:\n" + "\n".join(problems)
+    fixed = sorted(key for key in KNOWN if key.startswith(f"{name}(") and key not in still_open)
+    assert not fixed, f"listed in KNOWN but no longer failing (remove them there): {fixed}"
+
+
+_NUMBERS = st.one_of(st.integers(-3, 300), st.floats(allow_nan=True, allow_infinity=True),
+                     st.sampled_from([2**31, 2**63, -(2**63) - 1, 2**64, 10**30]))
+_ARRAYS = hnp.arrays(dtype=st.sampled_from([np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8,
+                                            np.bool_, np.complex64]),
+                     shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4))
+_NESTED = st.recursive(st.one_of(_NUMBERS, st.text(max_size=2), st.none()), lambda inner: st.lists(inner, max_size=3),
+                       max_leaves=8)
+VALUES = st.one_of(
+    st.none(), st.booleans(), _NUMBERS, st.text(max_size=4), st.binary(max_size=4),
+    st.complex_numbers(max_magnitude=10), _NESTED, _ARRAYS,
+    _ARRAYS.filter(lambda a: a.dtype.kind != "c").map(lambda a: Tensor(a, dtype=a.dtype)),
+    st.tuples(st.integers(-3, 5), st.integers(-3, 5)),
+    st.dictionaries(st.text(max_size=3), _NUMBERS, max_size=3),
+)
+
+
+@pytest.mark.parametrize("name", WITH_ARGUMENTS)
+@settings(max_examples=15, derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_hypothesis_values_for_every_argument(name, data):
+    recipe = RECIPES[name]
+    argument = data.draw(st.sampled_from(fuzzed_arguments(name)), label="argument")
+    value = data.draw(VALUES, label="value")
+    if isinstance(value, int) and abs(value) > 300 and argument in recipe.slow:
+        return
+    problem = run_case(recipe, argument, lambda env: value, repr(value)[:80])
+    assert problem is None or known(name, argument), problem
