@@ -682,6 +682,13 @@ for _name in ("div", "power", "log", "sqrt", "exp", "reduce_mean", "Tensor.mean"
 # Failures the fuzz finds that are not fixed yet, by "recipe(argument)", each with what happens and
 # why it is open. test_every_argument_refuses_every_junk_value fails when one of these no longer
 # fails (remove it here) as well as on any failure not listed: nothing is hidden.
+# NumPy RuntimeWarnings that are reported, not counted as failures (design decisions for the lead)
+NUMPY_NOTICES = {
+    # Tensor(3.5e38), x * 3.5e38: a float beyond float32's range becomes inf, as in PyTorch, but NumPy's
+    # cast warns. Silencing it with np.errstate costs about 3 us per constant lifted into an operation.
+    "overflow encountered in cast": "float data beyond float32's range becomes inf; NumPy warns",
+}
+
 _MODULE_06 = "src/06_autograd is being changed on other branches (speed, learner): not fixed here"
 _MODULE_08 = "module 08 (src/08_training) belongs to helper m08 until 21:35"
 KNOWN: dict = {
@@ -809,12 +816,15 @@ def names_the_argument(message: str, recipe: Recipe, argument: str, value) -> bo
     return any(word.lower() in lowered for word in words)
 
 
-def run_case(recipe: Recipe, argument: str, make_value, label: str):
-    """None when the call behaved, else a one-line description of what went wrong."""
+def run_case(recipe: Recipe, argument: str, make_value, label: str, words=()):
+    """None when the call behaved, else a one-line description of what went wrong.
+
+    `make_value(env, valid)` gives the value that replaces the argument's valid value; `words`: more
+    words that count as naming it."""
     with tempfile.TemporaryDirectory() as tmp:
         env = Path(tmp)
         arguments = recipe.build(env)
-        value = make_value(env)
+        value = make_value(env, arguments[argument])
         arguments[argument] = value
         if recipe.prepare is not None:
             recipe.prepare(arguments)
@@ -825,6 +835,8 @@ def run_case(recipe: Recipe, argument: str, make_value, label: str):
         try:
             with time_limit(CALL_SECONDS), warnings.catch_warnings(), contextlib.chdir(env):
                 warnings.simplefilter("ignore" if recipe.ieee else "error", RuntimeWarning)
+                for notice in NUMPY_NOTICES:
+                    warnings.filterwarnings("ignore", message=notice, category=RuntimeWarning)
                 recipe.call(**arguments)
         except (TypeError, ValueError, FileNotFoundError, IndexError, NotImplementedError, *recipe.also) as error:
             message = str(error)
@@ -841,7 +853,8 @@ def run_case(recipe: Recipe, argument: str, make_value, label: str):
                 words = recipe.also[next(k for k in recipe.also if isinstance(error, k))]
                 if not any(w in message for w in words):
                     return f"{where}: {kind.__name__} {message[:200]}"
-            elif not names_the_argument(message, recipe, argument, value):
+            elif not names_the_argument(message, recipe, argument, value) and not any(
+                    w.lower() in message.lower() for w in words):
                 return f"{where}: {kind.__name__} does not name the argument: {message[:200]}"
             if autograd.is_grad_enabled() != grad_mode:
                 return f"{where}: grad mode changed by a failed call"
@@ -910,7 +923,7 @@ def test_every_argument_refuses_every_junk_value(name):
         for label, make in JUNK.items():
             if label in recipe.slow.get(argument, ()):
                 continue
-            problem = run_case(recipe, argument, make, label)
+            problem = run_case(recipe, argument, lambda env, valid: make(env), label)
             if problem and known(name, argument):
                 still_open.add(f"{name}({argument})")
             elif problem:
@@ -946,5 +959,87 @@ def test_hypothesis_values_for_every_argument(name, data):
     value = data.draw(VALUES, label="value")
     if isinstance(value, int) and abs(value) > 300 and argument in recipe.slow:
         return
-    problem = run_case(recipe, argument, lambda env: value, repr(value)[:80])
+    problem = run_case(recipe, argument, lambda env, valid: value, repr(value)[:80])
     assert problem is None or known(name, argument), problem
+
+
+# ---- junk states: one entry of a valid state dict replaced, removed, or joined by an unknown key
+
+STATE_RECIPES = {"Module.load_state_dict": "state", "Module.set_random_state": "states",
+                 "Optimizer.load_state_dict": "state_dict", "DataLoader.load_state_dict": "state",
+                 "CosineSchedule.load_state_dict": "state", "Trainer.load_state_dict": "state",
+                 "load_model_state": "state", "set_model_random_state": "states"}
+
+
+def state_paths(state, path=()) -> list:
+    """Every place in a nested state: dict keys and list/tuple items, leaves and containers."""
+    paths = [path] if path else []
+    if isinstance(state, dict):
+        for key, value in state.items():
+            paths += state_paths(value, path + (key,))
+    elif isinstance(state, (list, tuple)):
+        for index, value in enumerate(state):
+            paths += state_paths(value, path + (index,))
+    return paths
+
+
+_DELETE, _EXTRA = object(), object()
+
+
+def changed_state(state, path, value):
+    """A copy of `state` with the entry at `path` replaced by `value` (or deleted, or given a sibling
+    key "unexpected"); containers are copied along the path only."""
+    key, rest = path[0], path[1:]
+    if isinstance(state, dict):
+        copy = dict(state)
+        if rest:
+            copy[key] = changed_state(state[key], rest, value)
+        elif value is _DELETE:
+            del copy[key]
+        elif value is _EXTRA:
+            copy["unexpected"] = 1
+        else:
+            copy[key] = value
+        return copy
+    items = list(state)
+    if rest:
+        items[key] = changed_state(state[key], rest, value)
+    elif value is _DELETE:
+        del items[key]
+    elif value is _EXTRA:
+        items.append(1)
+    else:
+        items[key] = value
+    return type(state)(items) if isinstance(state, tuple) else items
+
+
+_STATE_PATHS: dict = {}
+
+
+def paths_of(name: str) -> list:
+    if name not in _STATE_PATHS:
+        recipe = RECIPES[name]
+        with tempfile.TemporaryDirectory() as tmp:
+            _STATE_PATHS[name] = state_paths(recipe.build(Path(tmp))[STATE_RECIPES[name]])
+    return _STATE_PATHS[name]
+
+
+_STATE_JUNK = sorted(set(JUNK) - {"missing path", "folder path", "garbage file"})
+
+
+@pytest.mark.parametrize("name", sorted(STATE_RECIPES))
+@settings(max_examples=40, derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_junk_states_are_refused_before_anything_changes(name, data):
+    recipe, argument = RECIPES[name], STATE_RECIPES[name]
+    path = data.draw(st.sampled_from(paths_of(name)), label="path")
+    label = data.draw(st.sampled_from(["delete", "extra key", *_STATE_JUNK]), label="junk")
+    value = {"delete": _DELETE, "extra key": _EXTRA}.get(label)
+    make = JUNK.get(label)
+
+    def junk_state(env, valid):
+        return changed_state(valid, path, make(env) if make else value)
+    words = ("state", *(str(k) for k in path))
+    problem = run_case(recipe, argument, junk_state, f"state{list(path)} = {label}", words=words)
+    assert problem is None, problem

@@ -100,7 +100,11 @@ class Module:
             raise ValueError(f"load_state_dict: state does not match {type(self).__name__}: "
                              f"missing {missing}, unexpected {unexpected}")
         for name, p in params.items():
-            value = np.asarray(state[name])
+            try:
+                value = np.asarray(state[name])
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"load_state_dict: state[{name!r}] is not an array: "
+                                 f"{describe(state[name])} ({error})") from None
             if value.shape != p.shape or value.dtype != p.dtype:
                 raise ValueError(f"load_state_dict: {name!r} has shape {value.shape} and dtype "
                                  f"{value.dtype}, expected {p.shape} and {p.dtype}")
@@ -130,8 +134,9 @@ class Module:
             if not isinstance(states[name], dict) or states[name].get("bit_generator") != kind:
                 raise ValueError(f"set_random_state: {name!r} is a {kind} generator, got {describe(states[name])}")
             try:   # a scratch generator of the same kind tries the state, so garbage changes nothing
-                type(rng.bit_generator)().state = states[name]
-            except (TypeError, ValueError, KeyError, OverflowError) as error:
+                with np.errstate(all="raise"):       # a NaN cast into the state is refused, not warned about
+                    type(rng.bit_generator)().state = states[name]
+            except (TypeError, ValueError, KeyError, IndexError, OverflowError, FloatingPointError) as error:
                 raise ValueError(f"set_random_state: {name!r} is not a valid {kind} state: "
                                  f"{describe(states[name])} ({error})") from None
         for name, rng in generators.items():
