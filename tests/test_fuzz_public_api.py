@@ -1062,3 +1062,83 @@ def test_junk_states_are_refused_before_anything_changes(name, data):
     words = ("state", *(str(k) for k in path))
     problem = run_case(recipe, argument, junk_state, f"state{list(path)} = {label}", words=words)
     assert problem is None, problem
+
+
+# ============================================================================ what the fuzz found, pinned
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda x: None + x, TypeError, r"add: the other operand is not numeric: Tensor data must be numbers, got None"),
+    (lambda x: b"x" - x, TypeError, r"sub: the other operand is not numeric"),
+    (lambda x: object() * x, ValueError, r"mul: the other operand is not numeric"),
+    (lambda x: {} / x, ValueError, r"div: the other operand is not numeric"),
+    (lambda x: None ** x, TypeError, r"power: the other operand is not numeric"),
+    (lambda x: np.array([object()]) @ x, TypeError, r"matmul: the other operand is not numeric"),
+])
+def test_reflected_operators_name_the_operation(call, error, words):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(error, match=words):
+        call(x)
+
+
+def test_linear_names_a_bad_input_and_bad_parameters():
+    layer = Linear(3, 2)
+    with pytest.raises(TypeError, match=r"Linear\(in_features=3\) input: Tensor data must be numbers, got None"):
+        layer(None)
+    x, w = Tensor(np.ones((4, 3), np.float32)), Tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match=r"linear bias: expected a Tensor, got False"):
+        layers.linear(x, w, False)
+    with pytest.raises(ValueError, match=r"linear bias must have shape \(2,\) \(out_features,\), got \(2, 2\)"):
+        layers.linear(x, w, Tensor(np.ones((2, 2), np.float32)))
+    with pytest.raises(ValueError, match=r"linear weight of shape \(3,\) must be \(out_features, in_features\)"):
+        layers.linear(x, Tensor(np.ones(3, np.float32)))
+
+
+def test_sequential_index_is_checked_like_a_sequence():
+    net = model()
+    assert net[-1] is net.layers[-1] and net[1:3] == net.layers[1:3]
+    with pytest.raises(TypeError, match=r"Sequential index must be an integer, got 1.5"):
+        net[1.5]
+    with pytest.raises(IndexError, match=r"Sequential index 4 is out of range for 4 layers"):
+        net[4]
+    assert len(list(net)) == 4, "iteration through __getitem__ still ends at the IndexError"
+
+
+def test_flatten_of_an_empty_batch_keeps_the_feature_size():
+    out = layers.Flatten()(Tensor(np.zeros((0, 3, 2), np.float32)))
+    assert out.shape == (0, 6)                   # torch.flatten(torch.zeros(0, 3, 2), 1).shape too
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: tensor.transpose(leaf(), 0, 5), ValueError, r"transpose dim 5 is out of range"),
+    (lambda: tensor.permute(leaf(), (0, 2)), ValueError, r"permute axes 2 is out of range"),
+    (lambda: tensor.concat([leaf(), leaf()], axis=[]), TypeError, r"concat axis must be an integer, got \[\]"),
+    (lambda: tensor.stack([leaf(), leaf()], axis=()), TypeError, r"stack axis must be an integer, got \(\)"),
+    (lambda: tensor.as_float(2.5), TypeError, r"as_float: expected a Tensor, got 2.5"),
+    (lambda: model().state_dict(copy=np.ones(3)), TypeError, r"Sequential.state_dict copy must be True or False"),
+    (lambda: dataloader.SimpleDataset(12, 3, 2**62), ValueError, r"size \* max\(num_features, num_classes\)"),
+    (lambda: activations.ReLU.__mro__[1]().forward(leaf()), NotImplementedError, r"_Activation must define forward"),
+    (lambda: losses.MSELoss.__mro__[1]()(leaf(), leaf()), NotImplementedError, r"_Loss must define forward"),
+])
+def test_arguments_the_fuzz_found_unnamed(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_junk_entries_of_a_module_state_are_refused_before_anything_changes():
+    net = model()
+    before = net.state_dict()
+    state = dict(before, **{"layers.0.weight": [[1.0], [2.0, 3.0]]})
+    with pytest.raises(ValueError, match=r"load_state_dict: state\['layers.0.weight'\] is not an array"):
+        net.load_state_dict(state)
+    generators = net.random_state()
+    for junk in (np.bool_(True), np.float64("nan")):
+        bad = {"layers.2.rng": dict(generators["layers.2.rng"], state=junk)}
+        with pytest.raises(ValueError, match=r"'layers.2.rng' is not a valid PCG64 state"):
+            net.set_random_state(bad)
+    bad = {"layers.2.rng": dict(generators["layers.2.rng"],
+                                state={"state": np.float64("nan"), "inc": 1})}
+    with pytest.raises(ValueError, match=r"'layers.2.rng' is not a valid PCG64 state"):
+        net.set_random_state(bad)
+    assert net.random_state() == generators
+    for name, array in net.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])
