@@ -13,6 +13,7 @@ from tinytorch.core.losses import (BCELoss, BCEWithLogitsLoss, BinaryCrossEntrop
                                    MeanSquaredError, MSELoss)
 from tinytorch.core.metrics import Accuracy, MeanAbsoluteError
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
+from tinytorch.core.spatial import AvgPool2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.checkpoint import CheckpointManager, read_checkpoint, retained_epochs, write_checkpoint
 from tinytorch.core.clipping import clip_grad_norm, grad_norm
@@ -32,4 +33,5 @@ __all__ = [
     "Accuracy", "MeanAbsoluteError",
     "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "CheckpointManager", "retained_epochs",
     "read_checkpoint", "write_checkpoint", "memory_table", "training_memory",
+    "Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d",
 ]

@@ -142,6 +142,29 @@ class Tensor:
     def reshape(self, *shape):
         return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        """Merge the axes `start_dim` to `end_dim` (inclusive) into one, like `torch.flatten`.
+
+        >>> Tensor(np.zeros((2, 3, 4, 5))).flatten(1).shape
+        (2, 60)
+        >>> Tensor(np.zeros((2, 3, 4, 5))).flatten(1, 2).shape
+        (2, 12, 5)
+        """
+        start, end = check_int("flatten start_dim", start_dim), check_int("flatten end_dim", end_dim)
+        ndim = max(self.data.ndim, 1)   # a 0-d tensor flattens to shape (1,), as in PyTorch
+        for name, dim in (("start_dim", start), ("end_dim", end)):
+            if not -ndim <= dim < ndim:
+                raise ValueError(f"flatten {name} must be in [{-ndim}, {ndim - 1}] for a tensor of "
+                                 f"shape {self.shape}, got {dim}")
+        start, end = start % ndim, end % ndim
+        if start > end:
+            raise ValueError(f"flatten start_dim ({start_dim}) must not come after end_dim ({end_dim}) "
+                             f"for a tensor of shape {self.shape}")
+        shape = self.shape or (1,)
+        return reshape(self, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+
+    def matmul(self, other): return matmul(self, other)
+
     def transpose(self, dim0: int = -2, dim1: int = -1): return transpose(self, dim0, dim1)
 
     @property

@@ -1,0 +1,154 @@
+"""One training step of a small CNN (batch 64 of 1x28x28, conv 3x3 to 8 channels, ReLU, 2x2 max-pool,
+linear to 10, cross-entropy, plain SGD, float32): tinytorch vs PyTorch on the CPU, and vs the same
+math written by hand in NumPy (shown for information).
+
+The three are timed interleaved (a round of each, many rounds, median per step) in one process, so
+that machine noise hits them alike; BLAS and PyTorch run on one thread each (see run.py).
+"""
+import os
+import statistics
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+from tinytorch.core.activations import ReLU  # noqa: E402
+from tinytorch.core.layers import Flatten, Linear, Sequential, manual_seed  # noqa: E402
+from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
+from tinytorch.core.optimizers import SGD  # noqa: E402
+from tinytorch.core.spatial import Conv2d, MaxPool2d  # noqa: E402
+from tinytorch.core.tensor import Tensor  # noqa: E402
+
+BATCH, SIDE, CHANNELS, KERNEL, CLASSES, LR = 64, 28, 8, 3, 10, 0.01
+CONV_SIDE = SIDE - KERNEL + 1          # 26
+POOLED = CONV_SIDE // 2                # 13
+FEATURES = CHANNELS * POOLED * POOLED  # 1352
+STEPS_PER_ROUND, ROUNDS = 10, 30
+
+
+def make_data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, 1, SIDE, SIDE), dtype=np.float32)
+    y = rng.integers(0, CLASSES, BATCH)
+    return x, y
+
+
+def tinytorch_step_fn(x, y):
+    manual_seed(0)
+    model = Sequential([Conv2d(1, CHANNELS, KERNEL), ReLU(), MaxPool2d(2), Flatten(),
+                        Linear(FEATURES, CLASSES)])
+    loss_fn, opt = CrossEntropyLoss(), SGD(model.parameters(), lr=LR)
+    xt, yt = Tensor(x), Tensor(y)
+
+    def step():
+        loss = loss_fn(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def numpy_step_fn(x, y):
+    """The same math by hand: im2col by one sliding-window copy, max-pool as four strided slices."""
+    rng = np.random.default_rng(0)
+    conv_bound, fc_bound = 1 / np.sqrt(KERNEL * KERNEL), 1 / np.sqrt(FEATURES)
+    params = [rng.uniform(-conv_bound, conv_bound, (CHANNELS, KERNEL * KERNEL)).astype(np.float32),
+              rng.uniform(-conv_bound, conv_bound, CHANNELS).astype(np.float32),
+              rng.uniform(-fc_bound, fc_bound, (CLASSES, FEATURES)).astype(np.float32),
+              rng.uniform(-fc_bound, fc_bound, CLASSES).astype(np.float32)]
+    rows = np.arange(BATCH)
+    corners = [(i, j) for i in range(2) for j in range(2)]
+
+    def step():
+        wc, bc, wf, bf = params
+        # patches: (9, N*26*26), one row per kernel offset (the input has a single channel)
+        windows = np.lib.stride_tricks.sliding_window_view(x[:, 0], (KERNEL, KERNEL), axis=(1, 2))
+        cols = np.ascontiguousarray(windows.transpose(3, 4, 0, 1, 2)).reshape(KERNEL * KERNEL, -1)
+        conv = (wc @ cols + bc[:, None]).reshape(CHANNELS, BATCH, CONV_SIDE, CONV_SIDE)
+        act = np.maximum(conv, 0)
+        slices = [act[:, :, i::2, j::2] for i, j in corners]
+        pooled = np.maximum(np.maximum(slices[0], slices[1]), np.maximum(slices[2], slices[3]))
+        flat = pooled.transpose(1, 0, 2, 3).reshape(BATCH, FEATURES)
+        z = flat @ wf.T + bf
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        sums = p.sum(axis=1, keepdims=True)
+        loss = (np.log(sums[:, 0]) - z[rows, y]).mean()  # noqa: F841 (a step reports its loss)
+        p /= sums
+        p[rows, y] -= 1
+        p /= BATCH
+        gwf, gbf = p.T @ flat, p.sum(0)
+        gpooled = (p @ wf).reshape(BATCH, CHANNELS, POOLED, POOLED).transpose(1, 0, 2, 3)
+        gact = np.empty_like(act)     # 26 = 2 * 13: the four corners tile the map exactly
+        pending = np.ones(pooled.shape, dtype=bool)
+        for (i, j), part in zip(corners, slices):
+            winner = part == pooled
+            winner &= pending          # ties: the first maximum wins, as in PyTorch
+            pending ^= winner
+            np.multiply(gpooled, winner, out=gact[:, :, i::2, j::2])
+        gact *= conv > 0
+        gconv = gact.reshape(CHANNELS, -1)
+        gwc, gbc = gconv @ cols.T, gconv.sum(1)
+        for param, grad in zip(params, (gwc, gbc, gwf, gbf)):
+            param -= LR * grad
+    return step
+
+
+def torch_step_fn(x, y):
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, CHANNELS, KERNEL), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                torch.nn.Flatten(), torch.nn.Linear(FEATURES, CLASSES))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        loss = loss_fn(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def time_interleaved(steps: dict) -> dict:
+    for step in steps.values():   # warm up caches, allocators and lazy state
+        for _ in range(5):
+            step()
+    samples = {name: [] for name in steps}
+    for _ in range(ROUNDS):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(STEPS_PER_ROUND):
+                step()
+            samples[name].append((time.perf_counter() - start) / STEPS_PER_ROUND)
+    return {name: statistics.median(times) * 1e6 for name, times in samples.items()}
+
+
+def run() -> list:
+    x, y = make_data()
+    steps = {"tinytorch": tinytorch_step_fn(x, y), "numpy": numpy_step_fn(x, y)}
+    try:
+        steps["torch"] = torch_step_fn(x, y)
+    except ImportError:
+        pass
+    us = time_interleaved(steps)
+    rows = []
+    if "torch" in us:
+        rows.append({"figure": "CNN conv3x3-8/pool/linear step vs PyTorch CPU (us)", "tinytorch": us["tinytorch"],
+                     "reference": us["torch"], "ratio": us["tinytorch"] / us["torch"], "target": "<= 1.0",
+                     "unit": "us"})
+    rows.append({"figure": "CNN conv3x3-8/pool/linear step vs hand NumPy (us)", "tinytorch": us["tinytorch"],
+                 "reference": us["numpy"], "ratio": us["tinytorch"] / us["numpy"], "target": None, "unit": "us"})
+    if "torch" in us:
+        rows.append({"figure": "CNN step: hand NumPy vs PyTorch CPU (us)", "tinytorch": us["numpy"],
+                     "reference": us["torch"], "ratio": us["numpy"] / us["torch"], "target": None, "unit": "us"})
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

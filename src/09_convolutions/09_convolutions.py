@@ -1,0 +1,483 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 09: Convolutions
+#
+# A `Linear` layer on a 28x28 image treats its 784 pixels as unrelated numbers: moving a digit one
+# pixel to the right gives it a completely different input. A convolution slides one small filter
+# (a 3x3 grid of weights, say) over every position of the image, so the same pattern is detected
+# wherever it appears, with a handful of weights instead of one per pixel pair. Pooling then keeps
+# the strongest response in each small neighbourhood, halving the resolution.
+#
+# This module builds `Conv2d`, `MaxPool2d` and `AvgPool2d`, in PyTorch's NCHW layout
+# (batch, channels, height, width), with PyTorch's initialisation and output-size rules. Each layer
+# is one graph node whose backward rule sits next to its forward pass. None of them loops in Python
+# over the batch, the channels or the pixels: the only loop is over the few positions of the kernel
+# (9 for a 3x3 kernel), and each turn of it moves a whole shifted view of the batch at once.
+
+# %%
+#| default_exp core.spatial
+
+# %% [markdown]
+# ## Output size and argument checks
+#
+# A kernel of size `k` placed at every `stride`-th position of an input of size `n` padded with `p`
+# zeros on each side fits
+#
+#     out = (n + 2p - k) // stride + 1
+#
+# times along that axis (PyTorch's rule, rounding down: a last partial window is dropped). A kernel
+# larger than the padded input fits nowhere, which is an error rather than an empty output.
+#
+# Sizes may be given as one integer (the same for height and width) or as a pair. The checks in
+# this cell are provided: they turn every argument into a pair of Python ints, or raise an error
+# that names the layer, the argument, the value given and what was expected.
+
+# %%
+#| export
+import numpy as np
+
+from tinytorch.core.layers import Flatten, Linear, Module
+from tinytorch.core.tensor import Tensor, as_float, check_tensor
+from tinytorch.core.validation import check_bool, check_int, describe
+
+__all__ = ["Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d", "Flatten",
+           "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size"]
+
+
+def _pair(layer: str, name: str, value, minimum: int) -> tuple:
+    """An int or a pair of ints (each >= minimum) as a pair of Python ints."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{layer} {name} must be an integer or a pair of integers, "
+                             f"got {describe(value)}")
+        return tuple(check_int(f"{layer} {name}", v, minimum) for v in value)
+    size = check_int(f"{layer} {name}", value, minimum)
+    return size, size
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """How many positions a kernel takes along one axis: (size + 2 padding - kernel) // stride + 1.
+
+    >>> conv_output_size(28, 3)
+    26
+    >>> conv_output_size(32, 3, stride=2, padding=1)
+    16
+    """
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _image_batch(layer: str, x, channels: int = None) -> Tensor:
+    """`x` as a floating tensor of shape (N, C, H, W), or an error naming `layer`.
+
+    Integer and bool images (raw pixels) become float32 (DESIGN.md, "Integer inputs"). A 3-D
+    (C, H, W) image is refused, on purpose: PyTorch would treat it as one unbatched image, which
+    hides a forgotten batch axis; the message says to write `x.reshape(1, *x.shape)`.
+    """
+    check_tensor(layer, x)
+    x = as_float(x)
+    if x.ndim != 4:
+        raise ValueError(f"{layer} expects input of shape (N, C, H, W), got shape {x.shape} "
+                         f"({x.ndim}-D)" + ("; for one image use x.reshape(1, *x.shape)"
+                                            if x.ndim == 3 else ""))
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{layer} expects {channels} input channel(s), got input of shape "
+                         f"{x.shape} with {x.shape[1]} channel(s) on axis 1")
+    return x
+
+
+def _check_fits(layer: str, x: Tensor, kernel: tuple, padding: tuple = (0, 0)) -> None:
+    padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(f"{layer}: kernel_size {kernel} is larger than the padded input "
+                         f"{padded} (input of shape {x.shape}, padding {padding})")
+
+
+def _window(start: int, stride: int, count: int) -> slice:
+    """The `count` positions start, start + stride, ... of one kernel offset (a strided view)."""
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
+# %%
+def test_unit_output_size():
+    assert conv_output_size(28, 3) == 26 and conv_output_size(26, 2, stride=2) == 13
+    assert conv_output_size(5, 3, padding=1) == 5 and conv_output_size(7, 3, stride=2) == 3
+    assert _pair("Conv2d", "kernel_size", 3, 1) == (3, 3)
+    assert _pair("Conv2d", "kernel_size", (2, 5), 1) == (2, 5)
+    for value, kind in [(0, ValueError), (2.0, TypeError), ((1, 2, 3), ValueError)]:
+        try:
+            _pair("Conv2d", "kernel_size", value, 1)
+        except kind as error:
+            assert "Conv2d kernel_size" in str(error), error
+        else:
+            raise AssertionError(f"kernel_size={value!r} must raise {kind.__name__}")
+    print("output size: ok")
+
+
+if __name__ == "__main__":
+    test_unit_output_size()
+
+# %% [markdown]
+# ## Convolution: one matrix product over gathered patches
+#
+# Output channel `f` at position `(y, x)` is a dot product between the filter `weight[f]`
+# (shape `(C, kh, kw)`) and the input patch under it, plus `bias[f]`:
+#
+#     out[n, f, y, x] = bias[f] + sum over c, i, j of
+#                       weight[f, c, i, j] * xpad[n, c, y*stride + i, x*stride + j]
+#
+# Fix one kernel offset `(i, j)`. Over all outputs, the input values it touches form a *shifted,
+# strided view* of the padded input, `xpad[:, :, i::stride, j::stride]` cut to the output size:
+# NumPy makes that view without copying anything. So instead of looping over pixels we loop over
+# the `kh * kw` offsets (9 for a 3x3 kernel) and copy each view, for the whole batch and all
+# channels at once, into a column buffer `cols` of shape `(C, kh, kw, N, OH, OW)`. Then the whole
+# convolution is a single matrix product,
+#
+#     out = weight.reshape(F, C*kh*kw) @ cols.reshape(C*kh*kw, N*OH*OW),
+#
+# which BLAS runs at full speed. This is the "im2col" trick every CPU deep-learning library uses.
+# Putting the output-pixel axes last makes the product land in `(F, N, OH, OW)` order; swapping
+# the first two axes gives NCHW without copying.
+#
+# The backward pass reuses the buffer. With `g` the output gradient arranged as
+# `(F, N*OH*OW)`:
+#
+# - `grad_weight = g @ cols.T` (reshaped to the weight's shape), `grad_bias = g.sum(axis=1)`;
+# - `grad_cols = weight.T @ g`, and each offset's slice of `grad_cols` is *added* back into the
+#   shifted view it came from (windows overlap, so one input pixel collects several
+#   contributions). That is the same loop over offsets, run in reverse.
+#
+# Costs for `N` images: the product is `2 * F * C*kh*kw * N*OH*OW` floating-point operations,
+# forward; the backward pass is two products of the same size. Memory: `cols` holds
+# `C*kh*kw * N*OH*OW` numbers, `kh*kw` times the input, kept until the backward pass.
+
+# %%
+#| export
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch) of an (N, C, H, W) batch, one graph node.
+
+    `weight` has shape (F, C, kh, kw), `bias` shape (F,) or None. The result has shape
+    (N, F, OH, OW) with OH = (H + 2 padding - kh) // stride + 1 (likewise OW).
+
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2)))).data[0, 0]
+    array([[10., 14., 18.],
+           [26., 30., 34.],
+           [42., 46., 50.]], dtype=float32)
+    """
+    sh, sw = _pair("conv2d", "stride", stride, 1)
+    ph, pw = _pair("conv2d", "padding", padding, 0)
+    check_tensor("conv2d weight", weight)
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d weight must have shape (F, C, kh, kw), got shape {weight.shape}")
+    n_out, channels, kh, kw = weight.shape
+    x = _image_batch("conv2d", x, channels)
+    _check_fits("conv2d", x, (kh, kw), (ph, pw))
+    if bias is not None:
+        check_tensor("conv2d bias", bias)
+        if bias.shape != (n_out,):
+            raise ValueError(f"conv2d bias must have shape ({n_out},), got shape {bias.shape}")
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and param.dtype != x.dtype:   # PyTorch refuses the mix too
+            raise TypeError(f"conv2d got {x.dtype} input but its {name} is {param.dtype}: convert "
+                            f"the input (Tensor(x.data, dtype=np.{param.dtype})) or the parameters")
+    n, _, h, w = x.shape
+    oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+    xpad = np.pad(x.data, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x.data
+    # Hint: for each kernel offset (i, j), copy the strided view xpad[:, :, i::sh, j::sw] (cut to
+    # oh x ow, `_window` builds the slices) into cols[:, i, j]; then one matmul with the weight
+    # (chapter 09, "The kernel-offset loop").
+    ### BEGIN SOLUTION
+    cols = np.empty((channels, kh, kw, n, oh, ow), dtype=xpad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            view = xpad[:, :, _window(i, sh, oh), _window(j, sw, ow)]
+            cols[:, i, j] = view.transpose(1, 0, 2, 3)
+    cols = cols.reshape(channels * kh * kw, n * oh * ow)
+    out = weight.data.reshape(n_out, -1) @ cols
+    ### END SOLUTION
+    if bias is not None:
+        out += bias.data[:, None]
+    out = out.reshape(n_out, n, oh, ow).transpose(1, 0, 2, 3)
+
+    def backward(g):
+        rows = g.transpose(1, 0, 2, 3).reshape(n_out, -1)   # (F, N*OH*OW): free if g came from out
+        grad_w = (rows @ cols.T).reshape(weight.shape) if weight.requires_grad else None
+        grad_b = rows.sum(axis=1) if bias is not None and bias.requires_grad else None
+        grad_x = None
+        if x.requires_grad:
+            grad_cols = (weight.data.reshape(n_out, -1).T @ rows).reshape(channels, kh, kw, n, oh, ow)
+            grad_pad = np.zeros((channels, n) + xpad.shape[2:], dtype=g.dtype)
+            for i, j in np.ndindex(kh, kw):   # the forward loop in reverse: scatter-add
+                grad_pad[:, :, _window(i, sh, oh), _window(j, sw, ow)] += grad_cols[:, i, j]
+            grad_x = grad_pad[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+        return grad_x, grad_w, grad_b
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return Tensor._op(out, parents, backward)
+
+
+class Conv2d(Module):
+    """A 2-D convolution layer over (N, C, H, W) batches, initialised as PyTorch does.
+
+    The weight has shape (out_channels, in_channels, kh, kw); weight and bias start uniform on
+    [-1/sqrt(fan_in), 1/sqrt(fan_in)] with fan_in = in_channels * kh * kw (PyTorch's
+    kaiming-uniform with a = sqrt(5)). A convolution is a `Linear` layer applied to every patch,
+    so the initial values are drawn by a `Linear(fan_in, out_channels)` (`manual_seed` applies).
+
+    >>> from tinytorch.core.layers import manual_seed
+    >>> manual_seed(0)
+    >>> conv = Conv2d(3, 8, kernel_size=3, padding=1)
+    >>> conv(Tensor(np.zeros((2, 3, 28, 28)))).shape
+    (2, 8, 28, 28)
+    >>> conv.weight.shape
+    (8, 3, 3, 3)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True):
+        self.in_channels = check_int("Conv2d in_channels", in_channels, 1)
+        self.out_channels = check_int("Conv2d out_channels", out_channels, 1)
+        self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = _pair("Conv2d", "stride", stride, 1)
+        self.padding = _pair("Conv2d", "padding", padding, 0)
+        with_bias = check_bool("Conv2d bias", bias)
+        kh, kw = self.kernel_size
+        patch = Linear(self.in_channels * kh * kw, self.out_channels, bias=with_bias)
+        self.weight = Tensor(patch.weight.data.reshape(self.out_channels, self.in_channels, kh, kw),
+                             requires_grad=True)
+        self.bias = patch.bias
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        x = _image_batch(repr(self), x, self.in_channels)
+        _check_fits(repr(self), x, self.kernel_size, self.padding)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def __repr__(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None})")
+
+
+Conv2D = Conv2d  # the older name some course material uses
+
+
+# %%
+def test_unit_conv2d():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    weight = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    # the definition, written as loops over every output position (slow, obvious)
+    xpad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    oh, ow = conv_output_size(6, 3, 2, 1), conv_output_size(5, 2, 2, 1)
+    expected = np.zeros((2, 4, oh, ow), np.float32)
+    for y in range(oh):
+        for z in range(ow):
+            patch = xpad[:, :, 2 * y:2 * y + 3, 2 * z:2 * z + 2]
+            expected[:, :, y, z] = np.tensordot(patch, weight, axes=([1, 2, 3], [1, 2, 3])) + bias
+    tx, tw, tb = (Tensor(a, requires_grad=True) for a in (x, weight, bias))
+    out = conv2d(tx, tw, tb, stride=2, padding=1)
+    assert out.shape == (2, 4, oh, ow) and np.allclose(out.data, expected, atol=1e-5)
+    out.backward(np.ones(out.shape, np.float32))
+    assert np.allclose(tb.grad, oh * ow * 2) and tx.grad.shape == x.shape and tw.grad.shape == weight.shape
+    layer = Conv2D(3, 16, kernel_size=3)
+    bound = 1 / np.sqrt(3 * 3 * 3)
+    assert layer.weight.shape == (16, 3, 3, 3) and np.abs(layer.weight.data).max() <= bound
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    try:
+        layer(Tensor(np.zeros((1, 4, 8, 8))))
+        raise AssertionError("a wrong channel count must raise")
+    except ValueError as error:
+        assert "3 input channel(s)" in str(error)
+    print("Conv2d: ok")
+
+
+if __name__ == "__main__":
+    test_unit_conv2d()
+
+# %% [markdown]
+# ## Pooling: the maximum of a few strided slices
+#
+# `MaxPool2d(2)` keeps the largest of each 2x2 block: a 26x26 map becomes 13x13. The same idea as
+# the convolution works without any buffer: for each kernel offset `(i, j)` the values it covers
+# form a strided view, and the result is the elementwise maximum of those `kh * kw` views. A 2x2
+# pool is the maximum of four slices, three `np.maximum` calls over a quarter of the input each.
+# The obvious alternative, reshaping to `(N, C, OH, 2, OW, 2)` and calling `max(axis=(3, 5))`,
+# computes the same thing several times slower, because NumPy's reduction over two short,
+# non-adjacent axes is a slow inner loop.
+#
+# Backward, the gradient of a maximum goes to the element that won. When a window holds several
+# equal maxima (common after a ReLU, which makes many zeros), PyTorch gives the whole gradient to
+# the *first* one in row-major order, and so do we: the offsets are visited in that order, and an
+# output position that has already sent its gradient is marked as done.
+#
+# `AvgPool2d` is the mean of the same views, and its backward pass spreads each gradient evenly,
+# `g / (kh * kw)`, over the window. Neither pool has parameters. `stride` defaults to the kernel
+# size (non-overlapping windows), as in PyTorch.
+
+# %%
+#| export
+def _pool_geometry(layer: str, x, kernel_size, stride):
+    kernel = _pair(layer, "kernel_size", kernel_size, 1)
+    step = kernel if stride is None else _pair(layer, "stride", stride, 1)
+    x = _image_batch(layer, x)
+    _check_fits(layer, x, kernel)
+    out_size = (conv_output_size(x.shape[2], kernel[0], step[0]),
+                conv_output_size(x.shape[3], kernel[1], step[1]))
+    return x, kernel, step, out_size
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
+    """Maximum over each kh x kw window of an (N, C, H, W) batch; stride defaults to kernel_size.
+
+    >>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    """
+    x, (kh, kw), (sh, sw), (oh, ow) = _pool_geometry("max_pool2d", x, kernel_size, stride)
+    views = [(_window(i, sh, oh), _window(j, sw, ow)) for i in range(kh) for j in range(kw)]
+    # Hint: start from the first offset's strided view and take np.maximum with each of the others
+    # (chapter 09, "Pooling").
+    ### BEGIN SOLUTION
+    rows, cols = views[0]
+    out = x.data[:, :, rows, cols].copy()
+    for rows, cols in views[1:]:
+        np.maximum(out, x.data[:, :, rows, cols], out=out)
+    ### END SOLUTION
+
+    # Windows that neither overlap nor leave input uncovered write every gradient entry once.
+    tiles = (sh, sw) == (kh, kw) and x.shape[2] == kh * oh and x.shape[3] == kw * ow
+
+    def backward(g):
+        grad = (np.empty if tiles else np.zeros)(x.shape, dtype=g.dtype)
+        pending = None                 # output positions whose winner is not found yet
+        for rows, cols in views:
+            winner = x.data[:, :, rows, cols] == out
+            if pending is None:
+                pending = ~winner
+            else:
+                winner &= pending      # only the first maximum of a window wins (as in PyTorch)
+                pending ^= winner      # winner lies inside pending: this removes it
+            if tiles:
+                np.multiply(g, winner, out=grad[:, :, rows, cols])
+            else:
+                grad[:, :, rows, cols] += g * winner
+        return (grad,)
+    return Tensor._op(out, (x,), backward)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
+    """Mean over each kh x kw window of an (N, C, H, W) batch; stride defaults to kernel_size.
+
+    >>> avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]], dtype=float32)
+    """
+    x, (kh, kw), (sh, sw), (oh, ow) = _pool_geometry("avg_pool2d", x, kernel_size, stride)
+    views = [(_window(i, sh, oh), _window(j, sw, ow)) for i in range(kh) for j in range(kw)]
+    scale = x.data.dtype.type(1.0 / (kh * kw))
+    # Hint: add up the strided views of all kernel offsets, then multiply by 1 / (kh * kw)
+    # (chapter 09, "Pooling").
+    ### BEGIN SOLUTION
+    rows, cols = views[0]
+    out = x.data[:, :, rows, cols].copy()
+    for rows, cols in views[1:]:
+        out += x.data[:, :, rows, cols]
+    out *= scale
+    ### END SOLUTION
+
+    def backward(g):
+        grad = np.zeros_like(x.data, dtype=g.dtype)
+        share = g * scale
+        for rows, cols in views:
+            grad[:, :, rows, cols] += share
+        return (grad,)
+    return Tensor._op(out, (x,), backward)
+
+
+class MaxPool2d(Module):
+    """Max pooling over (N, C, H, W) batches: `MaxPool2d(2)` halves height and width.
+
+    >>> MaxPool2d(kernel_size=2)(Tensor(np.zeros((8, 16, 30, 30)))).shape
+    (8, 16, 15, 15)
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = _pair("MaxPool2d", "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else _pair("MaxPool2d", "stride", stride, 1)
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        x = _image_batch(repr(self), x)
+        _check_fits(repr(self), x, self.kernel_size)
+        return max_pool2d(x, self.kernel_size, self.stride)
+
+    def __repr__(self) -> str:
+        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class AvgPool2d(Module):
+    """Average pooling over (N, C, H, W) batches.
+
+    >>> AvgPool2d(kernel_size=3, stride=1)(Tensor(np.zeros((1, 2, 5, 5)))).shape
+    (1, 2, 3, 3)
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = _pair("AvgPool2d", "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else _pair("AvgPool2d", "stride", stride, 1)
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        x = _image_batch(repr(self), x)
+        _check_fits(repr(self), x, self.kernel_size)
+        return avg_pool2d(x, self.kernel_size, self.stride)
+
+    def __repr__(self) -> str:
+        return f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+MaxPool2D = MaxPool2d  # the older name some course material uses
+
+
+# %%
+def test_unit_pooling():
+    x = Tensor(np.array([[[[1.0, 3.0, 0.0, 0.0],
+                           [2.0, 3.0, 0.0, 0.0],
+                           [5.0, 1.0, 4.0, 2.0],
+                           [0.0, 0.0, 1.0, 8.0]]]]), requires_grad=True)
+    out = MaxPool2d(2)(x)
+    assert np.array_equal(out.data[0, 0], [[3, 0], [5, 8]])
+    out.backward(np.ones(out.shape, np.float32))
+    # ties go to the first maximum in row-major order: the 3 at (0, 1), the 0 at (0, 2)
+    assert np.array_equal(x.grad[0, 0], [[0, 1, 1, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]])
+    x.grad = None
+    avg = AvgPool2d(2)(x)
+    assert np.allclose(avg.data[0, 0], [[2.25, 0], [1.5, 3.75]])
+    avg.backward(np.ones(avg.shape, np.float32))
+    assert np.allclose(x.grad, 0.25)
+    assert MaxPool2D(kernel_size=3, stride=1)(Tensor(np.zeros((2, 1, 5, 5)))).shape == (2, 1, 3, 3)
+    try:
+        MaxPool2d(3)(Tensor(np.zeros((1, 1, 2, 2))))
+        raise AssertionError("a kernel larger than the input must raise")
+    except ValueError as error:
+        assert "kernel_size (3, 3)" in str(error)
+    print("pooling: ok")
+
+
+if __name__ == "__main__":
+    test_unit_pooling()
