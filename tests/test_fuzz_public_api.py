@@ -50,7 +50,7 @@ from hypothesis.extra import numpy as hnp
 import tinytorch
 import tinytorch.core
 from tinytorch.core import (activations, autograd, checkpoint, clipping, dataloader, layers, losses, memory,
-                            metrics, models, optimizers, schedule, tensor, training, validation)
+                            metrics, models, optimizers, schedule, spatial, tensor, training, validation)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
 from tinytorch.core.layers import Dropout, Linear, Module, Sequential, manual_seed
@@ -645,6 +645,39 @@ recipe("Trainer.load_checkpoint", method_recipe(Trainer, "load_checkpoint", lamb
 recipe("Trainer.training_mode", setter_recipe(Trainer, "training_mode", lambda env: {"self": trainer(), "value": False},
                                               aliases={"value": ("training_mode",)}))
 
+# ---- convolutions (module 09)
+def image(shape=(2, 3, 6, 6)):
+    return Tensor(np.random.default_rng(1).standard_normal(shape).astype(np.float32), requires_grad=True)
+
+
+def conv_layer():
+    manual_seed(0)
+    return spatial.Conv2d(3, 4, kernel_size=3, stride=1, padding=1)
+
+
+_CONV_WORDS = ("Conv2d", "conv2d")
+recipe("conv_output_size", fn_recipe(spatial.conv_output_size, lambda env: {"size": 28, "kernel": 3, "stride": 2,
+                                                                            "padding": 1}))
+recipe("conv2d", fn_recipe(spatial.conv2d, lambda env: {
+    "x": image(), "weight": leaf((4, 3, 3, 3)), "bias": leaf((4,)), "stride": 1, "padding": 1},
+    aliases={"x": _CONV_WORDS, "weight": _CONV_WORDS, "bias": _CONV_WORDS}))
+recipe("Conv2d", fn_recipe(spatial.Conv2d, lambda env: {"in_channels": 3, "out_channels": 4, "kernel_size": 3,
+                                                        "stride": 1, "padding": 1, "bias": True}))
+recipe("Conv2d.forward", method_recipe(spatial.Conv2d, "forward", lambda env: {"self": conv_layer(), "x": image()},
+                                       aliases={"x": ("Conv2d",)}))
+for _name, _fn, _cls in (("max_pool2d", spatial.max_pool2d, spatial.MaxPool2d),
+                         ("avg_pool2d", spatial.avg_pool2d, spatial.AvgPool2d)):
+    _words = (_name, _cls.__name__)
+    recipe(_name, fn_recipe(_fn, lambda env: {"x": image(), "kernel_size": 2, "stride": 2},
+                            aliases={"x": _words, "kernel_size": _words, "stride": _words}))
+    recipe(_cls.__name__, fn_recipe(_cls, lambda env: {"kernel_size": 2, "stride": 1}))
+    recipe(f"{_cls.__name__}.forward", method_recipe(
+        _cls, "forward", (lambda c: lambda env: {"self": c(2), "x": image()})(_cls), aliases={"x": _words}))
+recipe("Tensor.flatten", method_recipe(Tensor, "flatten", lambda env: {"self": image(), "start_dim": 1, "end_dim": -1},
+                                       aliases={"start_dim": ("flatten",), "end_dim": ("flatten",)}))
+recipe("Tensor.matmul", method_recipe(Tensor, "matmul", lambda env: {"self": leaf(), "other": leaf((3, 2))},
+                                      aliases={"other": ("matmul",)}))
+
 # ---- abstract methods: each raises NotImplementedError naming what a subclass must define
 _ABSTRACT = {NotImplementedError: ("must",)}
 
@@ -693,6 +726,7 @@ NUMPY_NOTICES = {
 
 _MODULE_06 = "src/06_autograd is being changed on other branches (speed, learner): not fixed here"
 _MODULE_08 = "module 08 (src/08_training) belongs to helper m08 until 21:35"
+_MODULE_09 = "module 09 (src/09_convolutions) belongs to helper conv until 21:40"
 KNOWN: dict = {
     # Tensor.backward(grad=b"x") -> ValueError "could not convert string to float"; grad=object() -> TypeError
     # "float() argument must be ..."; neither names grad. backward(root=None) -> AttributeError 'requires_grad'.
@@ -718,6 +752,14 @@ KNOWN: dict = {
     # with trainer.epoch 0 -> 1 and the model updated. Checking the validation loader before training
     # (or rolling a whole epoch back) is a design decision for the lead.
     "Trainer.fit(val_dataloader)": "design decision: " + _MODULE_08,
+    # Conv2d.forward(None) -> TypeError "Tensor data must be numbers, got None" (no layer named);
+    # Conv2d(2**70, 4, 3) -> "Linear in_features * out_features = ... " (the wrong names);
+    # conv2d(..., padding=2**70) -> numpy's "`pad_width` must be of integral type";
+    # conv_output_size(28, None) -> "unsupported operand type(s) for -: 'int' and 'NoneType'".
+    "Conv2d.forward(x)": _MODULE_09, "MaxPool2d.forward(x)": _MODULE_09, "AvgPool2d.forward(x)": _MODULE_09,
+    "Conv2d(in_channels)": _MODULE_09, "Conv2d(out_channels)": _MODULE_09, "Conv2d(kernel_size)": _MODULE_09,
+    "conv2d(padding)": _MODULE_09, "conv_output_size(size)": _MODULE_09, "conv_output_size(kernel)": _MODULE_09,
+    "conv_output_size(stride)": _MODULE_09, "conv_output_size(padding)": _MODULE_09,
 }
 
 
