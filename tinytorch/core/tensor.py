@@ -539,6 +539,8 @@ def getitem(a: Tensor, index) -> Tensor:
         in_range_problem = any(w in str(e) for w in ("out of bounds", "too many indices", "did not match"))
         kind = IndexError if in_range_problem else TypeError
         raise kind(f"index {describe(index)} into a tensor of shape {a.shape}: {e}") from None
+    except OverflowError:                # an integer beyond int64 is beyond every axis
+        raise IndexError(f"index {describe(index)} into a tensor of shape {a.shape} is out of bounds") from None
     except (TypeError, ValueError) as e:
         raise TypeError(f"index {describe(index)} into a tensor of shape {a.shape}: {e}") from None
 
