@@ -7,7 +7,8 @@ Each concept lives in the module named after it: `tinytorch.core.tensor`, `.laye
 """
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.autograd import is_grad_enabled, no_grad
-from tinytorch.core.dataloader import DataLoader, Dataset, SimpleDataset, TensorDataset
+from tinytorch.core.dataloader import (CIFAR10Dataset, DataLoader, Dataset, DigitsDataset, MNISTDataset, SimpleDataset,
+                                      TensorDataset)
 from tinytorch.core.layers import Dense, Dropout, Flatten, Linear, Module, Sequential, manual_seed
 from tinytorch.core.losses import (BCELoss, BCEWithLogitsLoss, BinaryCrossEntropyLoss, CrossEntropyLoss,
                                    MeanSquaredError, MSELoss)
@@ -28,7 +29,7 @@ __all__ = [
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "Module", "Linear", "Dense", "Dropout", "Flatten", "Sequential", "manual_seed",
     "MSELoss", "MeanSquaredError", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
-    "Dataset", "TensorDataset", "DataLoader", "SimpleDataset",
+    "Dataset", "TensorDataset", "DataLoader", "SimpleDataset", "DigitsDataset", "MNISTDataset", "CIFAR10Dataset",
     "Optimizer", "SGD", "Adam", "AdamW",
     "Accuracy", "MeanAbsoluteError",
     "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "CheckpointManager", "retained_epochs",

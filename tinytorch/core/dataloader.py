@@ -323,3 +323,73 @@ class SimpleDataset(TensorDataset):
     def __repr__(self) -> str:
         return (f"SimpleDataset(size={len(self)}, num_features={self.num_features}, "
                 f"num_classes={self.num_classes}, seed={self.seed})")
+
+
+from tinytorch.core.datafiles import CIFAR10_CLASSES, cifar10_arrays, digits_arrays, digits_split, mnist_arrays
+from tinytorch.core.validation import check_bool
+
+__all__ += ["ImageDataset", "DigitsDataset", "MNISTDataset", "CIFAR10Dataset"]
+
+
+class ImageDataset(TensorDataset):
+    """Images and class labels as a ``TensorDataset``: ``dataset[i]`` is ``(image, label)``.
+
+    ``images`` are float32 ``(N, C, H, W)``; ``labels`` int64 ``(N,)``; ``classes`` names the
+    classes in label order.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, classes):
+        self.images = Tensor(images, dtype=np.float32)
+        self.labels = Tensor(labels, dtype=np.int64)
+        self.classes = tuple(classes)
+        super().__init__(self.images, self.labels)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(samples={len(self)}, image_shape={self.images.shape[1:]}, "
+                f"classes={len(self.classes)})")
+
+
+class DigitsDataset(ImageDataset):
+    """The 8x8 UCI handwritten digits shipped with TinyTorch, split into train and test sets.
+
+    1,797 images in all; ``train=False`` gives the held-out ``test_fraction`` of each class
+    (``digits_split``). Images are float32 ``(N, 1, 8, 8)`` with values ``count / 16`` in ``[0, 1]``.
+    Source: Alpaydin and Kaynak (1998), UCI, https://doi.org/10.24432/C50P49, licence CC BY 4.0.
+
+    >>> train, test = DigitsDataset(train=True), DigitsDataset(train=False)
+    >>> len(train) + len(test), train.images.shape[1:], str(train.images.dtype)
+    (1797, (1, 8, 8), 'float32')
+    >>> float(train.images.data.max()), sorted(set(test.labels.data.tolist())) == list(range(10))
+    (1.0, True)
+    """
+
+    def __init__(self, train=True, test_fraction=0.2, seed=0):
+        train = check_bool("DigitsDataset train", train)
+        images, labels = digits_arrays()
+        train_indices, test_indices = digits_split(labels, test_fraction, seed)
+        chosen = train_indices if train else test_indices
+        pixels = images[chosen, None].astype(np.float32) / np.float32(16)
+        self.train, self.test_fraction, self.seed = train, float(test_fraction), seed
+        super().__init__(pixels, labels[chosen], [str(d) for d in range(10)])
+
+
+class MNISTDataset(ImageDataset):
+    """MNIST from its IDX files in ``root`` (see ``mnist_arrays``): float32 ``(N, 1, 28, 28)`` in
+    ``[0, 1]`` and int64 labels. ``download=True`` fetches missing files (MD5 checked)."""
+
+    def __init__(self, root, train=True, download=False):
+        images, labels = mnist_arrays(root, train, download)
+        self.root, self.train = root, bool(train)
+        super().__init__(images[:, None].astype(np.float32) / np.float32(255), labels,
+                         [str(d) for d in range(10)])
+
+
+class CIFAR10Dataset(ImageDataset):
+    """CIFAR-10 (binary version) from ``root`` (see ``cifar10_arrays``): float32
+    ``(N, 3, 32, 32)`` in ``[0, 1]`` and int64 labels; ``classes`` are the ten names.
+    ``download=True`` fetches the archive when the files are missing (MD5 checked)."""
+
+    def __init__(self, root, train=True, download=False):
+        images, labels = cifar10_arrays(root, train, download)
+        self.root, self.train = root, bool(train)
+        super().__init__(images.astype(np.float32) / np.float32(255), labels, CIFAR10_CLASSES)
