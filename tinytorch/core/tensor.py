@@ -198,6 +198,9 @@ def _numeric_array(data, dtype) -> np.ndarray:
                         f"dtype {data.dtype}: {describe(data)}")
     try:
         array = np.asarray(data, dtype=dtype)
+    except OverflowError as error:           # Tensor(2**70), Tensor(inf, dtype=np.int64), Tensor(-1, dtype=np.uint8)
+        raise ValueError(f"Tensor data {describe(data)} does not fit in dtype "
+                         f"{np.dtype(dtype) if dtype is not None else 'int64'} ({error})") from None
     except (ValueError, TypeError) as error:
         raise ValueError(f"Tensor data must be a number, an array, or a nested list of numbers with "
                          f"one rectangular shape; got {describe(data)} ({error})") from None
