@@ -49,10 +49,12 @@
 """Argument checks shared by every module: TypeError for a wrong type, ValueError for a bad value."""
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice"]
+__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice", "check_path"]
 
 
 def describe(value, limit: int = 60) -> str:
@@ -114,6 +116,23 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+def check_path(name: str, value, *, exists: bool = False, file: bool = False) -> Path:
+    """`value` as a Path. Not a str or os.PathLike (bytes and ints too: `open(0)` would read stdin):
+    TypeError; empty: ValueError; with `exists`, nothing there: FileNotFoundError; with `file`, a
+    folder: ValueError."""
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise TypeError(f"{name} must be a path (a str or pathlib.Path), got {describe(value)}")
+    text = os.fspath(value)
+    if not text:
+        raise ValueError(f"{name} is empty: give a path")
+    path = Path(text)
+    if exists and not path.exists():
+        raise FileNotFoundError(f"{name}: nothing at {text!r}")
+    if file and path.is_dir():
+        raise ValueError(f"{name} {text!r} is a folder, not a file")
+    return path
+
+
 # %%
 def test_unit_validation():
     assert check_int("n", np.int64(3), 0) == 3 and type(check_int("n", 3)) is int
@@ -124,11 +143,13 @@ def test_unit_validation():
                        (lambda: check_number("lr", float("nan")), ValueError),
                        (lambda: check_number("p", 1.5, maximum=1.0), ValueError),
                        (lambda: check_bool("flag", 1), TypeError),
-                       (lambda: check_choice("mode", "max2", ("min", "max")), ValueError)]:
+                       (lambda: check_choice("mode", "max2", ("min", "max")), ValueError),
+                       (lambda: check_path("path", 0), TypeError), (lambda: check_path("path", ""), ValueError),
+                       (lambda: check_path("path", ".", file=True), ValueError)]:
         try:
             call()
         except kind as error:
-            assert str(error).split()[0] in {"n", "lr", "p", "flag", "mode"}, error
+            assert str(error).split()[0] in {"n", "lr", "p", "flag", "mode", "path"}, error
         else:
             raise AssertionError("expected an error")
     assert len(describe("x" * 1000)) < 80
