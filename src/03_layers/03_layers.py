@@ -263,7 +263,13 @@ def _linear_input(name: str, x, weight: Tensor) -> Tensor:
 
 
 def _check_linear_parameters(x, weight, bias) -> None:
-    """TypeError / ValueError naming `linear`'s argument whose type or shape cannot work."""
+    """TypeError / ValueError naming `linear`'s argument whose type or shape cannot work. One
+    expression decides in the usual case (this runs on every Linear call); the messages are built
+    only when it fails."""
+    if (isinstance(x, Tensor) and isinstance(weight, Tensor) and weight.data.ndim == 2 and x.data.ndim
+            and x.data.shape[-1] == weight.data.shape[1]
+            and (bias is None or (isinstance(bias, Tensor) and bias.data.shape == weight.data.shape[:1]))):
+        return
     check_tensor("linear x", x)
     check_tensor("linear weight", weight)
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
