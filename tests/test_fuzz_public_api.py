@@ -5,24 +5,29 @@ Each call either returns normally or raises ValueError / TypeError / FileNotFoun
 names the argument (or, where the table below says so, the operation or class it belongs to). An
 IndexError is allowed only where an index is the argument (Python's sequence protocol needs it), and
 a NotImplementedError only from an abstract base class (`Module()`, `Dataset()`) given as the object
-to run, whose message says what a subclass must define.
+to run, whose message says what a subclass must define, and a MemoryError only as NumPy's "Unable to
+allocate ..." for a size the machine cannot hold (Linear(2**31, 2)).
 Never an AttributeError, KeyError, ZeroDivisionError, NumPy internal error, RuntimeWarning or hang,
 and after an error nothing observable changed: every object passed in (tensor data and gradients,
 parameters, optimizer state, learning rate, training mode, loader epoch, ...), the files in the
-case's folder, grad mode and the weight-initialisation generator are compared before and after.
+case's folder, grad mode and the weight-initialisation generator are compared before and after; and
+no call, failed or not, touches NumPy's global random state or leaves grad mode changed.
 
 How it works:
-- `public_callables()` lists the public API: `tinytorch.__all__`, each `tinytorch.core.*` module's
-  `__all__` (the names defined in a module without one), and the public methods of every public
-  class that take arguments. `test_every_public_callable_has_a_recipe` fails when a new name has no
+- `public_callables()` lists the public API: `tinytorch.__all__`, the `__all__` of each module of
+  `tinytorch.core` and of `tinytorch.datasets` / `tinytorch.milestones` (the names a module defines,
+  where it has no `__all__`), and the public methods of every public class that take arguments. `test_every_public_callable_has_a_recipe` fails when a new name has no
   entry in `RECIPES`, so nothing new escapes the fuzz unnoticed.
 - `RECIPES` says, for each callable, how to build a valid call (fresh objects each time) and which
-  words in an error message count as naming each argument (`ALIASES`).
+  words in an error message count as naming each argument (its `aliases`).
 - `test_every_argument_refuses_every_junk_value` substitutes each value of `JUNK` for each argument,
   one at a time (exhaustive and deterministic); `test_hypothesis_values_for_every_argument` draws
   further values (numbers, text, nested and ragged lists, arrays of any dtype and shape, Tensors) with
   hypothesis, derandomized; `test_junk_states_are_refused_before_anything_changes` replaces one
-  entry of a valid state dict at a time and loads it.
+  entry of a valid state dict at a time and loads it; the Trainer is also run with hostile loss
+  functions, metrics and loaders (`BAD_LOSSES`, `BAD_METRICS`, `BAD_LOADERS`).
+- `KNOWN` lists the failures still open, each with what happens and why; the test fails when one of
+  them starts to pass (so the list is kept true), and on any failure not listed.
 """
 from __future__ import annotations
 
@@ -31,11 +36,14 @@ import contextlib
 import importlib
 import inspect
 import itertools
+import numbers
 import os
 import pkgutil
 import shutil
 import signal
 import tempfile
+import urllib.error
+import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +57,9 @@ from hypothesis.extra import numpy as hnp
 
 import tinytorch
 import tinytorch.core
-from tinytorch.core import (activations, autograd, checkpoint, clipping, dataloader, layers, losses, memory,
-                            metrics, models, optimizers, schedule, spatial, tensor, training, validation)
+from tinytorch import datasets, milestones
+from tinytorch.core import (activations, autograd, checkpoint, clipping, datafiles, dataloader, layers, losses,
+                            memory, metrics, models, optimizers, schedule, spatial, tensor, training, validation)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
 from tinytorch.core.layers import Dropout, Linear, Module, Sequential, manual_seed
@@ -67,8 +76,12 @@ CALL_SECONDS = 2          # a call that takes longer counts as a hang
 # ============================================================================ the public API
 
 def public_modules() -> list:
-    return [importlib.import_module(f"tinytorch.core.{info.name}")
+    """Every module of tinytorch.core, and the package's own public modules (datasets, milestones)."""
+    core = [importlib.import_module(f"tinytorch.core.{info.name}")
             for info in pkgutil.iter_modules(tinytorch.core.__path__)]
+    top = [importlib.import_module(f"tinytorch.{info.name}") for info in pkgutil.iter_modules(tinytorch.__path__)
+           if not info.ispkg and not info.name.startswith("_")]
+    return core + top
 
 
 def public_names(module) -> list:
@@ -200,6 +213,8 @@ JUNK = {
     "True": lambda env: True,
     "False": lambda env: False,
     "float": lambda env: 2.5,
+    "integral float": lambda env: 3.0,
+    "np.float32": lambda env: np.float32(0.5),
     "negative int": lambda env: -1,
     "zero": lambda env: 0,
     "negative float": lambda env: -0.5,
@@ -217,6 +232,8 @@ JUNK = {
     "empty list": lambda env: [],
     "empty tuple": lambda env: (),
     "tuple of str": lambda env: ("a", "b"),
+    "triple": lambda env: (1, 2, 3),
+    "list with a negative": lambda env: [3, -1],
     "dict": lambda env: {"a": 1},
     "empty dict": lambda env: {},
     "object": lambda env: object(),
@@ -254,12 +271,14 @@ class Recipe:
     the call. `fuzz`: the arguments to break (default: all but "self"). `aliases`: extra words that
     count as naming an argument. `index`: arguments whose out-of-range value may be an IndexError.
     `also`: other exceptions the callable documents, as {type: words its message contains}.
-    `slow`: junk labels not tried for an argument because the call would legitimately run long
-    (a loop of 2**70 epochs). `prepare(arguments)`: puts an argument where the call reads it (a
+    `slow`: {argument: n}: integers above n are not tried for that argument, because the call would
+    legitimately run that long (2**70 epochs). `prepare(arguments)`: puts an argument where the call reads it (a
     gradient into `param.grad`) before the "before" snapshot is taken. `ieee`: elementwise math whose
     edge results (x / 0 = inf, log 0 = -inf, overflow, the mean of nothing = nan) are results, as in
     PyTorch; NumPy's RuntimeWarning about them is not counted (the project's own tests treat them
-    the same way, under np.errstate)."""
+    the same way, under np.errstate). `junk`: {argument: {label: factory(env)}}, junk values that
+    only make sense for that argument (a loss function returning text), tried besides JUNK.
+    `hypothesis=False`: not given hypothesis's random values (a command line that names a real run)."""
     obj: object
     build: Callable
     call: Callable
@@ -270,6 +289,8 @@ class Recipe:
     slow: dict = field(default_factory=dict)
     prepare: Callable = None
     ieee: bool = False
+    hypothesis: bool = True
+    junk: dict = field(default_factory=dict)
 
     def arguments(self, env) -> dict:
         return self.build(env)
@@ -557,7 +578,8 @@ recipe("metric_name", fn_recipe(metrics.metric_name, lambda env: {"metric": Accu
 recipe("memory_table", fn_recipe(memory.memory_table, lambda env: {"num_params": 1000, "optimizer": "adam",
                                                                    "bytes_per_param": 4}))
 recipe("training_memory", fn_recipe(memory.training_memory, lambda env: {
-    "model": model(), "optimizer": _stepped(Adam, lr=0.01), "batch_size": 4, "input_shape": (3,)}))
+    "model": model(), "optimizer": _stepped(Adam, lr=0.01), "batch_size": 4, "input_shape": (3,)},
+    aliases={"input_shape": ("got input of shape",)}))     # a sample shape the model refuses
 _MODEL_WORDS = ("model", "parameters()", "forward")
 recipe("check_model", fn_recipe(models.check_model, lambda env: {"model": PlainModel()}, aliases={"model": _MODEL_WORDS}))
 recipe("model_parameters", fn_recipe(models.model_parameters, lambda env: {"model": PlainModel()},
@@ -575,7 +597,7 @@ recipe("load_model_state", fn_recipe(models.load_model_state, lambda env: {
 recipe("model_random_state", fn_recipe(models.model_random_state, lambda env: {"model": model()}))
 recipe("set_model_random_state", fn_recipe(models.set_model_random_state, lambda env: {
     "model": model(), "states": model().random_state()},
-    aliases={"model": (*_MODEL_WORDS, "random state"), "states": ("random state",)}))
+    aliases={"model": (*_MODEL_WORDS, "random state", "generators"), "states": ("random state",)}))
 
 recipe("write_checkpoint", fn_recipe(checkpoint.write_checkpoint, lambda env: {
     "path": env / "out.ckpt", "state": {"w": np.ones(3, np.float32), "n": 2}, "extra_metadata": {"note": "x"}},
@@ -634,7 +656,7 @@ recipe("Trainer.fit", method_recipe(Trainer, "fit", lambda env: {
     aliases={"train_dataloader": ("train_epoch dataloader", *_LOADER_WORDS),
              "val_dataloader": ("evaluate dataloader", *_LOADER_WORDS),
              "checkpoint_dir": ("CheckpointManager directory", "checkpoint_dir")},
-    slow={"epochs": ("huge int",)}))
+    slow={"epochs": 3}))
 recipe("Trainer.state_dict", method_recipe(Trainer, "state_dict", lambda env: {"self": trainer(), "copy": False}))
 recipe("Trainer.load_state_dict", method_recipe(Trainer, "load_state_dict", lambda env: {
     "self": trainer(), "state": trainer(trained=True).state_dict()}, aliases={"state": ("checkpoint", "state")}))
@@ -678,6 +700,178 @@ recipe("Tensor.flatten", method_recipe(Tensor, "flatten", lambda env: {"self": i
 recipe("Tensor.matmul", method_recipe(Tensor, "matmul", lambda env: {"self": leaf(), "other": leaf((3, 2))},
                                       aliases={"other": ("matmul",)}))
 
+# ---- the Trainer with hostile collaborators: loss functions, metrics and loaders that misbehave
+def _batches(*batches):
+    return lambda env: list(batches)
+
+
+def _raises(error):
+    def call(*args):
+        raise error
+    return call
+
+
+_X, _Y = features(4), labels(4)
+BAD_LOSSES = {
+    "loss returns a float": lambda env: (lambda out, y: 0.5),
+    "loss returns None": lambda env: (lambda out, y: None),
+    "loss returns text": lambda env: (lambda out, y: "0.5"),
+    "loss returns a vector": lambda env: (lambda out, y: (out * out).mean(axis=1)),
+    "loss without a graph": lambda env: (lambda out, y: Tensor(0.5)),
+    "loss is NaN": lambda env: (lambda out, y: (out * float("nan")).mean()),
+    "loss is inf": lambda env: (lambda out, y: (out * 0).mean() + float("inf")),
+    "loss raises ValueError": lambda env: _raises(ValueError("loss_fn refuses the batch")),
+}
+BAD_METRICS = {
+    "metric returns text": lambda env: [lambda out, y: "high"],
+    "metric returns None": lambda env: [lambda out, y: None],
+    "metric returns an array": lambda env: [lambda out, y: np.ones(3)],
+    "metric returns NaN": lambda env: [lambda out, y: float("nan")],
+    "metric raises TypeError": lambda env: [_raises(TypeError("metric refuses the batch"))],
+    "two metrics, one name": lambda env: [Accuracy(), Accuracy()],
+    "metric is a class": lambda env: [Accuracy],
+}
+BAD_LOADERS = {
+    "batch of text": _batches(("a", "b")),
+    "batch of three": _batches((_X, _Y, _Y)),
+    "batch sizes differ": _batches((_X, _Y[:3])),
+    "ragged batch": _batches(([[1.0, 2.0, 3.0], [1.0]], [0, 1])),
+    "empty batch": _batches((_X[:0], _Y[:0])),
+    "NaN inputs": _batches((np.full((4, 3), np.nan, np.float32), _Y)),
+    "labels out of range": _batches((_X, np.array([0, 1, 2, 7]))),
+    "float labels": _batches((_X, np.array([0.5, 1.0, 0.0, 1.0]))),
+    "wrong feature count": _batches((features(4, 5), _Y)),
+    "good batch, then junk": _batches((_X, _Y), None),
+    "no batches": _batches(),
+    "scalar inputs": _batches((np.float32(1.0), _Y)),
+}
+
+
+def _train_with(model, optimizer, loss_fn, metrics, dataloader):
+    Trainer(model, optimizer, loss_fn, metrics=metrics).train_epoch(dataloader)
+
+
+def _evaluate_with(model, optimizer, loss_fn, metrics, dataloader):
+    Trainer(model, optimizer, loss_fn, metrics=metrics).evaluate(dataloader)
+
+
+def _collaborators(env):
+    net = model()
+    return {"model": net, "optimizer": SGD(net.parameters(), lr=0.1, momentum=0.9), "loss_fn": CrossEntropyLoss(),
+            "metrics": [Accuracy()], "dataloader": loader()}
+
+
+# data the model or the loss refuses is named by the operation that refuses it (DESIGN.md, "Errors")
+_COLLABORATOR_WORDS = {"loss_fn": ("loss_fn", "loss"), "metrics": ("metric",),
+                       "dataloader": ("batch", "dataloader", "cross_entropy", "Linear")}
+for _name, _run in (("train_epoch", _train_with), ("evaluate", _evaluate_with)):
+    recipe(f"Trainer.{_name} with hostile collaborators", Recipe(
+        Trainer, _collaborators, _run, fuzz=("loss_fn", "metrics", "dataloader"), aliases=_COLLABORATOR_WORDS,
+        also={FloatingPointError: ("non-finite",)},
+        junk={"loss_fn": BAD_LOSSES, "metrics": BAD_METRICS, "dataloader": BAD_LOADERS}))
+
+# ---- data sets and files (module 05's data cells, tinytorch.datasets) and the milestones (module 10)
+def _write_idx(path, array):
+    """An IDX file: two zero bytes, the type code of unsigned bytes, the number of dimensions, the
+    sizes as big-endian uint32, then the bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+    return path
+
+
+def mnist_folder(env):
+    folder = env / "mnist"
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (4, 28, 28)))
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.arange(4) % 10)
+    return folder
+
+
+def cifar_folder(env):
+    folder = env / "cifar" / datafiles.CIFAR10_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        records = rng.integers(0, 256, (2, datafiles.CIFAR10_RECORD)).astype(np.uint8)
+        records[:, 0] = [3, 7]
+        (folder / name).write_bytes(records.tobytes())
+    return folder.parent
+
+
+def _local_file(env):
+    path = env / "source.bin"
+    path.write_bytes(b"tinytorch")
+    return path
+
+
+_DOWNLOAD = {ConnectionError: ("could not download",)}
+recipe("DigitsDataset", fn_recipe(dataloader.DigitsDataset, lambda env: {"train": False, "test_fraction": 0.25,
+                                                                         "seed": 1},
+                                  aliases={"test_fraction": ("test_fraction",), "seed": ("seed",)}))
+recipe("MNISTDataset", fn_recipe(dataloader.MNISTDataset, lambda env: {"root": mnist_folder(env), "train": True,
+                                                                       "download": False},
+                                 aliases={"root": ("MNIST", "not found"), "train": ("MNIST train",)}, also=_DOWNLOAD))
+recipe("CIFAR10Dataset", fn_recipe(dataloader.CIFAR10Dataset, lambda env: {
+    "root": cifar_folder(env), "train": False, "download": False},
+    aliases={"root": ("CIFAR10", "not found"), "train": ("CIFAR10 train",)}, also=_DOWNLOAD))
+recipe("ImageDataset", fn_recipe(dataloader.ImageDataset, lambda env: {
+    "images": np.zeros((3, 1, 2, 2), np.float32), "labels": np.arange(3), "classes": ("a", "b", "c")},
+    aliases={"images": ("Tensor data", "ImageDataset"), "labels": ("Tensor data", "ImageDataset")}))
+recipe("load_digits", fn_recipe(datasets.load_digits, lambda env: {"test_fraction": 0.3, "seed": 2}))
+recipe("digits_arrays", fn_recipe(datafiles.digits_arrays, lambda env: {}))
+recipe("digits_split", fn_recipe(datafiles.digits_split, lambda env: {"labels": np.arange(20) % 4,
+                                                                      "test_fraction": 0.25, "seed": 0}))
+recipe("mnist_arrays", fn_recipe(datafiles.mnist_arrays, lambda env: {"root": mnist_folder(env), "train": False,
+                                                                      "download": False},
+                                 aliases={"root": ("MNIST", "not found"), "train": ("MNIST train",)}, also=_DOWNLOAD))
+recipe("cifar10_arrays", fn_recipe(datafiles.cifar10_arrays, lambda env: {"root": cifar_folder(env), "train": True,
+                                                                          "download": False},
+                                   aliases={"root": ("CIFAR10", "not found"), "train": ("CIFAR10 train",)}, also=_DOWNLOAD))
+recipe("read_idx", fn_recipe(datafiles.read_idx, lambda env: {"path": mnist_folder(env) / "t10k-labels-idx1-ubyte"}))
+recipe("read_cifar10_batch", fn_recipe(datafiles.read_cifar10_batch, lambda env: {
+    "path": cifar_folder(env) / datafiles.CIFAR10_FOLDER / "test_batch.bin"}))
+recipe("file_md5", fn_recipe(datafiles.file_md5, lambda env: {"path": _local_file(env)}))
+recipe("download_url", fn_recipe(datafiles.download_url, lambda env: {
+    "url": _local_file(env).as_uri(), "destination": env / "copy.bin", "md5": datafiles.file_md5(_local_file(env))},
+    also=_DOWNLOAD))
+
+
+def _digit_images():
+    return np.random.default_rng(3).random((4, 1, 8, 8)).astype(np.float32)
+
+
+recipe("shift_augment", fn_recipe(milestones.shift_augment, lambda env: {"images": _digit_images(),
+                                                                         "labels": np.arange(4)},
+                                  aliases={"images": ("one per image",)}))
+recipe("standardize", Recipe(milestones.standardize, lambda env: {
+    "train_images": _digit_images().reshape(4, -1), "other": _digit_images().reshape(4, -1)[:2], "eps": 0.1},
+    lambda train_images, other, eps: milestones.standardize(train_images, other, eps=eps),
+    aliases={"other": ("others[0]",)}))
+recipe("mlp_model", fn_recipe(milestones.mlp_model, lambda env: {}))
+recipe("cnn_model", fn_recipe(milestones.cnn_model, lambda env: {}))
+recipe("train_mlp", fn_recipe(milestones.train_mlp, lambda env: {"seed": 0, "epochs": 1, "verbose": False},
+                              slow={"epochs": 3}))
+# train_cnn checks its arguments with the same code as train_mlp (fuzzed above); one of its epochs
+# takes a second, so only its valid call runs here
+recipe("train_cnn", fn_recipe(milestones.train_cnn, lambda env: {"seed": 0, "epochs": 1, "verbose": False},
+                              fuzz=()))
+recipe("main", fn_recipe(milestones.main, lambda env: {"argv": ["mlp", "--epochs", "1"]},
+                         also={SystemExit: ("2",)}, hypothesis=False))   # argparse: exit status 2, usage
+
+_MILESTONE = []
+
+
+def _milestone_arguments(env):
+    """The fields of a real MilestoneResult (one short run, made once)."""
+    if not _MILESTONE:
+        _MILESTONE.append(milestones.train_mlp(seed=0, epochs=1))
+    return {name: getattr(_MILESTONE[0], name) for name in milestones.MilestoneResult.__dataclass_fields__}
+
+
+recipe("MilestoneResult", fn_recipe(milestones.MilestoneResult, _milestone_arguments))
+
 # ---- abstract methods: each raises NotImplementedError naming what a subclass must define
 _ABSTRACT = {NotImplementedError: ("must",)}
 
@@ -705,6 +899,8 @@ recipe("check_number", fn_recipe(validation.check_number, lambda env: {
     fuzz=("value",), aliases={"value": ("rate",)}))
 recipe("check_bool", fn_recipe(validation.check_bool, lambda env: {"name": "flag", "value": True}, fuzz=("value",),
                                aliases={"value": ("flag",)}))
+recipe("check_path", fn_recipe(validation.check_path, lambda env: {"name": "where", "value": env, "exists": True},
+                               fuzz=("value",), aliases={"value": ("where",)}))
 recipe("check_choice", fn_recipe(validation.check_choice, lambda env: {"name": "mode", "value": "min",
                                                                        "choices": ("min", "max")},
                                  fuzz=("value",), aliases={"value": ("mode",)}))
@@ -724,9 +920,9 @@ NUMPY_NOTICES = {
     "overflow encountered in cast": "float data beyond float32's range becomes inf; NumPy warns",
 }
 
+
+_DATA = "data files and milestones (src/05's last cells, src/10) belong to helper data until 21:45"
 _MODULE_06 = "src/06_autograd is being changed on other branches (speed, learner): not fixed here"
-_MODULE_08 = "module 08 (src/08_training) belongs to helper m08 until 21:35"
-_MODULE_09 = "module 09 (src/09_convolutions) belongs to helper conv until 21:40"
 KNOWN: dict = {
     # Tensor.backward(grad=b"x") -> ValueError "could not convert string to float"; grad=object() -> TypeError
     # "float() argument must be ..."; neither names grad. backward(root=None) -> AttributeError 'requires_grad'.
@@ -734,32 +930,19 @@ KNOWN: dict = {
     # unbroadcast(None, (3,)) -> AttributeError; unbroadcast(g, 5) -> TypeError "object of type 'int' has no len()".
     "unbroadcast(grad)": "the backward rules' helper: ndarrays in, no checks on the hot path (design decision)",
     "unbroadcast(shape)": "the backward rules' helper: ndarrays in, no checks on the hot path (design decision)",
-    "Optimizer.state_dict(copy)": _MODULE_08, "Trainer.state_dict(copy)": _MODULE_08,
-    "model_state(copy)": _MODULE_08, "set_training(mode)": _MODULE_08, "set_training(model)": _MODULE_08,
-    "run_model(model)": _MODULE_08, "set_model_random_state(model)": _MODULE_08,
-    "Accuracy.__call__(y_pred)": _MODULE_08, "Accuracy.__call__(y_true)": _MODULE_08,
-    "MeanAbsoluteError.__call__(y_pred)": _MODULE_08, "MeanAbsoluteError.__call__(y_true)": _MODULE_08,
-    "CheckpointManager.save(state)": _MODULE_08, "write_checkpoint(state)": _MODULE_08,
-    "write_checkpoint(path)": _MODULE_08, "write_checkpoint(extra_metadata)": _MODULE_08,
-    "write_atomically(path)": _MODULE_08, "write_atomically(write)": _MODULE_08,
-    "checkpoint_metadata(path)": _MODULE_08, "improves(best)": _MODULE_08, "improves(mode)": _MODULE_08,
-    "retained_epochs(best_epoch)": _MODULE_08, "retained_epochs(saved_epochs)": _MODULE_08,
-    "training_memory(batch_size)": _MODULE_08, "training_memory(input_shape)": _MODULE_08,
-"training_memory(optimizer)": _MODULE_08,
-    "Trainer.fit(checkpoint_dir)": _MODULE_08, "Trainer.fit(monitor)": _MODULE_08,
-    "Trainer.save_checkpoint(path)": _MODULE_08,
     # fit(train, val_dataloader=[1, 2]) trains epoch 1, then evaluate refuses the batch: the error comes
     # with trainer.epoch 0 -> 1 and the model updated. Checking the validation loader before training
     # (or rolling a whole epoch back) is a design decision for the lead.
-    "Trainer.fit(val_dataloader)": "design decision: " + _MODULE_08,
-    # Conv2d.forward(None) -> TypeError "Tensor data must be numbers, got None" (no layer named);
-    # Conv2d(2**70, 4, 3) -> "Linear in_features * out_features = ... " (the wrong names);
-    # conv2d(..., padding=2**70) -> numpy's "`pad_width` must be of integral type";
-    # conv_output_size(28, None) -> "unsupported operand type(s) for -: 'int' and 'NoneType'".
-    "Conv2d.forward(x)": _MODULE_09, "MaxPool2d.forward(x)": _MODULE_09, "AvgPool2d.forward(x)": _MODULE_09,
-    "Conv2d(in_channels)": _MODULE_09, "Conv2d(out_channels)": _MODULE_09, "Conv2d(kernel_size)": _MODULE_09,
-    "conv2d(padding)": _MODULE_09, "conv_output_size(size)": _MODULE_09, "conv_output_size(kernel)": _MODULE_09,
-    "conv_output_size(stride)": _MODULE_09, "conv_output_size(padding)": _MODULE_09,
+    "Trainer.fit(val_dataloader)": "design decision (module 08)",
+    # A batch that fails after the first optimizer update keeps the updates (train_epoch's documented
+    # rule: "everything before its first update" is put back): the error comes with the model changed.
+    "Trainer.train_epoch with hostile collaborators(dataloader=good batch, then junk)": "design decision (module 08)",
+    # Any failure inside train_epoch: the loader's state_dict ({seed, epoch}) is restored, but the flag
+    # set_epoch() raised stays set, so iterating the loader afterwards no longer advances its epoch
+    # (issue 8 lists this). Restoring it needs the flag in DataLoader's state or a public way to clear
+    # it: a design decision (modules 05 and 08).
+    "Trainer.train_epoch with hostile collaborators(loss_fn)": "design decision (modules 05, 08)",
+    "Trainer.train_epoch with hostile collaborators(metrics)": "design decision (modules 05, 08)",
 }
 
 
@@ -821,7 +1004,7 @@ def snapshot(obj, memo: dict):
     if isinstance(obj, np.random.Generator):
         return ("generator", repr(obj.bit_generator.state))
     if isinstance(obj, dict):
-        return ("dict", [(repr(k), snapshot(v, memo)) for k, v in obj.items()])
+        return ("dict", sorted(((repr(k), snapshot(v, memo)) for k, v in obj.items()), key=lambda kv: kv[0]))
     if isinstance(obj, (list, tuple)):
         return (type(obj).__name__, [snapshot(v, memo) for v in obj])
     if isinstance(obj, (set, frozenset)):
@@ -870,6 +1053,11 @@ def _difference(before, after, path="") -> str:
     return f"{path}: {str(before)[:80]} -> {str(after)[:80]}"
 
 
+def _global_random_state() -> tuple:
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    return keys.tobytes(), position, has_gauss, gauss
+
+
 def names_the_argument(message: str, recipe: Recipe, argument: str, value) -> bool:
     words = (argument, *recipe.aliases.get(argument, ()))
     if isinstance(value, (str, os.PathLike)) and str(value):
@@ -887,10 +1075,13 @@ def run_case(recipe: Recipe, argument: str, make_value, label: str, words=()):
         arguments = recipe.build(env)
         value = make_value(env, arguments[argument])
         arguments[argument] = value
+        if argument in recipe.slow and isinstance(value, numbers.Integral) and value > recipe.slow[argument]:
+            return None       # a valid request that only takes long (2**70 epochs): not run
         if recipe.prepare is not None:
             recipe.prepare(arguments)
         manual_seed(SENTINEL_SEED)
         grad_mode = autograd.is_grad_enabled()
+        global_random = _global_random_state()
         before, files_before = snapshot(arguments, {}), folder_snapshot(env)
         where = f"{recipe_name(recipe)}({argument}={label})"
         try:
@@ -899,10 +1090,16 @@ def run_case(recipe: Recipe, argument: str, make_value, label: str, words=()):
                 for notice in NUMPY_NOTICES:
                     warnings.filterwarnings("ignore", message=notice, category=RuntimeWarning)
                 recipe.call(**arguments)
-        except (TypeError, ValueError, FileNotFoundError, IndexError, NotImplementedError, *recipe.also) as error:
+        except (TypeError, ValueError, FileNotFoundError, IndexError, NotImplementedError, MemoryError,
+                *recipe.also) as error:
             message = str(error)
             kind = type(error)
-            if isinstance(error, NotImplementedError) and not isinstance(error, tuple(recipe.also)):
+            if isinstance(error, MemoryError):
+                # Linear(2**31, 2) asks for 32 GiB: NumPy's "Unable to allocate 32.0 GiB" is the honest
+                # answer (a resource limit, not a bad argument); nothing may have changed before it
+                if not message.startswith("Unable to allocate"):
+                    return f"{where}: MemoryError {message[:200]}"
+            elif isinstance(error, NotImplementedError) and not isinstance(error, tuple(recipe.also)):
                 # an abstract base class given where a concrete one goes (Module(), Dataset()) says so
                 if not any(w in message for w in ("must define", "must implement")):
                     return f"{where}: NotImplementedError {message[:200]}"
@@ -932,6 +1129,8 @@ def run_case(recipe: Recipe, argument: str, make_value, label: str, words=()):
             return f"{where}: {type(error).__name__} {str(error)[:200]}"
         if autograd.is_grad_enabled() != grad_mode:
             return f"{where}: grad mode changed"
+        if _global_random_state() != global_random:
+            return f"{where}: NumPy's global random state was used (generators belong to their objects)"
     return None
 
 
@@ -949,9 +1148,24 @@ def fuzzed_arguments(name: str) -> list:
 
 
 WITH_ARGUMENTS = sorted(name for name in RECIPES if fuzzed_arguments(name))
+HYPOTHESIS = [name for name in WITH_ARGUMENTS if RECIPES[name].hypothesis]
 
 
 # ============================================================================ the tests
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """No case reaches the internet: an http(s) download fails as it would on a machine offline
+    (file:// URLs, which the download recipe uses, still work)."""
+    real = urllib.request.urlopen
+
+    def urlopen(url, *args, **kwargs):
+        target = url.full_url if isinstance(url, urllib.request.Request) else str(url)
+        if not target.startswith("file:"):
+            raise urllib.error.URLError("the fuzz runs offline")
+        return real(url, *args, **kwargs)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
 
 def test_every_public_callable_has_a_recipe():
     covered = {id(r.obj) for r in RECIPES.values()}
@@ -972,8 +1186,12 @@ def test_the_valid_call_of_every_recipe_works(name):
             recipe.call(**recipe.build(Path(tmp)))
 
 
-def known(name: str, argument: str) -> bool:
-    return f"{name}({argument})" in KNOWN
+def known_key(name: str, argument: str, label: str = None):
+    """The KNOWN entry that covers this case: "recipe(argument=label)" or "recipe(argument)"."""
+    for key in (f"{name}({argument}={label})", f"{name}({argument})"):
+        if key in KNOWN:
+            return key
+    return None
 
 
 @pytest.mark.parametrize("name", WITH_ARGUMENTS)
@@ -981,12 +1199,10 @@ def test_every_argument_refuses_every_junk_value(name):
     recipe = RECIPES[name]
     problems, still_open = [], set()
     for argument in fuzzed_arguments(name):
-        for label, make in JUNK.items():
-            if label in recipe.slow.get(argument, ()):
-                continue
+        for label, make in {**JUNK, **recipe.junk.get(argument, {})}.items():
             problem = run_case(recipe, argument, lambda env, valid: make(env), label)
-            if problem and known(name, argument):
-                still_open.add(f"{name}({argument})")
+            if problem and known_key(name, argument, label):
+                still_open.add(known_key(name, argument, label))
             elif problem:
                 problems.append(problem)
     assert not problems, f"{len(problems)} bad calls:\n" + "\n".join(problems)
@@ -1010,7 +1226,7 @@ VALUES = st.one_of(
 )
 
 
-@pytest.mark.parametrize("name", WITH_ARGUMENTS)
+@pytest.mark.parametrize("name", HYPOTHESIS)
 @settings(max_examples=15, derandomize=True, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
@@ -1018,10 +1234,8 @@ def test_hypothesis_values_for_every_argument(name, data):
     recipe = RECIPES[name]
     argument = data.draw(st.sampled_from(fuzzed_arguments(name)), label="argument")
     value = data.draw(VALUES, label="value")
-    if isinstance(value, int) and abs(value) > 300 and argument in recipe.slow:
-        return
     problem = run_case(recipe, argument, lambda env, valid: value, repr(value)[:80])
-    assert problem is None or known(name, argument), problem
+    assert problem is None or known_key(name, argument), problem
 
 
 # ---- junk states: one entry of a valid state dict replaced, removed, or joined by an unknown key
@@ -1184,3 +1398,154 @@ def test_junk_entries_of_a_module_state_are_refused_before_anything_changes():
     assert net.random_state() == generators
     for name, array in net.state_dict().items():
         np.testing.assert_array_equal(array, before[name])
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda env: _stepped(Adam, lr=0.01).state_dict(copy=np.ones(2)), TypeError,
+     r"Adam.state_dict copy must be True or False"),
+    (lambda env: trainer().state_dict(copy="no"), TypeError, r"Trainer.state_dict copy must be True or False"),
+    (lambda env: models.set_training(3.5, False), TypeError, r"set_training model 3.5 has no train\(\)/eval\(\)"),
+    (lambda env: models.run_model(None, leaf()), TypeError, r"run_model model None \(NoneType\) has neither forward"),
+    (lambda env: Accuracy()([[0.1, 0.9], [0.2]], [1, 0]), ValueError, r"Accuracy y_pred: Tensor data must be"),
+    (lambda env: metrics.MeanAbsoluteError()([1.0, 2.0], [[1.0], [2.0, 3.0]]), ValueError,
+     r"MeanAbsoluteError y_true: Tensor data must be"),
+    (lambda env: checkpoint.write_checkpoint(env / "a.ckpt", {"w": np.array(["a"])}), TypeError,
+     r"checkpoint state at 'w' holds an array of dtype <U1"),
+    (lambda env: checkpoint.write_checkpoint(env, {"w": np.ones(2)}), ValueError,
+     r"write_checkpoint path '.*' is a folder, not a file"),
+    (lambda env: checkpoint.write_checkpoint("", {"w": np.ones(2)}), ValueError, r"write_checkpoint path is empty"),
+    (lambda env: checkpoint.write_checkpoint(env / "a.ckpt", {}, extra_metadata=[("a", "b")]), TypeError,
+     r"write_checkpoint extra_metadata must be a dict"),
+    (lambda env: checkpoint.write_atomically(env / "a.txt", "text"), TypeError,
+     r"write_atomically write must be a function"),
+    (lambda env: checkpoint.checkpoint_metadata(0), TypeError, r"checkpoint_metadata path must be a path \(a str or pathlib.Path\)"),
+    (lambda env: checkpoint.checkpoint_metadata(env), ValueError, r"is not a valid TinyTorch checkpoint: it is not "
+                                                                   r"a regular file"),
+    (lambda env: checkpoint.read_checkpoint(b"x.ckpt"), TypeError, r"read_checkpoint path must be a path"),
+    (lambda env: checkpoint.retained_epochs(2**70, keep_last=2, every=2), ValueError,
+     r"retained_epochs would keep 590295810358705651712 of saved_epochs"),
+    (lambda env: checkpoint.retained_epochs(2.5), TypeError, r"retained_epochs saved_epochs must be a number"),
+    (lambda env: checkpoint.retained_epochs([1, 2], best_epoch=np.ones(2)), TypeError,
+     r"retained_epochs best_epoch must be an integer"),
+    (lambda env: checkpoint.improves(0.5, "1.0", "min"), TypeError, r"improves best must be a number or None"),
+    (lambda env: checkpoint.improves(0.5, 1.0, np.array(["min"])), TypeError, r"improves mode must be one of"),
+    (lambda env: checkpoint.CheckpointManager(_garbage_file(env)), ValueError, r"is a file, not a folder"),
+    (lambda env: checkpoint.CheckpointManager(""), ValueError, r"CheckpointManager directory is empty"),
+    (lambda env: memory.training_memory(model(), optimizer=3), TypeError, r"training_memory optimizer must be"),
+    (lambda env: memory.training_memory(model(), batch_size=4, input_shape=3), TypeError,
+     r"training_memory input_shape must be a tuple"),
+    (lambda env: memory.training_memory(model(), batch_size=2**62, input_shape=(3,)), ValueError,
+     r"training_memory batch_size \* input_shape"),
+    (lambda env: trainer().fit(loader(), epochs=1, verbose=False, checkpoint_dir=env / "run", monitor=["eval_loss"]),
+     TypeError, r"Trainer.fit monitor must be a history key \(a str\)"),
+    (lambda env: spatial.conv_output_size(28, None), TypeError, r"conv_output_size kernel must be an integer"),
+    (lambda env: spatial.conv2d(image(), leaf((4, 3, 3, 3)), padding=2**40), ValueError,
+     r"conv2d: padding \(1099511627776, 1099511627776\) makes the padded input"),
+    (lambda env: spatial.Conv2d(2**70, 4, 3), ValueError, r"Conv2d out_channels \* in_channels \* kernel_size"),
+    (lambda env: conv_layer()(None), TypeError, r"Conv2d\(3, 4, .*\) input: Tensor data must be numbers"),
+    (lambda env: spatial.MaxPool2d(2)({}), TypeError, r"MaxPool2d\(kernel_size=\(2, 2\), .*\) input:"),
+])
+def test_module_08_and_09_arguments_the_fuzz_found_unnamed(call, error, words):
+    with case_folder() as env, contextlib.chdir(env):
+        with pytest.raises(error, match=words):
+            call(env)
+        assert not any(env.iterdir()) or call.__code__.co_names.count("_garbage_file"), "no file was written"
+
+
+def test_retained_epochs_of_a_long_run_are_computed_without_listing_it():
+    assert checkpoint.retained_epochs(10**15, keep_last=2, every=None, best_epoch=7) == [7, 10**15 - 1, 10**15]
+
+
+# ---- state_dict round trips: loading what state_dict() gave changes nothing, and a fresh object
+# loaded with it reports the same state
+
+def _trained_trainer_pair(env):
+    return trainer(trained=True), trainer()
+
+
+ROUND_TRIPS = {
+    "Module": lambda env: (model(), Sequential(Linear(3, 4), ReLU(), Dropout(0.5, seed=5), Linear(4, 2))),
+    "Optimizer": lambda env: (_stepped(Adam, lr=0.01), Adam([leaf(), leaf((3,))], lr=0.5)),
+    "DataLoader": lambda env: (loader(), DataLoader(TensorDataset(features(), labels()), batch_size=4, seed=9)),
+    "CosineSchedule": lambda env: (CosineSchedule(0.1, 0.01, 10, 2), CosineSchedule()),
+    "Trainer": _trained_trainer_pair,
+}
+
+
+def _state(obj):
+    if isinstance(obj, Module):
+        return snapshot((obj.state_dict(), obj.random_state()), {})
+    return snapshot(obj.state_dict(), {})
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TRIPS))
+def test_state_dict_round_trips(name):
+    with case_folder() as env:
+        source, target = ROUND_TRIPS[name](env)
+        before = _state(source)
+        if isinstance(source, Module):
+            source.load_state_dict(source.state_dict())
+            source.set_random_state(source.random_state())
+            target.load_state_dict(source.state_dict())
+            target.set_random_state(source.random_state())
+        else:
+            source.load_state_dict(source.state_dict())
+            target.load_state_dict(source.state_dict())
+        assert _state(source) == before, "loading its own state changed the object"
+        assert _state(target) == _state(source)
+
+
+def test_checkpoint_round_trip_through_a_file():
+    with case_folder() as env:
+        source, target = trainer(trained=True), trainer()
+        source.save_checkpoint(env / "run.ckpt")
+        target.load_checkpoint(env / "run.ckpt")
+        assert snapshot(target.state_dict(), {}) == snapshot(source.state_dict(), {})
+
+
+@pytest.mark.parametrize("data, dtype, words", [
+    (float("inf"), np.int64, r"Tensor data inf does not fit in dtype int64"),
+    (-1, np.uint8, r"Tensor data -1 does not fit in dtype uint8"),
+    (2**70, np.int64, r"Tensor data 1180591620717411303424 does not fit in dtype int64"),
+])
+def test_numbers_that_do_not_fit_the_dtype_are_a_value_error(data, dtype, words):
+    with pytest.raises(ValueError, match=words):
+        Tensor(data, dtype=dtype)
+
+
+def test_an_index_beyond_int64_is_out_of_bounds():
+    with pytest.raises(IndexError, match=r"index 9223372036854775808 into a tensor of shape \(2, 3\) is out of bounds"):
+        leaf()[2**63]
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda env: datafiles.file_md5(0), TypeError, r"file_md5 path must be a path"),   # open(0) reads stdin
+    (lambda env: datafiles.file_md5(env), ValueError, r"file_md5 path .* is a folder, not a file"),
+    (lambda env: datafiles.read_idx(env), ValueError, r"read_idx path .* is a folder"),
+    (lambda env: datafiles.read_cifar10_batch(""), ValueError, r"read_cifar10_batch path is empty"),
+    (lambda env: datafiles.read_cifar10_batch(env / "no.bin"), FileNotFoundError, r"read_cifar10_batch path: nothing at"),
+    (lambda env: datafiles.download_url(None, env / "x", "0" * 32), TypeError, r"download_url url must be"),
+    (lambda env: datafiles.download_url("file:///x", 3.5, "0" * 32), TypeError, r"download_url destination must be a path"),
+    (lambda env: datafiles.download_url("file:///x", env / "x", np.ones(2)), TypeError, r"download_url md5 must be 32"),
+    (lambda env: datafiles.digits_split([[0, 1], [1]]), TypeError, r"digits_split labels must be a non-empty 1-D"),
+    (lambda env: dataloader.ImageDataset(np.zeros((2, 1, 2, 2)), [[0], [1, 1]], "ab"), ValueError,
+     r"ImageDataset images and labels must be arrays of numbers"),
+    (lambda env: dataloader.ImageDataset(np.zeros((2, 2, 2)), [0, 1], "ab"), ValueError,
+     r"ImageDataset images must have shape \(N, C, H, W\)"),
+    (lambda env: dataloader.ImageDataset(np.zeros((2, 1, 2, 2)), [0, 0.5], "ab"), ValueError,
+     r"ImageDataset labels must be 2 integer class labels"),
+    (lambda env: dataloader.ImageDataset(np.zeros((2, 1, 2, 2)), [0, 2], ("a", "b")), ValueError,
+     r"ImageDataset labels must be in 0..1"),
+    (lambda env: dataloader.ImageDataset(np.zeros((2, 1, 2, 2)), [0, 1], None), TypeError,
+     r"ImageDataset classes must be a sequence"),
+    (lambda env: milestones.shift_augment(None, np.arange(2)), TypeError, r"shift_augment images must be"),
+    (lambda env: milestones.shift_augment(_digit_images(), np.arange(3)), ValueError, r"shift_augment labels must be"),
+    (lambda env: milestones.standardize([[1.0]]), TypeError, r"standardize train_images must be an array"),
+    (lambda env: milestones.standardize(np.ones((3, 2)), np.ones((3, 5))), ValueError, r"standardize others\[0\]"),
+    (lambda env: milestones.standardize(np.ones((3, 2)), eps=0.0), ValueError, r"standardize eps must be > 0"),
+    (lambda env: milestones.main([1, 2]), TypeError, r"main argv must be None or a list of str"),
+])
+def test_data_and_milestone_arguments_the_fuzz_found_unnamed(call, error, words):
+    with case_folder() as env, contextlib.chdir(env):
+        with pytest.raises(error, match=words):
+            call(env)

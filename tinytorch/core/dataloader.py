@@ -339,9 +339,23 @@ class ImageDataset(TensorDataset):
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes):
-        self.images = Tensor(images, dtype=np.float32)
-        self.labels = Tensor(labels, dtype=np.int64)
-        self.classes = tuple(classes)
+        try:
+            images = Tensor(images, dtype=np.float32)
+            labels = Tensor(labels)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"ImageDataset images and labels must be arrays of numbers: {error}") from None
+        if images.ndim != 4:
+            raise ValueError(f"ImageDataset images must have shape (N, C, H, W), got shape {images.shape}")
+        if labels.data.dtype.kind not in "iu" or labels.shape != images.shape[:1]:
+            raise ValueError(f"ImageDataset labels must be {images.shape[0]} integer class labels (one per "
+                             f"image), got dtype {labels.data.dtype} and shape {labels.shape}")
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+            raise TypeError(f"ImageDataset classes must be a sequence of class names, got {describe(classes)}")
+        classes = tuple(classes)
+        if labels.size and not 0 <= labels.data.min() <= labels.data.max() < len(classes):
+            raise ValueError(f"ImageDataset labels must be in 0..{len(classes) - 1} (one per class in "
+                             f"classes), got values in [{labels.data.min()}, {labels.data.max()}]")
+        self.images, self.labels, self.classes = images, Tensor(labels.data, dtype=np.int64), classes
         super().__init__(self.images, self.labels)
 
     def __repr__(self) -> str:

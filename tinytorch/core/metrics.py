@@ -13,8 +13,14 @@ from tinytorch.core.validation import check_bool, check_number, describe
 __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 
 
-def _as_array(value) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+def _as_array(value, who: str, name: str) -> np.ndarray:
+    """`value` (a Tensor, an array or nested lists of numbers) as an ndarray, or an error naming it."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        return Tensor(value).data
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{who} {name}: {error}") from None
 
 
 def _snake_case(name: str) -> str:
@@ -98,7 +104,8 @@ class Accuracy:
         return self.threshold
 
     def __call__(self, y_pred, y_true) -> float:
-        predicted, actual = _class_labels(_as_array(y_pred), _as_array(y_true), self.cut(), "Accuracy")
+        predicted, actual = _class_labels(_as_array(y_pred, "Accuracy", "y_pred"),
+                                          _as_array(y_true, "Accuracy", "y_true"), self.cut(), "Accuracy")
         # Hint: the fraction of samples whose predicted label equals the actual one
         # (chapter 08, "Metrics"); return it as a Python float.
         return float(np.count_nonzero(predicted == actual) / predicted.size)
@@ -117,7 +124,8 @@ class MeanAbsoluteError:
     name = "mean_absolute_error"
 
     def __call__(self, y_pred, y_true) -> float:
-        pred, true = _as_array(y_pred), _as_array(y_true)
+        pred = _as_array(y_pred, "MeanAbsoluteError", "y_pred")
+        true = _as_array(y_true, "MeanAbsoluteError", "y_true")
         if pred.size == 0:
             raise ValueError("MeanAbsoluteError needs a non-empty batch")
         if pred.shape != true.shape:
