@@ -49,10 +49,12 @@
 """Argument checks shared by every module: TypeError for a wrong type, ValueError for a bad value."""
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice"]
+__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice", "check_path"]
 
 
 def describe(value, limit: int = 60) -> str:
@@ -114,6 +116,23 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
+def check_path(name: str, value, *, exists: bool = False, file: bool = False) -> Path:
+    """`value` as a Path. Not a str or os.PathLike (bytes and ints too: `open(0)` would read stdin):
+    TypeError; empty: ValueError; with `exists`, nothing there: FileNotFoundError; with `file`, a
+    folder: ValueError."""
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise TypeError(f"{name} must be a path (a str or pathlib.Path), got {describe(value)}")
+    text = os.fspath(value)
+    if not text:
+        raise ValueError(f"{name} is empty: give a path")
+    path = Path(text)
+    if exists and not path.exists():
+        raise FileNotFoundError(f"{name}: nothing at {text!r}")
+    if file and path.is_dir():
+        raise ValueError(f"{name} {text!r} is a folder, not a file")
+    return path
+
+
 # %%
 def test_unit_validation():
     assert check_int("n", np.int64(3), 0) == 3 and type(check_int("n", 3)) is int
@@ -124,11 +143,13 @@ def test_unit_validation():
                        (lambda: check_number("lr", float("nan")), ValueError),
                        (lambda: check_number("p", 1.5, maximum=1.0), ValueError),
                        (lambda: check_bool("flag", 1), TypeError),
-                       (lambda: check_choice("mode", "max2", ("min", "max")), ValueError)]:
+                       (lambda: check_choice("mode", "max2", ("min", "max")), ValueError),
+                       (lambda: check_path("path", 0), TypeError), (lambda: check_path("path", ""), ValueError),
+                       (lambda: check_path("path", ".", file=True), ValueError)]:
         try:
             call()
         except kind as error:
-            assert str(error).split()[0] in {"n", "lr", "p", "flag", "mode"}, error
+            assert str(error).split()[0] in {"n", "lr", "p", "flag", "mode", "path"}, error
         else:
             raise AssertionError("expected an error")
     assert len(describe("x" * 1000)) < 80
@@ -315,18 +336,18 @@ class Tensor:
 
     # -- operators: each calls the function that holds its forward and backward ---------------------
     def __add__(self, other): return add(self, other)
-    def __radd__(self, other): return add(_lift(other, self), self)
+    def __radd__(self, other): return add(_lift_operand("add", other, self), self)
     def __sub__(self, other): return sub(self, other)
-    def __rsub__(self, other): return sub(_lift(other, self), self)
+    def __rsub__(self, other): return sub(_lift_operand("sub", other, self), self)
     def __mul__(self, other): return mul(self, other)
-    def __rmul__(self, other): return mul(_lift(other, self), self)
+    def __rmul__(self, other): return mul(_lift_operand("mul", other, self), self)
     def __truediv__(self, other): return div(self, other)
-    def __rtruediv__(self, other): return div(_lift(other, self), self)
+    def __rtruediv__(self, other): return div(_lift_operand("div", other, self), self)
     def __neg__(self): return neg(self)
     def __pow__(self, exponent): return power(self, exponent)
-    def __rpow__(self, base): return power(_lift(base, self), self)
+    def __rpow__(self, base): return power(_lift_operand("power", base, self), self)
     def __matmul__(self, other): return matmul(self, other)
-    def __rmatmul__(self, other): return matmul(_lift(other, self), self)
+    def __rmatmul__(self, other): return matmul(_lift_operand("matmul", other, self), self)
     def __getitem__(self, index): return getitem(self, index)
 
     def exp(self): return exp(self)
@@ -395,6 +416,9 @@ def _numeric_array(data, dtype) -> np.ndarray:
                         f"dtype {data.dtype}: {describe(data)}")
     try:
         array = np.asarray(data, dtype=dtype)
+    except OverflowError as error:           # Tensor(2**70), Tensor(inf, dtype=np.int64), Tensor(-1, dtype=np.uint8)
+        raise ValueError(f"Tensor data {describe(data)} does not fit in dtype "
+                         f"{np.dtype(dtype) if dtype is not None else 'int64'} ({error})") from None
     except (ValueError, TypeError) as error:
         raise ValueError(f"Tensor data must be a number, an array, or a nested list of numbers with "
                          f"one rectangular shape; got {describe(data)} ({error})") from None
@@ -416,6 +440,7 @@ def as_float(x: Tensor) -> Tensor:
     >>> as_float(Tensor([1, 2])).dtype
     dtype('float32')
     """
+    check_tensor("as_float", x)
     if x.data.dtype.kind == "f":
         return x
     return Tensor(x.data, dtype=np.float32)
@@ -492,14 +517,18 @@ def _promote(a: Tensor, b: Tensor) -> tuple:
     return a, b
 
 
+def _lift_operand(name: str, value, like: Tensor) -> Tensor:
+    """`_lift` for the other operand of operation `name` (either side), or an error naming `name`."""
+    try:
+        return _lift(value, like)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: the other operand is not numeric: {error}") from None
+
+
 def _operands(name: str, a, b) -> tuple:
     """Both operands of a binary operation as Tensors of a common kind, or an error naming `name`."""
     check_tensor(name, a)
-    try:
-        b = _lift(b, a)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: the other operand is not numeric: {error}") from None
-    return _promote(a, b)
+    return _promote(a, _lift_operand(name, b, a))
 
 
 def _binary(name, fn, a, b):
@@ -759,7 +788,7 @@ def _axes(axis, ndim: int, name: str = "axis") -> tuple:
         axes = (check_int(name, axis),)
     for ax in axes:
         if not -ndim <= ax < max(ndim, 1):
-            raise ValueError(f"axis {ax} is out of range for a tensor with {ndim} dimension(s)")
+            raise ValueError(f"{name} {ax} is out of range for a tensor with {ndim} dimension(s)")
     return tuple(ax % ndim for ax in axes) if ndim else ()
 
 
@@ -887,6 +916,8 @@ def getitem(a: Tensor, index) -> Tensor:
         in_range_problem = any(w in str(e) for w in ("out of bounds", "too many indices", "did not match"))
         kind = IndexError if in_range_problem else TypeError
         raise kind(f"index {describe(index)} into a tensor of shape {a.shape}: {e}") from None
+    except OverflowError:                # an integer beyond int64 is beyond every axis
+        raise IndexError(f"index {describe(index)} into a tensor of shape {a.shape} is out of bounds") from None
     except (TypeError, ValueError) as e:
         raise TypeError(f"index {describe(index)} into a tensor of shape {a.shape}: {e}") from None
 
@@ -924,7 +955,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
     tensors = _lift_many("concat", tensors)
     if tensors[0].ndim == 0:
         raise ValueError("concat: 0-d tensors have no axis to join along; use stack")
-    axis = _axes(axis, tensors[0].ndim, "concat axis")[0]
+    axis = _axes(check_int("concat axis", axis), tensors[0].ndim, "concat axis")[0]
     try:
         out = np.concatenate([t.data for t in tensors], axis=axis)
     except ValueError:
@@ -937,7 +968,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis, like `torch.stack`."""
     tensors = _lift_many("stack", tensors)
-    axis = _axes(axis, tensors[0].ndim + 1, "stack axis")[0]
+    axis = _axes(check_int("stack axis", axis), tensors[0].ndim + 1, "stack axis")[0]
     if len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     out = np.stack([t.data for t in tensors], axis=axis)

@@ -132,7 +132,7 @@ class Module:
     def state_dict(self, copy: bool = True) -> dict:
         """{name: the parameter's array}: copies, or with ``copy=False`` the live arrays themselves
         (a no-copy view for writing a checkpoint or counting bytes; do not modify it)."""
-        if copy:
+        if check_bool(f"{type(self).__name__}.state_dict copy", copy):
             return {name: p.data.copy() for name, p in self.named_parameters()}
         return {name: p.data for name, p in self.named_parameters()}
 
@@ -147,7 +147,11 @@ class Module:
             raise ValueError(f"load_state_dict: state does not match {type(self).__name__}: "
                              f"missing {missing}, unexpected {unexpected}")
         for name, p in params.items():
-            value = np.asarray(state[name])
+            try:
+                value = np.asarray(state[name])
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"load_state_dict: state[{name!r}] is not an array: "
+                                 f"{describe(state[name])} ({error})") from None
             if value.shape != p.shape or value.dtype != p.dtype:
                 raise ValueError(f"load_state_dict: {name!r} has shape {value.shape} and dtype "
                                  f"{value.dtype}, expected {p.shape} and {p.dtype}")
@@ -170,15 +174,16 @@ class Module:
         if not isinstance(states, dict):
             raise TypeError(f"set_random_state: states must be a dict, got {describe(states)}")
         if set(states) != set(generators):
-            raise ValueError(f"set_random_state: expected generators {sorted(generators)}, "
-                             f"got {describe(sorted(states, key=str))}")
+            raise ValueError(f"set_random_state: states names other generators: expected generators "
+                             f"{sorted(generators)}, got {describe(sorted(states, key=str))}")
         for name, rng in generators.items():
             kind = rng.bit_generator.state["bit_generator"]
             if not isinstance(states[name], dict) or states[name].get("bit_generator") != kind:
                 raise ValueError(f"set_random_state: {name!r} is a {kind} generator, got {describe(states[name])}")
             try:   # a scratch generator of the same kind tries the state, so garbage changes nothing
-                type(rng.bit_generator)().state = states[name]
-            except (TypeError, ValueError, KeyError, OverflowError) as error:
+                with np.errstate(all="raise"):       # a NaN cast into the state is refused, not warned about
+                    type(rng.bit_generator)().state = states[name]
+            except (TypeError, ValueError, KeyError, IndexError, OverflowError, FloatingPointError) as error:
                 raise ValueError(f"set_random_state: {name!r} is not a valid {kind} state: "
                                  f"{describe(states[name])} ({error})") from None
         for name, rng in generators.items():
@@ -257,9 +262,29 @@ def _linear_input(name: str, x, weight: Tensor) -> Tensor:
                     f"the input (Tensor(x.data, dtype=np.{weight.data.dtype})) or the layer's parameters")
 
 
+def _check_linear_parameters(x, weight, bias) -> None:
+    """TypeError / ValueError naming `linear`'s argument whose type or shape cannot work. One
+    expression decides in the usual case (this runs on every Linear call); the messages are built
+    only when it fails."""
+    if (isinstance(x, Tensor) and isinstance(weight, Tensor) and weight.data.ndim == 2 and x.data.ndim
+            and x.data.shape[-1] == weight.data.shape[1]
+            and (bias is None or (isinstance(bias, Tensor) and bias.data.shape == weight.data.shape[:1]))):
+        return
+    check_tensor("linear x", x)
+    check_tensor("linear weight", weight)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear weight of shape {weight.shape} must be (out_features, in_features) with "
+                         f"in_features the last dimension of x, got x of shape {x.shape}")
+    if bias is not None:
+        check_tensor("linear bias", bias)
+        if bias.shape != weight.shape[:1]:
+            raise ValueError(f"linear bias must have shape {weight.shape[:1]} (out_features,), got {bias.shape}")
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     """`x @ weight.T + bias` as one graph node. `x` must have the weight's dtype or be integer/bool
     (then it is converted to it); a float64 input to a float32 weight is a TypeError."""
+    _check_linear_parameters(x, weight, bias)
     x = _linear_input("linear", x, weight)
     # Hint: out = x @ W.T + b; backward: grad_x = g @ W, grad_W = g.T @ x, grad_b = g summed over rows
     # (chapter 03, "The cost: one node per layer").
@@ -309,7 +334,10 @@ class Linear(Module):
 
     def forward(self, x) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            try:
+                x = Tensor(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"Linear(in_features={self.in_features}) input: {error}") from None
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear(in_features={self.in_features}) got input of shape {x.shape}: "
                              f"last dimension must be {self.in_features}")
@@ -429,7 +457,7 @@ class Flatten(Module):
         check_tensor("Flatten", x)
         if x.ndim == 0:
             raise ValueError("Flatten needs a batch axis, got a 0-d tensor")
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))   # not -1: an empty batch has 0 elements
 
 
 class Sequential(Module):
@@ -458,6 +486,10 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, index):
+        if not isinstance(index, slice):
+            index = check_int("Sequential index", index)
+            if not -len(self.layers) <= index < len(self.layers):
+                raise IndexError(f"Sequential index {index} is out of range for {len(self.layers)} layers")
         return self.layers[index]
 
     def __len__(self) -> int:

@@ -537,7 +537,8 @@ class SimpleDataset(TensorDataset):
         if seed is not None:
             seed = check_int("SimpleDataset seed", seed, 0)
         if size * max(num_features, num_classes) > np.iinfo(np.intp).max // 8:
-            raise ValueError(f"SimpleDataset size * num_features = {size} * {num_features} is more elements "
+            raise ValueError(f"SimpleDataset size * max(num_features, num_classes) = {size} * "
+                             f"{max(num_features, num_classes)} is more elements "
                              "than one array can hold")
         # Hint: one generator: class centres N(0, 2**2), balanced shuffled labels, features = centre +
         # N(0, 1) noise, float32 and int64 (chapter 05, "A worked example").
@@ -640,7 +641,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinytorch.core.validation import check_bool, check_int, check_number, describe
+from tinytorch.core.validation import check_bool, check_int, check_number, check_path, describe
 
 __all__ = [
     "DIGITS_PATH", "DIGITS_SHA256", "DIGITS_SOURCE", "DIGITS_LICENCE", "MNIST_FILES", "MNIST_URLS",
@@ -681,7 +682,7 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 def _check_root(name: str, root) -> Path:
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"{name} must be a folder path (str or os.PathLike), got {describe(root)}")
-    return Path(root)
+    return check_path(name, root)
 
 
 def _split(name: str, train) -> str:
@@ -690,6 +691,7 @@ def _split(name: str, train) -> str:
 
 def file_md5(path) -> str:
     """Hex MD5 of a file, read in 1 MiB chunks (the official archives publish MD5s)."""
+    path = check_path("file_md5 path", path, exists=True, file=True)
     digest = hashlib.md5()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -703,7 +705,12 @@ def download_url(url: str, destination, md5: str) -> Path:
     The bytes go to a temporary file in the destination's folder and are renamed into place after
     the check, so an interrupted or damaged download never leaves a file that looks complete.
     """
-    destination = Path(destination)
+    if not isinstance(url, str) or not url:
+        raise TypeError(f"download_url url must be a non-empty str, got {describe(url)}")
+    destination = check_path("download_url destination", destination, file=True)
+    if not isinstance(md5, str) or len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5.lower()):
+        raise (ValueError if isinstance(md5, str) else TypeError)(
+            f"download_url md5 must be 32 hexadecimal digits, got {describe(md5)}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".",
                                          suffix=".part")
@@ -746,7 +753,7 @@ def read_idx(path) -> np.ndarray:
     IDX: two zero bytes, a type code, the number of dimensions ``d``, ``d`` big-endian uint32
     sizes, then the values row-major and big-endian.
     """
-    path = _check_root("read_idx path", path)
+    path = check_path("read_idx path", path, exists=True, file=True)
     data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
         raise ValueError(f"{path} is not an IDX file: it must start with two zero bytes and a type "
@@ -775,7 +782,7 @@ def _check_labels(path, labels: np.ndarray, classes: int = 10) -> np.ndarray:
 
 def read_cifar10_batch(path) -> tuple:
     """``(images, labels)`` of one CIFAR-10 binary file: uint8 ``(N, 3, 32, 32)`` and int64 ``(N,)``."""
-    path = _check_root("read_cifar10_batch path", path)
+    path = check_path("read_cifar10_batch path", path, exists=True, file=True)
     data = path.read_bytes()
     if not data or len(data) % CIFAR10_RECORD:
         raise ValueError(f"{path} is damaged: {len(data)} bytes is not a whole, non-zero number of "
@@ -817,7 +824,13 @@ def digits_split(labels, test_fraction: float = 0.2, seed: int = 0) -> tuple:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"digits_split test_fraction must be strictly between 0 and 1, got {test_fraction}")
     seed = check_int("digits_split seed", seed, 0)
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except (TypeError, ValueError):
+        labels = np.asarray(None)
+    if labels.ndim != 1 or labels.size == 0 or labels.dtype.kind not in "iu":
+        raise (ValueError if labels.dtype.kind in "iu" else TypeError)(
+            f"digits_split labels must be a non-empty 1-D array of integer class labels, got {describe(labels)}")
     rng = np.random.default_rng(seed)
     test = []
     for c in np.unique(labels):
@@ -968,9 +981,23 @@ class ImageDataset(TensorDataset):
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes):
-        self.images = Tensor(images, dtype=np.float32)
-        self.labels = Tensor(labels, dtype=np.int64)
-        self.classes = tuple(classes)
+        try:
+            images = Tensor(images, dtype=np.float32)
+            labels = Tensor(labels)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"ImageDataset images and labels must be arrays of numbers: {error}") from None
+        if images.ndim != 4:
+            raise ValueError(f"ImageDataset images must have shape (N, C, H, W), got shape {images.shape}")
+        if labels.data.dtype.kind not in "iu" or labels.shape != images.shape[:1]:
+            raise ValueError(f"ImageDataset labels must be {images.shape[0]} integer class labels (one per "
+                             f"image), got dtype {labels.data.dtype} and shape {labels.shape}")
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+            raise TypeError(f"ImageDataset classes must be a sequence of class names, got {describe(classes)}")
+        classes = tuple(classes)
+        if labels.size and not 0 <= labels.data.min() <= labels.data.max() < len(classes):
+            raise ValueError(f"ImageDataset labels must be in 0..{len(classes) - 1} (one per class in "
+                             f"classes), got values in [{labels.data.min()}, {labels.data.max()}]")
+        self.images, self.labels, self.classes = images, Tensor(labels.data, dtype=np.int64), classes
         super().__init__(self.images, self.labels)
 
     def __repr__(self) -> str:

@@ -246,6 +246,7 @@ class Optimizer:
         buffers are copies, or with `copy=False` the live arrays themselves (a no-copy view for
         writing a checkpoint or counting bytes; do not modify it).
         """
+        copy = check_bool(f"{type(self).__name__}.state_dict copy", copy)
         hyperparameters = self._checked({name: getattr(self, name) for name in self._hyperparameter_names})
         state = []
         for entry in self.state:

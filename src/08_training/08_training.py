@@ -360,8 +360,14 @@ from tinytorch.core.validation import check_bool, check_number, describe
 __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 
 
-def _as_array(value) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+def _as_array(value, who: str, name: str) -> np.ndarray:
+    """`value` (a Tensor, an array or nested lists of numbers) as an ndarray, or an error naming it."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        return Tensor(value).data
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{who} {name}: {error}") from None
 
 
 def _snake_case(name: str) -> str:
@@ -445,7 +451,8 @@ class Accuracy:
         return self.threshold
 
     def __call__(self, y_pred, y_true) -> float:
-        pred, true = _as_array(y_pred), _as_array(y_true)
+        pred = _as_array(y_pred, "Accuracy", "y_pred")
+        true = _as_array(y_true, "Accuracy", "y_true")
         if pred.ndim == 2 and pred.shape[1] > 1 and true.ndim == 1 and true.dtype.kind in "iu" \
                 and true.shape[0] == pred.shape[0]:
             predicted, actual = pred.argmax(axis=1), true          # the common case: class indices
@@ -471,7 +478,8 @@ class MeanAbsoluteError:
     name = "mean_absolute_error"
 
     def __call__(self, y_pred, y_true) -> float:
-        pred, true = _as_array(y_pred), _as_array(y_true)
+        pred = _as_array(y_pred, "MeanAbsoluteError", "y_pred")
+        true = _as_array(y_true, "MeanAbsoluteError", "y_true")
         if pred.size == 0:
             raise ValueError("MeanAbsoluteError needs a non-empty batch")
         if pred.shape != true.shape:
@@ -572,7 +580,7 @@ import google_crc32c
 import numpy as np
 import safetensors.numpy
 
-from tinytorch.core.validation import check_bool, check_choice, check_int, describe
+from tinytorch.core.validation import check_bool, check_choice, check_int, check_path, describe
 
 __all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata", "write_atomically",
            "retained_epochs", "improves", "CheckpointManager",
@@ -605,6 +613,9 @@ def _flatten_state(obj, path: str, arrays: dict):
         while name in arrays:
             name += "_"
         array = np.asarray(obj)                # a NumPy scalar becomes a 0-d array
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"checkpoint state at {path!r} holds an array of dtype {array.dtype}: only bool, "
+                            f"integer and floating arrays can be saved")
         arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
         return {"__array__": name}
     if isinstance(obj, dict):
@@ -676,8 +687,12 @@ def write_atomically(path, write) -> Path:
     ``os.replace`` (atomic on POSIX local file systems), and the folder is fsynced so the rename
     survives a crash. On any failure the temporary file is removed and ``path`` is untouched.
     """
-    path = Path(path)
+    path = check_path("write_atomically path", path, file=True)
+    if not callable(write):
+        raise TypeError(f"write_atomically write must be a function write(temporary_path), got {describe(write)}")
     directory = path.parent
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"write_atomically path {str(path)!r}: {str(directory)!r} is a file, not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -707,7 +722,9 @@ def write_checkpoint(path, state: dict, extra_metadata=None) -> Path:
 
     ``extra_metadata`` (str -> str) is stored beside the format's own entries, outside the checksum
     (the ``CheckpointManager`` keeps each file's monitored value there)."""
-    path = Path(path)
+    path = check_path("write_checkpoint path", path, file=True)
+    if extra_metadata is not None and not isinstance(extra_metadata, dict):
+        raise TypeError(f"write_checkpoint extra_metadata must be a dict of str to str, got {describe(extra_metadata)}")
     extra = dict(extra_metadata or {})
     if not all(isinstance(k, str) and isinstance(v, str) and k not in _FORMAT_KEYS for k, v in extra.items()):
         raise TypeError(f"write_checkpoint extra_metadata must map new str keys to str values, got {describe(extra)}")
@@ -823,8 +840,19 @@ def _array_table(header: dict, length: int, path) -> list:
     return entries
 
 
+def _existing_checkpoint(path, who: str) -> Path:
+    """`path` as a Path to an existing regular file: TypeError, FileNotFoundError or ValueError otherwise."""
+    path = check_path(f"{who} path", path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
+    if not path.is_file():
+        raise _bad(path, "it is not a regular file")
+    return path
+
+
 def checkpoint_metadata(path) -> dict:
     """The ``__metadata__`` of a checkpoint (format checked, arrays not read or verified)."""
+    path = _existing_checkpoint(path, "checkpoint_metadata")
     with open(path, "rb") as f:
         header, _, _ = _open_header(f, path)
     return dict(header["__metadata__"])
@@ -835,11 +863,7 @@ def read_checkpoint(path) -> dict:
 
     The arrays are writable views of one buffer read from the file (no memory map), owned by the
     returned state alone."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    if not path.is_file():
-        raise _bad(path, "it is not a regular file")
+    path = _existing_checkpoint(path, "read_checkpoint")
     with open(path, "rb") as f:
         header, size, start = _open_header(f, path)
         entries = _array_table(header, size - start, path)
@@ -921,7 +945,7 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
     >>> retained_epochs(100, keep_last=3, every=25, best_epoch=72)
     [25, 50, 72, 75, 98, 99, 100]
     """
-    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, bool):
+    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, (bool, np.bool_)):
         count = check_int("retained_epochs saved_epochs", saved_epochs, 0)
         if count > _MAX_EPOCHS:
             raise ValueError(f"retained_epochs saved_epochs must be <= {_MAX_EPOCHS}, got {count}")
@@ -932,12 +956,19 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
     saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
     keep_last = check_int("retained_epochs keep_last", keep_last, 0)
     every = None if every is None else check_int("retained_epochs every", every, 1)
+    best_epoch = None if best_epoch is None else check_int("retained_epochs best_epoch", best_epoch, 0)
     # Hint: keep the last keep_last saved epochs, every saved multiple of `every` (if set) and
     # best_epoch (if it was saved) (chapter 08, "Keeping the right checkpoints").
     ### BEGIN SOLUTION
-    kept = set(saved[-keep_last:]) if keep_last else set()
+    parts = [saved[-keep_last:] if keep_last else saved[:0]]
     if every is not None:
-        kept |= {e for e in saved if e % every == 0}
+        parts.append(saved[every - 1::every] if isinstance(saved, range) else [e for e in saved if e % every == 0])
+    for part in parts:                    # a range's len() overflows past 2**63: count it by hand
+        count = (part.stop - part.start + part.step - 1) // part.step if isinstance(part, range) else len(part)
+        if count > MAX_ARRAYS:
+            raise ValueError(f"retained_epochs would keep {count} of saved_epochs (keep_last={keep_last}, "
+                             f"every={every}), more than {MAX_ARRAYS}")
+    kept = set().union(*parts)
     if best_epoch is not None and best_epoch in saved:
         kept.add(int(best_epoch))
     return sorted(kept)
@@ -947,6 +978,9 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
 def improves(value, best, mode: str) -> bool:
     """Whether ``value`` beats ``best`` (None: nothing yet) when ``mode`` is "min" or "max";
     a missing or non-finite value never does."""
+    mode = check_choice("improves mode", mode, ("min", "max"))
+    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+        raise TypeError(f"improves best must be a number or None, got {describe(best)}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
     return best is None or (value < best if mode == "min" else value > best)
@@ -966,8 +1000,9 @@ class CheckpointManager:
 
     def __init__(self, directory, keep_last: int = 3, keep_best: bool = True, monitor: str = "eval_loss",
                  mode: str = "min", every=None):
-        if not isinstance(directory, (str, os.PathLike)):
-            raise TypeError(f"CheckpointManager directory must be a path, got {describe(directory)}")
+        check_path("CheckpointManager directory", directory)
+        if Path(directory).exists() and not Path(directory).is_dir():
+            raise ValueError(f"CheckpointManager directory {os.fspath(directory)!r} is a file, not a folder")
         keep_last = check_int("CheckpointManager keep_last", keep_last, 0)
         keep_best = check_bool("CheckpointManager keep_best", keep_best)
         mode = check_choice("CheckpointManager mode", mode, ("min", "max"))
@@ -1116,7 +1151,7 @@ import numpy as np
 
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import describe
+from tinytorch.core.validation import check_bool, describe
 
 __all__ = ["check_model", "model_parameters", "run_model", "is_training", "set_training",
            "model_state", "load_model_state", "model_random_state", "set_model_random_state"]
@@ -1147,7 +1182,12 @@ def check_model(model) -> None:
 
 def run_model(model, inputs):
     """``model(inputs)`` when the model is callable, else ``model.forward(inputs)``."""
-    return model(inputs) if callable(model) else model.forward(inputs)
+    if callable(model):
+        return model(inputs)
+    forward = getattr(model, "forward", None)
+    if not callable(forward):
+        raise TypeError(f"run_model model {describe(model)} has neither forward(x) nor __call__: {_NEEDS}")
+    return forward(inputs)
 
 
 def is_training(model) -> bool:
@@ -1156,17 +1196,23 @@ def is_training(model) -> bool:
 
 def set_training(model, mode: bool) -> None:
     """Training mode on or off: ``train()`` / ``eval()`` when the model has them, else ``model.training``."""
+    mode = check_bool("set_training mode", mode)
     method = getattr(model, "train" if mode else "eval", None)
     if callable(method):
         method()
-    else:
-        model.training = bool(mode)
+        return
+    try:
+        model.training = mode
+    except AttributeError:
+        raise TypeError(f"set_training model {describe(model)} has no train()/eval() and no settable "
+                        f"training attribute") from None
 
 
 def model_state(model, copy: bool = True) -> dict:
     """A Module's ``state_dict(copy)``; a plain model's own ``state_dict()`` if it has both it and
     ``load_state_dict``; otherwise its parameters by position, ``{"parameters.0": array, ...}``
     (copies, or the live arrays with ``copy=False``)."""
+    copy = check_bool("model_state copy", copy)
     if isinstance(model, Module):
         return model.state_dict(copy=copy)
     if callable(getattr(model, "state_dict", None)) and callable(getattr(model, "load_state_dict", None)):
@@ -1210,7 +1256,7 @@ def set_model_random_state(model, states) -> None:
     """Restore ``model_random_state``; the model's ``set_random_state`` checks before changing anything."""
     if (states is None) != (model_random_state(model) is None):
         raise ValueError(f"random state: the saved state has {'none' if states is None else 'one'}, "
-                         f"this {type(model).__name__} has {'none' if states is not None else 'one'}")
+                         f"this model ({type(model).__name__}) has {'none' if states is not None else 'one'}")
     if states is not None:
         if not isinstance(states, dict):
             raise TypeError(f"random state must be a dict of generator states, got {describe(states)}")
@@ -1274,13 +1320,15 @@ if __name__ == "__main__":
 # %%
 #| export core.memory
 """Where the bytes of a training run go (exported from module 08, src/08_training)."""
+import math
+
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.models import is_training, model_parameters, run_model, set_training
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_choice, check_int
+from tinytorch.core.validation import check_choice, check_int, describe
 
 __all__ = ["memory_table", "training_memory"]
 
@@ -1327,6 +1375,9 @@ def training_memory(model, optimizer=None, batch_size=None, input_shape=None) ->
     params = model_parameters(model)
     param_bytes = sum(p.data.nbytes for p in params)
     grad_bytes = sum((p.grad.nbytes if isinstance(p.grad, np.ndarray) else p.data.nbytes) for p in params)
+    if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
+        raise TypeError(f"training_memory optimizer must be an optimizer (with state_dict()) or None, "
+                        f"got {describe(optimizer)}")
     state_bytes = 0
     if optimizer is not None:     # the live buffers, not a copy: a report should not double what it reports
         state = optimizer.state_dict(copy=False) if isinstance(optimizer, Optimizer) else optimizer.state_dict()
@@ -1334,7 +1385,14 @@ def training_memory(model, optimizer=None, batch_size=None, input_shape=None) ->
     activation_bytes = None
     if batch_size is not None and input_shape is not None:
         batch_size = check_int("training_memory batch_size", batch_size, 1)
-        x = Tensor(np.zeros((batch_size, *tuple(input_shape)), dtype=np.float32))
+        if not isinstance(input_shape, (tuple, list)):
+            raise TypeError(f"training_memory input_shape must be a tuple of ints (one sample's shape), "
+                            f"got {describe(input_shape)}")
+        input_shape = tuple(check_int("training_memory input_shape entry", d, 1) for d in input_shape)
+        if batch_size * math.prod(input_shape) > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"training_memory batch_size * input_shape = {batch_size} * {input_shape} is more "
+                             f"elements than one array can hold")
+        x = Tensor(np.zeros((batch_size, *input_shape), dtype=np.float32))
         saved_mode = is_training(model)
         layers = getattr(model, "layers", None)
         try:
@@ -1643,6 +1701,9 @@ class Trainer:
                             f"got {describe(metrics)}")
         named = []
         for index, metric in enumerate(metrics):
+            if isinstance(metric, type):
+                raise TypeError(f"Trainer metrics[{index}] is the class {metric.__name__}; pass an instance, "
+                                f"e.g. {metric.__name__}()")
             if not callable(metric):
                 raise TypeError(f"Trainer metrics[{index}] must be callable as metric(y_pred, y_true), "
                                 f"got {describe(metric)}")
@@ -1697,7 +1758,12 @@ class Trainer:
         if isinstance(dataloader, (str, bytes, dict)) or not hasattr(dataloader, "__iter__"):
             raise TypeError(f"Trainer.{who} dataloader must be an iterable of (inputs, targets) batches, "
                             f"got {describe(dataloader)}")
-        if hasattr(dataloader, "__len__") and len(dataloader) == 0:
+        try:
+            empty = hasattr(dataloader, "__len__") and len(dataloader) == 0
+        except TypeError:                        # a 0-d array: iterable by type, not in fact
+            raise TypeError(f"Trainer.{who} dataloader must be an iterable of (inputs, targets) batches, "
+                            f"got {describe(dataloader)}") from None
+        if empty:
             raise ValueError(f"Trainer.{who} dataloader is empty (len 0)")
 
     def _forward(self, inputs: Tensor, epoch: int, index: int) -> Tensor:
@@ -1939,6 +2005,7 @@ class Trainer:
     def state_dict(self, copy: bool = True) -> dict:
         """Everything a checkpoint holds, as nested dicts of plain values and ndarrays: copies, or
         with ``copy=False`` views of the live arrays (to write a file; do not modify them)."""
+        copy = check_bool("Trainer.state_dict copy", copy)
         counters = {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
                     "training_mode": self.training_mode,
                     "history": deepcopy(self.history) if copy else self.history,

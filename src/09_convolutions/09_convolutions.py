@@ -74,6 +74,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
     >>> conv_output_size(32, 3, stride=2, padding=1)
     16
     """
+    size, kernel = check_int("conv_output_size size", size, 0), check_int("conv_output_size kernel", kernel, 1)
+    stride = check_int("conv_output_size stride", stride, 1)
+    padding = check_int("conv_output_size padding", padding, 0)
     return (size + 2 * padding - kernel) // stride + 1
 
 
@@ -98,6 +101,9 @@ def _image_batch(layer: str, x, channels: int = None) -> Tensor:
 
 def _check_fits(layer: str, x: Tensor, kernel: tuple, padding: tuple = (0, 0)) -> None:
     padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
+    if x.shape[0] * x.shape[1] * padded[0] * padded[1] > np.iinfo(np.intp).max // 8:
+        raise ValueError(f"{layer}: padding {padding} makes the padded input of shape {x.shape[:2] + padded} "
+                         f"more elements than one array can hold")
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
         raise ValueError(f"{layer}: kernel_size {kernel} is larger than the padded input "
                          f"{padded} (input of shape {x.shape}, padding {padding})")
@@ -253,6 +259,9 @@ class Conv2d(Module):
         self.padding = _pair("Conv2d", "padding", padding, 0)
         with_bias = check_bool("Conv2d bias", bias)
         kh, kw = self.kernel_size
+        if self.out_channels * self.in_channels * kh * kw > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"Conv2d out_channels * in_channels * kernel_size = {self.out_channels} * "
+                             f"{self.in_channels} * {self.kernel_size} is more weights than one array can hold")
         patch = Linear(self.in_channels * kh * kw, self.out_channels, bias=with_bias)
         self.weight = Tensor(patch.weight.data.reshape(self.out_channels, self.in_channels, kh, kw),
                              requires_grad=True)
@@ -260,7 +269,10 @@ class Conv2d(Module):
 
     def forward(self, x) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            try:
+                x = Tensor(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{self!r} input: {error}") from None
         x = _image_batch(repr(self), x, self.in_channels)
         _check_fits(repr(self), x, self.kernel_size, self.padding)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
@@ -420,7 +432,10 @@ class MaxPool2d(Module):
 
     def forward(self, x) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            try:
+                x = Tensor(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{self!r} input: {error}") from None
         x = _image_batch(repr(self), x)
         _check_fits(repr(self), x, self.kernel_size)
         return max_pool2d(x, self.kernel_size, self.stride)
@@ -442,7 +457,10 @@ class AvgPool2d(Module):
 
     def forward(self, x) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            try:
+                x = Tensor(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{self!r} input: {error}") from None
         x = _image_batch(repr(self), x)
         _check_fits(repr(self), x, self.kernel_size)
         return avg_pool2d(x, self.kernel_size, self.stride)

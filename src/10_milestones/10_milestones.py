@@ -65,7 +65,7 @@ from tinytorch.core.optimizers import SGD
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import CosineSchedule, Trainer
-from tinytorch.core.validation import check_bool, check_int
+from tinytorch.core.validation import check_bool, check_int, check_number, describe
 
 __all__ = ["MilestoneResult", "shift_augment", "standardize", "mlp_model", "cnn_model",
            "train_mlp", "train_cnn", "MILESTONES", "main"]
@@ -84,6 +84,13 @@ def shift_augment(images: np.ndarray, labels: np.ndarray) -> tuple:
     >>> big[1, 0].tolist()          # moved up one row: the bottom row is blank
     [[2.0, 3.0], [0.0, 0.0]]
     """
+    if not isinstance(images, np.ndarray) or images.dtype.kind not in "biuf" or images.ndim != 4:
+        raise TypeError(f"shift_augment images must be an array of numbers of shape (N, C, H, W), "
+                        f"got {describe(images)}")
+    if not isinstance(labels, np.ndarray) or labels.shape != images.shape[:1]:
+        raise (ValueError if isinstance(labels, np.ndarray) else TypeError)(
+            f"shift_augment labels must be an array of shape ({images.shape[0]},), one per image, "
+            f"got {describe(labels)}")
     height, width = images.shape[-2:]
     copies = []
     for dy, dx in SHIFTS:
@@ -98,6 +105,16 @@ def shift_augment(images: np.ndarray, labels: np.ndarray) -> tuple:
 def standardize(train_images: np.ndarray, *others: np.ndarray, eps: float = 0.1) -> list:
     """``[(x - mean) / (std + eps) for x in (train_images, *others)]`` with the per-pixel mean and
     standard deviation of ``train_images`` only, as float32."""
+    eps = check_number("standardize eps", eps, positive=True)
+    for position, x in enumerate((train_images, *others)):
+        name = "train_images" if position == 0 else f"others[{position - 1}]"
+        if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf" or x.ndim == 0:
+            raise TypeError(f"standardize {name} must be an array of numbers with a sample axis, got {describe(x)}")
+        if x.shape[1:] != train_images.shape[1:]:
+            raise ValueError(f"standardize {name} has samples of shape {x.shape[1:]}, train_images "
+                             f"{train_images.shape[1:]}")
+    if len(train_images) == 0:
+        raise ValueError("standardize train_images is empty: its mean is undefined")
     mean = train_images.mean(axis=0)
     scale = train_images.std(axis=0) + np.float32(eps)
     return [((x - mean) / scale).astype(np.float32) for x in (train_images, *others)]
@@ -277,6 +294,8 @@ if __name__ == "__main__":
 #| export
 def main(argv=None) -> int:
     """``python -m tinytorch.milestones {mlp,cnn} [--seed S] [--epochs E]``."""
+    if argv is not None and (not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(f"main argv must be None or a list of str (a command line), got {describe(argv)}")
     parser = argparse.ArgumentParser(prog="python -m tinytorch.milestones",
                                      description="Train a milestone on the shipped digits and "
                                                  "print its test accuracy.")

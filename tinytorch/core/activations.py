@@ -153,7 +153,7 @@ class _Activation:
     training = True
 
     def forward(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)

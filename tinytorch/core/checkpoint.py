@@ -18,7 +18,7 @@ import google_crc32c
 import numpy as np
 import safetensors.numpy
 
-from tinytorch.core.validation import check_bool, check_choice, check_int, describe
+from tinytorch.core.validation import check_bool, check_choice, check_int, check_path, describe
 
 __all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata", "write_atomically",
            "retained_epochs", "improves", "CheckpointManager",
@@ -51,6 +51,9 @@ def _flatten_state(obj, path: str, arrays: dict):
         while name in arrays:
             name += "_"
         array = np.asarray(obj)                # a NumPy scalar becomes a 0-d array
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"checkpoint state at {path!r} holds an array of dtype {array.dtype}: only bool, "
+                            f"integer and floating arrays can be saved")
         arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
         return {"__array__": name}
     if isinstance(obj, dict):
@@ -122,8 +125,12 @@ def write_atomically(path, write) -> Path:
     ``os.replace`` (atomic on POSIX local file systems), and the folder is fsynced so the rename
     survives a crash. On any failure the temporary file is removed and ``path`` is untouched.
     """
-    path = Path(path)
+    path = check_path("write_atomically path", path, file=True)
+    if not callable(write):
+        raise TypeError(f"write_atomically write must be a function write(temporary_path), got {describe(write)}")
     directory = path.parent
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"write_atomically path {str(path)!r}: {str(directory)!r} is a file, not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -153,7 +160,9 @@ def write_checkpoint(path, state: dict, extra_metadata=None) -> Path:
 
     ``extra_metadata`` (str -> str) is stored beside the format's own entries, outside the checksum
     (the ``CheckpointManager`` keeps each file's monitored value there)."""
-    path = Path(path)
+    path = check_path("write_checkpoint path", path, file=True)
+    if extra_metadata is not None and not isinstance(extra_metadata, dict):
+        raise TypeError(f"write_checkpoint extra_metadata must be a dict of str to str, got {describe(extra_metadata)}")
     extra = dict(extra_metadata or {})
     if not all(isinstance(k, str) and isinstance(v, str) and k not in _FORMAT_KEYS for k, v in extra.items()):
         raise TypeError(f"write_checkpoint extra_metadata must map new str keys to str values, got {describe(extra)}")
@@ -269,8 +278,19 @@ def _array_table(header: dict, length: int, path) -> list:
     return entries
 
 
+def _existing_checkpoint(path, who: str) -> Path:
+    """`path` as a Path to an existing regular file: TypeError, FileNotFoundError or ValueError otherwise."""
+    path = check_path(f"{who} path", path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
+    if not path.is_file():
+        raise _bad(path, "it is not a regular file")
+    return path
+
+
 def checkpoint_metadata(path) -> dict:
     """The ``__metadata__`` of a checkpoint (format checked, arrays not read or verified)."""
+    path = _existing_checkpoint(path, "checkpoint_metadata")
     with open(path, "rb") as f:
         header, _, _ = _open_header(f, path)
     return dict(header["__metadata__"])
@@ -281,11 +301,7 @@ def read_checkpoint(path) -> dict:
 
     The arrays are writable views of one buffer read from the file (no memory map), owned by the
     returned state alone."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    if not path.is_file():
-        raise _bad(path, "it is not a regular file")
+    path = _existing_checkpoint(path, "read_checkpoint")
     with open(path, "rb") as f:
         header, size, start = _open_header(f, path)
         entries = _array_table(header, size - start, path)
@@ -320,7 +336,7 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
     >>> retained_epochs(100, keep_last=3, every=25, best_epoch=72)
     [25, 50, 72, 75, 98, 99, 100]
     """
-    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, bool):
+    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, (bool, np.bool_)):
         count = check_int("retained_epochs saved_epochs", saved_epochs, 0)
         if count > _MAX_EPOCHS:
             raise ValueError(f"retained_epochs saved_epochs must be <= {_MAX_EPOCHS}, got {count}")
@@ -331,11 +347,18 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
     saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
     keep_last = check_int("retained_epochs keep_last", keep_last, 0)
     every = None if every is None else check_int("retained_epochs every", every, 1)
+    best_epoch = None if best_epoch is None else check_int("retained_epochs best_epoch", best_epoch, 0)
     # Hint: keep the last keep_last saved epochs, every saved multiple of `every` (if set) and
     # best_epoch (if it was saved) (chapter 08, "Keeping the right checkpoints").
-    kept = set(saved[-keep_last:]) if keep_last else set()
+    parts = [saved[-keep_last:] if keep_last else saved[:0]]
     if every is not None:
-        kept |= {e for e in saved if e % every == 0}
+        parts.append(saved[every - 1::every] if isinstance(saved, range) else [e for e in saved if e % every == 0])
+    for part in parts:                    # a range's len() overflows past 2**63: count it by hand
+        count = (part.stop - part.start + part.step - 1) // part.step if isinstance(part, range) else len(part)
+        if count > MAX_ARRAYS:
+            raise ValueError(f"retained_epochs would keep {count} of saved_epochs (keep_last={keep_last}, "
+                             f"every={every}), more than {MAX_ARRAYS}")
+    kept = set().union(*parts)
     if best_epoch is not None and best_epoch in saved:
         kept.add(int(best_epoch))
     return sorted(kept)
@@ -344,6 +367,9 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
 def improves(value, best, mode: str) -> bool:
     """Whether ``value`` beats ``best`` (None: nothing yet) when ``mode`` is "min" or "max";
     a missing or non-finite value never does."""
+    mode = check_choice("improves mode", mode, ("min", "max"))
+    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
+        raise TypeError(f"improves best must be a number or None, got {describe(best)}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
     return best is None or (value < best if mode == "min" else value > best)
@@ -363,8 +389,9 @@ class CheckpointManager:
 
     def __init__(self, directory, keep_last: int = 3, keep_best: bool = True, monitor: str = "eval_loss",
                  mode: str = "min", every=None):
-        if not isinstance(directory, (str, os.PathLike)):
-            raise TypeError(f"CheckpointManager directory must be a path, got {describe(directory)}")
+        check_path("CheckpointManager directory", directory)
+        if Path(directory).exists() and not Path(directory).is_dir():
+            raise ValueError(f"CheckpointManager directory {os.fspath(directory)!r} is a file, not a folder")
         keep_last = check_int("CheckpointManager keep_last", keep_last, 0)
         keep_best = check_bool("CheckpointManager keep_best", keep_best)
         mode = check_choice("CheckpointManager mode", mode, ("min", "max"))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinytorch.core.validation import check_bool, check_int, check_number, describe
+from tinytorch.core.validation import check_bool, check_int, check_number, check_path, describe
 
 __all__ = [
     "DIGITS_PATH", "DIGITS_SHA256", "DIGITS_SOURCE", "DIGITS_LICENCE", "MNIST_FILES", "MNIST_URLS",
@@ -62,7 +62,7 @@ _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0
 def _check_root(name: str, root) -> Path:
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"{name} must be a folder path (str or os.PathLike), got {describe(root)}")
-    return Path(root)
+    return check_path(name, root)
 
 
 def _split(name: str, train) -> str:
@@ -71,6 +71,7 @@ def _split(name: str, train) -> str:
 
 def file_md5(path) -> str:
     """Hex MD5 of a file, read in 1 MiB chunks (the official archives publish MD5s)."""
+    path = check_path("file_md5 path", path, exists=True, file=True)
     digest = hashlib.md5()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -84,7 +85,12 @@ def download_url(url: str, destination, md5: str) -> Path:
     The bytes go to a temporary file in the destination's folder and are renamed into place after
     the check, so an interrupted or damaged download never leaves a file that looks complete.
     """
-    destination = Path(destination)
+    if not isinstance(url, str) or not url:
+        raise TypeError(f"download_url url must be a non-empty str, got {describe(url)}")
+    destination = check_path("download_url destination", destination, file=True)
+    if not isinstance(md5, str) or len(md5) != 32 or any(c not in "0123456789abcdef" for c in md5.lower()):
+        raise (ValueError if isinstance(md5, str) else TypeError)(
+            f"download_url md5 must be 32 hexadecimal digits, got {describe(md5)}")
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".",
                                          suffix=".part")
@@ -127,7 +133,7 @@ def read_idx(path) -> np.ndarray:
     IDX: two zero bytes, a type code, the number of dimensions ``d``, ``d`` big-endian uint32
     sizes, then the values row-major and big-endian.
     """
-    path = _check_root("read_idx path", path)
+    path = check_path("read_idx path", path, exists=True, file=True)
     data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
         raise ValueError(f"{path} is not an IDX file: it must start with two zero bytes and a type "
@@ -156,7 +162,7 @@ def _check_labels(path, labels: np.ndarray, classes: int = 10) -> np.ndarray:
 
 def read_cifar10_batch(path) -> tuple:
     """``(images, labels)`` of one CIFAR-10 binary file: uint8 ``(N, 3, 32, 32)`` and int64 ``(N,)``."""
-    path = _check_root("read_cifar10_batch path", path)
+    path = check_path("read_cifar10_batch path", path, exists=True, file=True)
     data = path.read_bytes()
     if not data or len(data) % CIFAR10_RECORD:
         raise ValueError(f"{path} is damaged: {len(data)} bytes is not a whole, non-zero number of "
@@ -198,7 +204,13 @@ def digits_split(labels, test_fraction: float = 0.2, seed: int = 0) -> tuple:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"digits_split test_fraction must be strictly between 0 and 1, got {test_fraction}")
     seed = check_int("digits_split seed", seed, 0)
-    labels = np.asarray(labels)
+    try:
+        labels = np.asarray(labels)
+    except (TypeError, ValueError):
+        labels = np.asarray(None)
+    if labels.ndim != 1 or labels.size == 0 or labels.dtype.kind not in "iu":
+        raise (ValueError if labels.dtype.kind in "iu" else TypeError)(
+            f"digits_split labels must be a non-empty 1-D array of integer class labels, got {describe(labels)}")
     rng = np.random.default_rng(seed)
     test = []
     for c in np.unique(labels):

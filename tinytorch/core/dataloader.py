@@ -313,7 +313,8 @@ class SimpleDataset(TensorDataset):
         if seed is not None:
             seed = check_int("SimpleDataset seed", seed, 0)
         if size * max(num_features, num_classes) > np.iinfo(np.intp).max // 8:
-            raise ValueError(f"SimpleDataset size * num_features = {size} * {num_features} is more elements "
+            raise ValueError(f"SimpleDataset size * max(num_features, num_classes) = {size} * "
+                             f"{max(num_features, num_classes)} is more elements "
                              "than one array can hold")
         # Hint: one generator: class centres N(0, 2**2), balanced shuffled labels, features = centre +
         # N(0, 1) noise, float32 and int64 (chapter 05, "A worked example").
@@ -346,9 +347,23 @@ class ImageDataset(TensorDataset):
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes):
-        self.images = Tensor(images, dtype=np.float32)
-        self.labels = Tensor(labels, dtype=np.int64)
-        self.classes = tuple(classes)
+        try:
+            images = Tensor(images, dtype=np.float32)
+            labels = Tensor(labels)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"ImageDataset images and labels must be arrays of numbers: {error}") from None
+        if images.ndim != 4:
+            raise ValueError(f"ImageDataset images must have shape (N, C, H, W), got shape {images.shape}")
+        if labels.data.dtype.kind not in "iu" or labels.shape != images.shape[:1]:
+            raise ValueError(f"ImageDataset labels must be {images.shape[0]} integer class labels (one per "
+                             f"image), got dtype {labels.data.dtype} and shape {labels.shape}")
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+            raise TypeError(f"ImageDataset classes must be a sequence of class names, got {describe(classes)}")
+        classes = tuple(classes)
+        if labels.size and not 0 <= labels.data.min() <= labels.data.max() < len(classes):
+            raise ValueError(f"ImageDataset labels must be in 0..{len(classes) - 1} (one per class in "
+                             f"classes), got values in [{labels.data.min()}, {labels.data.max()}]")
+        self.images, self.labels, self.classes = images, Tensor(labels.data, dtype=np.int64), classes
         super().__init__(self.images, self.labels)
 
     def __repr__(self) -> str:

@@ -49,7 +49,7 @@ class _Loss:
     """Shared behaviour of the loss objects: callable, no parameters, readable repr."""
 
     def forward(self, pred: Tensor, target) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(pred, target)")
 
     def __call__(self, pred: Tensor, target) -> Tensor:
         return self.forward(pred, target)

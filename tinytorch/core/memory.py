@@ -2,13 +2,15 @@
 # Edit the source, then run `make export` to regenerate this file.
 
 """Where the bytes of a training run go (exported from module 08, src/08_training)."""
+import math
+
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.models import is_training, model_parameters, run_model, set_training
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_choice, check_int
+from tinytorch.core.validation import check_choice, check_int, describe
 
 __all__ = ["memory_table", "training_memory"]
 
@@ -53,6 +55,9 @@ def training_memory(model, optimizer=None, batch_size=None, input_shape=None) ->
     params = model_parameters(model)
     param_bytes = sum(p.data.nbytes for p in params)
     grad_bytes = sum((p.grad.nbytes if isinstance(p.grad, np.ndarray) else p.data.nbytes) for p in params)
+    if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
+        raise TypeError(f"training_memory optimizer must be an optimizer (with state_dict()) or None, "
+                        f"got {describe(optimizer)}")
     state_bytes = 0
     if optimizer is not None:     # the live buffers, not a copy: a report should not double what it reports
         state = optimizer.state_dict(copy=False) if isinstance(optimizer, Optimizer) else optimizer.state_dict()
@@ -60,7 +65,14 @@ def training_memory(model, optimizer=None, batch_size=None, input_shape=None) ->
     activation_bytes = None
     if batch_size is not None and input_shape is not None:
         batch_size = check_int("training_memory batch_size", batch_size, 1)
-        x = Tensor(np.zeros((batch_size, *tuple(input_shape)), dtype=np.float32))
+        if not isinstance(input_shape, (tuple, list)):
+            raise TypeError(f"training_memory input_shape must be a tuple of ints (one sample's shape), "
+                            f"got {describe(input_shape)}")
+        input_shape = tuple(check_int("training_memory input_shape entry", d, 1) for d in input_shape)
+        if batch_size * math.prod(input_shape) > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"training_memory batch_size * input_shape = {batch_size} * {input_shape} is more "
+                             f"elements than one array can hold")
+        x = Tensor(np.zeros((batch_size, *input_shape), dtype=np.float32))
         saved_mode = is_training(model)
         layers = getattr(model, "layers", None)
         try:

@@ -13,8 +13,14 @@ from tinytorch.core.validation import check_bool, check_number, describe
 __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 
 
-def _as_array(value) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+def _as_array(value, who: str, name: str) -> np.ndarray:
+    """`value` (a Tensor, an array or nested lists of numbers) as an ndarray, or an error naming it."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        return Tensor(value).data
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{who} {name}: {error}") from None
 
 
 def _snake_case(name: str) -> str:
@@ -98,7 +104,8 @@ class Accuracy:
         return self.threshold
 
     def __call__(self, y_pred, y_true) -> float:
-        pred, true = _as_array(y_pred), _as_array(y_true)
+        pred = _as_array(y_pred, "Accuracy", "y_pred")
+        true = _as_array(y_true, "Accuracy", "y_true")
         if pred.ndim == 2 and pred.shape[1] > 1 and true.ndim == 1 and true.dtype.kind in "iu" \
                 and true.shape[0] == pred.shape[0]:
             predicted, actual = pred.argmax(axis=1), true          # the common case: class indices
@@ -122,7 +129,8 @@ class MeanAbsoluteError:
     name = "mean_absolute_error"
 
     def __call__(self, y_pred, y_true) -> float:
-        pred, true = _as_array(y_pred), _as_array(y_true)
+        pred = _as_array(y_pred, "MeanAbsoluteError", "y_pred")
+        true = _as_array(y_true, "MeanAbsoluteError", "y_true")
         if pred.size == 0:
             raise ValueError("MeanAbsoluteError needs a non-empty batch")
         if pred.shape != true.shape:

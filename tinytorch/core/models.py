@@ -6,7 +6,7 @@ import numpy as np
 
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import describe
+from tinytorch.core.validation import check_bool, describe
 
 __all__ = ["check_model", "model_parameters", "run_model", "is_training", "set_training",
            "model_state", "load_model_state", "model_random_state", "set_model_random_state"]
@@ -37,7 +37,12 @@ def check_model(model) -> None:
 
 def run_model(model, inputs):
     """``model(inputs)`` when the model is callable, else ``model.forward(inputs)``."""
-    return model(inputs) if callable(model) else model.forward(inputs)
+    if callable(model):
+        return model(inputs)
+    forward = getattr(model, "forward", None)
+    if not callable(forward):
+        raise TypeError(f"run_model model {describe(model)} has neither forward(x) nor __call__: {_NEEDS}")
+    return forward(inputs)
 
 
 def is_training(model) -> bool:
@@ -46,17 +51,23 @@ def is_training(model) -> bool:
 
 def set_training(model, mode: bool) -> None:
     """Training mode on or off: ``train()`` / ``eval()`` when the model has them, else ``model.training``."""
+    mode = check_bool("set_training mode", mode)
     method = getattr(model, "train" if mode else "eval", None)
     if callable(method):
         method()
-    else:
-        model.training = bool(mode)
+        return
+    try:
+        model.training = mode
+    except AttributeError:
+        raise TypeError(f"set_training model {describe(model)} has no train()/eval() and no settable "
+                        f"training attribute") from None
 
 
 def model_state(model, copy: bool = True) -> dict:
     """A Module's ``state_dict(copy)``; a plain model's own ``state_dict()`` if it has both it and
     ``load_state_dict``; otherwise its parameters by position, ``{"parameters.0": array, ...}``
     (copies, or the live arrays with ``copy=False``)."""
+    copy = check_bool("model_state copy", copy)
     if isinstance(model, Module):
         return model.state_dict(copy=copy)
     if callable(getattr(model, "state_dict", None)) and callable(getattr(model, "load_state_dict", None)):
@@ -100,7 +111,7 @@ def set_model_random_state(model, states) -> None:
     """Restore ``model_random_state``; the model's ``set_random_state`` checks before changing anything."""
     if (states is None) != (model_random_state(model) is None):
         raise ValueError(f"random state: the saved state has {'none' if states is None else 'one'}, "
-                         f"this {type(model).__name__} has {'none' if states is not None else 'one'}")
+                         f"this model ({type(model).__name__}) has {'none' if states is not None else 'one'}")
     if states is not None:
         if not isinstance(states, dict):
             raise TypeError(f"random state must be a dict of generator states, got {describe(states)}")

@@ -205,6 +205,9 @@ class Trainer:
                             f"got {describe(metrics)}")
         named = []
         for index, metric in enumerate(metrics):
+            if isinstance(metric, type):
+                raise TypeError(f"Trainer metrics[{index}] is the class {metric.__name__}; pass an instance, "
+                                f"e.g. {metric.__name__}()")
             if not callable(metric):
                 raise TypeError(f"Trainer metrics[{index}] must be callable as metric(y_pred, y_true), "
                                 f"got {describe(metric)}")
@@ -259,7 +262,12 @@ class Trainer:
         if isinstance(dataloader, (str, bytes, dict)) or not hasattr(dataloader, "__iter__"):
             raise TypeError(f"Trainer.{who} dataloader must be an iterable of (inputs, targets) batches, "
                             f"got {describe(dataloader)}")
-        if hasattr(dataloader, "__len__") and len(dataloader) == 0:
+        try:
+            empty = hasattr(dataloader, "__len__") and len(dataloader) == 0
+        except TypeError:                        # a 0-d array: iterable by type, not in fact
+            raise TypeError(f"Trainer.{who} dataloader must be an iterable of (inputs, targets) batches, "
+                            f"got {describe(dataloader)}") from None
+        if empty:
             raise ValueError(f"Trainer.{who} dataloader is empty (len 0)")
 
     def _forward(self, inputs: Tensor, epoch: int, index: int) -> Tensor:
@@ -497,6 +505,7 @@ class Trainer:
     def state_dict(self, copy: bool = True) -> dict:
         """Everything a checkpoint holds, as nested dicts of plain values and ndarrays: copies, or
         with ``copy=False`` views of the live arrays (to write a file; do not modify them)."""
+        copy = check_bool("Trainer.state_dict copy", copy)
         counters = {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
                     "training_mode": self.training_mode,
                     "history": deepcopy(self.history) if copy else self.history,

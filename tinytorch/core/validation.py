@@ -4,10 +4,12 @@
 """Argument checks shared by every module: TypeError for a wrong type, ValueError for a bad value."""
 import math
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice"]
+__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice", "check_path"]
 
 
 def describe(value, limit: int = 60) -> str:
@@ -67,3 +69,20 @@ def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {describe(value)}")
     return value
+
+
+def check_path(name: str, value, *, exists: bool = False, file: bool = False) -> Path:
+    """`value` as a Path. Not a str or os.PathLike (bytes and ints too: `open(0)` would read stdin):
+    TypeError; empty: ValueError; with `exists`, nothing there: FileNotFoundError; with `file`, a
+    folder: ValueError."""
+    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
+        raise TypeError(f"{name} must be a path (a str or pathlib.Path), got {describe(value)}")
+    text = os.fspath(value)
+    if not text:
+        raise ValueError(f"{name} is empty: give a path")
+    path = Path(text)
+    if exists and not path.exists():
+        raise FileNotFoundError(f"{name}: nothing at {text!r}")
+    if file and path.is_dir():
+        raise ValueError(f"{name} {text!r} is a folder, not a file")
+    return path
