@@ -405,6 +405,11 @@ recipe("no_grad", Recipe(autograd.no_grad, lambda env: {}, _enter_and_leave_no_g
 recipe("backward", fn_recipe(autograd.backward, lambda env: {"root": leaf() * 2, "grad": np.ones((2, 3), np.float32)},
                              aliases={"root": ("backward",)}, also={RuntimeError: ("backward()",)}))
 
+recipe("zero_grads", fn_recipe(autograd.zero_grads, lambda env: {"tensors": [leaf()]}))
+recipe("grad_buffer", fn_recipe(autograd.grad_buffer, lambda env: {"tensor": leaf()}))
+recipe("Tensor.grad", Recipe(Tensor.grad.fset, lambda env: {"self": leaf(), "value": np.zeros((2, 3), np.float32)},
+                             lambda self, value: setattr(self, "grad", value), aliases={"value": ("grad",)}))
+
 # ---- activations (module 02)
 for _name in ("relu", "sigmoid", "tanh", "gelu"):
     recipe(_name, fn_recipe(getattr(activations, _name), lambda env: {"x": leaf()}, aliases=op(_name)))
@@ -533,7 +538,9 @@ def _optimizer_with_grad(cls, **kwargs):
 
 
 def _grad_into_param(arguments):
-    arguments["self"].params[0].grad = arguments["grad"]
+    # The .grad setter refuses junk itself (see the "Tensor.grad" recipe); step() must still refuse
+    # a gradient that reached the slot another way, so the junk goes into the slot behind .grad.
+    arguments["self"].params[0]._grad = arguments["grad"]
 
 
 def _step(self, grad):
@@ -922,11 +929,7 @@ NUMPY_NOTICES = {
 
 
 _DATA = "data files and milestones (src/05's last cells, src/10) belong to helper data until 21:45"
-_MODULE_06 = "src/06_autograd is being changed on other branches (speed, learner): not fixed here"
 KNOWN: dict = {
-    # Tensor.backward(grad=b"x") -> ValueError "could not convert string to float"; grad=object() -> TypeError
-    # "float() argument must be ..."; neither names grad. backward(root=None) -> AttributeError 'requires_grad'.
-    "Tensor.backward(grad)": _MODULE_06, "backward(grad)": _MODULE_06, "backward(root)": _MODULE_06,
     # unbroadcast(None, (3,)) -> AttributeError; unbroadcast(g, 5) -> TypeError "object of type 'int' has no len()".
     "unbroadcast(grad)": "the backward rules' helper: ndarrays in, no checks on the hot path (design decision)",
     "unbroadcast(shape)": "the backward rules' helper: ndarrays in, no checks on the hot path (design decision)",
@@ -937,12 +940,6 @@ KNOWN: dict = {
     # A batch that fails after the first optimizer update keeps the updates (train_epoch's documented
     # rule: "everything before its first update" is put back): the error comes with the model changed.
     "Trainer.train_epoch with hostile collaborators(dataloader=good batch, then junk)": "design decision (module 08)",
-    # Any failure inside train_epoch: the loader's state_dict ({seed, epoch}) is restored, but the flag
-    # set_epoch() raised stays set, so iterating the loader afterwards no longer advances its epoch
-    # (issue 8 lists this). Restoring it needs the flag in DataLoader's state or a public way to clear
-    # it: a design decision (modules 05 and 08).
-    "Trainer.train_epoch with hostile collaborators(loss_fn)": "design decision (modules 05, 08)",
-    "Trainer.train_epoch with hostile collaborators(metrics)": "design decision (modules 05, 08)",
 }
 
 

@@ -287,6 +287,14 @@ class Tensor:
 
     @grad.setter
     def grad(self, value):
+        # None, an ndarray of the data's shape, or a Tensor (some code, the specs' own clipping
+        # example among it, stores gradients as Tensors).
+        if value is not None and not isinstance(value, Tensor):
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
+                raise TypeError(f"Tensor.grad must be None or an ndarray of numbers of shape {self.shape}, "
+                                f"got {describe(value)}")
+            if value.shape != self.shape:
+                raise ValueError(f"Tensor.grad must have the data's shape {self.shape}, got shape {value.shape}")
         self._grad, self._grad_zero_pending = value, False
 
     # -- inspection -------------------------------------------------------------------------------

@@ -934,7 +934,6 @@ if __name__ == "__main__":
 
 # %%
 #| export core.checkpoint
-_MAX_EPOCHS = 10_000_000             # retained_epochs(E) lists epochs 1..E: bound the work
 
 
 def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=None) -> list:
@@ -946,14 +945,12 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
     [25, 50, 72, 75, 98, 99, 100]
     """
     if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, (bool, np.bool_)):
-        count = check_int("retained_epochs saved_epochs", saved_epochs, 0)
-        if count > _MAX_EPOCHS:
-            raise ValueError(f"retained_epochs saved_epochs must be <= {_MAX_EPOCHS}, got {count}")
-        saved_epochs = range(1, count + 1)
-    if isinstance(saved_epochs, (str, bytes)) or not hasattr(saved_epochs, "__iter__"):
-        raise TypeError(f"retained_epochs saved_epochs must be an int or an iterable of epochs, "
+        saved = range(1, check_int("retained_epochs saved_epochs", saved_epochs, 0) + 1)   # never listed
+    elif isinstance(saved_epochs, (str, bytes)) or not hasattr(saved_epochs, "__iter__"):
+        raise TypeError(f"retained_epochs saved_epochs must be a number of epochs or a list of epochs, "
                         f"got {describe(saved_epochs)}")
-    saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
+    else:
+        saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
     keep_last = check_int("retained_epochs keep_last", keep_last, 0)
     every = None if every is None else check_int("retained_epochs every", every, 1)
     best_epoch = None if best_epoch is None else check_int("retained_epochs best_epoch", best_epoch, 0)

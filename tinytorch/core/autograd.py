@@ -5,6 +5,8 @@ import contextlib
 
 import numpy as np
 
+from tinytorch.core.validation import describe
+
 _grad_enabled = True
 
 
@@ -77,6 +79,7 @@ def backward(root, grad=None) -> None:
     `grad` is the gradient of some scalar with respect to `root`; it may be omitted only when
     `root` holds a single element (it is then 1).
     """
+    _check_tensor("backward root", root)
     if not root.requires_grad:
         raise RuntimeError("backward() called on a tensor that does not require grad: "
                            "no input of the computation had requires_grad=True")
@@ -86,7 +89,11 @@ def backward(root, grad=None) -> None:
                                f"shape {root.data.shape}: pass grad= of that shape, or reduce first")
         grad = np.ones(root.data.shape, root.data.dtype)
     else:
-        grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
+        try:
+            grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"backward grad must be a Tensor or an array of numbers of shape "
+                            f"{root.data.shape}, got {describe(grad)}") from None
         if grad.shape != root.data.shape:
             raise ValueError(f"backward(grad=...) got shape {grad.shape}: expected {root.data.shape}")
     if root._backward is None:  # a leaf: d(root)/d(root) = 1
@@ -117,6 +124,13 @@ def backward(root, grad=None) -> None:
                 pending[id(parent)] = parent_grad
 
 
+def _check_tensor(name: str, value) -> None:
+    """The engine cannot import Tensor (tensor.py imports the engine), so it recognises one by the
+    gradient slots every Tensor has."""
+    if not (hasattr(value, "_grad") and hasattr(value, "_grad_zero_pending") and hasattr(value, "data")):
+        raise TypeError(f"{name} must be a Tensor, got {describe(value)}")
+
+
 def _accumulate(leaf, grad) -> None:
     buffer = leaf._grad         # the array behind .grad; reading .grad would fill a pending zero
     if grad is buffer:          # the rule already wrote into the buffer (grad_buffer, below)
@@ -135,6 +149,12 @@ def zero_grads(tensors) -> None:
     """Make every existing `.grad` buffer zero without touching its memory yet: the zero is filled
     in when `.grad` is read, or skipped when backward writes the next gradient over it. Buffers
     stay allocated; tensors whose `.grad` is None are left alone."""
+    try:
+        tensors = list(tensors)
+    except TypeError:
+        raise TypeError(f"zero_grads tensors must be an iterable of Tensors, got {describe(tensors)}") from None
+    for tensor in tensors:          # all checked before any is marked
+        _check_tensor("zero_grads tensors entry", tensor)
     for tensor in tensors:
         if tensor._grad is not None:
             tensor._grad_zero_pending = True
@@ -144,6 +164,7 @@ def grad_buffer(tensor):
     """The buffer behind `tensor.grad` if a backward rule may write the tensor's whole gradient
     into it (`out=`), because a zero is pending there; claims it, so a second call gets None.
     Otherwise None, which makes NumPy allocate a new array."""
+    _check_tensor("grad_buffer tensor", tensor)
     if tensor._grad_zero_pending:
         tensor._grad_zero_pending = False
         return tensor._grad
