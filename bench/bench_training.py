@@ -105,7 +105,7 @@ def checkpoint_setup(directory: Path):
     trainer.train_epoch([(x, y)])                    # allocate Adam's moments
     state = trainer.state_dict()
     arrays = {f"model/{k}": v for k, v in state["model"].items()}
-    for i, entry in enumerate(state["optimizer"]["state"]["state"]):
+    for i, entry in enumerate(state["optimizer"]["state"]):
         for key, value in entry.items():
             if isinstance(value, np.ndarray):
                 arrays[f"optimizer/{i}/{key}"] = value

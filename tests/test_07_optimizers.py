@@ -190,7 +190,7 @@ def test_negative_lr_set_later_is_refused_before_any_update():
         p.grad = np.ones_like(p.data)
     optimizer.lr = -0.1
     before = [p.data.copy() for p in params]
-    with pytest.raises(ValueError, match="lr=-0.1"):
+    with pytest.raises(ValueError, match="lr must be >= 0.0, got -0.1"):
         optimizer.step()
     assert all(np.array_equal(p.data, b) for p, b in zip(params, before))
     assert all(entry == {} for entry in optimizer.state)

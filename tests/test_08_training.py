@@ -7,6 +7,7 @@ are skipped, with the reason shown, where torch is not installed.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -717,7 +718,7 @@ def test_fit_checkpoints_into_a_folder_with_the_managers_retention(tmp_path):
     loader = DataLoader(regression_data(n=16), batch_size=8)
     trainer.fit(loader, loader, epochs=6, verbose=False, checkpoint_dir=tmp_path / "ckpt")
     files = sorted(p.name for p in (tmp_path / "ckpt").glob("epoch_*.safetensors"))
-    assert files[-3:] == ["epoch_0004.safetensors", "epoch_0005.safetensors", "epoch_0006.safetensors"]
+    assert files[-3:] == ["epoch_4.safetensors", "epoch_5.safetensors", "epoch_6.safetensors"]
     assert len(files) <= 4
 
 
@@ -926,3 +927,22 @@ def test_seed_003_loss_library_names():
 def test_seed_004_question_four_retention_strategy_keeps_seven_of_a_hundred():
     kept = retained_epochs(100, keep_last=3, every=25, best_epoch=72)
     assert kept == [25, 50, 72, 75, 98, 99, 100] and len(kept) == 3 + 1 + 3
+
+
+@pytest.mark.parametrize("source", ["07_optimizers/07_optimizers.py", "08_training/08_training.py"])
+def test_every_solution_block_has_a_hint_and_stays_short(source):
+    """Brief rule 7: one to three comment lines above each block, the first a `# Hint:` naming the
+    chapter section; a block is something a learner writes (train_epoch's is a loop body)."""
+    lines = (Path(__file__).resolve().parent.parent / "src" / source).read_text().split("\n")
+    starts = [i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION"]
+    assert starts
+    for start in starts:
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        above = start - 1
+        while lines[above].startswith(indent + "#") and not lines[above].strip().startswith("###"):
+            above -= 1
+        hint = lines[above + 1:start]
+        assert 1 <= len(hint) <= 3 and hint[0].strip().startswith("# Hint:"), (source, start + 1)
+        assert "chapter 0" in " ".join(hint), (source, start + 1)
+        end = next(i for i in range(start, len(lines)) if lines[i].strip() == "### END SOLUTION")
+        assert end - start - 1 <= 25, (source, start + 1, end - start - 1)

@@ -70,10 +70,10 @@ def changed_package(tmp_path: Path) -> Path:
     copy = tmp_path / "changed_package"
     shutil.copytree(REPO_ROOT / "tinytorch", copy / "tinytorch",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    module = copy / "tinytorch" / "core" / "training.py"
+    module = copy / "tinytorch" / "core" / "schedule.py"
     code = module.read_text()
     assert code.count(ORIGINAL) == 1, (
-        f"tinytorch/core/training.py no longer computes the cosine as `{ORIGINAL}`: update this test")
+        f"tinytorch/core/schedule.py no longer computes the cosine as `{ORIGINAL}`: update this test")
     module.write_text(code.replace(ORIGINAL, CHANGED))
     return copy
 

@@ -3,6 +3,7 @@
 Hand-written (not generated): it only re-exports the public names of the generated modules in
 `tinytorch.core`, so that `from tinytorch import Trainer, CosineSchedule, SGD, MSELoss` works.
 Each concept lives in the module named after it: `tinytorch.core.tensor`, `.layers`, `.losses`, ...
+(module 08 exports `.schedule`, `.clipping`, `.metrics`, `.checkpoint`, `.models`, `.memory`, `.training`).
 """
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.autograd import is_grad_enabled, no_grad
@@ -13,8 +14,11 @@ from tinytorch.core.losses import (BCELoss, BCEWithLogitsLoss, BinaryCrossEntrop
 from tinytorch.core.metrics import Accuracy, MeanAbsoluteError
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.training import (CheckpointManager, CosineSchedule, Trainer, clip_grad_norm, memory_table,
-                                     training_memory)
+from tinytorch.core.checkpoint import CheckpointManager, read_checkpoint, retained_epochs, write_checkpoint
+from tinytorch.core.clipping import clip_grad_norm, grad_norm
+from tinytorch.core.memory import memory_table, training_memory
+from tinytorch.core.schedule import CosineSchedule
+from tinytorch.core.training import Trainer
 
 __version__ = "0.1.0"
 
@@ -26,5 +30,6 @@ __all__ = [
     "Dataset", "TensorDataset", "DataLoader", "SimpleDataset",
     "Optimizer", "SGD", "Adam", "AdamW",
     "Accuracy", "MeanAbsoluteError",
-    "Trainer", "CosineSchedule", "clip_grad_norm", "CheckpointManager", "memory_table", "training_memory",
+    "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "CheckpointManager", "retained_epochs",
+    "read_checkpoint", "write_checkpoint", "memory_table", "training_memory",
 ]

@@ -4,14 +4,18 @@
 
 Parts, in this order (pytest last, because some tests read the built site in _build/html):
   export  tools/export.py --check        tinytorch/ is what `make export` would write from src/
+  src     tools/run_checks.py --src      every src/*/*.py run as a script: its test_unit_* checks
   book    tools/build_book.py            strict build: cache cleared, every chapter executed, -W -n
   pytest  pytest tests/ + doctests of tinytorch/
 Exit status: 0 only when every part passed.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -24,9 +28,30 @@ def torch_available() -> bool:
     return probe.returncode == 0
 
 
+def run_src_checks() -> int:
+    """Run each src/NN_name/NN_name.py as a script (its `if __name__ == "__main__":` checks), in a
+    fresh temporary folder so whatever it writes lands there, with the repository's package first
+    on the path. Every file runs; the exit status is 1 when any of them failed."""
+    failed = []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "MPLBACKEND": "Agg"}
+    for source in sorted((ROOT / "src").glob("*/*.py")):
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.monotonic()
+            result = subprocess.run([PY, str(source)], cwd=folder, env=env, capture_output=True, text=True)
+        verdict = "ok" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
+        print(f"  {source.relative_to(ROOT)}: {verdict} ({time.monotonic() - start:.1f} s)", flush=True)
+        if result.returncode != 0:
+            failed.append(source)
+            print(textwrap.indent((result.stdout + result.stderr)[-3000:], "    | "), flush=True)
+    print(f"src checks: {len(failed)} of the src files failed" if failed else "src checks: every src file passed")
+    return 1 if failed else 0
+
+
 def parts() -> list[tuple[str, list[str]]]:
     return [
         ("export check", [PY, "tools/export.py", "--check"]),
+        ("src checks", [PY, "tools/run_checks.py", "--src"]),
         ("book build (strict)", [PY, "tools/build_book.py"]),
         ("pytest + doctests", [PY, "-m", "pytest", "--doctest-modules", "tests", "tinytorch"]),
     ]
@@ -57,4 +82,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_src_checks() if sys.argv[1:] == ["--src"] else main())

@@ -129,12 +129,18 @@ class Module:
         return self.train(False)
 
     # -- state ------------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """{name: copy of the parameter's array}."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+    def state_dict(self, copy: bool = True) -> dict:
+        """{name: the parameter's array}: copies, or with ``copy=False`` the live arrays themselves
+        (a no-copy view for writing a checkpoint or counting bytes; do not modify it)."""
+        if copy:
+            return {name: p.data.copy() for name, p in self.named_parameters()}
+        return {name: p.data for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the parameters; every name, shape and dtype is checked first."""
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict: state must be a dict of arrays by parameter name, "
+                            f"got {type(state).__name__}")
         params = dict(self.named_parameters())
         missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
         if missing or unexpected:

@@ -8,6 +8,7 @@ import re
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.validation import check_bool, check_number, describe
 
 __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 
@@ -26,16 +27,17 @@ def metric_name(metric) -> str:
     name = getattr(metric, "name", None) or getattr(metric, "__name__", None) or type(metric).__name__
     name = _snake_case(name)
     if not name:
-        raise ValueError(f"metric {metric!r} has no usable name; give it a `name` attribute")
+        raise ValueError(f"metric {describe(metric)} has no usable name; give it a `name` attribute")
     return name
 
 
-def _class_predictions(pred: np.ndarray, true: np.ndarray, threshold: float, who: str):
-    """(predicted, actual) label arrays of equal length, or raise ValueError if undefined."""
+def _class_labels(pred: np.ndarray, true: np.ndarray, cut: float, who: str):
+    """(predicted, actual) label arrays of equal length, or ValueError when accuracy is undefined.
+
+    ``cut``: a single output per sample counts as class 1 when it is above ``cut``."""
     if pred.ndim == 0 or pred.size == 0:
         raise ValueError(f"{who} needs a non-empty batch of predictions, got shape {pred.shape}")
-    single = pred.ndim == 1 or pred.shape[-1] == 1
-    if single:                                             # binary classifier, one output per sample
+    if pred.ndim == 1 or pred.shape[-1] == 1:              # binary classifier, one output per sample
         n = pred.shape[0]
         if true.size != n:
             raise ValueError(f"{who}: predictions of shape {pred.shape} and targets of shape "
@@ -44,7 +46,7 @@ def _class_predictions(pred: np.ndarray, true: np.ndarray, threshold: float, who
         if not np.all((actual == 0) | (actual == 1)):
             raise ValueError(f"{who}: a single-output model needs 0/1 targets; got values outside "
                              f"{{0, 1}} (accuracy is undefined for regression)")
-        return pred.reshape(n) > threshold, actual.astype(bool)
+        return pred.reshape(n) > cut, actual.astype(bool)
     predicted = pred.argmax(axis=-1)
     if true.shape == pred.shape:                           # one-hot rows
         if not (np.all((true == 0) | (true == 1)) and np.all(true.sum(axis=-1) == 1)):
@@ -65,28 +67,49 @@ class Accuracy:
     """Fraction of correct predictions: ``Accuracy()(y_pred, y_true) -> float`` in ``[0, 1]``.
 
     Several outputs per sample: the prediction is the argmax, targets are class indices or one-hot.
-    One output per sample: the prediction is ``y_pred > threshold``, targets are 0/1.
+    One output per sample: class 1 when ``y_pred > threshold`` (probabilities) or, with
+    ``from_logits=True``, when ``sigmoid(y_pred) > threshold``; targets are 0/1. ``from_logits=None``
+    reads probabilities when called directly; a ``Trainer`` reads logits when its loss is
+    ``BCEWithLogitsLoss``.
 
     >>> Accuracy()(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 0, 0]))
     0.6666666666666666
     >>> Accuracy()(np.array([0.9, 0.2, 0.6, 0.4]), np.array([1.0, 0.0, 0.0, 0.0]))
     0.75
+    >>> Accuracy(from_logits=True)(np.array([2.0, -1.0, 0.3, -0.2]), np.array([1.0, 0.0, 0.0, 0.0]))
+    0.75
     """
 
     name = "accuracy"
 
-    def __init__(self, threshold: float = 0.5):
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(threshold):
-            raise ValueError(f"Accuracy threshold must be a finite number, got {threshold!r}")
-        self.threshold = float(threshold)
+    def __init__(self, threshold: float = 0.5, from_logits=None):
+        threshold = check_number("Accuracy threshold", threshold)
+        if from_logits is not None:
+            from_logits = check_bool("Accuracy from_logits", from_logits)
+            if from_logits and not 0.0 < threshold < 1.0:
+                raise ValueError(f"Accuracy threshold must be a probability in (0, 1) when from_logits=True, "
+                                 f"got {threshold!r}")
+        self.threshold, self.from_logits = threshold, from_logits
+
+    def cut(self) -> float:
+        """The value a single output must exceed to count as class 1."""
+        if self.from_logits:
+            return math.log(self.threshold / (1.0 - self.threshold))     # the logit of the threshold
+        return self.threshold
 
     def __call__(self, y_pred, y_true) -> float:
-        predicted, actual = _class_predictions(_as_array(y_pred), _as_array(y_true), self.threshold, "Accuracy")
+        pred, true = _as_array(y_pred), _as_array(y_true)
+        if pred.ndim == 2 and pred.shape[1] > 1 and true.ndim == 1 and true.dtype.kind in "iu" \
+                and true.shape[0] == pred.shape[0]:
+            predicted, actual = pred.argmax(axis=1), true          # the common case: class indices
+        else:
+            predicted, actual = _class_labels(pred, true, self.cut(), "Accuracy")
+        # Hint: the fraction of samples whose predicted label equals the actual one
+        # (chapter 08, "Metrics"); return it as a Python float.
         return float(np.count_nonzero(predicted == actual) / predicted.size)
 
     def __repr__(self) -> str:
-        return f"Accuracy(threshold={self.threshold})"
+        return f"Accuracy(threshold={self.threshold}, from_logits={self.from_logits})"
 
 
 class MeanAbsoluteError:
@@ -107,6 +130,8 @@ class MeanAbsoluteError:
                 raise ValueError(f"MeanAbsoluteError: predictions of shape {pred.shape} and targets "
                                  f"of shape {true.shape} differ")
             true = true.reshape(pred.shape)
+        # Hint: the mean over all elements of |y_pred - y_true|, computed in float64
+        # (chapter 08, "Metrics").
         return float(np.mean(np.abs(pred.astype(np.float64) - true.astype(np.float64))))
 
     def __repr__(self) -> str:

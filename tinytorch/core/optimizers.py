@@ -9,47 +9,53 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.validation import check_bool, check_number, describe
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
 
 def _nonnegative(owner: str, name: str, value) -> float:
-    """`value` as a Python float, or an error naming `name` if it is not a finite number >= 0."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner} got {name}={value!r}: {name} must be a real number >= 0")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{owner} got {name}={value!r}: {name} must be a finite number >= 0")
-    return value
+    """`value` as a Python float >= 0 (the rule for lr, momentum, weight_decay and eps)."""
+    return check_number(f"{owner} {name}", value, minimum=0.0)
 
 
 def _fraction(owner: str, name: str, value, *, closed: bool) -> float:
-    """`value` as a Python float in [0, 1] (closed) or [0, 1) (not closed), else an error."""
-    value = _nonnegative(owner, name, value)
-    if value > 1.0 or (value == 1.0 and not closed):
-        interval = "[0, 1]" if closed else "[0, 1)"
-        raise ValueError(f"{owner} got {name}={value!r}: {name} must be in {interval}")
+    """`value` as a Python float in [0, 1] (closed) or [0, 1) (not closed)."""
+    value = check_number(f"{owner} {name}", value, minimum=0.0, maximum=1.0)
+    if value == 1.0 and not closed:
+        raise ValueError(f"{owner} {name} must be < 1, got {describe(value)}")
     return value
 
 
 def _betas(owner: str, value) -> tuple:
     """A pair of Python floats, each in [0, 1)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError(f"{owner} got betas={value!r}: betas must be a pair (beta1, beta2)")
+        raise TypeError(f"{owner} betas must be a pair (beta1, beta2), got {describe(value)}")
     pair = tuple(value)
     if len(pair) != 2:
-        raise ValueError(f"{owner} got betas={value!r}: betas must be a pair (beta1, beta2)")
+        raise ValueError(f"{owner} betas must be a pair (beta1, beta2), got {describe(value)}")
     try:
         return tuple(_fraction(owner, "betas", b, closed=False) for b in pair)
     except (TypeError, ValueError) as error:
-        kind = type(error)
-        raise kind(f"{owner} got betas={value!r}: each beta must be a number in [0, 1)") from None
+        raise type(error)(f"{owner} got betas={value!r}: each beta must be a number in [0, 1)") from None
 
 
 def _flag(owner: str, name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner} got {name}={value!r}: {name} must be True or False")
-    return bool(value)
+    return check_bool(f"{owner} {name}", value)
+
+
+def _one_learning_rate(owner: str, lr, learning_rate, default):
+    """The learning rate given as `lr` or as the older spelling `learning_rate` (not both)."""
+    if learning_rate is not None:
+        if lr is not None:
+            raise TypeError(f"{owner} got lr={lr!r} and learning_rate={learning_rate!r}: "
+                            f"pass only one (learning_rate is the older spelling of lr)")
+        return learning_rate
+    if lr is None:
+        if default is None:
+            raise TypeError(f"{owner} needs a learning rate: pass lr=... (or learning_rate=...)")
+        return default
+    return lr
 
 
 # How each hyperparameter is checked (and turned into a plain Python value), by name.
@@ -138,6 +144,8 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every existing gradient buffer to zero in place (buffers stay allocated)."""
+        # Hint: fill each param.grad that is not None with 0 in place; do not replace the array
+        # (chapter 07, "API").
         for param in self.params:
             if param.grad is not None:
                 param.grad.fill(0)
@@ -161,22 +169,28 @@ class Optimizer:
                 raise ValueError(f"{owner}.step(): params[{index}].grad has shape {grad.shape} and dtype "
                                  f"{grad.dtype}, expected shape {data.shape} and dtype {data.dtype}")
             work.append((index, data, grad))
+        # Hint: for each checked (index, data, grad), let the rule update the array in place:
+        # self._update(data, grad, self.state[index], lr) (chapter 07, "The update rules").
         for index, data, grad in work:
             self._update(data, grad, self.state[index], lr)
 
-    def state_dict(self) -> dict:
-        """Everything needed to resume: type, hyperparameters, and each parameter's state (copies).
+    def state_dict(self, copy: bool = True) -> dict:
+        """Everything needed to resume: type, hyperparameters, and each parameter's state.
 
         `hyperparameters` holds plain Python floats, bools and tuples; `state[i]` is the state of
-        `params[i]`: ndarray copies of its buffers and int step counts (an empty dict before its first
-        update).
+        `params[i]`: its buffers and int step counts (an empty dict before its first update). The
+        buffers are copies, or with `copy=False` the live arrays themselves (a no-copy view for
+        writing a checkpoint or counting bytes; do not modify it).
         """
         hyperparameters = self._checked({name: getattr(self, name) for name in self._hyperparameter_names})
         state = []
         for entry in self.state:
             copied = {}
             for key, value in entry.items():
-                copied[key] = value.copy() if isinstance(value, np.ndarray) else int(value)
+                if isinstance(value, np.ndarray):
+                    copied[key] = value.copy() if copy else value
+                else:
+                    copied[key] = int(value)
             state.append(copied)
         return {"type": type(self).__name__, "hyperparameters": hyperparameters, "state": state}
 
@@ -249,7 +263,8 @@ class SGD(Optimizer):
 
     Computes exactly what `torch.optim.SGD` computes. State per parameter: `momentum_buffer`,
     created on the first step that parameter gets a gradient (only when `momentum > 0`).
-    Unlike PyTorch, `dampening` must lie in [0, 1].
+    Unlike PyTorch, `dampening` must lie in [0, 1], and there is no default rate: pass `lr`
+    (or `learning_rate=`, the older spelling, as for Adam; not both).
 
     >>> import numpy as np
     >>> from tinytorch.core.tensor import Tensor
@@ -268,7 +283,9 @@ class SGD(Optimizer):
 
     _state_arrays = ("momentum_buffer",)
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, params, lr=None, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, *,
+                 learning_rate=None):
+        lr = _one_learning_rate(type(self).__name__, lr, learning_rate, default=None)
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          nesterov=nesterov, weight_decay=weight_decay)
 
@@ -279,6 +296,9 @@ class SGD(Optimizer):
                              f"and dampening = 0")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        # Hint: d = grad + weight_decay * param; with momentum, buf = momentum * buf + (1 - dampening) * d
+        # (buf = d on the first step) and d = buf, or d + momentum * buf with Nesterov; then
+        # param -= lr * d, in place (chapter 07, "The update rules").
         momentum, dampening, decay = self.momentum, self.dampening, self.weight_decay
         if decay != 0.0:
             direction = np.multiply(param, decay)      # new array: the user's grad stays untouched
@@ -329,16 +349,14 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=None, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  learning_rate=None):
-        if learning_rate is not None:
-            if lr is not None:
-                raise TypeError(f"{type(self).__name__} got lr={lr!r} and learning_rate={learning_rate!r}: "
-                                f"pass only one (learning_rate is the older spelling of lr)")
-            lr = learning_rate
-        super().__init__(params, lr=1e-3 if lr is None else lr, betas=betas, eps=eps,
+        lr = _one_learning_rate(type(self).__name__, lr, learning_rate, default=1e-3)
+        super().__init__(params, lr=lr, betas=betas, eps=eps,
                          weight_decay=weight_decay)
 
     def _decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
         """L2 weight decay: the gradient the averages see is g + weight_decay * p (a new array)."""
+        # Hint: return grad + weight_decay * param as a new array (grad itself when weight_decay is 0)
+        # (chapter 07, "The update rules").
         if self.weight_decay == 0.0:
             return grad
         decayed = np.multiply(param, self.weight_decay)
@@ -346,6 +364,9 @@ class Adam(Optimizer):
         return decayed
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        # Hint: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, then
+        # param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), in place (chapter 07,
+        # "The update rules"; state holds step, exp_avg and exp_avg_sq).
         beta1, beta2 = self.betas
         if not state:
             state["step"] = 0
@@ -395,6 +416,8 @@ class AdamW(Adam):
 
     def _decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
         """Decoupled weight decay: shrink the parameter in place, return the gradient unchanged."""
+        # Hint: shrink param in place by (1 - lr * weight_decay) and return grad unchanged
+        # (chapter 07, "The update rules").
         if self.weight_decay != 0.0:
             param *= 1.0 - lr * self.weight_decay
         return grad

@@ -1,185 +1,54 @@
 # GENERATED FILE: DO NOT EDIT. Source: src/08_training/08_training.py
 # Edit the source, then run `make export` to regenerate this file.
 
-from __future__ import annotations
+"""The Trainer: epochs, evaluation, checkpoints (exported from module 08, src/08_training).
 
-import copy
-import json
+Also re-exports the names of module 08's other files, so that
+``from tinytorch.core.training import Trainer, CosineSchedule, clip_grad_norm`` works."""
+
 import math
-import mmap
-import os
-import re
-import struct
-import tempfile
+import numbers
+from copy import deepcopy
 from pathlib import Path
 
-import google_crc32c
 import numpy as np
-import safetensors
-import safetensors.numpy
 from tqdm.auto import tqdm
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.layers import Module
-from tinytorch.core.metrics import Accuracy, MeanAbsoluteError, metric_name, _class_predictions
+from tinytorch.core.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointManager, improves,
+                                       read_checkpoint, retained_epochs, write_checkpoint)
+from tinytorch.core.clipping import clip_grad_norm, grad_norm
+from tinytorch.core.losses import BCEWithLogitsLoss
+from tinytorch.core.memory import memory_table, training_memory
+from tinytorch.core.metrics import Accuracy, MeanAbsoluteError, metric_name
+from tinytorch.core.models import (check_model, is_training, load_model_state, model_parameters,
+                                   model_random_state, model_state, run_model, set_model_random_state,
+                                   set_training)
 from tinytorch.core.optimizers import Optimizer
+from tinytorch.core.schedule import CosineSchedule
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.validation import check_bool, check_choice, check_int, check_number, describe
 
 __all__ = [
-    "CosineSchedule", "clip_grad_norm", "Accuracy", "MeanAbsoluteError", "metric_name",
-    "Trainer", "save_checkpoint", "load_checkpoint", "read_checkpoint",
-    "CheckpointManager", "retained_epochs", "training_memory", "memory_table",
-    "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
+    "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "Accuracy", "MeanAbsoluteError", "metric_name",
+    "CheckpointManager", "retained_epochs", "read_checkpoint", "write_checkpoint",
+    "training_memory", "memory_table", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
 ]
 
-
-def _check_number(name: str, value, *, minimum=None, positive=False) -> float:
-    """A finite real number (not a bool), optionally >= minimum or > 0, as a Python float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    """An integer (not a bool) >= minimum, as a Python int."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-class CosineSchedule:
-    """Cosine annealing from ``max_lr`` to ``min_lr`` over ``total_epochs``, with optional warmup.
-
-    ``get_lr(epoch)`` is, for ``warmup_epochs <= epoch < total_epochs``,
-    ``min_lr + (max_lr - min_lr) * (1 + cos(pi * (epoch - W) / (total_epochs - W))) / 2`` with
-    ``W = warmup_epochs`` (so with no warmup it is the textbook formula); during warmup it is
-    ``max_lr * (epoch + 1) / (W + 1)``; and it is exactly ``min_lr`` for every
-    ``epoch >= total_epochs``. Unlike PyTorch's ``CosineAnnealingLR``, which is periodic past
-    ``T_max`` (the rate rises again), this schedule holds ``min_lr`` once the schedule is over;
-    for epochs ``0..total_epochs`` the two agree.
-
-    >>> s = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100)
-    >>> [round(s.get_lr(e), 4) for e in (0, 25, 50, 75, 100, 150)]
-    [0.1, 0.0868, 0.055, 0.0232, 0.01, 0.01]
-    """
-
-    def __init__(self, max_lr=0.1, min_lr=0.01, total_epochs=100, warmup_epochs=0):
-        max_lr = _check_number("CosineSchedule max_lr", max_lr, minimum=0.0)
-        min_lr = _check_number("CosineSchedule min_lr", min_lr, minimum=0.0)
-        if min_lr > max_lr:
-            raise ValueError(f"CosineSchedule min_lr must be <= max_lr, got min_lr={min_lr!r} > max_lr={max_lr!r}")
-        total_epochs = _check_int("CosineSchedule total_epochs", total_epochs, 1)
-        warmup_epochs = _check_int("CosineSchedule warmup_epochs", warmup_epochs, 0)
-        if warmup_epochs >= total_epochs:
-            raise ValueError(f"CosineSchedule warmup_epochs must be < total_epochs={total_epochs}, "
-                             f"got {warmup_epochs}")
-        self.max_lr, self.min_lr = max_lr, min_lr
-        self.total_epochs, self.warmup_epochs = total_epochs, warmup_epochs
-
-    def get_lr(self, epoch: int) -> float:
-        """The learning rate for epoch ``epoch`` (an integer >= 0), as a Python float."""
-        epoch = _check_int("CosineSchedule.get_lr epoch", epoch, 0)
-        if epoch >= self.total_epochs:
-            return self.min_lr
-        warmup = self.warmup_epochs
-        if epoch < warmup:
-            return self.max_lr * (epoch + 1) / (warmup + 1)
-        if epoch == warmup:
-            return self.max_lr                    # cos(0) = 1 exactly; avoid min + (max - min) rounding
-        progress = (epoch - warmup) / (self.total_epochs - warmup)
-        return self.min_lr + (self.max_lr - self.min_lr) * (1.0 + math.cos(math.pi * progress)) / 2.0
-
-    def state_dict(self) -> dict:
-        """Plain, JSON-able hyperparameters (the schedule has no other state)."""
-        return {"max_lr": self.max_lr, "min_lr": self.min_lr,
-                "total_epochs": self.total_epochs, "warmup_epochs": self.warmup_epochs}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore from ``state_dict()``; everything is validated before anything changes."""
-        keys = {"max_lr", "min_lr", "total_epochs", "warmup_epochs"}
-        if not isinstance(state, dict) or set(state) != keys:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"CosineSchedule.load_state_dict state must have keys {sorted(keys)}, got {got}")
-        checked = CosineSchedule(**state)        # runs every validation of __init__
-        self.__dict__.update(checked.__dict__)
-
-    def __repr__(self) -> str:
-        return (f"CosineSchedule(max_lr={self.max_lr}, min_lr={self.min_lr}, "
-                f"total_epochs={self.total_epochs}, warmup_epochs={self.warmup_epochs})")
-
-
-def _grad_array(param):
-    """The gradient of ``param`` as an ndarray that can be scaled in place, or None."""
-    grad = getattr(param, "grad", None)
-    if grad is None:
-        return None
-    if isinstance(grad, Tensor):
-        grad = grad.data
-    if not isinstance(grad, np.ndarray):
-        raise TypeError(f"clip_grad_norm needs gradients stored as ndarrays or Tensors, "
-                        f"got {type(grad).__name__}")
-    return grad
-
-
-def clip_grad_norm(parameters, max_norm: float = 1.0, error_if_nonfinite: bool = False) -> float:
-    """Scale all gradients in place so their global L2 norm is at most ``max_norm``.
-
-    Returns the global norm *before* clipping, as a Python float. When it exceeds ``max_norm``
-    every gradient is multiplied by ``max_norm / total_norm`` (no epsilon: see the chapter);
-    otherwise nothing changes. A non-finite norm raises ``RuntimeError`` when
-    ``error_if_nonfinite`` is true, and is otherwise returned with the gradients untouched.
-
-    >>> p = Tensor([0.0, 0.0, 0.0], requires_grad=True)
-    >>> p.grad = np.array([100.0, 200.0, 50.0], dtype=np.float32)
-    >>> clip_grad_norm([p], max_norm=1.0)
-    229.128784747792
-    >>> [round(float(g), 3) for g in p.grad]
-    [0.436, 0.873, 0.218]
-    """
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    max_norm = _check_number("clip_grad_norm max_norm", max_norm, positive=True)
-    grads = [g for g in map(_grad_array, parameters) if g is not None]
-    squares = 0.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for g in grads:
-            flat = g.reshape(-1).astype(np.float64)
-            squares += float(np.dot(flat, flat))
-    total_norm = math.sqrt(squares) if squares == squares else squares   # sqrt(nan) would raise
-    if not math.isfinite(total_norm):
-        if error_if_nonfinite:
-            raise RuntimeError(f"clip_grad_norm: the total norm of the gradients is {total_norm}; "
-                               f"the gradients were left unchanged")
-        return total_norm
-    if total_norm > max_norm:
-        scale = max_norm / total_norm
-        for g in grads:
-            g *= scale
-    return total_norm
-
-
 _HISTORY_BASE = ("train_loss", "train_accuracy", "eval_loss", "val_accuracy", "learning_rates")
-
-
-def _as_tensor(value) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
+_TRAINER_KEYS = ("epoch", "step", "skipped_steps", "training_mode", "history", "loader_states")
+_STATE_KEYS = ("model", "optimizer", "scheduler", "random_state", "trainer")
 
 
 def _unpack_batch(batch, epoch: int, index: int):
     """(inputs, targets) Tensors of one batch, with matching leading (batch) dimensions."""
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise ValueError(f"epoch {epoch}, batch {index}: a batch must be a pair (inputs, targets), "
-                         f"got {type(batch).__name__}")
-    inputs, targets = _as_tensor(batch[0]), _as_tensor(batch[1])
+                         f"got {describe(batch)}")
+    try:
+        inputs, targets = (value if isinstance(value, Tensor) else Tensor(value) for value in batch)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"epoch {epoch}, batch {index}: {error}") from None
     if inputs.data.ndim == 0 or targets.data.ndim == 0:
         raise ValueError(f"epoch {epoch}, batch {index}: inputs and targets need a batch dimension, "
                          f"got shapes {inputs.shape} and {targets.shape}")
@@ -191,94 +60,160 @@ def _unpack_batch(batch, epoch: int, index: int):
     return inputs, targets
 
 
-def _correct_count(pred: np.ndarray, true: np.ndarray, threshold: float = 0.5):
-    """Number of correct predictions in a batch, or None when accuracy is undefined (regression)."""
-    if pred.ndim == 2 and pred.shape[1] > 1 and true.dtype.kind in "iu" and true.shape == pred.shape[:1]:
-        return int(np.count_nonzero(pred.argmax(axis=1) == true))     # the common case, fast
-    try:
-        predicted, actual = _class_predictions(pred, true, threshold, "accuracy")
-    except ValueError:
-        return None
-    return int(np.count_nonzero(predicted == actual))
+def _scale_grads(params, factor: float) -> None:
+    for p in params:
+        if p.grad is not None:
+            p.grad *= factor
+
+
+_ZERO = "a gradient that was all zeros"      # what _Window keeps instead of copying zeros
+
+
+class _Window:
+    """One gradient-accumulation window: how many batches and samples its gradients hold.
+
+    The epoch's first ``add`` zeroes the gradients, first keeping a copy of any that are not zero
+    already (after a trainer's update they are), so a failure before the first update can put them
+    back exactly; later windows start from the ``zero_grad`` of the update before them."""
+
+    def __init__(self, params):
+        self.params, self.batches, self.samples, self.last = params, 0, 0, 0
+        self.saved_grads = None          # per parameter: None (had none), 0 (was zero) or a copy
+        self.started = False
+
+    def add(self, n: int) -> None:
+        """Make room for the gradient of a batch of ``n`` samples (call right before its backward)."""
+        if not self.started:
+            self.saved_grads = [None if p.grad is None else (p.grad.copy() if p.grad.any() else _ZERO)
+                                for p in self.params]
+            for p, saved in zip(self.params, self.saved_grads):
+                if isinstance(saved, np.ndarray):
+                    p.grad.fill(0)
+            self.started = True
+        elif self.batches and n != self.last:   # keep the sum relative to the newest batch size
+            _scale_grads(self.params, self.last / n)
+        self.batches, self.samples, self.last = self.batches + 1, self.samples + n, n
+
+    def average(self) -> None:
+        """Turn the accumulated gradient into the mean over the window's samples, and close it."""
+        if self.batches > 1 and self.last != self.samples:
+            _scale_grads(self.params, self.last / self.samples)
+        self.batches, self.samples, self.saved_grads = 0, 0, None
+
+    def put_back(self) -> None:
+        """The gradients as they were before the epoch (only before its first update)."""
+        if self.saved_grads is None:
+            return
+        for p, saved in zip(self.params, self.saved_grads):
+            if saved is None:
+                p.grad = None
+            elif saved is _ZERO:
+                p.grad.fill(0)
+            else:
+                np.copyto(p.grad, saved)
 
 
 class _Running:
-    """Sample-weighted running means of the loss and metrics over one pass through a loader."""
+    """Sample-weighted running means of the loss and of each metric over one pass."""
 
-    def __init__(self, metrics, threshold: float = 0.5):
-        self.metrics = metrics
-        self.threshold = threshold
-        self.samples = 0
-        self.loss_sum = 0.0
-        self.correct = 0
-        self.accuracy_defined = True
-        self.metric_sums = {name: 0.0 for name, _ in metrics}
+    def __init__(self, slots):
+        self.slots = slots               # (name, metric, optional): optional ones record None if undefined
+        self.samples, self.loss_sum = 0, 0.0
+        self.sums = {name: 0.0 for name, _, _ in slots}
+        self.undefined = set()
 
-    def add(self, n: int, loss_value: float, outputs: Tensor, targets: Tensor):
+    def add(self, n: int, loss_value: float, outputs: Tensor, targets: Tensor, where: str) -> None:
         self.samples += n
         self.loss_sum += loss_value * n
-        if self.accuracy_defined:
-            correct = _correct_count(outputs.data, targets.data, self.threshold)
-            if correct is None:
-                self.accuracy_defined = False
-            else:
-                self.correct += correct
-        for name, metric in self.metrics:
-            self.metric_sums[name] += float(metric(outputs, targets)) * n
+        for name, metric, optional in self.slots:
+            if name in self.undefined:
+                continue
+            try:
+                value = metric(outputs, targets)
+            except ValueError:
+                if not optional:
+                    raise
+                self.undefined.add(name)
+                continue
+            if type(value) is not float:         # the usual case is cheap; anything else is checked
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
+                        or np.size(value) != 1:
+                    raise TypeError(f"{where}: metric {name!r} returned {describe(value)}; a metric returns a number")
+                value = float(np.reshape(value, ()))
+            self.sums[name] += value * n
 
     def results(self) -> dict:
-        if self.samples == 0:
-            return {"loss": float("nan"), "accuracy": None,
-                    **{name: None for name in self.metric_sums}}
-        out = {"loss": self.loss_sum / self.samples,
-               "accuracy": self.correct / self.samples if self.accuracy_defined else None}
-        for name, total in self.metric_sums.items():
-            out[name] = total / self.samples
+        out = {"loss": self.loss_sum / self.samples}
+        for name, total in self.sums.items():
+            out[name] = None if name in self.undefined else total / self.samples
         return out
+
+
+def _checked_loader_states(states) -> dict:
+    """The loaders' saved states: {"train"/"eval": dict of plain values}; a seed is None or an
+    int >= 0 and an epoch an int >= 0 (what DataLoader.load_state_dict will accept)."""
+    if not isinstance(states, dict) or not set(states) <= {"train", "eval"}:
+        raise ValueError(f"trainer loader_states must be a dict with keys among ['eval', 'train'], got {describe(states)}")
+    for role, state in states.items():
+        if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+            raise ValueError(f"trainer loader_states[{role!r}] must be a dict, got {describe(state)}")
+        if "seed" in state and state["seed"] is not None:
+            check_int(f"trainer loader_states[{role!r}]['seed']", state["seed"], 0)
+        if "epoch" in state:
+            check_int(f"trainer loader_states[{role!r}]['epoch']", state["epoch"], 0)
+    return deepcopy(states)
 
 
 class Trainer:
     """Runs training: epochs of forward, loss, backward, clip, step; evaluation; checkpoints.
 
     ``Trainer(model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None, *, metrics=None,
-    nonfinite="raise")``. ``scheduler`` is anything with ``get_lr(epoch)`` (usually a
-    ``CosineSchedule``). For the older API ``Trainer(model, optimizer, loss_fn, [Accuracy()])``,
-    a list or tuple in the ``scheduler`` position is taken as ``metrics``.
+    nonfinite="raise")``. ``model``: anything with ``forward(x)`` (or ``__call__``) and
+    ``parameters()`` returning a list of Tensors. ``scheduler``: anything with ``get_lr(epoch)``.
+    For the older API ``Trainer(model, optimizer, loss_fn, [Accuracy()])``, a list or tuple in the
+    ``scheduler`` position is taken as ``metrics``. ``metrics``: a list of callables
+    ``metric(y_pred, y_true) -> float``.
 
     State: ``epoch`` (completed epochs), ``step`` (optimizer updates), ``skipped_steps``,
-    ``training_mode`` (mirrors ``model.training``), ``history`` (``train_loss``, ``train_accuracy``,
-    ``eval_loss``, ``val_accuracy``, ``learning_rates`` and ``train_<m>``/``val_<m>`` per metric).
+    ``training_mode`` (the model's mode), ``history`` (see the chapter's rule: ``train_loss``,
+    ``eval_loss``, ``learning_rates``, ``train_<m>``/``val_<m>`` per metric, accuracy included).
     """
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None, *,
                  metrics=None, nonfinite="raise"):
-        if isinstance(scheduler, (list, tuple)):        # the older seed's Trainer(model, opt, loss, metrics)
+        if isinstance(scheduler, (list, tuple)):        # the older spec's Trainer(model, opt, loss, metrics)
             if metrics is not None:
                 raise TypeError("Trainer got metrics twice: as the fourth argument and as metrics=")
             scheduler, metrics = None, scheduler
-        if scheduler is not None and not callable(getattr(scheduler, "get_lr", None)):
-            raise TypeError(f"Trainer scheduler must have a get_lr(epoch) method, got {type(scheduler).__name__}")
-        if grad_clip_norm is not None:
-            grad_clip_norm = _check_number("Trainer grad_clip_norm", grad_clip_norm, positive=True)
-        if nonfinite not in ("raise", "skip"):
-            raise ValueError(f"Trainer nonfinite must be 'raise' or 'skip', got {nonfinite!r}")
-        if not callable(loss_fn):
-            raise TypeError(f"Trainer loss_fn must be callable, got {type(loss_fn).__name__}")
+        check_model(model)
         for method in ("step", "zero_grad"):
             if not callable(getattr(optimizer, method, None)):
-                raise TypeError(f"Trainer optimizer must have a {method}() method, got {type(optimizer).__name__}")
+                raise TypeError(f"Trainer optimizer must have a {method}() method, got {describe(optimizer)}")
+        if not callable(loss_fn):
+            raise TypeError(f"Trainer loss_fn must be callable as loss_fn(outputs, targets), got {describe(loss_fn)}")
+        if scheduler is not None and not callable(getattr(scheduler, "get_lr", None)):
+            raise TypeError(f"Trainer scheduler must have a get_lr(epoch) method, got {describe(scheduler)}")
+        if grad_clip_norm is not None:
+            grad_clip_norm = check_number("Trainer grad_clip_norm", grad_clip_norm, positive=True)
+        nonfinite = check_choice("Trainer nonfinite", nonfinite, ("raise", "skip"))
+        if metrics is None:
+            metrics = []
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"Trainer metrics must be a list of metrics, e.g. metrics=[Accuracy()], "
+                            f"got {describe(metrics)}")
         named = []
-        for metric in list(metrics or []):
+        for index, metric in enumerate(metrics):
             if not callable(metric):
-                raise TypeError(f"Trainer metrics must be callables metric(y_pred, y_true), got {metric!r}")
+                raise TypeError(f"Trainer metrics[{index}] must be callable as metric(y_pred, y_true), "
+                                f"got {describe(metric)}")
             named.append((metric_name(metric), metric))
         names = [name for name, _ in named]
         if len(set(names)) != len(names):
             raise ValueError(f"Trainer metrics must have distinct names, got {names}")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.scheduler, self.grad_clip_norm, self.nonfinite = scheduler, grad_clip_norm, nonfinite
-        self.metrics = [metric for _, metric in named]
-        self._named_metrics = named
+        self.metrics = list(metrics)
+        self._slots = self._metric_slots(named, logits=isinstance(loss_fn, BCEWithLogitsLoss))
         self.epoch = 0
         self.step = 0
         self.skipped_steps = 0
@@ -286,98 +221,111 @@ class Trainer:
         self.loader_states = {}        # last state of the loaders seen, by role ("train", "eval")
         self._pending_loader_states = {}
 
-    # -- small helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _metric_slots(named, logits: bool) -> list:
+        """(name, metric, optional) to compute: accuracy first (the built-in one unless the user's
+        list has a metric named "accuracy"), then the user's metrics. An ``Accuracy`` whose
+        ``from_logits`` was left at None reads logits when the loss takes logits."""
+        slots = []
+        if "accuracy" not in dict(named):
+            slots.append(("accuracy", Accuracy(from_logits=logits), True))
+        for name, metric in named:
+            if isinstance(metric, Accuracy) and metric.from_logits is None:
+                metric = Accuracy(metric.threshold, from_logits=logits)
+            slots.append((name, metric, False))
+        return slots
+
     def _history_keys(self) -> list:
         keys = list(_HISTORY_BASE)
-        for name, _ in self._named_metrics:
+        for name, _, _ in self._slots:
             if name != "accuracy":
                 keys += [f"train_{name}", f"val_{name}"]
         return keys
 
-    def _extra_metrics(self):
-        """Metrics other than accuracy (accuracy is always tracked by the trainer itself)."""
-        return [(n, m) for n, m in self._named_metrics if n != "accuracy"]
-
-    def _running(self) -> "_Running":
-        """A fresh accumulator; a user's ``Accuracy(threshold=...)`` sets the binary threshold."""
-        threshold = 0.5
-        for name, metric in self._named_metrics:
-            if name == "accuracy":
-                threshold = float(getattr(metric, "threshold", 0.5))
-        return _Running(self._extra_metrics(), threshold)
-
     @property
     def training_mode(self) -> bool:
         """Whether the model is in training mode; assigning sets the model's mode."""
-        return bool(getattr(self.model, "training", True))
+        return is_training(self.model)
 
     @training_mode.setter
     def training_mode(self, value: bool) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"Trainer training_mode must be True or False, got {value!r}")
-        self.model.train() if value else self.model.eval()
+        set_training(self.model, check_bool("Trainer training_mode", value))
 
-    def _parameters(self) -> list:
-        return list(self.model.parameters())
-
+    # -- checks around the learner's code ---------------------------------------------------------------
     @staticmethod
     def _check_loader(dataloader, who: str) -> None:
-        if not hasattr(dataloader, "__iter__"):
-            raise TypeError(f"Trainer.{who} dataloader must be iterable, got {type(dataloader).__name__}")
+        if isinstance(dataloader, (str, bytes, dict)) or not hasattr(dataloader, "__iter__"):
+            raise TypeError(f"Trainer.{who} dataloader must be an iterable of (inputs, targets) batches, "
+                            f"got {describe(dataloader)}")
         if hasattr(dataloader, "__len__") and len(dataloader) == 0:
-            raise ValueError(f"Trainer.{who} dataloader is empty (len 0): nothing to {who.split('_')[0]} on")
+            raise ValueError(f"Trainer.{who} dataloader is empty (len 0)")
 
-    def _loss(self, outputs, targets, epoch: int, index: int) -> tuple:
+    def _forward(self, inputs: Tensor, epoch: int, index: int) -> Tensor:
+        outputs = run_model(self.model, inputs)
+        if not isinstance(outputs, Tensor):
+            raise TypeError(f"epoch {epoch}, batch {index}: the model returned {describe(outputs)}; "
+                            f"its forward must return a Tensor")
+        return outputs
+
+    def _loss(self, outputs: Tensor, targets: Tensor, epoch: int, index: int, graph: bool = True) -> tuple:
+        """(loss Tensor, its value as a float), after checking it is a scalar Tensor (with a graph
+        when ``graph``: backward must reach the parameters)."""
         loss = self.loss_fn(outputs, targets)
-        data = loss.data if isinstance(loss, Tensor) else np.asarray(loss)
-        if data.size != 1:
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"epoch {epoch}, batch {index}: loss_fn returned {describe(loss)}; it must "
+                            f"return a scalar Tensor built from the outputs (backward runs through it)")
+        if loss.data.size != 1:
             raise ValueError(f"epoch {epoch}, batch {index}: the loss must be a scalar, got shape "
-                             f"{data.shape} (use a loss that reduces with a mean)")
-        return loss, float(data.reshape(()))
+                             f"{loss.data.shape} (use a loss that reduces with a mean)")
+        if graph and not loss.requires_grad:
+            raise ValueError(f"epoch {epoch}, batch {index}: the loss has no graph (requires_grad is False), "
+                             f"so backward cannot reach any parameter: the model's output must be computed "
+                             f"from its parameters with Tensor operations")
+        return loss, float(loss.data.reshape(()))
 
-    def _random_state(self):
-        getter = getattr(self.model, "random_state", None)
-        return getter() if callable(getter) else None
+    def _nonfinite(self, what: str, value: float, epoch: int, index: int) -> bool:
+        """False for a finite value; otherwise raise, or (nonfinite="skip") count it and return True."""
+        if math.isfinite(value):
+            return False
+        if self.nonfinite == "raise":
+            raise FloatingPointError(f"non-finite {what} {value} at epoch {epoch}, batch {index}; "
+                                     f"pass nonfinite='skip' to skip it")
+        self.skipped_steps += 1
+        return True
 
-    def _set_random_state(self, states) -> None:
-        if states is not None and callable(getattr(self.model, "set_random_state", None)):
-            self.model.set_random_state(states)
-
-    def _scale_grads(self, params, factor: float) -> None:
-        for p in params:
-            if p.grad is not None:
-                p.grad *= factor
-
-    def _update(self, params, scale: float, epoch: int, index: int) -> None:
-        """Average the window's gradients, clip, step and zero: one optimizer update."""
-        if scale != 1.0:
-            self._scale_grads(params, scale)
+    def _update(self, window: _Window, epoch: int, index: int) -> None:
+        """One optimizer update from the window's gradients: average, check the norm, clip, step, zero."""
+        window.average()
+        params = window.params
         if self.grad_clip_norm is not None:
             norm = clip_grad_norm(params, self.grad_clip_norm)
-            if not math.isfinite(norm):
-                if self.nonfinite == "raise":
-                    raise FloatingPointError(f"non-finite gradient norm {norm} at epoch {epoch}, batch "
-                                             f"{index}; pass nonfinite='skip' to skip such updates")
-                self.optimizer.zero_grad()
-                self.skipped_steps += 1
-                return
-        self.optimizer.step()
+        else:
+            norm = grad_norm(params)
+        if not self._nonfinite("gradient norm", norm, epoch, index):
+            self.optimizer.step()
+            self.step += 1
         self.optimizer.zero_grad()
-        self.step += 1
+
+    def _epoch_lr(self, epoch: int):
+        if self.scheduler is None:
+            return None
+        return check_number(f"scheduler.get_lr({epoch})", self.scheduler.get_lr(epoch), minimum=0.0)
+
+    def _loader_state(self, dataloader):
+        getter = getattr(dataloader, "state_dict", None)
+        return getter() if callable(getter) else None
 
     # -- training ----------------------------------------------------------------------------------
     def train_epoch(self, dataloader, accumulation_steps: int = 1) -> float:
         """Train one epoch; return the sample-weighted mean loss (see the chapter for the rules)."""
-        k = _check_int("Trainer.train_epoch accumulation_steps", accumulation_steps, 1)
+        k = check_int("Trainer.train_epoch accumulation_steps", accumulation_steps, 1)
         self._check_loader(dataloader, "train_epoch")
-        epoch = self.epoch
-        lr = float(self.scheduler.get_lr(epoch)) if self.scheduler is not None else None
-        # Snapshot what preparing the first batch may change, to restore it if that batch is bad.
-        saved_mode = self.training_mode
-        saved_rng = self._random_state()
-        saved_lr = getattr(self.optimizer, "lr", None)
-        has_state = callable(getattr(dataloader, "state_dict", None))
-        saved_loader = dataloader.state_dict() if has_state else None
+        epoch, lr = self.epoch, self._epoch_lr(self.epoch)
+        before = {"mode": self.training_mode, "lr": getattr(self.optimizer, "lr", None),
+                  "loader": self._loader_state(dataloader), "skipped": self.skipped_steps,
+                  "step": self.step, "random": deepcopy(model_random_state(self.model))}
+        window = _Window(model_parameters(self.model))
+        running = _Running(self._slots)
         try:
             pending = self._pending_loader_states.get("train")
             if pending is not None and callable(getattr(dataloader, "load_state_dict", None)):
@@ -386,775 +334,262 @@ class Trainer:
                 dataloader.set_epoch(epoch)
             if lr is not None:
                 self.optimizer.lr = lr
-            self.model.train()
-            batches = iter(dataloader)
-            first = next(batches, None)
-            if first is None:
-                raise ValueError("Trainer.train_epoch dataloader yielded no batches")
-            inputs, targets = _unpack_batch(first, epoch, 0)
-            outputs = self.model(inputs)
-            loss, value = self._loss(outputs, targets, epoch, 0)
-            if not math.isfinite(value) and self.nonfinite == "raise":
-                raise FloatingPointError(f"non-finite loss {value} at epoch {epoch}, batch 0; "
-                                         f"pass nonfinite='skip' to skip such batches")
-            for _, metric in self._extra_metrics():   # a metric that cannot handle these batches fails now
-                metric(outputs, targets)
-        except BaseException:
-            self.training_mode = saved_mode
-            self._set_random_state(saved_rng)
-            if saved_lr is not None:
-                self.optimizer.lr = saved_lr
-            if has_state:
-                dataloader.load_state_dict(saved_loader)
-            raise
-        self._pending_loader_states.pop("train", None)
-
-        params = self._parameters()
-        self.optimizer.zero_grad()
-        running = self._running()
-        window_batches, window_samples, last_n = 0, 0, 0
-        index = 0
-        while True:
-            if index > 0:
-                batch = next(batches, None)
-                if batch is None:
-                    break
+            set_training(self.model, True)
+            for index, batch in enumerate(dataloader):
                 inputs, targets = _unpack_batch(batch, epoch, index)
-                outputs = self.model(inputs)
+                n = inputs.data.shape[0]
+                # Hint: forward (self._forward), loss (self._loss), skip the batch if
+                # self._nonfinite("loss", ...) says so, window.add(n), backward, running.add(...), and
+                # after k batches self._update(window, ...) (chapter 08, "The training loop").
+                outputs = self._forward(inputs, epoch, index)
                 loss, value = self._loss(outputs, targets, epoch, index)
-            if not math.isfinite(value):
-                if self.nonfinite == "raise":
-                    raise FloatingPointError(f"non-finite loss {value} at epoch {epoch}, batch {index}; "
-                                             f"pass nonfinite='skip' to skip such batches")
-                self.skipped_steps += 1           # this batch contributes nothing
-                index += 1
-                continue
-            n = inputs.data.shape[0]
-            if window_batches and n != last_n:    # keep G relative to the newest batch size
-                self._scale_grads(params, last_n / n)
-            loss.backward()
-            window_batches, window_samples, last_n = window_batches + 1, window_samples + n, n
-            running.add(n, value, outputs, targets)
-            if window_batches == k:
-                self._update(params, last_n / window_samples, epoch, index)
-                window_batches, window_samples = 0, 0
-            index += 1
-        if window_batches:                        # the leftover partial window still steps
-            self._update(params, last_n / window_samples, epoch, index - 1)
-
-        results = running.results()
+                if self._nonfinite("loss", value, epoch, index):
+                    continue
+                window.add(n)
+                loss.backward()
+                running.add(n, value, outputs, targets, f"epoch {epoch}, batch {index}")
+                if window.batches == k:
+                    self._update(window, epoch, index)
+            if running.samples == 0 and self.skipped_steps == before["skipped"]:
+                raise ValueError("Trainer.train_epoch dataloader yielded no batches")
+            if window.batches:                    # the leftover partial window still steps
+                self._update(window, epoch, index)
+        except BaseException:
+            self._undo_epoch(before, window, dataloader)
+            raise
+        results = running.results() if running.samples else {"loss": float("nan")}
         self.history["learning_rates"].append(float(getattr(self.optimizer, "lr", float("nan"))))
         self.history["train_loss"].append(results["loss"])
-        self.history["train_accuracy"].append(results["accuracy"])
-        for name, _ in running.metrics:
-            self.history[f"train_{name}"].append(results[name])
-        if has_state:
-            self.loader_states["train"] = dataloader.state_dict()
+        for name, _, _ in self._slots:
+            self.history[f"train_{name}"].append(results.get(name))
+        self._pending_loader_states.pop("train", None)
+        if before["loader"] is not None:
+            self.loader_states["train"] = self._loader_state(dataloader)
         self.epoch = epoch + 1
         return results["loss"]
+
+    def _undo_epoch(self, before: dict, window: _Window, dataloader) -> None:
+        """Put back what a failed epoch changed: everything before its first update, and the mode,
+        rate and loader state (not the updates) after it."""
+        set_training(self.model, before["mode"])
+        if before["lr"] is not None:
+            self.optimizer.lr = before["lr"]
+        if before["loader"] is not None and callable(getattr(dataloader, "load_state_dict", None)):
+            dataloader.load_state_dict(before["loader"])
+        if self.step == before["step"]:
+            window.put_back()
+            self.skipped_steps = before["skipped"]
+            if before["random"] is not None:
+                set_model_random_state(self.model, before["random"])
 
     def evaluate(self, dataloader) -> tuple:
         """``(loss, accuracy)`` over ``dataloader`` in eval mode without building a graph.
 
-        ``accuracy`` is ``None`` when it is undefined (regression targets).
+        ``accuracy`` is ``None`` when it is undefined (regression targets, built-in accuracy).
         """
         self._check_loader(dataloader, "evaluate")
-        saved_mode = self.training_mode
-        running = self._running()
-        pending = self._pending_loader_states.pop("eval", None)
-        if pending is not None and callable(getattr(dataloader, "load_state_dict", None)):
-            dataloader.load_state_dict(pending)
+        saved_mode, saved_loader = self.training_mode, self._loader_state(dataloader)
+        running = _Running(self._slots)
+        epoch = self.epoch
         try:
-            self.model.eval()
+            pending = self._pending_loader_states.get("eval")
+            if pending is not None and callable(getattr(dataloader, "load_state_dict", None)):
+                dataloader.load_state_dict(pending)
+            set_training(self.model, False)
             with no_grad():
                 for index, batch in enumerate(dataloader):
-                    inputs, targets = _unpack_batch(batch, self.epoch, index)
-                    outputs = self.model(inputs)
-                    _, value = self._loss(outputs, targets, self.epoch, index)
-                    running.add(inputs.data.shape[0], value, outputs, targets)
+                    inputs, targets = _unpack_batch(batch, epoch, index)
+                    # Hint: forward, loss without a graph (graph=False), and running.add: no backward,
+                    # no step (chapter 08, "Evaluation").
+                    outputs = self._forward(inputs, epoch, index)
+                    _, value = self._loss(outputs, targets, epoch, index, graph=False)
+                    running.add(inputs.data.shape[0], value, outputs, targets, f"evaluate, batch {index}")
+            if running.samples == 0:
+                raise ValueError("Trainer.evaluate dataloader yielded no batches")
+        except BaseException:
+            if saved_loader is not None and callable(getattr(dataloader, "load_state_dict", None)):
+                dataloader.load_state_dict(saved_loader)
+            raise
         finally:
-            self.training_mode = saved_mode
-        if running.samples == 0:
-            raise ValueError("Trainer.evaluate dataloader yielded no batches")
+            set_training(self.model, saved_mode)
+        self._pending_loader_states.pop("eval", None)
         results = running.results()
         self.history["eval_loss"].append(results["loss"])
-        self.history["val_accuracy"].append(results["accuracy"])
-        for name, _ in running.metrics:
+        for name, _, _ in self._slots:
             self.history[f"val_{name}"].append(results[name])
-        if callable(getattr(dataloader, "state_dict", None)):
-            self.loader_states["eval"] = dataloader.state_dict()
+        if saved_loader is not None:
+            self.loader_states["eval"] = self._loader_state(dataloader)
         return results["loss"], results["accuracy"]
 
     # -- the whole loop ------------------------------------------------------------------------
     def fit(self, train_dataloader, val_dataloader=None, epochs: int = 1, verbose: bool = True, *,
             accumulation_steps: int = 1, checkpoint_dir=None, checkpoint_every: int = 1,
-            early_stopping_patience=None, monitor: str = "eval_loss") -> dict:
+            early_stopping_patience=None, monitor: str = "eval_loss", mode: str = "min") -> dict:
         """Train for ``epochs`` more epochs, evaluating on ``val_dataloader`` after each; return history.
 
         Options (no callback framework): a tqdm progress bar over epochs when ``verbose``;
-        ``checkpoint_dir`` (a folder or a ``CheckpointManager``) saves every ``checkpoint_every``
-        epochs with the manager's retention; ``early_stopping_patience=p`` stops once ``monitor``
-        (a history key, minimised for losses and errors, maximised otherwise) has not improved
-        for ``p`` epochs in a row. The model keeps the weights of the last epoch trained.
+        ``checkpoint_dir`` (a folder, or a ``CheckpointManager`` with its own monitor and mode) saves
+        every ``checkpoint_every`` epochs; ``early_stopping_patience=p`` stops once ``monitor`` (a
+        history key) has not improved for ``p`` epochs in a row, where ``mode`` says whether lower
+        ("min", the default, for losses) or higher ("max", e.g. for ``val_accuracy``) is better.
+        The model keeps the weights of the last epoch trained.
         """
-        epochs = _check_int("Trainer.fit epochs", epochs, 0)
-        _check_int("Trainer.fit accumulation_steps", accumulation_steps, 1)
-        checkpoint_every = _check_int("Trainer.fit checkpoint_every", checkpoint_every, 1)
+        epochs = check_int("Trainer.fit epochs", epochs, 0)
+        verbose = check_bool("Trainer.fit verbose", verbose)
+        check_int("Trainer.fit accumulation_steps", accumulation_steps, 1)
+        checkpoint_every = check_int("Trainer.fit checkpoint_every", checkpoint_every, 1)
+        mode = check_choice("Trainer.fit mode", mode, ("min", "max"))
+        if not isinstance(monitor, str):
+            raise TypeError(f"Trainer.fit monitor must be a history key (a str), got {describe(monitor)}")
         self._check_loader(train_dataloader, "train_epoch")
         if val_dataloader is not None:
             self._check_loader(val_dataloader, "evaluate")
         if early_stopping_patience is not None:
-            early_stopping_patience = _check_int("Trainer.fit early_stopping_patience", early_stopping_patience, 1)
-        needs_monitor = early_stopping_patience is not None or checkpoint_dir is not None
-        if needs_monitor:
-            if monitor not in self.history:
-                raise ValueError(f"Trainer.fit monitor must be a history key, one of {sorted(self.history)}, "
-                                 f"got {monitor!r}")
-            if val_dataloader is None and (monitor == "eval_loss" or monitor.startswith("val_")) \
-                    and early_stopping_patience is not None:
-                raise ValueError(f"Trainer.fit monitor={monitor!r} needs a val_dataloader")
+            early_stopping_patience = check_int("Trainer.fit early_stopping_patience", early_stopping_patience, 1)
+        if (early_stopping_patience is not None or checkpoint_dir is not None) and monitor not in self.history:
+            raise ValueError(f"Trainer.fit monitor must be a history key, one of {sorted(self.history)}, "
+                             f"got {describe(monitor)}")
+        if early_stopping_patience is not None and val_dataloader is None and \
+                (monitor == "eval_loss" or str(monitor).startswith("val_")):
+            raise ValueError(f"Trainer.fit monitor={monitor!r} needs a val_dataloader")
         manager = None
-        if checkpoint_dir is not None:
-            manager = checkpoint_dir if isinstance(checkpoint_dir, CheckpointManager) else \
-                CheckpointManager(checkpoint_dir, monitor=monitor, mode=_monitor_mode(monitor))
+        if isinstance(checkpoint_dir, CheckpointManager):
+            manager = checkpoint_dir
+            if manager.monitor not in self.history:
+                raise ValueError(f"Trainer.fit: the CheckpointManager monitors {manager.monitor!r}, which is "
+                                 f"not a history key ({sorted(self.history)})")
+        elif checkpoint_dir is not None:
+            manager = CheckpointManager(checkpoint_dir, monitor=monitor, mode=mode)
+        best, waited = None, 0
         bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not verbose)
         try:
-            self._fit_loop(bar, train_dataloader, val_dataloader, accumulation_steps, manager,
-                           checkpoint_every, early_stopping_patience, monitor)
+            for _ in bar:
+                train_loss = self.train_epoch(train_dataloader, accumulation_steps=accumulation_steps)
+                postfix = {"loss": f"{train_loss:.4f}"}
+                if val_dataloader is not None:
+                    eval_loss, accuracy = self.evaluate(val_dataloader)
+                    postfix["val_loss"] = f"{eval_loss:.4f}"
+                    if accuracy is not None:
+                        postfix["val_acc"] = f"{accuracy:.3f}"
+                bar.set_postfix(postfix)
+                if manager is not None and self.epoch % checkpoint_every == 0:
+                    manager.save(self.state_dict(copy=False), epoch=self.epoch,
+                                 value=self._latest(manager.monitor))
+                if early_stopping_patience is not None:
+                    value = self._latest(monitor)
+                    if improves(value, best, mode):
+                        best, waited = value, 0
+                    else:
+                        waited += 1
+                        if waited >= early_stopping_patience:
+                            break
         finally:
             bar.close()
         return self.history
 
-    def _fit_loop(self, bar, train_dataloader, val_dataloader, accumulation_steps, manager,
-                  checkpoint_every, early_stopping_patience, monitor) -> None:
-        mode = _monitor_mode(monitor)
-        best, waited = None, 0
-        for _ in bar:
-            train_loss = self.train_epoch(train_dataloader, accumulation_steps=accumulation_steps)
-            postfix = {"loss": f"{train_loss:.4f}"}
-            if val_dataloader is not None:
-                eval_loss, accuracy = self.evaluate(val_dataloader)
-                postfix["val_loss"] = f"{eval_loss:.4f}"
-                if accuracy is not None:
-                    postfix["val_acc"] = f"{accuracy:.3f}"
-            bar.set_postfix(postfix)
-            if manager is not None and self.epoch % checkpoint_every == 0:
-                manager.save(self)
-            if early_stopping_patience is not None:
-                value = self.history[monitor][-1] if self.history[monitor] else None
-                if _improves(value, best, mode):
-                    best, waited = value, 0
-                else:
-                    waited += 1
-                    if waited >= early_stopping_patience:
-                        break
+    def _latest(self, key: str):
+        series = self.history.get(key) or [None]
+        return series[-1]
 
     # -- state -----------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """Everything a checkpoint holds, as nested dicts of plain values and ndarrays (copies)."""
-        return self._state(copy_arrays=True)
-
-    def _model_arrays(self, copy_arrays: bool) -> dict:
-        if not copy_arrays and type(self.model).state_dict is Module.state_dict:
-            return {name: p.data for name, p in self.model.named_parameters()}   # same content, no copy
-        return self.model.state_dict()
-
-    def _state(self, copy_arrays: bool) -> dict:
-        """The state; with ``copy_arrays=False`` arrays may be views of live buffers (for saving)."""
-        scheduler = None
-        if self.scheduler is not None:
-            getter = getattr(self.scheduler, "state_dict", None)
-            scheduler = {"type": type(self.scheduler).__name__,
-                         "state": getter() if callable(getter) else None}
-        # Module.state_dict() and Optimizer.state_dict() already return copies of their arrays.
-        return {
-            "model": self._model_arrays(copy_arrays),
-            "optimizer": {"type": type(self.optimizer).__name__, "state": _optimizer_state(self.optimizer, copy_arrays)},
-            "scheduler": scheduler,
-            "random_state": copy.deepcopy(self._random_state()),
-            "trainer": {**self._counters(), "grad_clip_norm": self.grad_clip_norm, "nonfinite": self.nonfinite},
+    def state_dict(self, copy: bool = True) -> dict:
+        """Everything a checkpoint holds, as nested dicts of plain values and ndarrays: copies, or
+        with ``copy=False`` views of the live arrays (to write a file; do not modify them)."""
+        counters = {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
+                    "training_mode": self.training_mode,
+                    "history": deepcopy(self.history) if copy else self.history,
+                    "loader_states": deepcopy(self.loader_states) if copy else self.loader_states}
+        optimizer = self.optimizer.state_dict(copy=copy) if isinstance(self.optimizer, Optimizer) \
+            else self.optimizer.state_dict()
+        # Hint: everything that changes while training: the model's arrays, the optimizer's state,
+        # the schedule's state (or None), the dropout generators' states and the counters above
+        # (chapter 08, "What a checkpoint must contain").
+        state = {
+            "model": model_state(self.model, copy=copy),
+            "optimizer": optimizer,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "random_state": deepcopy(model_random_state(self.model)),
+            "trainer": counters,
         }
+        return state
+
+    def _checked_own_state(self, t) -> dict:
+        """The trainer's own part of a state, checked completely (a copy, ready to apply)."""
+        if not isinstance(t, dict) or set(t) != set(_TRAINER_KEYS):
+            raise ValueError(f"trainer state must have keys {sorted(_TRAINER_KEYS)}, got "
+                             f"{sorted(map(str, t)) if isinstance(t, dict) else describe(t)}")
+        for name in ("epoch", "step", "skipped_steps"):
+            check_int(f"trainer state {name}", t[name], 0)
+        check_bool("trainer state training_mode", t["training_mode"])
+        history = t["history"]
+        if not isinstance(history, dict) or set(history) != set(self.history):
+            raise ValueError(f"history keys differ (other metrics?): the state has "
+                             f"{sorted(map(str, history)) if isinstance(history, dict) else describe(history)}, "
+                             f"this trainer {sorted(self.history)}")
+        for key, values in history.items():
+            if not isinstance(values, list):
+                raise ValueError(f"history[{key!r}] must be a list, got {describe(values)}")
+            for i, value in enumerate(values):
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise ValueError(f"history[{key!r}][{i}] must be a number or None, got {describe(value)}")
+        return {**deepcopy(t), "loader_states": _checked_loader_states(t["loader_states"])}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore ``state_dict()``; every part is checked first, and on any error nothing changes.
+        """Restore ``state_dict()``; every part is checked (by its owner) and on any error nothing changes.
 
-        After the checks, the parts are applied from the cheapest to undo to the dearest: random
-        generators, schedule and counters, then the model (whose previous weights are kept aside),
-        and last the optimizer, whose ``load_state_dict`` validates everything before it changes
-        anything. If any step still fails, what was applied is put back.
+        The trainer checks its own part and the shape of the whole, then applies the owners from the
+        cheapest to undo to the dearest (generators, schedule, model, optimizer), each checking its
+        part before it changes anything; if one refuses, those already applied are put back.
         """
-        problems = self._state_problems(state)
-        if problems:
-            raise ValueError("the checkpoint does not fit this trainer:\n  - " + "\n  - ".join(problems))
-        small = self._small_state()
-        model_before = None
+        if not isinstance(state, dict) or set(state) != set(_STATE_KEYS):
+            got = sorted(map(str, state)) if isinstance(state, dict) else describe(state)
+            raise ValueError(f"the checkpoint does not fit this trainer: a state must have keys "
+                             f"{sorted(_STATE_KEYS)}, got {got}")
         try:
-            self._set_random_state(state["random_state"])
-            if state["scheduler"] is not None and state["scheduler"]["state"] is not None:
-                self.scheduler.load_state_dict(state["scheduler"]["state"])
-            self._apply_trainer_state(state["trainer"])
-            model_before = self.model.state_dict()
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"]["state"])
+            own = self._checked_own_state(state["trainer"])
+            if (state["scheduler"] is None) != (self.scheduler is None):
+                raise ValueError(f"the state was saved {'without' if state['scheduler'] is None else 'with'} a "
+                                 f"scheduler, this trainer has {'none' if self.scheduler is None else 'one'}")
+            if self.scheduler is not None and not callable(getattr(self.scheduler, "load_state_dict", None)):
+                raise TypeError(f"scheduler {describe(self.scheduler)} has no load_state_dict")
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"the checkpoint does not fit this trainer: {error}") from None
+        undo = []
+        try:
+            random_before = deepcopy(model_random_state(self.model))
+            set_model_random_state(self.model, state["random_state"])
+            undo.append(lambda: set_model_random_state(self.model, random_before))
+            if self.scheduler is not None:
+                scheduler_before = self.scheduler.state_dict()
+                self.scheduler.load_state_dict(state["scheduler"])
+                undo.append(lambda: self.scheduler.load_state_dict(scheduler_before))
+            model_before = model_state(self.model, copy=True)
+            load_model_state(self.model, state["model"])
+            undo.append(lambda: load_model_state(self.model, model_before))
+            self.optimizer.load_state_dict(state["optimizer"])     # last: nothing to undo after it
         except BaseException as error:
-            if model_before is not None:
-                self.model.load_state_dict(model_before)
-            self._restore_small_state(small)
+            for step_back in reversed(undo):
+                step_back()
             if isinstance(error, (ValueError, TypeError)):
-                raise ValueError(f"the checkpoint does not fit this trainer: {error}") from error
+                raise ValueError(f"the checkpoint does not fit this trainer: {error}") from None
             raise
-
-    def _counters(self) -> dict:
-        """The trainer's own progress (copies): what ``_apply_trainer_state`` puts back."""
-        return {"epoch": self.epoch, "step": self.step, "skipped_steps": self.skipped_steps,
-                "training_mode": self.training_mode, "history": copy.deepcopy(self.history),
-                "loader_states": copy.deepcopy(self.loader_states)}
-
-    def _small_state(self) -> dict:
-        """Everything but the model and optimizer arrays: cheap to copy and to put back."""
-        getter = getattr(self.scheduler, "state_dict", None)
-        return {"random_state": copy.deepcopy(self._random_state()),
-                "scheduler": getter() if callable(getter) else None,
-                "trainer": self._counters(),
-                "pending": copy.deepcopy(self._pending_loader_states)}
-
-    def _restore_small_state(self, small: dict) -> None:
-        self._set_random_state(small["random_state"])
-        if small["scheduler"] is not None:
-            self.scheduler.load_state_dict(small["scheduler"])
-        self._apply_trainer_state(small["trainer"])
-        self._pending_loader_states = small["pending"]
-
-    def _apply_trainer_state(self, t: dict) -> None:
-        self.epoch, self.step, self.skipped_steps = t["epoch"], t["step"], t["skipped_steps"]
-        self.history = copy.deepcopy(t["history"])
-        self.loader_states = copy.deepcopy(t["loader_states"])
-        self._pending_loader_states = copy.deepcopy(t["loader_states"])
-        self.training_mode = t["training_mode"]
-
-    def _state_problems(self, state) -> list:
-        """Every reason ``state`` cannot be loaded into this trainer (empty when it can)."""
-        expected = {"model", "optimizer", "scheduler", "random_state", "trainer"}
-        if not isinstance(state, dict) or set(state) != expected:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            return [f"state must have keys {sorted(expected)}, got {got}"]
-        problems = []
-        # model: same parameter names, shapes and dtypes
-        current = self._model_arrays(copy_arrays=False)
-        saved = state["model"]
-        if not isinstance(saved, dict):
-            return ["model state is not a dict"]
-        missing, extra = sorted(set(current) - set(saved)), sorted(set(saved) - set(current))
-        if missing:
-            problems.append(f"model parameters missing from the checkpoint: {missing}")
-        if extra:
-            problems.append(f"checkpoint has parameters this model does not: {extra}")
-        for name in sorted(set(current) & set(saved)):
-            a, b = np.asarray(saved[name]), current[name]
-            if a.shape != b.shape or a.dtype != b.dtype:
-                problems.append(f"parameter {name!r} is {a.dtype}{list(a.shape)} in the checkpoint but "
-                                f"{b.dtype}{list(b.shape)} in the model (another architecture?)")
-        # optimizer: same type (its own load_state_dict checks the rest before mutating)
-        opt = state["optimizer"]
-        if not isinstance(opt, dict) or set(opt) != {"type", "state"}:
-            problems.append("optimizer state is malformed")
-        elif opt["type"] != type(self.optimizer).__name__:
-            problems.append(f"the checkpoint was saved with optimizer {opt['type']}, this trainer uses "
-                            f"{type(self.optimizer).__name__}")
-        # scheduler: same presence and type
-        sched = state["scheduler"]
-        mine = None if self.scheduler is None else type(self.scheduler).__name__
-        theirs = sched.get("type") if isinstance(sched, dict) else None
-        if sched is not None and not (isinstance(sched, dict) and set(sched) == {"type", "state"}):
-            problems.append("scheduler state is malformed")
-        elif theirs != mine:
-            problems.append(f"the checkpoint was saved with scheduler {theirs}, this trainer uses {mine}")
-        elif sched is not None and sched["state"] is not None and \
-                not callable(getattr(self.scheduler, "load_state_dict", None)):
-            problems.append(f"scheduler {mine} cannot load a state (no load_state_dict)")
-        elif sched is not None and isinstance(self.scheduler, CosineSchedule):
-            try:
-                CosineSchedule(**sched["state"])
-            except (TypeError, ValueError) as error:
-                problems.append(f"scheduler state is invalid: {error}")
-        # random generators owned by the model (Dropout)
-        rng = state["random_state"]
-        current_rng = self._random_state()
-        if (rng is None) != (current_rng is None):
-            problems.append("random state present in only one of checkpoint and model")
-        elif rng is not None and (not isinstance(rng, dict) or set(rng) != set(current_rng)):
-            problems.append(f"random generators differ: checkpoint has "
-                            f"{sorted(rng) if isinstance(rng, dict) else rng!r}, model has {sorted(current_rng)}")
-        # trainer counters and history
-        t = state["trainer"]
-        keys = {"epoch", "step", "skipped_steps", "training_mode", "history", "loader_states",
-                "grad_clip_norm", "nonfinite"}
-        if not isinstance(t, dict) or set(t) != keys:
-            problems.append("trainer state is malformed")
-            return problems
-        for name in ("epoch", "step", "skipped_steps"):
-            if isinstance(t[name], bool) or not isinstance(t[name], int) or t[name] < 0:
-                problems.append(f"trainer {name} must be an integer >= 0, got {t[name]!r}")
-        if not isinstance(t["training_mode"], bool):
-            problems.append(f"trainer training_mode must be a bool, got {t['training_mode']!r}")
-        history = t["history"]
-        if not isinstance(history, dict) or set(history) != set(self.history) or \
-                not all(isinstance(v, list) for v in history.values()):
-            problems.append(f"history keys differ (other metrics?): checkpoint has "
-                            f"{sorted(history) if isinstance(history, dict) else history!r}, "
-                            f"trainer has {sorted(self.history)}")
-        if not isinstance(t["loader_states"], dict):
-            problems.append("loader states must be a dict")
-        return problems
+        self.epoch, self.step, self.skipped_steps = own["epoch"], own["step"], own["skipped_steps"]
+        self.history = own["history"]
+        self.loader_states = own["loader_states"]
+        self._pending_loader_states = deepcopy(own["loader_states"])
+        set_training(self.model, own["training_mode"])
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self, path) -> Path:
-        """Write the whole training state to one safetensors file at ``path`` (atomically)."""
-        return save_checkpoint(self, path)
+        """Write the whole training state to one checksummed safetensors file at ``path``, atomically.
+
+        Any file name works (the specs' ``.pkl`` included): the content is safetensors, never a pickle."""
+        return write_checkpoint(path, self.state_dict(copy=False))
 
     def load_checkpoint(self, path) -> None:
-        """Restore the state saved by ``save_checkpoint``; a bad file changes nothing."""
-        load_checkpoint(self, path)
-
-
-def _optimizer_state(opt, copy_arrays: bool) -> dict:
-    """``opt.state_dict()``; with ``copy_arrays=False`` its arrays are views of the live buffers."""
-    if not copy_arrays and isinstance(opt, Optimizer) and type(opt).state_dict is Optimizer.state_dict:
-        # Optimizer.state_dict() copies every buffer; for writing a file, views of the live
-        # buffers are enough. A shallow twin with empty state gives the rest of the dict.
-        twin = copy.copy(opt)
-        twin.state = [{} for _ in opt.state]
-        state = twin.state_dict()
-        state["state"] = [{k: v if isinstance(v, np.ndarray) else int(v) for k, v in entry.items()}
-                          for entry in opt.state]
-        return state
-    return opt.state_dict()
-
-
-def _monitor_mode(monitor: str) -> str:
-    """'min' for losses and errors, 'max' for everything else (accuracy, ...)."""
-    return "min" if ("loss" in monitor or "error" in monitor) else "max"
-
-
-def _improves(value, best, mode: str) -> bool:
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return False
-    return best is None or (value < best if mode == "min" else value > best)
-
-
-CHECKPOINT_FORMAT = "tinytorch.checkpoint"
-CHECKPOINT_VERSION = 1
-_MARKERS = ("__array__", "__tuple__", "__items__")
-
-
-def _join(path: str, key) -> str:
-    return f"{path}/{key}" if path else str(key)
-
-
-def _flatten_state(obj, path: str, arrays: dict):
-    """A JSON-able skeleton of ``obj`` with each ndarray moved into ``arrays`` under a unique name."""
-    if isinstance(obj, (np.ndarray, np.generic)):
-        name = path
-        while name in arrays:
-            name += "_"
-        array = np.asarray(obj)                # a NumPy scalar becomes a 0-d array (ascontiguousarray would make it 1-d)
-        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
-        return {"__array__": name}
-    if isinstance(obj, dict):
-        if all(isinstance(k, str) for k in obj) and not any(m in obj for m in _MARKERS):
-            return {k: _flatten_state(v, _join(path, k), arrays) for k, v in obj.items()}
-        items = []
-        for i, (k, v) in enumerate(obj.items()):
-            if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError(f"checkpoint state at {path!r} has a key of type {type(k).__name__}; "
-                                f"only str and int keys can be saved")
-            items.append([k, _flatten_state(v, _join(path, k), arrays)])
-        return {"__items__": items}
-    if isinstance(obj, list):
-        return [_flatten_state(v, _join(path, i), arrays) for i, v in enumerate(obj)]
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_flatten_state(v, _join(path, i), arrays) for i, v in enumerate(obj)]}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"checkpoint state at {path!r} holds a {type(obj).__name__}, which cannot be saved "
-                    f"as data (only dicts, lists, tuples, numbers, strings, None and ndarrays)")
-
-
-def _unflatten_state(skeleton, arrays: dict, used: set):
-    """Inverse of ``_flatten_state``; records which arrays were referenced in ``used``."""
-    if isinstance(skeleton, dict):
-        if set(skeleton) == {"__array__"}:
-            name = skeleton["__array__"]
-            if name not in arrays:
-                raise ValueError(f"the state refers to array {name!r}, which is not in the file")
-            used.add(name)
-            return arrays[name]
-        if set(skeleton) == {"__tuple__"}:
-            return tuple(_unflatten_state(v, arrays, used) for v in skeleton["__tuple__"])
-        if set(skeleton) == {"__items__"}:
-            return {k: _unflatten_state(v, arrays, used) for k, v in skeleton["__items__"]}
-        return {k: _unflatten_state(v, arrays, used) for k, v in skeleton.items()}
-    if isinstance(skeleton, list):
-        return [_unflatten_state(v, arrays, used) for v in skeleton]
-    return skeleton
-
-
-def _checksum(arrays: dict, state_json: str) -> str:
-    """CRC-32C (8 hex digits) over (name, dtype, shape, bytes) of each array in sorted order, then the JSON."""
-    crc = 0
-    for name in sorted(arrays):
-        a = arrays[name]
-        crc = google_crc32c.extend(crc, f"{name}\0{a.dtype.str}\0{list(a.shape)}\n".encode())
-        crc = google_crc32c.extend(crc, np.ascontiguousarray(a).reshape(-1).view(np.uint8))
-    return f"{google_crc32c.extend(crc, state_json.encode()):08x}"
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:                              # e.g. platforms that cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, arrays: dict, metadata: dict) -> None:
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.close(fd)
-        safetensors.numpy.save_file(arrays, tmp, metadata=metadata)
-        fd = os.open(tmp, os.O_RDWR)
+        """Restore the state saved by ``save_checkpoint``; a bad or unfitting file changes nothing."""
+        state = read_checkpoint(path)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def save_checkpoint(trainer: Trainer, path) -> Path:
-    """Save ``trainer.state_dict()`` to ``path`` as one checksummed safetensors file, atomically."""
-    path = Path(path)
-    arrays = {}
-    skeleton = _flatten_state(trainer._state(copy_arrays=False), "", arrays)   # views; nothing runs meanwhile
-    state_json = json.dumps(skeleton, sort_keys=True, separators=(",", ":"))
-    metadata = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION),
-                "state": state_json, "crc32c": _checksum(arrays, state_json)}
-    _write_atomically(path, arrays, metadata)
-    return path
-
-
-def _bad(path, reason: str) -> ValueError:
-    return ValueError(f"{path} is not a valid TinyTorch checkpoint: {reason}; nothing was loaded")
-
-
-_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
-           "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
-
-
-def _looks_like(data) -> str:
-    """A sentence about what a file that is not a safetensors file might be."""
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "; it looks like a pickle, and pickles are never loaded"
-    if data[:4] == b"PK\x03\x04":
-        return "; it looks like a zip archive (a torch.save file?), which is never unpickled"
-    return ""
-
-
-def _read_header(data, path) -> dict:
-    if len(data) < 8:
-        raise _bad(path, f"the file is only {len(data)} bytes long (truncated?){_looks_like(data)}")
-    (size,) = struct.unpack("<Q", data[:8])
-    if size > len(data) - 8 or size > 100_000_000 or data[8:9] != b"{":
-        raise _bad(path, f"it does not start with a safetensors header: the length prefix says {size} "
-                         f"bytes and {len(data) - 8} follow, so it is truncated or in another format"
-                         f"{_looks_like(data)}")
-    try:
-        header = json.loads(data[8:8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise _bad(path, f"the header is not valid JSON ({error}){_looks_like(data)}") from None
-    if not isinstance(header, dict):
-        raise _bad(path, "the header is not a JSON object")
-    meta = header.get("__metadata__")
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise _bad(path, f"its metadata does not name the format {CHECKPOINT_FORMAT!r} "
-                         f"(a safetensors file from somewhere else?)")
-    if meta.get("format_version") != str(CHECKPOINT_VERSION):
-        raise _bad(path, f"format version {meta.get('format_version')!r} is not supported "
-                         f"(this TinyTorch reads version {CHECKPOINT_VERSION})")
-    if not all(isinstance(meta.get(k), str) for k in ("state", "crc32c")):
-        raise _bad(path, "its metadata lacks the state or the checksum")
-    return header
-
-
-def _array_views(data, header: dict, path) -> dict:
-    """Zero-copy views of every array, after checking the table as strictly as safetensors does:
-    known dtypes, whole shapes, offsets that tile the data section exactly, in order, with no gap."""
-    start = 8 + struct.unpack("<Q", data[:8])[0]
-    length = len(data) - start
-    entries = []
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype = np.dtype(_DTYPES[info["dtype"]])
-            shape = tuple(info["shape"])
-            begin, end = info["data_offsets"]
-            if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in (*shape, begin, end)):
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            raise _bad(path, f"the entry for array {name!r} is malformed") from None
-        count = math.prod(shape)
-        if end - begin != count * dtype.itemsize:
-            raise _bad(path, f"array {name!r} claims {end - begin} bytes for shape {list(shape)}")
-        entries.append((begin, end, name, dtype, shape, count))
-    entries.sort(key=lambda e: e[:2])
-    position = 0
-    for begin, end, name, *_ in entries:
-        if begin != position:
-            raise _bad(path, f"array {name!r} does not start where the previous one ends")
-        position = end
-    if position != length:
-        raise _bad(path, f"the arrays cover {position} bytes but the data section holds {length} "
-                         f"(truncated or padded)")
-    return {name: np.frombuffer(data, dtype=dtype, count=count, offset=start + begin).reshape(shape)
-            for begin, end, name, dtype, shape, count in entries}
-
-
-def _read_verified(path) -> dict:
-    """Read, parse and verify a checkpoint file; return the state as nested dicts and arrays."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    if not path.is_file():
-        raise _bad(path, "it is not a regular file")
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        # Map the file instead of reading it: arrays become views of the page cache, no copy.
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size >= 8 else f.read()
-    header = _read_header(data, path)
-    meta = header["__metadata__"]
-    arrays = _array_views(data, header, path)
-    if _checksum(arrays, meta["state"]) != meta["crc32c"]:
-        raise _bad(path, "the checksum does not match (the file was changed or damaged)")
-    try:
-        skeleton = json.loads(meta["state"])
-    except (ValueError, RecursionError) as error:
-        raise _bad(path, f"the state is not valid JSON ({error})") from None
-    used = set()
-    try:
-        state = _unflatten_state(skeleton, arrays, used)
-    except (ValueError, TypeError, AttributeError, RecursionError) as error:
-        raise _bad(path, f"the state is malformed ({error})") from None
-    if used != set(arrays):
-        raise _bad(path, f"arrays {sorted(set(arrays) - used)} are not referenced by the state")
-    return state
-
-
-def read_checkpoint(path) -> dict:
-    """The verified state stored in a checkpoint file (arrays copied), without loading it into anything."""
-    return copy.deepcopy(_read_verified(path))
-
-
-def load_checkpoint(trainer: Trainer, path) -> None:
-    """Verify the file at ``path`` completely, then restore it into ``trainer`` (or change nothing)."""
-    state = _read_verified(path)
-    try:
-        trainer.load_state_dict(state)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}; nothing was loaded") from None
-
-
-def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=None) -> list:
-    """The epochs a ``CheckpointManager`` keeps: the last ``keep_last`` saved, ``best_epoch``, and
-    every saved epoch that is a multiple of ``every``. ``saved_epochs`` may be an int ``E``
-    (meaning epochs 1..E were saved).
-
-    >>> retained_epochs(100, keep_last=3, every=25, best_epoch=72)
-    [25, 50, 72, 75, 98, 99, 100]
-    """
-    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, bool):
-        saved_epochs = range(1, int(saved_epochs) + 1)
-    saved = sorted(set(int(e) for e in saved_epochs))
-    keep_last = _check_int("keep_last", keep_last, 0)
-    kept = set(saved[-keep_last:]) if keep_last else set()
-    if every is not None:
-        every = _check_int("every", every, 1)
-        kept |= {e for e in saved if e % every == 0}
-    if best_epoch is not None and best_epoch in saved:
-        kept.add(int(best_epoch))
-    return sorted(kept)
-
-
-class CheckpointManager:
-    """Save checkpoints into ``directory`` and keep only the last ``keep_last``, the best by
-    ``monitor`` (``mode`` "min" or "max") when ``keep_best``, and the milestones (every ``every``-th
-    epoch) when ``every`` is set. Files are ``epoch_<e>.safetensors``; others are never touched.
-    """
-
-    INDEX = "checkpoints.json"
-
-    def __init__(self, directory, keep_last: int = 3, keep_best: bool = True, monitor: str = "eval_loss",
-                 mode: str = "min", every=None):
-        self.directory = Path(directory)
-        self.keep_last = _check_int("CheckpointManager keep_last", keep_last, 0)
-        if not isinstance(keep_best, bool):
-            raise TypeError(f"CheckpointManager keep_best must be True or False, got {keep_best!r}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"CheckpointManager mode must be 'min' or 'max', got {mode!r}")
-        if not isinstance(monitor, str):
-            raise TypeError(f"CheckpointManager monitor must be a history key (str), got {monitor!r}")
-        self.every = None if every is None else _check_int("CheckpointManager every", every, 1)
-        self.keep_best, self.monitor, self.mode = keep_best, monitor, mode
-        self.records = {}                 # epoch -> monitored value (or None)
-        index = self.directory / self.INDEX
-        if index.is_file():
-            try:
-                loaded = json.loads(index.read_text())
-                self.records = {int(e): v for e, v in loaded.get("records", {}).items()
-                                if self.path_for(int(e)).is_file()}
-            except (ValueError, AttributeError, TypeError):
-                self.records = {}
-
-    def path_for(self, epoch: int) -> Path:
-        return self.directory / f"epoch_{int(epoch):04d}.safetensors"
-
-    @property
-    def best_epoch(self):
-        best = None
-        for epoch in sorted(self.records):
-            if _improves(self.records[epoch], None if best is None else self.records[best], self.mode):
-                best = epoch
-        return best
-
-    @property
-    def best_path(self):
-        best = self.best_epoch
-        return None if best is None else self.path_for(best)
-
-    @property
-    def latest_path(self):
-        return self.path_for(max(self.records)) if self.records else None
-
-    def kept_epochs(self) -> list:
-        best = self.best_epoch if self.keep_best else None
-        return retained_epochs(self.records, self.keep_last, self.every, best)
-
-    def save(self, trainer: Trainer, epoch=None, metrics=None) -> Path:
-        """Checkpoint ``trainer`` as epoch ``epoch`` (default: ``trainer.epoch``), then prune.
-
-        The monitored value is ``metrics[monitor]`` if given, else the last entry of
-        ``trainer.history[monitor]`` (None if there is none: such epochs are never "best").
-        """
-        epoch = trainer.epoch if epoch is None else _check_int("CheckpointManager.save epoch", epoch, 0)
-        if metrics is not None and self.monitor in metrics:
-            value = metrics[self.monitor]
-        else:
-            series = trainer.history.get(self.monitor) or [None]
-            value = series[-1]
-        value = float(value) if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) else None
-        path = save_checkpoint(trainer, self.path_for(epoch))
-        self.records[epoch] = value
-        keep = set(self.kept_epochs())
-        for old in sorted(set(self.records) - keep):
-            try:
-                self.path_for(old).unlink()
-            except FileNotFoundError:
-                pass
-            del self.records[old]
-        self._write_index()
-        return path
-
-    def _write_index(self) -> None:
-        text = json.dumps({"monitor": self.monitor, "mode": self.mode,
-                           "records": {str(e): v for e, v in sorted(self.records.items())}}, indent=1)
-        fd, tmp = tempfile.mkstemp(prefix=".checkpoints.", suffix=".tmp", dir=self.directory)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.directory / self.INDEX)
-
-    def files(self) -> list:
-        return sorted(self.directory.glob("epoch_*.safetensors"))
-
-
-_OPTIMIZER_SLOTS = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "adam": 2, "adamw": 2}
-
-
-def memory_table(num_params: int, optimizer: str = "adam", bytes_per_param: int = 4) -> dict:
-    """Textbook training memory in bytes: parameters, gradients, optimizer state and their total.
-
-    >>> memory_table(10_000_000, "adam")["total"] / 1e6
-    160.0
-    """
-    num_params = _check_int("memory_table num_params", num_params, 0)
-    bytes_per_param = _check_int("memory_table bytes_per_param", bytes_per_param, 1)
-    key = str(optimizer).lower()
-    if key not in _OPTIMIZER_SLOTS:
-        raise ValueError(f"memory_table optimizer must be one of {sorted(_OPTIMIZER_SLOTS)}, got {optimizer!r}")
-    params = num_params * bytes_per_param
-    state = _OPTIMIZER_SLOTS[key] * params
-    return {"parameters": params, "gradients": params, "optimizer_state": state,
-            "total": 2 * params + state, "multiple_of_model": (2 * params + state) / params if params else 0.0}
-
-
-def _array_bytes(obj) -> int:
-    if isinstance(obj, np.ndarray):
-        return obj.nbytes
-    if isinstance(obj, dict):
-        return sum(_array_bytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_array_bytes(v) for v in obj)
-    return 0
-
-
-def training_memory(model, optimizer=None, batch_size=None, input_shape=None) -> dict:
-    """Bytes of parameters, gradients, optimizer state (measured) and activations (estimated).
-
-    Activations are estimated only when both ``batch_size`` and ``input_shape`` (one sample's
-    shape) are given; otherwise that entry is None and not part of the total.
-    """
-    params = list(model.parameters())
-    param_bytes = sum(p.data.nbytes for p in params)
-    grad_bytes = sum((p.grad.nbytes if isinstance(p.grad, np.ndarray) else p.data.nbytes) for p in params)
-    # the live buffers themselves, not a copy: a memory report should not double the memory it reports
-    state_bytes = _array_bytes(_optimizer_state(optimizer, copy_arrays=False)) if optimizer is not None else 0
-    activation_bytes = None
-    if batch_size is not None and input_shape is not None:
-        batch_size = _check_int("training_memory batch_size", batch_size, 1)
-        shape = (batch_size, *tuple(input_shape))
-        x = Tensor(np.zeros(shape, dtype=np.float32))
-        saved_mode = bool(getattr(model, "training", True))
-        layers = getattr(model, "layers", None)
-        try:
-            model.eval()
-            with no_grad():
-                activation_bytes = x.data.nbytes
-                if isinstance(layers, (list, tuple)) and layers:
-                    for layer in layers:
-                        x = layer(x)
-                        activation_bytes += x.data.nbytes
-                else:
-                    activation_bytes += model(x).data.nbytes
-        finally:
-            model.train() if saved_mode else model.eval()
-    total = param_bytes + grad_bytes + state_bytes + (activation_bytes or 0)
-    return {"parameters": param_bytes, "gradients": grad_bytes, "optimizer_state": state_bytes,
-            "activations": activation_bytes, "total": total,
-            "num_parameters": int(sum(p.data.size for p in params))}
+            self.load_state_dict(state)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}; nothing was loaded") from None

@@ -1,0 +1,473 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/08_training/08_training.py
+# Edit the source, then run `make export` to regenerate this file.
+
+"""Checkpoint files: write, read and verify a state dict; keep the right files (exported from module 08).
+
+Knows no trainer: everything here takes or returns state dicts (nested dicts, lists, tuples, numbers,
+strings, None and ndarrays)."""
+
+import json
+import math
+import os
+import re
+import struct
+import tempfile
+from pathlib import Path
+
+import google_crc32c
+import numpy as np
+import safetensors.numpy
+
+from tinytorch.core.validation import check_bool, check_choice, check_int, describe
+
+__all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata", "write_atomically",
+           "retained_epochs", "improves", "CheckpointManager",
+           "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "MAX_HEADER_BYTES", "MAX_ARRAYS"]
+
+CHECKPOINT_FORMAT = "tinytorch.checkpoint"
+CHECKPOINT_VERSION = 2          # 2: each owner stores its own state_dict (module 08, second pass)
+MAX_HEADER_BYTES = 16 * 2**20        # the JSON header of a checkpoint (our own use a few KB)
+MAX_ARRAYS = 100_000                 # arrays in one checkpoint
+MAX_DIMS = 32                        # dimensions of one array
+_MARKERS = ("__array__", "__tuple__", "__items__")
+_FORMAT_KEYS = ("format", "format_version", "state", "crc32c")
+
+
+def _few(names, limit: int = 3) -> str:
+    """A few names and how many more: error messages stay one short line."""
+    names = sorted(map(str, names))
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _join(path: str, key) -> str:
+    return f"{path}/{key}" if path else str(key)
+
+
+def _flatten_state(obj, path: str, arrays: dict):
+    """A JSON-able skeleton of ``obj`` with each ndarray moved into ``arrays`` under a unique name."""
+    if isinstance(obj, (np.ndarray, np.generic)):
+        name = path
+        while name in arrays:
+            name += "_"
+        array = np.asarray(obj)                # a NumPy scalar becomes a 0-d array
+        arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
+        return {"__array__": name}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj) and not any(m in obj for m in _MARKERS):
+            return {k: _flatten_state(v, _join(path, k), arrays) for k, v in obj.items()}
+        items = []
+        for k, v in obj.items():
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError(f"checkpoint state at {path!r} has a key of type {type(k).__name__}; "
+                                f"only str and int keys can be saved")
+            items.append([k, _flatten_state(v, _join(path, k), arrays)])
+        return {"__items__": items}
+    if isinstance(obj, list):
+        return [_flatten_state(v, _join(path, i), arrays) for i, v in enumerate(obj)]
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten_state(v, _join(path, i), arrays) for i, v in enumerate(obj)]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"checkpoint state at {path!r} holds a {type(obj).__name__}, which cannot be saved "
+                    f"as data (only dicts, lists, tuples, numbers, strings, None and ndarrays)")
+
+
+def _unflatten_state(skeleton, arrays: dict, used: set):
+    """Inverse of ``_flatten_state``; records which arrays were referenced in ``used``."""
+    if isinstance(skeleton, dict):
+        if set(skeleton) == {"__array__"}:
+            name = skeleton["__array__"]
+            if not isinstance(name, str) or name not in arrays:
+                raise ValueError(f"the state refers to array {name!r}, which is not in the file")
+            used.add(name)
+            return arrays[name]
+        if set(skeleton) == {"__tuple__"}:
+            return tuple(_unflatten_state(v, arrays, used) for v in skeleton["__tuple__"])
+        if set(skeleton) == {"__items__"}:
+            return {k: _unflatten_state(v, arrays, used) for k, v in skeleton["__items__"]}
+        return {k: _unflatten_state(v, arrays, used) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [_unflatten_state(v, arrays, used) for v in skeleton]
+    return skeleton
+
+
+def _checksum(arrays: dict, state_json: str) -> str:
+    """CRC-32C (8 hex digits) over (name, dtype, shape, bytes) of each array in sorted order, then the JSON."""
+    crc = 0
+    for name in sorted(arrays):
+        a = arrays[name]
+        crc = google_crc32c.extend(crc, f"{name}\0{a.dtype.str}\0{list(a.shape)}\n".encode())
+        crc = google_crc32c.extend(crc, np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return f"{google_crc32c.extend(crc, state_json.encode()):08x}"
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:                              # platforms that cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path, write) -> Path:
+    """Make ``path`` hold what ``write(temporary_path)`` writes, all or nothing, durably.
+
+    The temporary file lives in the same folder, is fsynced, renamed onto ``path`` with
+    ``os.replace`` (atomic on POSIX local file systems), and the folder is fsynced so the rename
+    survives a crash. On any failure the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.close(fd)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+    return path
+
+
+def write_checkpoint(path, state: dict, extra_metadata=None) -> Path:
+    """Save ``state`` to ``path`` as one checksummed safetensors file, atomically; return the path.
+
+    ``extra_metadata`` (str -> str) is stored beside the format's own entries, outside the checksum
+    (the ``CheckpointManager`` keeps each file's monitored value there)."""
+    path = Path(path)
+    extra = dict(extra_metadata or {})
+    if not all(isinstance(k, str) and isinstance(v, str) and k not in _FORMAT_KEYS for k, v in extra.items()):
+        raise TypeError(f"write_checkpoint extra_metadata must map new str keys to str values, got {describe(extra)}")
+    arrays = {}
+    skeleton = _flatten_state(state, "", arrays)        # arrays may be views of live buffers: no copy
+    state_json = json.dumps(skeleton, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    metadata = {**extra, "format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION),
+                "state": state_json, "crc32c": _checksum(arrays, state_json)}
+    return write_atomically(path, lambda tmp: safetensors.numpy.save_file(arrays, tmp, metadata=metadata))
+
+
+def _bad(path, reason: str) -> ValueError:
+    return ValueError(f"{path} is not a valid TinyTorch checkpoint: {reason}; nothing was loaded")
+
+
+_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+           "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+
+
+def _looks_like(data: bytes) -> str:
+    """A sentence about what a file that is not a safetensors file might be."""
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "; it looks like a pickle, and pickles are never loaded"
+    if data[:4] == b"PK\x03\x04":
+        return "; it looks like a zip archive (a torch.save file?), which is never unpickled"
+    return ""
+
+
+def _read_exactly(f, size: int, path, what: str) -> np.ndarray:
+    """``size`` bytes from ``f`` into a new buffer; a short read (the file shrank) is a ValueError."""
+    buffer = np.empty(size, dtype=np.uint8)
+    view, filled = memoryview(buffer), 0
+    while filled < size:
+        count = f.readinto(view[filled:])
+        if not count:
+            raise _bad(path, f"the file ended after {filled} of the {size} bytes of its {what} "
+                             f"(truncated while being read?)")
+        filled += count
+    return buffer
+
+
+def _open_header(f, path):
+    """(header dict, size of the whole file) after bounding, parsing and checking the header."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    size = os.fstat(f.fileno()).st_size
+    prefix = f.read(8)
+    if len(prefix) < 8:
+        raise _bad(path, f"the file is only {len(prefix)} bytes long (truncated?){_looks_like(prefix)}")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > size - 8:
+        raise _bad(path, f"the length prefix says {length} header bytes but only {size - 8} follow, "
+                         f"so it is truncated or in another format{_looks_like(prefix)}")
+    if length > MAX_HEADER_BYTES:
+        raise _bad(path, f"its header is {length} bytes, more than the {MAX_HEADER_BYTES} a checkpoint "
+                         f"may have (MAX_HEADER_BYTES)")
+    raw = bytes(_read_exactly(f, length, path, "header"))
+    if raw[:1] != b"{":
+        raise _bad(path, f"it does not start with a safetensors header{_looks_like(prefix + raw[:8])}")
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise _bad(path, f"the header is not valid JSON ({str(error)[:80]})") from None
+    if not isinstance(header, dict):
+        raise _bad(path, "the header is not a JSON object")
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise _bad(path, f"its metadata does not name the format {CHECKPOINT_FORMAT!r} "
+                         f"(a safetensors file from somewhere else?)")
+    if meta.get("format_version") != str(CHECKPOINT_VERSION):
+        raise _bad(path, f"format version {describe(meta.get('format_version'))} is not supported "
+                         f"(this TinyTorch reads version {CHECKPOINT_VERSION})")
+    if not all(isinstance(meta.get(k), str) for k in ("state", "crc32c")):
+        raise _bad(path, "its metadata lacks the state or the checksum")
+    if len(header) - 1 > MAX_ARRAYS:
+        raise _bad(path, f"it lists {len(header) - 1} arrays, more than the {MAX_ARRAYS} a checkpoint "
+                         f"may have (MAX_ARRAYS): {_few(k for k in header if k != '__metadata__')}")
+    return header, size, 8 + length
+
+
+def _array_table(header: dict, length: int, path) -> list:
+    """(begin, end, name, dtype, shape) per array, checked as strictly as safetensors does: known
+    dtypes, bounded whole shapes, offsets that tile the data section exactly, in order."""
+    entries = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = np.dtype(_DTYPES[info["dtype"]])
+            shape = tuple(info["shape"])
+            begin, end = info["data_offsets"]
+            if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in (*shape, begin, end)):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise _bad(path, f"the entry for array {name!r:.60} is malformed") from None
+        if len(shape) > MAX_DIMS or any(d > length for d in shape if d):
+            raise _bad(path, f"array {name!r:.60} has shape {str(list(shape))[:80]}: at most {MAX_DIMS} "
+                             f"dimensions, each no longer than the data section")
+        if any(d > 2**40 for d in shape):
+            raise _bad(path, f"array {name!r:.60} has a dimension of {max(shape)}, beyond any real array")
+        if end - begin != math.prod(shape) * dtype.itemsize:
+            raise _bad(path, f"array {name!r:.60} claims {end - begin} bytes for shape {list(shape)}")
+        entries.append((begin, end, name, dtype, shape))
+    entries.sort(key=lambda e: e[:2])
+    position = 0
+    for begin, end, name, *_ in entries:
+        if begin != position:
+            raise _bad(path, f"array {name!r:.60} does not start where the previous one ends")
+        position = end
+    if position != length:
+        raise _bad(path, f"the arrays cover {position} bytes but the data section holds {length} "
+                         f"(truncated or padded)")
+    return entries
+
+
+def checkpoint_metadata(path) -> dict:
+    """The ``__metadata__`` of a checkpoint (format checked, arrays not read or verified)."""
+    with open(path, "rb") as f:
+        header, _, _ = _open_header(f, path)
+    return dict(header["__metadata__"])
+
+
+def read_checkpoint(path) -> dict:
+    """Read, bound-check and verify the checkpoint at ``path``; return its state dict.
+
+    The arrays are writable views of one buffer read from the file (no memory map), owned by the
+    returned state alone."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    if not path.is_file():
+        raise _bad(path, "it is not a regular file")
+    with open(path, "rb") as f:
+        header, size, start = _open_header(f, path)
+        entries = _array_table(header, size - start, path)
+        data = _read_exactly(f, size - start, path, "arrays")
+    arrays = {name: np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=begin).reshape(shape)
+              for begin, end, name, dtype, shape in entries}
+    meta = header["__metadata__"]
+    if _checksum(arrays, meta["state"]) != meta["crc32c"]:
+        raise _bad(path, "the checksum does not match (the file was changed or damaged)")
+    try:
+        skeleton = json.loads(meta["state"])
+    except (ValueError, RecursionError) as error:
+        raise _bad(path, f"the state is not valid JSON ({str(error)[:80]})") from None
+    used = set()
+    try:
+        state = _unflatten_state(skeleton, arrays, used)
+    except (ValueError, TypeError, AttributeError, RecursionError) as error:
+        raise _bad(path, f"the state is malformed ({str(error)[:120]})") from None
+    if used != set(arrays):
+        raise _bad(path, f"arrays {_few(set(arrays) - used)} are not referenced by the state")
+    return state
+
+
+_MAX_EPOCHS = 10_000_000             # retained_epochs(E) lists epochs 1..E: bound the work
+
+
+def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=None) -> list:
+    """The epochs a ``CheckpointManager`` keeps: the last ``keep_last`` saved, ``best_epoch``, and
+    every saved epoch that is a multiple of ``every``. ``saved_epochs`` may be an int ``E``
+    (meaning epochs 1..E were saved).
+
+    >>> retained_epochs(100, keep_last=3, every=25, best_epoch=72)
+    [25, 50, 72, 75, 98, 99, 100]
+    """
+    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, bool):
+        count = check_int("retained_epochs saved_epochs", saved_epochs, 0)
+        if count > _MAX_EPOCHS:
+            raise ValueError(f"retained_epochs saved_epochs must be <= {_MAX_EPOCHS}, got {count}")
+        saved_epochs = range(1, count + 1)
+    if isinstance(saved_epochs, (str, bytes)) or not hasattr(saved_epochs, "__iter__"):
+        raise TypeError(f"retained_epochs saved_epochs must be an int or an iterable of epochs, "
+                        f"got {describe(saved_epochs)}")
+    saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
+    keep_last = check_int("retained_epochs keep_last", keep_last, 0)
+    every = None if every is None else check_int("retained_epochs every", every, 1)
+    # Hint: keep the last keep_last saved epochs, every saved multiple of `every` (if set) and
+    # best_epoch (if it was saved) (chapter 08, "Keeping the right checkpoints").
+    kept = set(saved[-keep_last:]) if keep_last else set()
+    if every is not None:
+        kept |= {e for e in saved if e % every == 0}
+    if best_epoch is not None and best_epoch in saved:
+        kept.add(int(best_epoch))
+    return sorted(kept)
+
+
+def improves(value, best, mode: str) -> bool:
+    """Whether ``value`` beats ``best`` (None: nothing yet) when ``mode`` is "min" or "max";
+    a missing or non-finite value never does."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return best is None or (value < best if mode == "min" else value > best)
+
+
+class CheckpointManager:
+    """Save checkpoints into ``directory`` and keep only the last ``keep_last``, the best by
+    ``monitor`` (``mode`` "min": lowest is best, "max": highest) when ``keep_best``, and the
+    milestones (every ``every``-th epoch) when ``every`` is set. Files are
+    ``epoch_<e>.safetensors``; other files are never touched. The file just written is never
+    deleted, and settings that keep nothing (``keep_last=0``, ``keep_best=False``, no ``every``) are
+    refused.
+    """
+
+    INDEX = "checkpoints.json"
+    _NAME = re.compile(r"epoch_(\d+)\.safetensors")
+
+    def __init__(self, directory, keep_last: int = 3, keep_best: bool = True, monitor: str = "eval_loss",
+                 mode: str = "min", every=None):
+        if not isinstance(directory, (str, os.PathLike)):
+            raise TypeError(f"CheckpointManager directory must be a path, got {describe(directory)}")
+        keep_last = check_int("CheckpointManager keep_last", keep_last, 0)
+        keep_best = check_bool("CheckpointManager keep_best", keep_best)
+        mode = check_choice("CheckpointManager mode", mode, ("min", "max"))
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"CheckpointManager monitor must be a history key (a str), got {describe(monitor)}")
+        every = None if every is None else check_int("CheckpointManager every", every, 1)
+        if keep_last == 0 and not keep_best and every is None:
+            raise ValueError("CheckpointManager with keep_last=0, keep_best=False and every=None would keep "
+                             "no checkpoint at all: keep at least one kind")
+        self.directory = Path(directory)
+        self.keep_last, self.keep_best, self.monitor, self.mode, self.every = keep_last, keep_best, monitor, mode, every
+        self.records = self._load_index()      # epoch -> monitored value (or None)
+
+    # -- the index: a cache of what the files say ---------------------------------------------------
+    def _on_disk(self) -> dict:
+        """{epoch: path} of the checkpoint files in the folder."""
+        found = {}
+        if self.directory.is_dir():
+            for path in self.directory.iterdir():
+                match = self._NAME.fullmatch(path.name)
+                if match and path.is_file():
+                    found[int(match.group(1))] = path
+        return found
+
+    def _load_index(self) -> dict:
+        on_disk = self._on_disk()
+        try:
+            loaded = json.loads((self.directory / self.INDEX).read_text())
+            records = {int(e): v for e, v in loaded["records"].items()}
+            if set(records) == set(on_disk) and all(v is None or isinstance(v, (int, float))
+                                                    for v in records.values()):
+                return records
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return self._rebuild(on_disk)                # missing, damaged or stale: ask the files
+
+    def _rebuild(self, on_disk: dict) -> dict:
+        records = {}
+        for epoch, path in on_disk.items():
+            value = None
+            try:
+                stored = json.loads(checkpoint_metadata(path).get("monitored", "{}"))
+                if stored.get("monitor") == self.monitor and isinstance(stored.get("value"), (int, float)):
+                    value = float(stored["value"])
+            except (OSError, ValueError, AttributeError):
+                pass
+            records[epoch] = value
+        return records
+
+    def _write_index(self) -> None:
+        text = json.dumps({"monitor": self.monitor, "mode": self.mode,
+                           "records": {str(e): v for e, v in sorted(self.records.items())}}, indent=1)
+        write_atomically(self.directory / self.INDEX, lambda tmp: Path(tmp).write_text(text))
+
+    # -- what is kept ---------------------------------------------------------------------------------
+    def path_for(self, epoch: int) -> Path:
+        return self.directory / f"epoch_{check_int('CheckpointManager epoch', epoch, 0)}.safetensors"
+
+    @property
+    def best_epoch(self):
+        best = None
+        for epoch in sorted(self.records):
+            if improves(self.records[epoch], None if best is None else self.records[best], self.mode):
+                best = epoch
+        return best
+
+    @property
+    def best_path(self):
+        best = self.best_epoch
+        return None if best is None else self.path_for(best)
+
+    @property
+    def latest_path(self):
+        return self.path_for(max(self.records)) if self.records else None
+
+    def kept_epochs(self) -> list:
+        best = self.best_epoch if self.keep_best else None
+        return retained_epochs(self.records, self.keep_last, self.every, best)
+
+    def save(self, state: dict, epoch: int, value=None) -> Path:
+        """Write ``state`` as the checkpoint of ``epoch`` with monitored ``value`` (a number or None:
+        such an epoch is never "best"), prune what the policy no longer keeps, return the path."""
+        epoch = check_int("CheckpointManager.save epoch", epoch, 0)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))):
+            raise TypeError(f"CheckpointManager.save value must be a number or None, got {describe(value)}")
+        value = None if value is None or not math.isfinite(float(value)) else float(value)
+        monitored = json.dumps({"monitor": self.monitor, "value": value})
+        path = write_checkpoint(self.path_for(epoch), state, extra_metadata={"monitored": monitored})
+        self.records[epoch] = value
+        keep = set(self.kept_epochs()) | {epoch}        # never delete the file just written
+        for old in sorted(set(self.records) - keep):
+            try:
+                self.path_for(old).unlink()
+            except FileNotFoundError:
+                pass
+            del self.records[old]
+        self._write_index()
+        return path
+
+    def files(self) -> list:
+        """The checkpoint files in the folder, by epoch."""
+        return [path for _, path in sorted(self._on_disk().items())]
+
+    def __repr__(self) -> str:
+        return (f"CheckpointManager({str(self.directory)!r}, keep_last={self.keep_last}, keep_best={self.keep_best}, "
+                f"monitor={self.monitor!r}, mode={self.mode!r}, every={self.every})")

@@ -1,0 +1,81 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/08_training/08_training.py
+# Edit the source, then run `make export` to regenerate this file.
+
+"""Where the bytes of a training run go (exported from module 08, src/08_training)."""
+import numpy as np
+
+from tinytorch.core.autograd import no_grad
+from tinytorch.core.models import is_training, model_parameters, run_model, set_training
+from tinytorch.core.optimizers import Optimizer
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.validation import check_choice, check_int
+
+__all__ = ["memory_table", "training_memory"]
+
+_OPTIMIZER_SLOTS = {"sgd": 0, "sgd_momentum": 1, "momentum": 1, "adam": 2, "adamw": 2}
+
+
+def memory_table(num_params: int, optimizer: str = "adam", bytes_per_param: int = 4) -> dict:
+    """Textbook training memory in bytes: parameters, gradients, optimizer state and their total.
+
+    >>> memory_table(10_000_000, "adam")["total"] / 1e6
+    160.0
+    """
+    num_params = check_int("memory_table num_params", num_params, 0)
+    bytes_per_param = check_int("memory_table bytes_per_param", bytes_per_param, 1)
+    key = check_choice("memory_table optimizer", str(optimizer).lower() if isinstance(optimizer, str) else optimizer,
+                       sorted(_OPTIMIZER_SLOTS))
+    # Hint: parameters and gradients take num_params * bytes_per_param each; the optimizer state
+    # is that many bytes per slot (_OPTIMIZER_SLOTS) (chapter 08, "Where training memory goes").
+    params = num_params * bytes_per_param
+    state = _OPTIMIZER_SLOTS[key] * params
+    total = 2 * params + state
+    return {"parameters": params, "gradients": params, "optimizer_state": state,
+            "total": total, "multiple_of_model": total / params if params else 0.0}
+
+
+def _array_bytes(obj) -> int:
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(_array_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_array_bytes(v) for v in obj)
+    return 0
+
+
+def training_memory(model, optimizer=None, batch_size=None, input_shape=None) -> dict:
+    """Bytes of parameters, gradients, optimizer state (measured) and activations (estimated).
+
+    Activations are estimated only when both ``batch_size`` and ``input_shape`` (one sample's
+    shape) are given; otherwise that entry is None and not part of the total.
+    """
+    params = model_parameters(model)
+    param_bytes = sum(p.data.nbytes for p in params)
+    grad_bytes = sum((p.grad.nbytes if isinstance(p.grad, np.ndarray) else p.data.nbytes) for p in params)
+    state_bytes = 0
+    if optimizer is not None:     # the live buffers, not a copy: a report should not double what it reports
+        state = optimizer.state_dict(copy=False) if isinstance(optimizer, Optimizer) else optimizer.state_dict()
+        state_bytes = _array_bytes(state)
+    activation_bytes = None
+    if batch_size is not None and input_shape is not None:
+        batch_size = check_int("training_memory batch_size", batch_size, 1)
+        x = Tensor(np.zeros((batch_size, *tuple(input_shape)), dtype=np.float32))
+        saved_mode = is_training(model)
+        layers = getattr(model, "layers", None)
+        try:
+            set_training(model, False)
+            with no_grad():
+                activation_bytes = x.data.nbytes
+                if isinstance(layers, (list, tuple)) and layers:
+                    for layer in layers:
+                        x = layer(x)
+                        activation_bytes += x.data.nbytes
+                else:
+                    activation_bytes += run_model(model, x).data.nbytes
+        finally:
+            set_training(model, saved_mode)
+    total = param_bytes + grad_bytes + state_bytes + (activation_bytes or 0)
+    return {"parameters": param_bytes, "gradients": grad_bytes, "optimizer_state": state_bytes,
+            "activations": activation_bytes, "total": total,
+            "num_parameters": int(sum(p.data.size for p in params))}
