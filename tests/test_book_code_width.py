@@ -192,3 +192,9 @@ def test_no_output_is_a_module_repr(site, source: Path):
     found = [line.strip() for line in output_text(page.read_text(encoding="utf-8")).splitlines()
              if starts.match(line)]
     assert not found, f"{page.name}: outputs print a module's repr:\n" + "\n".join(found)
+
+
+def test_pages_shrink_the_code_padding_so_79_columns_fit(site):
+    # the theme's 16 px side padding shows 77 characters of a code block at the usual width
+    page = (site / "book" / "chapters" / "08_training.html").read_text(encoding="utf-8")
+    assert "div.highlight pre, div.cell_output pre { padding-left: 8px; padding-right: 8px; }" in page
