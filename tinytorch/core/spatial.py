@@ -258,54 +258,49 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
     return Tensor._op(out, (x,), backward)
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """What both poolings share: the window and stride arguments, the input checks and the repr;
+    each subclass names its pooling function."""
+
+    pool = None   # max_pool2d or avg_pool2d
+
+    def __init__(self, kernel_size, stride=None):
+        name = type(self).__name__
+        self.kernel_size = _pair(name, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride, 1)
+
+    def forward(self, x) -> Tensor:
+        if not isinstance(x, Tensor):
+            try:
+                x = Tensor(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{self!r} input: {error}") from None
+        x = _image_batch(repr(self), x)
+        _check_fits(repr(self), x, self.kernel_size)
+        return type(self).pool(x, self.kernel_size, self.stride)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class MaxPool2d(_Pool2d):
     """Max pooling over (N, C, H, W) batches: `MaxPool2d(2)` halves height and width.
 
     >>> MaxPool2d(kernel_size=2)(Tensor(np.zeros((8, 16, 30, 30)))).shape
     (8, 16, 15, 15)
     """
 
-    def __init__(self, kernel_size, stride=None):
-        self.kernel_size = _pair("MaxPool2d", "kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else _pair("MaxPool2d", "stride", stride, 1)
-
-    def forward(self, x) -> Tensor:
-        if not isinstance(x, Tensor):
-            try:
-                x = Tensor(x)
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"{self!r} input: {error}") from None
-        x = _image_batch(repr(self), x)
-        _check_fits(repr(self), x, self.kernel_size)
-        return max_pool2d(x, self.kernel_size, self.stride)
-
-    def __repr__(self) -> str:
-        return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+    pool = staticmethod(max_pool2d)
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Average pooling over (N, C, H, W) batches.
 
     >>> AvgPool2d(kernel_size=3, stride=1)(Tensor(np.zeros((1, 2, 5, 5)))).shape
     (1, 2, 3, 3)
     """
 
-    def __init__(self, kernel_size, stride=None):
-        self.kernel_size = _pair("AvgPool2d", "kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else _pair("AvgPool2d", "stride", stride, 1)
-
-    def forward(self, x) -> Tensor:
-        if not isinstance(x, Tensor):
-            try:
-                x = Tensor(x)
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"{self!r} input: {error}") from None
-        x = _image_batch(repr(self), x)
-        _check_fits(repr(self), x, self.kernel_size)
-        return avg_pool2d(x, self.kernel_size, self.stride)
-
-    def __repr__(self) -> str:
-        return f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+    pool = staticmethod(avg_pool2d)
 
 
 MaxPool2D = MaxPool2d  # the older name some course material uses
