@@ -213,7 +213,9 @@ def test_bad_gradient_is_refused_before_any_update():
     before = [p.data.copy() for p in params]
     for p in params:
         p.grad = np.ones_like(p.data)
-    params[2].grad = np.ones((4, 3, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"Tensor.grad must have the data's shape"):
+        params[2].grad = np.ones((4, 3, 2), dtype=np.float32)      # the setter refuses it first
+    params[2]._grad = np.ones((4, 3, 2), dtype=np.float32)         # a buffer changed behind its back
     with pytest.raises(ValueError, match=r"params\[2\]\.grad has shape \(4, 3, 2\)"):
         optimizer.step()
     params[2].grad = np.ones(params[2].data.shape, dtype=np.float64)
