@@ -1546,3 +1546,9 @@ def test_data_and_milestone_arguments_the_fuzz_found_unnamed(call, error, words)
     with case_folder() as env, contextlib.chdir(env):
         with pytest.raises(error, match=words):
             call(env)
+
+
+def test_metrics_keep_the_precision_of_their_inputs():
+    pred, true = np.array([0.1, 0.25]), np.array([0.3, 0.5])
+    assert metrics.MeanAbsoluteError()(pred, true) == float(np.mean(np.abs(pred - true)))   # float64 throughout
+    assert metrics.MeanAbsoluteError()(pred.tolist(), true.tolist()) == float(np.mean(np.abs(pred - true)))

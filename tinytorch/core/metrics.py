@@ -14,10 +14,17 @@ __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 
 
 def _as_array(value, who: str, name: str) -> np.ndarray:
-    """`value` (a Tensor, an array or nested lists of numbers) as an ndarray, or an error naming it."""
+    """`value` (a Tensor, an array or nested lists of numbers) as an ndarray in its own dtype (a metric
+    of float64 arrays is computed in float64), or an error naming it."""
     if isinstance(value, Tensor):
         return value.data
     try:
+        array = np.asarray(value)
+        if array.dtype.kind in "biuf":
+            return array
+    except (TypeError, ValueError):
+        pass
+    try:                                 # not numbers: Tensor's check says what is wrong with them
         return Tensor(value).data
     except (TypeError, ValueError) as error:
         raise type(error)(f"{who} {name}: {error}") from None
