@@ -1420,7 +1420,7 @@ def test_junk_entries_of_a_module_state_are_refused_before_anything_changes():
                                                                    r"a regular file"),
     (lambda env: checkpoint.read_checkpoint(b"x.ckpt"), TypeError, r"read_checkpoint path must be a path"),
     (lambda env: checkpoint.retained_epochs(2**70, keep_last=2, every=2), ValueError,
-     r"retained_epochs would keep 590295810358705651712 of saved_epochs"),
+     r"retained_epochs saved_epochs must be <= 10000000, got 1180591620717411303424"),
     (lambda env: checkpoint.retained_epochs(2.5), TypeError, r"retained_epochs saved_epochs must be a number"),
     (lambda env: checkpoint.retained_epochs([1, 2], best_epoch=np.ones(2)), TypeError,
      r"retained_epochs best_epoch must be an integer"),
@@ -1449,8 +1449,10 @@ def test_module_08_and_09_arguments_the_fuzz_found_unnamed(call, error, words):
         assert not any(env.iterdir()) or call.__code__.co_names.count("_garbage_file"), "no file was written"
 
 
-def test_retained_epochs_of_a_long_run_are_computed_without_listing_it():
-    assert checkpoint.retained_epochs(10**15, keep_last=2, every=None, best_epoch=7) == [7, 10**15 - 1, 10**15]
+def test_retained_epochs_of_a_long_run_are_computed_and_a_run_past_the_bound_is_refused_at_once():
+    assert checkpoint.retained_epochs(10**6, keep_last=2, every=None, best_epoch=7) == [7, 10**6 - 1, 10**6]
+    with pytest.raises(ValueError, match=r"saved_epochs must be <= 10000000, got 1000000000000000"):
+        checkpoint.retained_epochs(10**15, keep_last=2, every=None, best_epoch=7)
 
 
 # ---- state_dict round trips: loading what state_dict() gave changes nothing, and a fresh object

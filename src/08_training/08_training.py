@@ -943,6 +943,9 @@ if __name__ == "__main__":
 #| export core.checkpoint
 
 
+MAX_EPOCHS = 10_000_000   # retained_epochs looks at every saved epoch: a bound on that work
+
+
 def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=None) -> list:
     """The epochs a ``CheckpointManager`` keeps: the last ``keep_last`` saved, ``best_epoch``, and
     every saved epoch that is a multiple of ``every``. ``saved_epochs`` may be an int ``E``
@@ -952,29 +955,29 @@ def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=Non
     [25, 50, 72, 75, 98, 99, 100]
     """
     if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, (bool, np.bool_)):
-        saved = range(1, check_int("retained_epochs saved_epochs", saved_epochs, 0) + 1)   # never listed
+        count = check_int("retained_epochs saved_epochs", saved_epochs, 0)
+        if count > MAX_EPOCHS:       # the rule below walks every saved epoch: bound the work
+            raise ValueError(f"retained_epochs saved_epochs must be <= {MAX_EPOCHS}, got {count}")
+        saved = range(1, count + 1)
     elif isinstance(saved_epochs, (str, bytes)) or not hasattr(saved_epochs, "__iter__"):
         raise TypeError(f"retained_epochs saved_epochs must be a number of epochs or a list of epochs, "
                         f"got {describe(saved_epochs)}")
     else:
         saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
+        if len(saved) > MAX_EPOCHS:
+            raise ValueError(f"retained_epochs saved_epochs must list at most {MAX_EPOCHS} epochs, "
+                             f"got {len(saved)}")
     keep_last = check_int("retained_epochs keep_last", keep_last, 0)
     every = None if every is None else check_int("retained_epochs every", every, 1)
     best_epoch = None if best_epoch is None else check_int("retained_epochs best_epoch", best_epoch, 0)
     # Hint: keep the last keep_last saved epochs, every saved multiple of `every` (if set) and
     # best_epoch (if it was saved) (chapter 08, "Keeping the right checkpoints").
     ### BEGIN SOLUTION
-    parts = [saved[-keep_last:] if keep_last else saved[:0]]
+    kept = set(saved[-keep_last:]) if keep_last else set()
     if every is not None:
-        parts.append(saved[every - 1::every] if isinstance(saved, range) else [e for e in saved if e % every == 0])
-    for part in parts:                    # a range's len() overflows past 2**63: count it by hand
-        count = (part.stop - part.start + part.step - 1) // part.step if isinstance(part, range) else len(part)
-        if count > MAX_ARRAYS:
-            raise ValueError(f"retained_epochs would keep {count} of saved_epochs (keep_last={keep_last}, "
-                             f"every={every}), more than {MAX_ARRAYS}")
-    kept = set().union(*parts)
+        kept.update(e for e in saved if e % every == 0)
     if best_epoch is not None and best_epoch in saved:
-        kept.add(int(best_epoch))
+        kept.add(best_epoch)
     return sorted(kept)
     ### END SOLUTION
 
