@@ -2,15 +2,17 @@
 linear to 10, cross-entropy, plain SGD, float32): tinytorch vs PyTorch on the CPU, and vs the same
 math written by hand in NumPy (shown for information).
 
-The three are timed interleaved (a round of each, many rounds, median per step) in one process, so
-that machine noise hits them alike; BLAS and PyTorch run on one thread each (see run.py).
+The three are timed interleaved by `steps.time_interleaved` (a sample of each per round, many rounds,
+median per step, CPU time) in one process, so that machine noise hits them alike; BLAS and PyTorch
+run on one thread each.
 """
-import os
-import statistics
-import time
+import sys
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import steps  # noqa: E402  (bench/steps.py: the shared thread pinning and interleaved timer)
+
+steps.pin_threads()
 
 import numpy as np  # noqa: E402
 
@@ -25,7 +27,7 @@ BATCH, SIDE, CHANNELS, KERNEL, CLASSES, LR = 64, 28, 8, 3, 10, 0.01
 CONV_SIDE = SIDE - KERNEL + 1          # 26
 POOLED = CONV_SIDE // 2                # 13
 FEATURES = CHANNELS * POOLED * POOLED  # 1352
-STEPS_PER_ROUND, ROUNDS = 10, 30
+ROUNDS = 30
 
 
 def make_data(seed=0):
@@ -114,28 +116,14 @@ def torch_step_fn(x, y):
     return step
 
 
-def time_interleaved(steps: dict) -> dict:
-    for step in steps.values():   # warm up caches, allocators and lazy state
-        for _ in range(5):
-            step()
-    samples = {name: [] for name in steps}
-    for _ in range(ROUNDS):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(STEPS_PER_ROUND):
-                step()
-            samples[name].append((time.perf_counter() - start) / STEPS_PER_ROUND)
-    return {name: statistics.median(times) * 1e6 for name, times in samples.items()}
-
-
 def run() -> list:
     x, y = make_data()
-    steps = {"tinytorch": tinytorch_step_fn(x, y), "numpy": numpy_step_fn(x, y)}
+    systems = {"tinytorch": tinytorch_step_fn(x, y), "numpy": numpy_step_fn(x, y)}
     try:
-        steps["torch"] = torch_step_fn(x, y)
+        systems["torch"] = torch_step_fn(x, y)
     except ImportError:
         pass
-    us = time_interleaved(steps)
+    us = {name: seconds * 1e6 for name, seconds in steps.time_interleaved(systems, ROUNDS).items()}
     rows = []
     if "torch" in us:
         rows.append({"figure": "CNN conv3x3-8/pool/linear step vs PyTorch CPU (us)", "tinytorch": us["tinytorch"],

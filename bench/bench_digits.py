@@ -4,14 +4,15 @@ written by hand in NumPy.
 The data is the milestone's: the 1,438 training digits with their four one-pixel shifts
 (7,190 images), standardised. Both sides run the 64-64-10 ReLU MLP with cross-entropy and SGD
 (lr 0.2, momentum 0.9) over shuffled batches of 64, and both report the epoch's mean loss and
-accuracy (the Trainer always does). Timed interleaved, an epoch of each per round, median.
+accuracy (the Trainer always does). Timed interleaved by `steps.time_interleaved`, median.
 """
-import os
-import statistics
-import time
+import sys
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import steps  # noqa: E402  (bench/steps.py: the shared thread pinning and interleaved timer)
+
+steps.pin_threads()
 
 import numpy as np  # noqa: E402
 
@@ -91,21 +92,10 @@ def numpy_epoch_fn(x, y):
     return epoch
 
 
-def time_interleaved(epochs: dict) -> dict:
-    for epoch in epochs.values():   # warm up
-        epoch()
-    samples = {name: [] for name in epochs}
-    for _ in range(ROUNDS):
-        for name, epoch in epochs.items():
-            start = time.perf_counter()
-            epoch()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(times) * 1e3 for name, times in samples.items()}
-
-
 def run() -> list:
     x, y = make_data()
-    ms = time_interleaved({"tinytorch": tinytorch_epoch_fn(x, y), "numpy": numpy_epoch_fn(x, y)})
+    epochs = {"tinytorch": tinytorch_epoch_fn(x, y), "numpy": numpy_epoch_fn(x, y)}
+    ms = {name: seconds * 1e3 for name, seconds in steps.time_interleaved(epochs, ROUNDS, warmup=1).items()}
     return [{"figure": f"digits MLP epoch ({len(y):,} images) vs hand NumPy (ms)",
              "tinytorch": ms["tinytorch"], "reference": ms["numpy"],
              "ratio": ms["tinytorch"] / ms["numpy"], "target": "<= 1.3", "unit": "ms"}]
