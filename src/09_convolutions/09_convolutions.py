@@ -80,6 +80,17 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def _as_input(layer, x) -> Tensor:
+    """A layer's input as a Tensor: the layers also take arrays and nested lists (the functions
+    below take Tensors only); data that is not numbers gets an error naming the layer."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{layer!r} input: {error}") from None
+
+
 def _image_batch(layer: str, x, channels: int = None) -> Tensor:
     """`x` as a floating tensor of shape (N, C, H, W), or an error naming `layer`.
 
@@ -268,12 +279,7 @@ class Conv2d(Module):
         self.bias = patch.bias
 
     def forward(self, x) -> Tensor:
-        if not isinstance(x, Tensor):
-            try:
-                x = Tensor(x)
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"{self!r} input: {error}") from None
-        x = _image_batch(repr(self), x, self.in_channels)
+        x = _image_batch(repr(self), _as_input(self, x), self.in_channels)
         _check_fits(repr(self), x, self.kernel_size, self.padding)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
@@ -431,12 +437,7 @@ class _Pool2d(Module):
         self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride, 1)
 
     def forward(self, x) -> Tensor:
-        if not isinstance(x, Tensor):
-            try:
-                x = Tensor(x)
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"{self!r} input: {error}") from None
-        x = _image_batch(repr(self), x)
+        x = _image_batch(repr(self), _as_input(self, x))
         _check_fits(repr(self), x, self.kernel_size)
         return type(self).pool(x, self.kernel_size, self.stride)
 
