@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 import pytest
-from myst_text import FENCE_LINE
+from myst_text import walk_fences
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [REPO_ROOT / "book" / "intro.md",
@@ -41,25 +41,20 @@ def code_blocks(text: str) -> list[tuple[str, int, list[str]]]:
     A code block is a backtick or tilde fence whose info string is empty, a language
     (```python) or a code directive ({code-cell}); colon fences are directives holding
     prose (admonitions, figures), whose nested code blocks are found too."""
-    blocks, stack = [], []    # stack entries: [fence, is_code, info, first line, lines]
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = FENCE_LINE.match(line)
-        if match:
-            fence, info = match.groups()
-            top = stack[-1] if stack else None
-            if top and not info and fence[0] == top[0][0] and len(fence) >= len(top[0]):
-                stack.pop()
-                if top[1]:
-                    blocks.append((top[2], top[3], top[4]))
-                continue
-            if not (top and top[1]):
-                is_code = fence[0] != ":" and not info.startswith(NOT_CODE) and (
-                    not info.startswith("{") or info.startswith(("{code-cell}", "{code-block}",
-                                                                 "{code}", "{sourcecode}")))
-                stack.append([fence, is_code, info, number + 1, []])
-                continue
-        if stack and stack[-1][1]:
-            stack[-1][4].append(line)
+    def is_code(fence, info):
+        return fence[0] != ":" and not info.startswith(NOT_CODE) and (
+            not info.startswith("{") or info.startswith(("{code-cell}", "{code-block}",
+                                                         "{code}", "{sourcecode}")))
+
+    blocks, current = [], None     # a code block holds no other block, so one is open at a time
+    for number, line, event, stack in walk_fences(text, is_code):
+        flagged = bool(stack) and stack[-1][2]
+        if event == "open" and flagged:
+            current = (stack[-1][1], number + 1, [])
+        elif event == "close" and flagged:
+            blocks.append(current)
+        elif event == "text" and flagged:
+            current[2].append(line)
     return blocks
 
 
