@@ -175,12 +175,18 @@ def steps_for(sizes: tuple, batch: int, with_torch: bool = True) -> dict:
     return steps
 
 
-def calls_per_sample(step, seconds: float) -> int:
-    """How many calls of `step` make one timed sample of about `seconds` (at least 1)."""
-    start = time.process_time()
-    step()
-    once = time.process_time() - start
-    return max(1, int(seconds / max(once, 1e-7)))
+def calls_per_sample(step, seconds: float, trials: int = 5) -> int:
+    """How many calls of `step` make one timed sample of about `seconds` (at least 1).
+
+    Sized from the median of `trials` back-to-back calls, not from one: the first call after
+    another system ran finds the caches cold and can take twice as long, and a sample sized from
+    it would hold half the calls, so that one cold start would weigh twice as much in it."""
+    times = []
+    for _ in range(trials):
+        start = time.process_time()
+        step()
+        times.append(time.process_time() - start)
+    return max(1, int(seconds / max(statistics.median(times), 1e-7)))
 
 
 def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,

@@ -58,8 +58,8 @@ from hypothesis.extra import numpy as hnp
 import tinytorch
 import tinytorch.core
 from tinytorch import datasets, milestones
-from tinytorch.core import (activations, autograd, checkpoint, clipping, datafiles, dataloader, layers, losses,
-                            memory, metrics, models, optimizers, schedule, spatial, tensor, training, validation)
+from tinytorch.core import (activations, autograd, checkpoint, clipping, datafiles, dataloader, kernels, layers,
+                            losses, memory, metrics, models, optimizers, schedule, spatial, tensor, training, validation)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
 from tinytorch.core.layers import Dropout, Linear, Module, Sequential, manual_seed
@@ -369,6 +369,14 @@ recipe("concat", fn_recipe(tensor.concat, lambda env: {"tensors": [leaf(), leaf(
 recipe("stack", fn_recipe(tensor.stack, lambda env: {"tensors": [leaf(), leaf()], "axis": 0},
                           aliases={"tensors": ("stack",), "axis": ("stack axis",)}))
 recipe("unbroadcast", fn_recipe(tensor.unbroadcast, lambda env: {"grad": np.ones((4, 3), np.float32), "shape": (3,)}))
+recipe("column_sums", fn_recipe(kernels.column_sums, lambda env: {"a": np.ones((4, 3), np.float32),
+                                                                  "out": np.zeros(3, np.float32)},
+                                aliases={"a": ("column_sums a",), "out": ("column_sums out",)}))
+for _name, _fn in [("row_sums", kernels.row_sums), ("row_max", kernels.row_max)]:
+    recipe(_name, fn_recipe(_fn, lambda env: {"a": np.ones((4, 3), np.float32)}, aliases={"a": (_name,)}))
+recipe("affine", fn_recipe(kernels.affine, lambda env: {"x": np.ones((2, 3), np.float32), "w": np.ones((4, 3), np.float32),
+                                                        "b": np.zeros(4, np.float32)},
+                           aliases={"x": ("affine",), "w": ("affine",), "b": ("affine",)}))
 recipe("check_tensor", fn_recipe(tensor.check_tensor, lambda env: {"name": "op", "x": leaf()},
                                  aliases={"x": ("op",)}))
 recipe("Tensor.reshape", Recipe(Tensor.reshape, lambda env: {"self": leaf(), "shape": (3, 2)},

@@ -164,8 +164,12 @@ def grad_buffer(tensor):
     """The buffer behind `tensor.grad` if a backward rule may write the tensor's whole gradient
     into it (`out=`), because a zero is pending there; claims it, so a second call gets None.
     Otherwise None, which makes NumPy allocate a new array."""
-    _check_tensor("grad_buffer tensor", tensor)
-    if tensor._grad_zero_pending:
+    try:                            # every backward rule calls this: no checks on the usual path
+        pending = tensor._grad_zero_pending
+    except AttributeError:
+        _check_tensor("grad_buffer tensor", tensor)
+        raise
+    if pending:
         tensor._grad_zero_pending = False
         return tensor._grad
     return None

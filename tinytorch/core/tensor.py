@@ -67,10 +67,12 @@ class Tensor:
         # NumPy returns a scalar, not a 0-d array, from ufuncs on 0-d input: .data is always an ndarray
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out._grad, out._grad_zero_pending = None, False
-        if is_grad_enabled() and any(p.requires_grad for p in parents):
-            out.requires_grad, out._parents, out._backward = True, parents, backward
-        else:
-            out.requires_grad, out._parents, out._backward = False, (), None
+        out.requires_grad, out._parents, out._backward = False, (), None
+        if is_grad_enabled():
+            for parent in parents:          # a loop, not any(...): this runs for every operation
+                if parent.requires_grad:
+                    out.requires_grad, out._parents, out._backward = True, parents, backward
+                    break
         return out
 
     # Provided, not an exercise: zero_grad() only marks a gradient buffer as zero (module 06,

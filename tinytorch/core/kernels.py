@@ -1,0 +1,113 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/01_tensor/01_tensor.py
+# Edit the source, then run `make export` to regenerate this file.
+
+"""Faster routes to four array computations every training step makes (exported from module 01).
+
+Measured single-threaded with OpenBLAS on the machine that runs `make bench`:
+`column_sums` of a (256, 128) gradient takes 1.7 us where `g.sum(axis=0)` takes 7 us; `row_max` of
+(256, 10) logits 3 us where `max(axis=1)` takes 12 us; `row_sums` of them 1.4 us instead of 6 us;
+and `affine` for a batch of 16 through a 784-to-128 layer 45 us where `x @ w.T + b` takes 80 us.
+Below `_FEW_ROWS` rows NumPy's own reductions are as fast, and they are used. Each function returns
+what the plain NumPy expression returns (sums up to float rounding). The checks are one expression
+each: these run several times per training step.
+"""
+import functools
+
+import numpy as np
+
+from tinytorch.core.validation import describe
+
+__all__ = ["column_sums", "row_sums", "row_max", "affine"]
+
+_FEW_ROWS = 32      # below this many rows, NumPy's reductions beat the BLAS routes (measured)
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype) -> np.ndarray:
+    """A read-only vector of n ones (cached: the same batch size comes back every step)."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _matrix(name: str, a) -> np.ndarray:
+    if type(a) is np.ndarray and a.ndim == 2 and a.dtype.kind == "f":
+        return a
+    raise TypeError(f"{name} must be a 2-D float ndarray, got {describe(a)}")
+
+
+def column_sums(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+    """`a.sum(axis=0)` of a 2-D float array, as the product `ones @ a`; written into `out` (an
+    array of shape `(a.shape[1],)`) if given.
+
+    >>> column_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
+    array([6., 9.], dtype=float32)
+    """
+    _matrix("column_sums a", a)
+    if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
+        raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
+    if a.shape[0] < _FEW_ROWS:
+        return a.sum(axis=0, out=out)
+    if out is None:
+        return np.dot(_ones(a.shape[0], a.dtype), a)
+    if out.dtype == a.dtype and out.flags.c_contiguous:    # what np.dot can write into directly
+        return np.dot(_ones(a.shape[0], a.dtype), a, out=out)
+    np.copyto(out, np.dot(_ones(a.shape[0], a.dtype), a), casting="same_kind")
+    return out
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """`a.sum(axis=1)` of a 2-D float array, as the product `a @ ones`.
+
+    >>> row_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
+    array([1., 5., 9.], dtype=float32)
+    """
+    _matrix("row_sums a", a)
+    if a.shape[0] < _FEW_ROWS:
+        return a.sum(axis=1)
+    return np.dot(a, _ones(a.shape[1], a.dtype))
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """`a.max(axis=1)` of a 2-D float array with at least one column, as an argmax and a gather
+    (a row holding NaN gives NaN, as `max` does).
+
+    >>> row_max(np.array([[1.0, 3.0], [4.0, 2.0]], dtype=np.float32))
+    array([3., 4.], dtype=float32)
+    """
+    _matrix("row_max a", a)
+    if a.shape[1] == 0:
+        raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
+    if a.shape[0] < _FEW_ROWS:
+        return a.max(axis=1)
+    return a[np.arange(a.shape[0]), a.argmax(axis=1)]
+
+
+def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
+    """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new C-ordered array
+    of the product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
+
+    When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
+    runs faster for such shapes, and transposed back while the bias is added.
+
+    >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
+    array([[3., 4., 5., 6.],
+           [3., 4., 5., 6.]], dtype=float32)
+    """
+    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim and w.ndim == 2
+            and x.shape[-1] == w.shape[1] and x.dtype.kind == "f" and w.dtype.kind == "f"
+            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1] and b.dtype.kind in "fiub"))):
+        arrays = (all(type(v) is np.ndarray and v.dtype.kind == "f" for v in (x, w))
+                  and (b is None or (type(b) is np.ndarray and b.dtype.kind in "fiub")))
+        raise (ValueError if arrays else TypeError)(
+            f"affine needs float ndarrays x (..., K), w (M, K) and optionally b (M,), got "
+            f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
+    if x.ndim == 2 and x.shape[0] < w.shape[0]:
+        product = (w @ x.T).T                       # F-ordered; the add below makes a C-ordered copy
+        if b is None:
+            return np.ascontiguousarray(product)
+        return np.add(product, b, out=np.empty(product.shape, product.dtype))
+    out = x @ w.T
+    if b is not None:
+        out += b
+    return out
