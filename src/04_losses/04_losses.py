@@ -220,7 +220,8 @@ def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
     if labels.shape != (n,):
         raise ValueError(f"{name}: logits of shape {logits.shape} need class labels of shape ({n},), "
                          f"got targets of shape {labels.shape}")
-    if labels.min() < 0 or labels.max() >= c:
+    # Seen as unsigned, a negative label is a huge number: one max() finds both kinds of bad label.
+    if labels.view(f"u{labels.itemsize}").max() >= c:
         bad = (labels < 0) | (labels >= c)
         raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
                          f"(labels must be in 0..{c - 1})")
@@ -265,7 +266,7 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     parents = _parents(logits, target)
 
     def backward(g):
-        scale = g / n
+        scale = float(g) / n
         grad_x = None
         if logits.requires_grad:
             grad_x = np.divide(e, sums, out=e)        # softmax; e is ours and backward runs once

@@ -215,7 +215,10 @@ class Optimizer:
         """Update every parameter that has a gradient; parameters whose `.grad` is None are skipped."""
         owner = type(self).__name__
         # A Python float: a NumPy float64 scalar (e.g. set by a schedule) would upcast float32 arrays.
-        lr = _nonnegative(owner, "lr", self.lr)
+        # The usual value (a float in [0, inf)) passes one comparison; anything else gets the full check.
+        lr = self.lr
+        if type(lr) is not float or not 0.0 <= lr < math.inf:
+            lr = _nonnegative(owner, "lr", lr)
         # Check every gradient before changing any parameter, so an error leaves nothing half-updated.
         work = []
         for index, param in enumerate(self.params):

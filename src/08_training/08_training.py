@@ -239,8 +239,7 @@ def _norm(grads: list, exact: bool = True) -> float:
     squares = 0.0
     if not exact:
         for _, g in grads:
-            flat = g.ravel()
-            squares += np.dot(flat, flat).item()
+            squares += float(np.vdot(g, g))
         if math.isfinite(squares):
             return math.sqrt(squares)
         squares = 0.0

@@ -253,7 +253,7 @@ class DataLoader:
         for start in range(0, stop, self.batch_size):
             indices = order[start:start + self.batch_size]
             if arrays is not None:          # vectorized: one gather per array
-                yield tuple(Tensor(array[indices], dtype=array.dtype) for array in arrays)
+                yield tuple([Tensor._op(array[indices], (), None) for array in arrays])   # a gather: an op
                 continue
             samples = [self.dataset[int(i)] for i in indices]   # generic fallback
             batch = _collate(samples, indices)
