@@ -295,11 +295,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
 
     def backward(g):
         grad_x = g @ weight.data if x.requires_grad else None
-        rows = g.reshape(-1, g.shape[-1])
+        rows = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        inputs = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
         # out=grad_buffer(p) writes into p's zeroed .grad when it can, else allocates (module 06,
         # "Zeroing gradients lazily"); plain `rows.T @ x` and `rows.sum(axis=0)` are as correct, and
         # affine / column_sums (core.kernels, chapter 01) are only faster routes to the same numbers.
-        grad_w = (np.matmul(rows.T, x.data.reshape(-1, x.data.shape[-1]), out=grad_buffer(weight))
+        grad_w = (np.matmul(rows.T, inputs, out=grad_buffer(weight))
                   if weight.requires_grad else None)
         grad_b = (column_sums(rows, out=grad_buffer(bias))       # rows.sum(axis=0), faster
                   if bias is not None and bias.requires_grad else None)

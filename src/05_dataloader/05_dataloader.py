@@ -416,7 +416,8 @@ class DataLoader:
         for start in range(0, stop, self.batch_size):
             indices = order[start:start + self.batch_size]
             if arrays is not None:          # vectorized: one gather per array
-                yield tuple([Tensor._op(array[indices], (), None) for array in arrays])   # a gather: an op
+                # take(axis=0) is array[indices], in a third of the time; the result wraps as an op's
+                yield tuple([Tensor._op(array.take(indices, axis=0), (), None) for array in arrays])
                 continue
             samples = [self.dataset[int(i)] for i in indices]   # generic fallback
             batch = _collate(samples, indices)
