@@ -8,16 +8,18 @@ from tinytorch.core.layers import Linear  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
 
 
-@pytest.mark.parametrize("shape", [(7, 5), (2, 3, 5)])
-def test_linear_matches_torch(shape):
+# (out_features, input shape): the batch above and below the width (core.kernels.affine's two routes),
+# below and above 32 rows (column_sums' two routes for the bias gradient), and a 3-D input.
+@pytest.mark.parametrize("out, shape", [(4, (7, 5)), (4, (2, 3, 5)), (40, (3, 5)), (40, (36, 5)), (4, (64, 5))])
+def test_linear_matches_torch(out, shape):
     rng = np.random.default_rng(0)
-    ours = Linear(5, 4)
-    ref = torch.nn.Linear(5, 4)
+    ours = Linear(5, out)
+    ref = torch.nn.Linear(5, out)
     with torch.no_grad():
         ref.weight.copy_(torch.from_numpy(ours.weight.data))
         ref.bias.copy_(torch.from_numpy(ours.bias.data))
     x = rng.standard_normal(shape).astype(np.float32)
-    g = rng.standard_normal(shape[:-1] + (4,)).astype(np.float32)
+    g = rng.standard_normal(shape[:-1] + (out,)).astype(np.float32)
     xt = torch.from_numpy(x).requires_grad_()
     ref(xt).backward(torch.from_numpy(g))
     xo = Tensor(x, requires_grad=True)

@@ -429,3 +429,21 @@ def test_backward_on_a_leaf_with_its_own_grad_doubles_it():
     w.backward(np.array([3.0, 4.0], np.float32))
     w.backward(w.grad)                              # the seed is the buffer itself
     assert np.array_equal(w.grad, [6.0, 8.0])
+
+
+def test_zero_is_pending_says_when_a_gradient_is_known_zero():
+    from tinytorch.core.autograd import zero_is_pending
+    from tinytorch.core.losses import cross_entropy
+    model, x, y = _mlp_and_batch()
+    params = model.parameters()
+    assert not any(zero_is_pending(p) for p in params)          # no gradient yet
+    cross_entropy(model(x), y).backward()
+    model.zero_grad()
+    assert all(zero_is_pending(p) for p in params)
+    cross_entropy(model(x), y).backward()                      # written over the pending zeros
+    assert not any(zero_is_pending(p) for p in params)
+    model.zero_grad()
+    params[0].grad                                             # reading fills the zeros
+    assert not zero_is_pending(params[0]) and zero_is_pending(params[1])
+    with pytest.raises(TypeError, match="zero_is_pending tensor"):
+        zero_is_pending(np.zeros(3))

@@ -61,8 +61,8 @@ def test_interleaved_timer_calls_every_step_in_every_round():
     seconds = steps.time_interleaved({"a": counter("a"), "b": counter("b")}, rounds=3,
                                      sample_seconds=0.0, warmup=2)
     assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
-    # 2 warm-up calls, 1 call to size the sample, then 3 rounds of one call each
-    assert calls == {"a": 6, "b": 6}
+    # 2 warm-up calls, 5 calls to size the sample (calls_per_sample's trials), then 3 rounds of one call each
+    assert calls == {"a": 10, "b": 10}
 
 
 def test_matmul_step_and_machine_description():

@@ -415,6 +415,7 @@ recipe("backward", fn_recipe(autograd.backward, lambda env: {"root": leaf() * 2,
 
 recipe("zero_grads", fn_recipe(autograd.zero_grads, lambda env: {"tensors": [leaf()]}))
 recipe("grad_buffer", fn_recipe(autograd.grad_buffer, lambda env: {"tensor": leaf()}))
+recipe("zero_is_pending", fn_recipe(autograd.zero_is_pending, lambda env: {"tensor": leaf()}))
 recipe("Tensor.grad", Recipe(Tensor.grad.fset, lambda env: {"self": leaf(), "value": np.zeros((2, 3), np.float32)},
                              lambda self, value: setattr(self, "grad", value), aliases={"value": ("grad",)}))
 

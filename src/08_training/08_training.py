@@ -1519,7 +1519,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from tinytorch.core.autograd import no_grad
+from tinytorch.core.autograd import no_grad, zero_grads, zero_is_pending
 from tinytorch.core.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointManager, improves,
                                        read_checkpoint, retained_epochs, write_checkpoint)
 from tinytorch.core.clipping import clip_grad_norm, grad_norm
@@ -1574,6 +1574,17 @@ def _scale_grads(params, factor: float) -> None:
 _ZERO = "a gradient that was all zeros"      # what _Window keeps instead of copying zeros
 
 
+def _saved_grad(param):
+    """What ``_Window`` keeps of a gradient: None (there is none), ``_ZERO`` or a copy. A zero that
+    ``zero_grad`` left pending is known without reading the buffer (reading would fill it)."""
+    if zero_is_pending(param):
+        return _ZERO
+    grad = param.grad
+    if grad is None:
+        return None
+    return grad.copy() if grad.any() else _ZERO
+
+
 class _Window:
     """One gradient-accumulation window: how many batches and samples its gradients hold.
 
@@ -1589,11 +1600,8 @@ class _Window:
     def add(self, n: int) -> None:
         """Make room for the gradient of a batch of ``n`` samples (call right before its backward)."""
         if not self.started:
-            self.saved_grads = [None if p.grad is None else (p.grad.copy() if p.grad.any() else _ZERO)
-                                for p in self.params]
-            for p, saved in zip(self.params, self.saved_grads):
-                if isinstance(saved, np.ndarray):
-                    p.grad.fill(0)
+            self.saved_grads = [_saved_grad(p) for p in self.params]
+            zero_grads([p for p, saved in zip(self.params, self.saved_grads) if isinstance(saved, np.ndarray)])
             self.started = True
         elif self.batches and n != self.last:   # keep the sum relative to the newest batch size
             _scale_grads(self.params, self.last / n)

@@ -160,6 +160,13 @@ def zero_grads(tensors) -> None:
             tensor._grad_zero_pending = True
 
 
+def zero_is_pending(tensor) -> bool:
+    """True when `zero_grads` marked the tensor's gradient as zero and nothing has written or read
+    it since: the gradient is zero, known without reading (or filling) the buffer."""
+    _check_tensor("zero_is_pending tensor", tensor)
+    return tensor._grad_zero_pending
+
+
 def grad_buffer(tensor):
     """The buffer behind `tensor.grad` if a backward rule may write the tensor's whole gradient
     into it (`out=`), because a zero is pending there; claims it, so a second call gets None.
