@@ -53,7 +53,10 @@ def parts() -> list[tuple[str, list[str]]]:
         ("export check", [PY, "tools/export.py", "--check"]),
         ("src checks", [PY, "tools/run_checks.py", "--src"]),
         ("book build (strict)", [PY, "tools/build_book.py"]),
-        ("pytest + doctests", [PY, "-m", "pytest", "--doctest-modules", "tests", "tinytorch"]),
+        # Test files are spread over the cores (pytest-xdist); a file's tests stay together in one
+        # worker, so module-level fixtures and the files a test writes are never shared.
+        ("pytest + doctests", [PY, "-m", "pytest", "-n", "auto", "--dist", "loadfile", "--doctest-modules",
+                               "tests", "tinytorch"]),
     ]
 
 
