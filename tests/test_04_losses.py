@@ -215,6 +215,19 @@ def test_cross_entropy_label_out_of_range_names_label_and_classes(bad):
         CrossEntropyLoss()(Tensor(np.zeros((4, 3))), [0, 1, bad, 2])
 
 
+@pytest.mark.parametrize("dtype", ["<i8", ">i4", "<i2", ">i2", "u1", ">u4"])
+def test_cross_entropy_labels_of_any_integer_dtype_and_byte_order(dtype):
+    logits = Tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+    good = np.array([0, 2, 1, 2], dtype=dtype)
+    assert cross_entropy(logits, good).item() == pytest.approx(cross_entropy(logits, [0, 2, 1, 2]).item())
+    bad = np.array([0, 3, 1, 2], dtype=dtype)
+    with pytest.raises(ValueError, match="class label 3 is out of range for 3 classes"):
+        cross_entropy(logits, bad)
+    if np.dtype(dtype).kind == "i":       # a negative label seen as unsigned is large: refused too
+        with pytest.raises(ValueError, match="class label -1 is out of range"):
+            cross_entropy(logits, np.array([0, -1, 1, 2], dtype=dtype))
+
+
 def test_cross_entropy_other_bad_input():
     with pytest.raises(TypeError, match="integers"):
         cross_entropy(Tensor(np.zeros((2, 3))), np.array([0.0, 1.0]))

@@ -35,6 +35,30 @@ class ListDataset(Dataset):
         return self.x[i], int(self.y[i])
 
 
+class ArraysOfLists(ListDataset):
+    """A dataset whose `arrays` attribute is not a set of numeric ndarrays."""
+
+    @property
+    def arrays(self):
+        return (list(self.x), list(self.y))
+
+
+def test_a_dataset_whose_arrays_are_not_plain_arrays_is_batched_sample_by_sample():
+    x, y = np.arange(20, dtype=np.float32).reshape(10, 2), np.arange(10)
+    batches = list(DataLoader(ArraysOfLists(x, y), batch_size=4))
+    assert [b[0].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
+    np.testing.assert_array_equal(np.concatenate([b[1].data for b in batches]), y)
+
+
+def test_vectorized_batches_are_copies_with_the_arrays_dtypes():
+    x, y = np.arange(20, dtype=np.float64).reshape(10, 2), np.arange(10, dtype=np.int32)
+    data = TensorDataset(Tensor(x, dtype=np.float64), Tensor(y))
+    inputs, targets = next(iter(DataLoader(data, batch_size=4)))
+    assert inputs.dtype == np.float64 and targets.dtype == np.int32 and not inputs.requires_grad
+    inputs.data[:] = -1                      # a batch is a copy: the dataset is untouched
+    np.testing.assert_array_equal(data.arrays[0], x)
+
+
 # ---------------------------------------------------------------- batch counts and sizes
 
 @pytest.mark.parametrize("n, batch_size, drop_last, sizes", [

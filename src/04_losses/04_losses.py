@@ -220,8 +220,9 @@ def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
     if labels.shape != (n,):
         raise ValueError(f"{name}: logits of shape {logits.shape} need class labels of shape ({n},), "
                          f"got targets of shape {labels.shape}")
-    # Seen as unsigned, a negative label is a huge number: one max() finds both kinds of bad label.
-    if labels.view(f"u{labels.itemsize}").max() >= c:
+    # Seen as unsigned (same size and byte order), a negative label is a huge number: one max()
+    # finds both kinds of bad label.
+    if labels.view(labels.dtype.str.replace("i", "u")).max() >= c:
         bad = (labels < 0) | (labels >= c)
         raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
                          f"(labels must be in 0..{c - 1})")

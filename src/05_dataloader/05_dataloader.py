@@ -285,6 +285,18 @@ def _sample_fields(sample, index: int):
         raise type(error)(f"DataLoader: sample {index} of the dataset: {error}") from None
 
 
+def _vectorizable_arrays(dataset):
+    """The dataset's ``arrays`` when they can be batched by one gather each (a tuple or list of
+    numeric ndarrays sharing their first dimension, as ``TensorDataset`` keeps), else None. Checked
+    once per epoch, so that every batch can be wrapped without checking it again."""
+    arrays = getattr(dataset, "arrays", None)
+    if not isinstance(arrays, (tuple, list)) or not arrays or not all(
+            type(a) is np.ndarray and a.ndim and a.dtype.kind in "biuf" and a.shape[0] == arrays[0].shape[0]
+            for a in arrays):
+        return None
+    return arrays
+
+
 def _collate(samples: list, indices) -> tuple:
     """Stack samples field by field into one batch tuple; a sample whose structure or shapes differ
     from the first one's is a ValueError naming both sample indices and their shapes."""
@@ -412,11 +424,12 @@ class DataLoader:
         # samples one by one and collate them (chapter 05, "The cost: why the batch is one gather").
         ### BEGIN SOLUTION
         stop = len(self) * self.batch_size if self.drop_last else len(order)
-        arrays = getattr(self.dataset, "arrays", None)
+        arrays = _vectorizable_arrays(self.dataset)     # provided above: None when not plain arrays
         for start in range(0, stop, self.batch_size):
             indices = order[start:start + self.batch_size]
             if arrays is not None:          # vectorized: one gather per array
-                # take(axis=0) is array[indices], in a third of the time; the result wraps as an op's
+                # take(axis=0) is array[indices] in a third of the time; the arrays were checked, so
+                # each gather is wrapped the way an operation's result is
                 yield tuple([Tensor._op(array.take(indices, axis=0), (), None) for array in arrays])
                 continue
             samples = [self.dataset[int(i)] for i in indices]   # generic fallback
