@@ -272,7 +272,7 @@ def column_sums(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
         raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
     if a.shape[0] < _FEW_ROWS:
-        return a.sum(axis=0, out=out)
+        return np.add.reduce(a, axis=0, out=out)     # a.sum(axis=0), without ndarray.sum's Python wrapper
     if out is None:
         return np.dot(_ones(a.shape[0], a.dtype), a)
     if out.dtype == a.dtype and out.flags.c_contiguous:    # what np.dot can write into directly
@@ -289,7 +289,7 @@ def row_sums(a: np.ndarray) -> np.ndarray:
     """
     _matrix("row_sums a", a)
     if a.shape[0] < _FEW_ROWS:
-        return a.sum(axis=1)
+        return np.add.reduce(a, axis=1)
     return np.dot(a, _ones(a.shape[1], a.dtype))
 
 
@@ -304,7 +304,7 @@ def row_max(a: np.ndarray) -> np.ndarray:
     if a.shape[1] == 0:
         raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
     if a.shape[0] < _FEW_ROWS:
-        return a.max(axis=1)
+        return np.maximum.reduce(a, axis=1)
     return a[np.arange(a.shape[0]), a.argmax(axis=1)]
 
 

@@ -111,7 +111,7 @@ def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
                          f"got targets of shape {labels.shape}")
     # Seen as unsigned (same size and byte order), a negative label is a huge number: one max()
     # finds both kinds of bad label.
-    if labels.view(labels.dtype.str.replace("i", "u")).max() >= c:
+    if np.maximum.reduce(labels.view(labels.dtype.str.replace("i", "u"))) >= c:
         bad = (labels < 0) | (labels >= c)
         raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
                          f"(labels must be in 0..{c - 1})")
