@@ -41,15 +41,7 @@ def tinytorch_step_fn(x, y):
     manual_seed(0)
     model = Sequential([Conv2d(1, CHANNELS, KERNEL), ReLU(), MaxPool2d(2), Flatten(),
                         Linear(FEATURES, CLASSES)])
-    loss_fn, opt = CrossEntropyLoss(), SGD(model.parameters(), lr=LR)
-    xt, yt = Tensor(x), Tensor(y)
-
-    def step():
-        loss = loss_fn(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return steps.training_step(model, CrossEntropyLoss(), SGD(model.parameters(), lr=LR), Tensor(x), Tensor(y))
 
 
 def numpy_step_fn(x, y):
@@ -104,16 +96,8 @@ def torch_step_fn(x, y):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(1, CHANNELS, KERNEL), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
                                 torch.nn.Flatten(), torch.nn.Linear(FEATURES, CLASSES))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        loss = loss_fn(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
+    return steps.training_step(model, torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=LR),
+                               torch.from_numpy(x), torch.from_numpy(y))
 
 
 def run() -> list:

@@ -15,8 +15,9 @@
     `safetensors.numpy.load_file` of the same arrays (ratio >= 0.8), although ours also verifies
     the checksum and every name, shape and dtype, and copies into the live model.
 
-Everything is timed interleaved in one process (a round of each, several rounds, the median; the
-order within a round rotates), so machine noise hits both sides alike. Run alone with `python bench/bench_training.py`.
+Everything is timed interleaved in one process by `steps.time_interleaved` (a round of each,
+several rounds, the median; the order within a round rotates), so machine noise hits both sides
+alike: the epochs in CPU time, the checkpoints by the wall clock (they wait on the disk). Run alone with `python bench/bench_training.py`.
 """
 import os
 
@@ -24,11 +25,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import math  # noqa: E402
-import statistics  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import steps  # noqa: E402  (bench/steps.py: the shared interleaved timer; it loads nothing at import)
 
 import numpy as np  # noqa: E402
 import safetensors.numpy  # noqa: E402
@@ -53,21 +56,6 @@ def mlp(sizes, seed=0):
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         layers += [Linear(n_in, n_out)] + ([ReLU()] if i < len(sizes) - 2 else [])
     return Sequential(layers)
-
-
-def median_interleaved(fns: dict, rounds: int, warmup: int = 1, clock=time.perf_counter) -> dict:
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    samples = {name: [] for name in fns}
-    order = list(fns.items())
-    for round_ in range(rounds):
-        # rotate who goes first, so that neither side always runs on a cache warmed by the other
-        for name, fn in order[round_ % len(order):] + order[:round_ % len(order)]:
-            start = clock()
-            fn()
-            samples[name].append(clock() - start)
-    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 # -- (a) Trainer overhead ----------------------------------------------------------------------------
@@ -150,9 +138,9 @@ def checkpoint_setup(directory: Path):
 
 def run() -> list:
     trainer_epoch, hand_epoch = epoch_functions()
-    t = median_interleaved({"trainer": trainer_epoch, "hand": hand_epoch,
-                            "hand, no check": lambda: hand_epoch(check_gradients=False)},
-                           EPOCH_ROUNDS, warmup=2, clock=time.process_time)
+    t = steps.time_interleaved({"trainer": trainer_epoch, "hand": hand_epoch,
+                                "hand, no check": lambda: hand_epoch(check_gradients=False)},
+                               EPOCH_ROUNDS, sample_seconds=0, warmup=2)
     rows = [{"figure": f"Trainer.train_epoch vs hand loop, MLP {'-'.join(map(str, SIZES))}, "
                        f"{SAMPLES // BATCH} batches of {BATCH} (ms)",
              "tinytorch": t["trainer"] * 1e3, "reference": t["hand"] * 1e3,
@@ -163,8 +151,9 @@ def run() -> list:
     # in the repository (a real disk, where fsync costs what it costs), not /tmp (possibly tmpfs)
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent) as folder:
         nbytes, saves, loads = checkpoint_setup(Path(folder))
-        s = median_interleaved(saves, CKPT_ROUNDS)
-        l = median_interleaved(loads, CKPT_ROUNDS)
+        # one call per sample, timed by the wall clock: a save waits on the disk
+        s = steps.time_interleaved(saves, CKPT_ROUNDS, sample_seconds=0, warmup=1, clock=time.perf_counter)
+        l = steps.time_interleaved(loads, CKPT_ROUNDS, sample_seconds=0, warmup=1, clock=time.perf_counter)
     mb = nbytes / 1e6
     rows += [
         {"figure": f"checkpoint save {mb:.0f} MB (checksum+fsync+atomic) vs safetensors save_file+fsync+replace",

@@ -41,6 +41,17 @@ def make_data(sizes: tuple, batch: int, seed: int = 0):
     return x, y
 
 
+def training_step(model, loss_fn, optimizer, inputs, targets):
+    """step(): one training step (forward, loss, zero_grad, backward, update). tinytorch and
+    PyTorch spell these calls the same way, so both frameworks' steps are this closure."""
+    def step():
+        loss = loss_fn(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
 def tinytorch_model(sizes: tuple, seed: int = 0):
     from tinytorch.core.activations import ReLU
     from tinytorch.core.layers import Linear, Sequential, manual_seed
@@ -60,13 +71,7 @@ def tinytorch_step(sizes: tuple, batch: int):
     model = tinytorch_model(sizes)
     loss_fn = CrossEntropyLoss()
     optimizer = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    inputs, targets = Tensor(x), Tensor(y)
-
-    def step():
-        loss = loss_fn(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    step = training_step(model, loss_fn, optimizer, Tensor(x), Tensor(y))
     return step, model, optimizer
 
 
@@ -155,14 +160,7 @@ def torch_step(sizes: tuple, batch: int):
     model = torch.nn.Sequential(*layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = torch.nn.CrossEntropyLoss()
-    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        loss = loss_fn(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return step
+    return training_step(model, loss_fn, optimizer, torch.from_numpy(x), torch.from_numpy(y))
 
 
 def steps_for(sizes: tuple, batch: int, with_torch: bool = True) -> dict:
@@ -175,7 +173,7 @@ def steps_for(sizes: tuple, batch: int, with_torch: bool = True) -> dict:
     return steps
 
 
-def calls_per_sample(step, seconds: float, trials: int = 5) -> int:
+def calls_per_sample(step, seconds: float, trials: int = 5, clock=time.process_time) -> int:
     """How many calls of `step` make one timed sample of about `seconds` (at least 1).
 
     Sized from the median of `trials` back-to-back calls, not from one: the first call after
@@ -183,37 +181,38 @@ def calls_per_sample(step, seconds: float, trials: int = 5) -> int:
     it would hold half the calls, so that one cold start would weigh twice as much in it."""
     times = []
     for _ in range(trials):
-        start = time.process_time()
+        start = clock()
         step()
-        times.append(time.process_time() - start)
+        times.append(clock() - start)
     return max(1, int(seconds / max(statistics.median(times), 1e-7)))
 
 
 def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
-                     warmup: int = 3) -> dict:
+                     warmup: int = 3, clock=time.process_time) -> dict:
     """Median seconds per call of each step, over `rounds` rounds of one sample each.
 
     Interleaving (a sample of each system per round, the order rotating from round to round) makes
     a slow spell of a shared machine hit every system alike; the median ignores the spells that
     hit one sample only. Each sample repeats its step enough times to last `sample_seconds`.
-    The clock is this process's CPU time (`time.process_time`): time during which other programs
-    hold the core is not counted. With one thread per library it equals the wall time on an idle
-    machine; a library that kept extra threads busy would be charged for them.
+    The clock is by default this process's CPU time (`time.process_time`): time during which other
+    programs hold the core is not counted. With one thread per library it equals the wall time on
+    an idle machine; a library that kept extra threads busy would be charged for them. Work that
+    waits on the disk (fsync) needs the wall clock: pass `clock=time.perf_counter`.
     """
     for step in steps.values():            # caches, allocator pools, lazily created state
         for _ in range(warmup):
             step()
-    repeats = {name: calls_per_sample(step, sample_seconds) for name, step in steps.items()}
+    repeats = {name: calls_per_sample(step, sample_seconds, clock=clock) for name, step in steps.items()}
     samples = {name: [] for name in steps}
     order = list(steps)
     for round_ in range(rounds):
         shift = round_ % len(order)
         for name in order[shift:] + order[:shift]:
             step, n = steps[name], repeats[name]
-            start = time.process_time()
+            start = clock()
             for _ in range(n):
                 step()
-            samples[name].append((time.process_time() - start) / n)
+            samples[name].append((clock() - start) / n)
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
