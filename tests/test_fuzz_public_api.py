@@ -58,7 +58,7 @@ from hypothesis.extra import numpy as hnp
 import tinytorch
 import tinytorch.core
 from tinytorch import datasets, milestones
-from tinytorch.core import (activations, autograd, checkpoint, clipping, datafiles, dataloader, kernels, layers,
+from tinytorch.core import (activations, autograd, checkpoint, clipping, datafiles, dataloader, flat, kernels, layers,
                             losses, memory, metrics, models, optimizers, schedule, spatial, tensor, training, validation)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
@@ -377,6 +377,11 @@ for _name, _fn in [("row_sums", kernels.row_sums), ("row_max", kernels.row_max)]
 recipe("affine", fn_recipe(kernels.affine, lambda env: {"x": np.ones((2, 3), np.float32), "w": np.ones((4, 3), np.float32),
                                                         "b": np.zeros(4, np.float32)},
                            aliases={"x": ("affine",), "w": ("affine",), "b": ("affine",)}))
+recipe("lay_end_to_end", fn_recipe(flat.lay_end_to_end, lambda env: {"arrays": [np.ones((2, 2), np.float32),
+                                                                             np.zeros(3, np.float32)]},
+                                   aliases={"arrays": ("lay_end_to_end arrays",)}))
+recipe("end_to_end", fn_recipe(flat.end_to_end, lambda env: {"arrays": flat.lay_end_to_end(
+    [np.ones((2, 2), np.float32), np.zeros(3, np.float32)])}, aliases={"arrays": ("end_to_end arrays",)}))
 recipe("check_tensor", fn_recipe(tensor.check_tensor, lambda env: {"name": "op", "x": leaf()},
                                  aliases={"x": ("op",)}))
 recipe("Tensor.reshape", Recipe(Tensor.reshape, lambda env: {"self": leaf(), "shape": (3, 2)},

@@ -261,16 +261,26 @@ def _matrix(name: str, a) -> np.ndarray:
     raise TypeError(f"{name} must be a 2-D float ndarray, got {describe(a)}")
 
 
-def column_sums(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+def _check_flag(name: str, check) -> None:
+    """`check=False` skips checking the arguments, for a caller that has checked them already (a
+    layer or a loss that calls these on every training step: chapter 12 measures what the checks
+    cost there). Anything else than True or False is refused."""
+    if check is not True and check is not False:
+        raise TypeError(f"{name} check must be True or False, got {describe(check)}")
+
+
+def column_sums(a: np.ndarray, out: np.ndarray = None, *, check: bool = True) -> np.ndarray:
     """`a.sum(axis=0)` of a 2-D float array, as the product `ones @ a`; written into `out` (an
-    array of shape `(a.shape[1],)`) if given.
+    array of shape `(a.shape[1],)`) if given. `check=False`: see `_check_flag`.
 
     >>> column_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
     array([6., 9.], dtype=float32)
     """
-    _matrix("column_sums a", a)
-    if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
-        raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
+    if check is not False:
+        _check_flag("column_sums", check)
+        _matrix("column_sums a", a)
+        if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
+            raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
     if a.shape[0] < _FEW_ROWS:
         return np.add.reduce(a, axis=0, out=out)     # a.sum(axis=0), without ndarray.sum's Python wrapper
     if out is None:
@@ -281,36 +291,41 @@ def column_sums(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     return out
 
 
-def row_sums(a: np.ndarray) -> np.ndarray:
-    """`a.sum(axis=1)` of a 2-D float array, as the product `a @ ones`.
+def row_sums(a: np.ndarray, *, check: bool = True) -> np.ndarray:
+    """`a.sum(axis=1)` of a 2-D float array, as the product `a @ ones`. `check=False`: see `_check_flag`.
 
     >>> row_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
     array([1., 5., 9.], dtype=float32)
     """
-    _matrix("row_sums a", a)
+    if check is not False:
+        _check_flag("row_sums", check)
+        _matrix("row_sums a", a)
     if a.shape[0] < _FEW_ROWS:
         return np.add.reduce(a, axis=1)
     return np.dot(a, _ones(a.shape[1], a.dtype))
 
 
-def row_max(a: np.ndarray) -> np.ndarray:
+def row_max(a: np.ndarray, *, check: bool = True) -> np.ndarray:
     """`a.max(axis=1)` of a 2-D float array with at least one column, as an argmax and a gather
-    (a row holding NaN gives NaN, as `max` does).
+    (a row holding NaN gives NaN, as `max` does). `check=False`: see `_check_flag`.
 
     >>> row_max(np.array([[1.0, 3.0], [4.0, 2.0]], dtype=np.float32))
     array([3., 4.], dtype=float32)
     """
-    _matrix("row_max a", a)
-    if a.shape[1] == 0:
-        raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
+    if check is not False:
+        _check_flag("row_max", check)
+        _matrix("row_max a", a)
+        if a.shape[1] == 0:
+            raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
     if a.shape[0] < _FEW_ROWS:
         return np.maximum.reduce(a, axis=1)
     return a[np.arange(a.shape[0]), a.argmax(axis=1)]
 
 
-def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
+def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = True) -> np.ndarray:
     """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new C-ordered array
     of the product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
+    `check=False`: see `_check_flag`.
 
     When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
     runs faster for such shapes, and transposed back while the bias is added.
@@ -319,9 +334,10 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim and w.ndim == 2
+    if check is not False and (_check_flag("affine", check) or not (
+            type(x) is np.ndarray and type(w) is np.ndarray and x.ndim and w.ndim == 2
             and x.shape[-1] == w.shape[1] and x.dtype.kind == "f" and w.dtype.kind == "f"
-            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1] and b.dtype.kind in "fiub"))):
+            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1] and b.dtype.kind in "fiub")))):
         arrays = (all(type(v) is np.ndarray and v.dtype.kind == "f" for v in (x, w))
                   and (b is None or (type(b) is np.ndarray and b.dtype.kind in "fiub")))
         raise (ValueError if arrays else TypeError)(
@@ -362,6 +378,102 @@ def test_unit_kernels():
 
 if __name__ == "__main__":
     test_unit_kernels()
+
+# %% [markdown]
+# ## Provided: arrays laid end to end
+#
+# An optimizer applies the same elementwise arithmetic to every parameter. Done one parameter at a
+# time, a small network pays NumPy's fixed cost per call once per parameter, four or five calls
+# each: on the milestone MLP that bookkeeping takes longer than the arithmetic itself. When the
+# parameters' arrays are consecutive pieces of one buffer, the same arithmetic on the whole buffer
+# gives every element exactly the value it would get piece by piece (elementwise operations do not
+# depend on where an array starts or ends), in one call per operation. `lay_end_to_end` copies
+# arrays into one new buffer and returns views of it, and `end_to_end` recognises arrays that lie
+# that way. `Sequential` lays out its layers' parameters with the first (chapter 03), and the
+# optimizer updates such parameters in one pass (chapter 07). Provided, not exercises.
+
+# %%
+#| export core.flat
+"""Arrays laid end to end in one buffer, so elementwise work on all of them is one NumPy call
+(exported from module 01)."""
+import numpy as np
+
+from tinytorch.core.validation import describe
+
+__all__ = ["lay_end_to_end", "end_to_end"]
+
+
+def _arrays(name: str, arrays) -> list:
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{name} arrays must be a list of ndarrays, got {describe(arrays)}")
+    for index, a in enumerate(arrays):
+        if type(a) is not np.ndarray:
+            raise TypeError(f"{name} arrays[{index}] must be an ndarray, got {describe(a)}")
+    return list(arrays)
+
+
+def lay_end_to_end(arrays) -> list:
+    """Copies of `arrays` (same shapes and values) that are consecutive views of one new 1-D
+    buffer, in order. All arrays must share one dtype.
+
+    >>> a, b = lay_end_to_end([np.ones((2, 2), np.float32), np.zeros(3, np.float32)])
+    >>> a.shape, b.shape, end_to_end([a, b]).shape
+    ((2, 2), (3,), (7,))
+    """
+    arrays = _arrays("lay_end_to_end", arrays)
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) > 1:
+        raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
+    buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
+    views, start = [], 0
+    for a in arrays:
+        view = buffer[start:start + a.size].reshape(a.shape)
+        np.copyto(view, a)
+        views.append(view)
+        start += a.size
+    return views
+
+
+def end_to_end(arrays):
+    """The 1-D view that `arrays` cover when they are consecutive, C-ordered pieces of one buffer,
+    in order and of one dtype; otherwise None. Writing into it writes into the arrays.
+
+    >>> end_to_end([np.ones(2), np.ones(2)]) is None      # two separate buffers
+    True
+    """
+    arrays = _arrays("end_to_end", arrays)
+    if not arrays:
+        return None
+    base = arrays[0].base
+    if type(base) is not np.ndarray or not base.flags.c_contiguous:
+        return None
+    origin = base.__array_interface__["data"][0]
+    start = address = arrays[0].__array_interface__["data"][0]
+    for a in arrays:
+        if (a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != address):
+            return None
+        address += a.nbytes
+    flat = base.reshape(-1)               # a view: base is C-ordered
+    return flat[(start - origin) // base.itemsize:(address - origin) // base.itemsize]
+
+
+# %%
+def test_unit_flat():
+    a, b = np.arange(4, dtype=np.float32).reshape(2, 2), np.arange(3, dtype=np.float32)
+    va, vb = lay_end_to_end([a, b])
+    assert np.array_equal(va, a) and np.array_equal(vb, b) and not np.shares_memory(va, a)
+    run = end_to_end([va, vb])
+    run *= 2                                   # one call changes both arrays
+    assert np.array_equal(va, 2 * a) and np.array_equal(vb, 2 * b)
+    assert end_to_end([vb, va]) is None        # out of order
+    assert end_to_end([va]).shape == (4,) and end_to_end([vb]).shape == (3,)
+    assert end_to_end([a, b]) is None          # separate buffers
+    print("flat: ok")
+
+
+if __name__ == "__main__":
+    test_unit_flat()
 
 # %% [markdown]
 # ## The Tensor class

@@ -36,6 +36,7 @@ import math
 import numpy as np
 
 from tinytorch.core.autograd import grad_buffer, zero_grads
+from tinytorch.core.flat import lay_end_to_end
 from tinytorch.core.kernels import affine, column_sums
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
 from tinytorch.core.validation import check_bool, check_int, check_number, describe
@@ -268,11 +269,13 @@ def _check_linear_parameters(x, weight, bias) -> None:
     expression decides in the usual case (this runs on every Linear call); the messages are built
     only when it fails."""
     if (isinstance(x, Tensor) and isinstance(weight, Tensor) and weight.data.ndim == 2 and x.data.ndim
-            and x.data.shape[-1] == weight.data.shape[1]
+            and x.data.shape[-1] == weight.data.shape[1] and weight.data.dtype.kind == "f"
             and (bias is None or (isinstance(bias, Tensor) and bias.data.shape == weight.data.shape[:1]))):
         return
     check_tensor("linear x", x)
     check_tensor("linear weight", weight)
+    if weight.data.dtype.kind != "f":
+        raise TypeError(f"linear weight must hold floating values, got dtype {weight.data.dtype}")
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear weight of shape {weight.shape} must be (out_features, in_features) with "
                          f"in_features the last dimension of x, got x of shape {x.shape}")
@@ -292,7 +295,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     # (chapter 03, "The cost: one node per layer").
     ### BEGIN SOLUTION
     # x @ W.T + b, by the route BLAS runs faster (core.kernels.affine)
-    out = affine(x.data, weight.data, None if bias is None else bias.data)
+    out = affine(x.data, weight.data, None if bias is None else bias.data, check=False)  # checked above
 
     def backward(g):
         grad_x = g @ weight.data if x.requires_grad else None
@@ -303,7 +306,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
         # affine / column_sums (core.kernels, chapter 01) are only faster routes to the same numbers.
         grad_w = (np.matmul(rows.T, inputs, out=grad_buffer(weight))
                   if weight.requires_grad else None)
-        grad_b = (column_sums(rows, out=grad_buffer(bias))       # rows.sum(axis=0), faster
+        grad_b = (column_sums(rows, out=grad_buffer(bias), check=False)   # rows.sum(axis=0), faster
                   if bias is not None and bias.requires_grad else None)
         return grad_x, grad_w, grad_b
     ### END SOLUTION
@@ -489,6 +492,12 @@ class Sequential(Module):
             if not callable(layer):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, expected a callable layer")
         self.layers = list(layers)
+        # Provided: the parameters' values are copied end to end into one buffer (core.flat, chapter 01),
+        # so that an optimizer updates them all with one NumPy call per operation (chapter 07).
+        params = self.parameters()
+        if len(params) > 1 and len({p.data.dtype for p in params}) == 1:
+            for param, view in zip(params, lay_end_to_end([p.data for p in params])):
+                param.data = view
 
     def forward(self, x):
         for layer in self.layers:

@@ -38,6 +38,7 @@
 # %%
 #| export
 import contextlib
+import functools
 
 import numpy as np
 
@@ -166,6 +167,15 @@ def _reverse_topological(root) -> list:
     return order
 
 
+@functools.lru_cache(maxsize=16)
+def _unit_gradient(shape: tuple, dtype) -> np.ndarray:
+    """d(root)/d(root) for a one-element root: a read-only 1 (the same shapes come back every step,
+    and no rule writes into the gradient it is given)."""
+    one = np.ones(shape, dtype)
+    one.flags.writeable = False
+    return one
+
+
 def backward(root, grad=None) -> None:
     """Accumulate d(root)/d(leaf) into the `.grad` of every leaf that requires grad.
 
@@ -180,7 +190,7 @@ def backward(root, grad=None) -> None:
         if root.data.size != 1:
             raise RuntimeError(f"backward() without a gradient needs a single-element tensor, got "
                                f"shape {root.data.shape}: pass grad= of that shape, or reduce first")
-        grad = np.ones(root.data.shape, root.data.dtype)
+        grad = _unit_gradient(root.data.shape, root.data.dtype)
     else:
         try:
             grad = np.asarray(getattr(grad, "data", grad), dtype=root.data.dtype)

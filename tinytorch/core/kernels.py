@@ -35,16 +35,26 @@ def _matrix(name: str, a) -> np.ndarray:
     raise TypeError(f"{name} must be a 2-D float ndarray, got {describe(a)}")
 
 
-def column_sums(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+def _check_flag(name: str, check) -> None:
+    """`check=False` skips checking the arguments, for a caller that has checked them already (a
+    layer or a loss that calls these on every training step: chapter 12 measures what the checks
+    cost there). Anything else than True or False is refused."""
+    if check is not True and check is not False:
+        raise TypeError(f"{name} check must be True or False, got {describe(check)}")
+
+
+def column_sums(a: np.ndarray, out: np.ndarray = None, *, check: bool = True) -> np.ndarray:
     """`a.sum(axis=0)` of a 2-D float array, as the product `ones @ a`; written into `out` (an
-    array of shape `(a.shape[1],)`) if given.
+    array of shape `(a.shape[1],)`) if given. `check=False`: see `_check_flag`.
 
     >>> column_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
     array([6., 9.], dtype=float32)
     """
-    _matrix("column_sums a", a)
-    if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
-        raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
+    if check is not False:
+        _check_flag("column_sums", check)
+        _matrix("column_sums a", a)
+        if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
+            raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
     if a.shape[0] < _FEW_ROWS:
         return np.add.reduce(a, axis=0, out=out)     # a.sum(axis=0), without ndarray.sum's Python wrapper
     if out is None:
@@ -55,36 +65,41 @@ def column_sums(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     return out
 
 
-def row_sums(a: np.ndarray) -> np.ndarray:
-    """`a.sum(axis=1)` of a 2-D float array, as the product `a @ ones`.
+def row_sums(a: np.ndarray, *, check: bool = True) -> np.ndarray:
+    """`a.sum(axis=1)` of a 2-D float array, as the product `a @ ones`. `check=False`: see `_check_flag`.
 
     >>> row_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
     array([1., 5., 9.], dtype=float32)
     """
-    _matrix("row_sums a", a)
+    if check is not False:
+        _check_flag("row_sums", check)
+        _matrix("row_sums a", a)
     if a.shape[0] < _FEW_ROWS:
         return np.add.reduce(a, axis=1)
     return np.dot(a, _ones(a.shape[1], a.dtype))
 
 
-def row_max(a: np.ndarray) -> np.ndarray:
+def row_max(a: np.ndarray, *, check: bool = True) -> np.ndarray:
     """`a.max(axis=1)` of a 2-D float array with at least one column, as an argmax and a gather
-    (a row holding NaN gives NaN, as `max` does).
+    (a row holding NaN gives NaN, as `max` does). `check=False`: see `_check_flag`.
 
     >>> row_max(np.array([[1.0, 3.0], [4.0, 2.0]], dtype=np.float32))
     array([3., 4.], dtype=float32)
     """
-    _matrix("row_max a", a)
-    if a.shape[1] == 0:
-        raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
+    if check is not False:
+        _check_flag("row_max", check)
+        _matrix("row_max a", a)
+        if a.shape[1] == 0:
+            raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
     if a.shape[0] < _FEW_ROWS:
         return np.maximum.reduce(a, axis=1)
     return a[np.arange(a.shape[0]), a.argmax(axis=1)]
 
 
-def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
+def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = True) -> np.ndarray:
     """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new C-ordered array
     of the product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
+    `check=False`: see `_check_flag`.
 
     When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
     runs faster for such shapes, and transposed back while the bias is added.
@@ -93,9 +108,10 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim and w.ndim == 2
+    if check is not False and (_check_flag("affine", check) or not (
+            type(x) is np.ndarray and type(w) is np.ndarray and x.ndim and w.ndim == 2
             and x.shape[-1] == w.shape[1] and x.dtype.kind == "f" and w.dtype.kind == "f"
-            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1] and b.dtype.kind in "fiub"))):
+            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1] and b.dtype.kind in "fiub")))):
         arrays = (all(type(v) is np.ndarray and v.dtype.kind == "f" for v in (x, w))
                   and (b is None or (type(b) is np.ndarray and b.dtype.kind in "fiub")))
         raise (ValueError if arrays else TypeError)(

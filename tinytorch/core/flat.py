@@ -1,0 +1,65 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/01_tensor/01_tensor.py
+# Edit the source, then run `make export` to regenerate this file.
+
+"""Arrays laid end to end in one buffer, so elementwise work on all of them is one NumPy call
+(exported from module 01)."""
+import numpy as np
+
+from tinytorch.core.validation import describe
+
+__all__ = ["lay_end_to_end", "end_to_end"]
+
+
+def _arrays(name: str, arrays) -> list:
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{name} arrays must be a list of ndarrays, got {describe(arrays)}")
+    for index, a in enumerate(arrays):
+        if type(a) is not np.ndarray:
+            raise TypeError(f"{name} arrays[{index}] must be an ndarray, got {describe(a)}")
+    return list(arrays)
+
+
+def lay_end_to_end(arrays) -> list:
+    """Copies of `arrays` (same shapes and values) that are consecutive views of one new 1-D
+    buffer, in order. All arrays must share one dtype.
+
+    >>> a, b = lay_end_to_end([np.ones((2, 2), np.float32), np.zeros(3, np.float32)])
+    >>> a.shape, b.shape, end_to_end([a, b]).shape
+    ((2, 2), (3,), (7,))
+    """
+    arrays = _arrays("lay_end_to_end", arrays)
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) > 1:
+        raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
+    buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
+    views, start = [], 0
+    for a in arrays:
+        view = buffer[start:start + a.size].reshape(a.shape)
+        np.copyto(view, a)
+        views.append(view)
+        start += a.size
+    return views
+
+
+def end_to_end(arrays):
+    """The 1-D view that `arrays` cover when they are consecutive, C-ordered pieces of one buffer,
+    in order and of one dtype; otherwise None. Writing into it writes into the arrays.
+
+    >>> end_to_end([np.ones(2), np.ones(2)]) is None      # two separate buffers
+    True
+    """
+    arrays = _arrays("end_to_end", arrays)
+    if not arrays:
+        return None
+    base = arrays[0].base
+    if type(base) is not np.ndarray or not base.flags.c_contiguous:
+        return None
+    origin = base.__array_interface__["data"][0]
+    start = address = arrays[0].__array_interface__["data"][0]
+    for a in arrays:
+        if (a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != address):
+            return None
+        address += a.nbytes
+    flat = base.reshape(-1)               # a view: base is C-ordered
+    return flat[(start - origin) // base.itemsize:(address - origin) // base.itemsize]
