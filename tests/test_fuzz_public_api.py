@@ -370,13 +370,19 @@ recipe("stack", fn_recipe(tensor.stack, lambda env: {"tensors": [leaf(), leaf()]
                           aliases={"tensors": ("stack",), "axis": ("stack axis",)}))
 recipe("unbroadcast", fn_recipe(tensor.unbroadcast, lambda env: {"grad": np.ones((4, 3), np.float32), "shape": (3,)}))
 recipe("column_sums", fn_recipe(kernels.column_sums, lambda env: {"a": np.ones((4, 3), np.float32),
-                                                                  "out": np.zeros(3, np.float32)},
-                                aliases={"a": ("column_sums a",), "out": ("column_sums out",)}))
+                                                                  "out": np.zeros(3, np.float32), "check": True},
+                                aliases={"a": ("column_sums a",), "out": ("column_sums out",),
+                                         "check": ("column_sums check",)}))
 for _name, _fn in [("row_sums", kernels.row_sums), ("row_max", kernels.row_max)]:
-    recipe(_name, fn_recipe(_fn, lambda env: {"a": np.ones((4, 3), np.float32)}, aliases={"a": (_name,)}))
+    recipe(_name, fn_recipe(_fn, lambda env: {"a": np.ones((4, 3), np.float32), "check": True},
+                            aliases={"a": (_name,), "check": (f"{_name} check",)}))
 recipe("affine", fn_recipe(kernels.affine, lambda env: {"x": np.ones((2, 3), np.float32), "w": np.ones((4, 3), np.float32),
-                                                        "b": np.zeros(4, np.float32)},
-                           aliases={"x": ("affine",), "w": ("affine",), "b": ("affine",)}))
+                                                        "b": np.zeros(4, np.float32), "check": True},
+                           aliases={"x": ("affine",), "w": ("affine",), "b": ("affine",), "check": ("affine check",)}))
+recipe("matrix_product", fn_recipe(kernels.matrix_product, lambda env: {
+    "a": np.ones((2, 3), np.float32), "b": np.ones((3, 4), np.float32), "out": np.zeros((2, 4), np.float32),
+    "check": True}, aliases={"a": ("matrix_product a",), "b": ("matrix_product b",),
+                             "out": ("matrix_product out",), "check": ("matrix_product check",)}))
 recipe("lay_end_to_end", fn_recipe(flat.lay_end_to_end, lambda env: {"arrays": [np.ones((2, 2), np.float32),
                                                                              np.zeros(3, np.float32)]},
                                    aliases={"arrays": ("lay_end_to_end arrays",)}))

@@ -214,7 +214,7 @@ if __name__ == "__main__":
     test_unit_unbroadcast()
 
 # %% [markdown]
-# ## Provided: four kernels at BLAS speed
+# ## Provided: five kernels at BLAS speed
 #
 # A training step reduces some arrays along one axis: the bias gradient sums the batch's rows, and
 # softmax cross-entropy takes each row's maximum and sum. NumPy's `a.sum(axis=0)` and
@@ -222,12 +222,14 @@ if __name__ == "__main__":
 # layer's `x @ w.T` runs markedly slower in OpenBLAS than the same product taken the other way
 # round when the batch is smaller than the layer's width. The functions below compute exactly those
 # results by the faster route (a matrix-vector product with a vector of ones; an argmax and a
-# gather; `(w @ x.T).T`). They are provided, not exercises: a learner who writes `g.sum(axis=0)` or
-# `x @ w.T` gets the same numbers. `make bench` shows what they save (chapter 12, "How fast is it?").
+# gather; `(w @ x.T).T`), and take their matrix products with `np.dot`, which skips the ufunc
+# machinery that `@` goes through: a fixed cost per product that counts on a small layer. They are
+# provided, not exercises: a learner who writes `g.sum(axis=0)` or `x @ w.T` gets the same numbers.
+# `make bench` shows what they save (chapter 12, "How fast is it?").
 
 # %%
 #| export core.kernels
-"""Faster routes to four array computations every training step makes (exported from module 01).
+"""Faster routes to five array computations every training step makes (exported from module 01).
 
 At the shapes of a training step (a batch of 64 to 256 rows; 10 classes; layers of 64 to 1,024)
 these run several times faster than the plain NumPy expressions with a single-threaded OpenBLAS;
@@ -242,7 +244,7 @@ import numpy as np
 
 from tinytorch.core.validation import describe
 
-__all__ = ["column_sums", "row_sums", "row_max", "affine"]
+__all__ = ["column_sums", "row_sums", "row_max", "affine", "matrix_product"]
 
 _FEW_ROWS = 32      # below this many rows, NumPy's reductions beat the BLAS routes (measured)
 
@@ -344,14 +346,43 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
             f"affine needs float ndarrays x (..., K), w (M, K) and optionally b (M,), got "
             f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
     if x.ndim == 2 and x.shape[0] < w.shape[0]:
-        product = (w @ x.T).T                       # F-ordered; the add below makes a C-ordered copy
+        product = np.dot(w, x.T).T                  # F-ordered; the add below makes a C-ordered copy
         if b is None:
             return np.ascontiguousarray(product)
         return np.add(product, b, out=np.empty(product.shape, product.dtype))
-    out = x @ w.T
+    out = np.dot(x, w.T)            # x @ w.T: np.dot skips the ufunc machinery @ goes through
     if b is not None:
         out += b
     return out
+
+
+def matrix_product(a: np.ndarray, b: np.ndarray, out: np.ndarray = None, *, check: bool = True) -> np.ndarray:
+    """`a @ b` of 2-D float arrays, written into `out` (shape `(a.shape[0], b.shape[1])`) if given.
+    `check=False`: see `_check_flag`.
+
+    Computed by `np.dot`, which skips the ufunc machinery that `@` and `np.matmul` go through: about
+    half a microsecond a call, which counts at the sizes of a small network's layers. `np.dot` writes
+    only into a C-ordered `out` of the product's dtype; any other `out` gets `np.matmul`'s casting.
+
+    >>> matrix_product(np.eye(2, dtype=np.float32), np.arange(4, dtype=np.float32).reshape(2, 2))
+    array([[0., 1.],
+           [2., 3.]], dtype=float32)
+    """
+    if check is not False:
+        _check_flag("matrix_product", check)
+        _matrix("matrix_product a", a)
+        _matrix("matrix_product b", b)
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(f"matrix_product a of shape {a.shape} and b of shape {b.shape} do not chain: "
+                             f"a's columns must equal b's rows")
+        if out is not None and (type(out) is not np.ndarray or out.shape != (a.shape[0], b.shape[1])):
+            raise ValueError(f"matrix_product out must be an ndarray of shape {(a.shape[0], b.shape[1])}, "
+                             f"got {describe(out)}")
+    if out is None:
+        return np.dot(a, b)
+    if out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:
+        return np.dot(a, b, out=out)
+    return np.matmul(a, b, out=out)
 
 
 # %%
@@ -373,6 +404,11 @@ def test_unit_kernels():
         assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
         assert affine(x, w, np.arange(5)).dtype == np.float32      # an integer bias is added in place
     assert affine(np.ones((2, 3, 4), np.float32), np.ones((5, 4), np.float32)).shape == (2, 3, 5)
+    a, b = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+    assert np.allclose(matrix_product(a, b), a @ b, atol=1e-5)
+    for out in (np.empty((6, 3), np.float32), np.empty((6, 3), np.float64),     # np.dot, cast
+                np.empty((3, 6), np.float32).T):                               # not C-ordered
+        assert matrix_product(a, b, out=out) is out and np.allclose(out, a @ b, atol=1e-5)
     print("kernels: ok")
 
 

@@ -212,6 +212,9 @@ if __name__ == "__main__":
 
 # %%
 #| export
+_UNSIGNED = {}      # an integer dtype -> the unsigned dtype of its size and byte order (labels, below)
+
+
 def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
     n, c = logits.shape
     if labels.dtype.kind not in "iu":
@@ -222,7 +225,10 @@ def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
                          f"got targets of shape {labels.shape}")
     # Seen as unsigned (same size and byte order), a negative label is a huge number: one max()
     # finds both kinds of bad label.
-    if np.maximum.reduce(labels.view(labels.dtype.str.replace("i", "u"))) >= c:
+    unsigned = _UNSIGNED.get(labels.dtype)
+    if unsigned is None:
+        unsigned = _UNSIGNED[labels.dtype] = np.dtype(labels.dtype.str.replace("i", "u"))
+    if np.maximum.reduce(labels.view(unsigned)) >= c:
         bad = (labels < 0) | (labels >= c)
         raise ValueError(f"{name}: class label {labels[bad][0]} is out of range for {c} classes "
                          f"(labels must be in 0..{c - 1})")

@@ -14,8 +14,9 @@ from tinytorch.core.validation import check_bool, check_number, describe
 __all__ = ["clip_grad_norm", "grad_norm"]
 
 
-def _gradients(parameters, who: str) -> list:
-    """The gradient ndarrays of ``parameters`` (a Tensor or an iterable of Tensors); None skipped.
+def _gradients(parameters, who: str) -> tuple:
+    """(indices, gradients): the gradient ndarrays of ``parameters`` (a Tensor or an iterable of
+    Tensors) and the parameters' positions; None gradients skipped.
 
     Everything is checked before anything is returned: the caller may then change them all."""
     if isinstance(parameters, Tensor):
@@ -24,14 +25,15 @@ def _gradients(parameters, who: str) -> list:
                                          or not isinstance(parameters, Iterable)):
         raise TypeError(f"{who} parameters must be a Tensor or an iterable of Tensors "
                         f"(e.g. model.parameters()), got {describe(parameters)}")
-    grads = []
+    indices, grads = [], []
     for index, param in enumerate(parameters):
         if not isinstance(param, Tensor):
             raise TypeError(f"{who} parameters[{index}] must be a Tensor (whose .grad is clipped), "
                             f"got {describe(param)}")
         grad = param.grad
         if type(grad) is np.ndarray and grad.dtype.kind == "f":    # the usual case, in one test
-            grads.append((index, grad))
+            indices.append(index)
+            grads.append(grad)
             continue
         if grad is None:
             continue
@@ -40,8 +42,9 @@ def _gradients(parameters, who: str) -> list:
         if not isinstance(grad, np.ndarray) or grad.dtype.kind != "f":
             raise TypeError(f"{who} parameters[{index}].grad must be a float ndarray or Tensor, "
                             f"got {describe(grad)}")
-        grads.append((index, grad))
-    return grads
+        indices.append(index)
+        grads.append(grad)
+    return indices, grads
 
 
 # The gradient arrays _norm saw last, and the 1-D view they cover if they lie end to end in one
@@ -73,17 +76,17 @@ def _norm(grads: list, exact: bool = True) -> float:
     finite (so float32 overflow is never mistaken for an infinite gradient)."""
     squares = 0.0
     if not exact:
-        run = _end_to_end_gradients([g for _, g in grads])
+        run = _end_to_end_gradients(grads)
         if run is not None:                  # all of them in one dot product
             squares = float(np.vdot(run, run))
         else:
-            for _, g in grads:
+            for g in grads:
                 squares += float(np.vdot(g, g))
         if math.isfinite(squares):
             return math.sqrt(squares)
         squares = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        for _, g in grads:
+        for g in grads:
             flat = g.reshape(-1).astype(np.float64, copy=False)
             squares += float(np.dot(flat, flat))
     return math.sqrt(squares) if math.isfinite(squares) else squares
@@ -94,7 +97,7 @@ def grad_norm(parameters) -> float:
 
     Summed in the gradients' dtype (float32 BLAS, as PyTorch does) and recounted in float64 when
     that overflows: cheap enough for the Trainer to check every update for non-finite gradients."""
-    return _norm(_gradients(parameters, "grad_norm"), exact=False)
+    return _norm(_gradients(parameters, "grad_norm")[1], exact=False)
 
 
 def clip_grad_norm(parameters, max_norm: float = 1.0, error_if_nonfinite: bool = False) -> float:
@@ -114,8 +117,8 @@ def clip_grad_norm(parameters, max_norm: float = 1.0, error_if_nonfinite: bool =
     """
     max_norm = check_number("clip_grad_norm max_norm", max_norm, positive=True)
     error_if_nonfinite = check_bool("clip_grad_norm error_if_nonfinite", error_if_nonfinite)
-    grads = _gradients(parameters, "clip_grad_norm")
-    for index, g in grads:
+    indices, grads = _gradients(parameters, "clip_grad_norm")
+    for index, g in zip(indices, grads):
         if not g.flags.writeable:
             raise ValueError(f"clip_grad_norm parameters[{index}].grad is read-only, so it cannot be "
                              f"scaled in place; no gradient was changed")
@@ -130,6 +133,6 @@ def clip_grad_norm(parameters, max_norm: float = 1.0, error_if_nonfinite: bool =
         return total_norm
     if total_norm > max_norm:
         scale = max_norm / total_norm
-        for _, g in grads:
+        for g in grads:
             g *= scale
     return total_norm

@@ -7,7 +7,7 @@ import numpy as np
 
 from tinytorch.core.autograd import grad_buffer, zero_grads
 from tinytorch.core.flat import lay_end_to_end
-from tinytorch.core.kernels import affine, column_sums
+from tinytorch.core.kernels import affine, column_sums, matrix_product
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
 from tinytorch.core.validation import check_bool, check_int, check_number, describe
 
@@ -195,13 +195,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     out = affine(x.data, weight.data, None if bias is None else bias.data, check=False)  # checked above
 
     def backward(g):
-        grad_x = g @ weight.data if x.requires_grad else None
+        grad_x = np.dot(g, weight.data) if x.requires_grad else None      # g @ W, as core.kernels does it
         rows = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         inputs = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
         # out=grad_buffer(p) writes into p's zeroed .grad when it can, else allocates (module 06,
         # "Zeroing gradients lazily"); plain `rows.T @ x` and `rows.sum(axis=0)` are as correct, and
-        # affine / column_sums (core.kernels, chapter 01) are only faster routes to the same numbers.
-        grad_w = (np.matmul(rows.T, inputs, out=grad_buffer(weight))
+        # affine / matrix_product / column_sums (core.kernels, chapter 01) are only faster routes to
+        # the same numbers.
+        grad_w = (matrix_product(rows.T, inputs, out=grad_buffer(weight), check=False)
                   if weight.requires_grad else None)
         grad_b = (column_sums(rows, out=grad_buffer(bias), check=False)   # rows.sum(axis=0), faster
                   if bias is not None and bias.requires_grad else None)

@@ -42,6 +42,11 @@ _STATE_KEYS = ("model", "optimizer", "scheduler", "random_state", "trainer")
 
 def _unpack_batch(batch, epoch: int, index: int):
     """(inputs, targets) Tensors of one batch, with matching leading (batch) dimensions."""
+    if type(batch) is tuple and len(batch) == 2:            # the usual batch passes one test
+        inputs, targets = batch
+        if (type(inputs) is Tensor and type(targets) is Tensor and inputs.data.ndim and targets.data.ndim
+                and inputs.data.shape[0] == targets.data.shape[0] != 0):
+            return inputs, targets
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise ValueError(f"epoch {epoch}, batch {index}: a batch must be a pair (inputs, targets), "
                          f"got {describe(batch)}")
