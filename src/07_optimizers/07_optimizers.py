@@ -56,6 +56,13 @@
 #
 # The learning rate is a plain attribute, `optimizer.lr`. A schedule changes it between steps and
 # the next `step()` uses the new value.
+#
+# Provided, before the loop you write: when the parameters' values lie end to end in one buffer (a
+# `Sequential` lays them out so; module 01, "arrays laid end to end") and the rule is elementwise
+# (`_elementwise = True`: SGD and Adam are), `step()` calls `_update` once with the whole buffers
+# as `param`, `grad` and `state`. That gives every number exactly what your loop gives it, with far
+# fewer NumPy calls on a small network. Gradients and state buffers are then kept end to end too
+# (each `.grad` and state entry is a view of its piece). Everything else takes your loop.
 
 # %%
 #| export

@@ -55,11 +55,19 @@ def end_to_end(arrays):
     if type(base) is not np.ndarray or not base.flags.c_contiguous:
         return None
     origin = base.__array_interface__["data"][0]
-    start = address = arrays[0].__array_interface__["data"][0]
+    start = address = None
     for a in arrays:
-        if (a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous
-                or a.__array_interface__["data"][0] != address):
+        if a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous:
+            return None
+        if a.size == 0:                   # occupies nothing (NumPy may point it anywhere)
+            continue
+        here = a.__array_interface__["data"][0]
+        if address is None:
+            start = address = here
+        elif here != address:
             return None
         address += a.nbytes
+    if start is None:
+        return None
     flat = base.reshape(-1)               # a view: base is C-ordered
     return flat[(start - origin) // base.itemsize:(address - origin) // base.itemsize]
