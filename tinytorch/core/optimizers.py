@@ -77,7 +77,8 @@ class Optimizer:
 
     A subclass passes its hyperparameters to `__init__`, names the arrays (`_state_arrays`) and
     counters (`_state_counts`) its state holds, and writes `_update(param, grad, state, lr)`: the
-    rule for one parameter, which changes the ndarray `param` in place.
+    rule for one parameter, which changes the ndarray `param` in place. A rule that is elementwise
+    sets `_elementwise = True`: `step` may then run it once on parameters laid end to end (core.flat).
 
     >>> import numpy as np
     >>> from tinytorch.core.tensor import Tensor
