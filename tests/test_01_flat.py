@@ -4,7 +4,7 @@ pieces of one buffer, in order, of one dtype."""
 import numpy as np
 import pytest
 
-from tinytorch.core.flat import end_to_end, lay_end_to_end
+from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 
 RNG = np.random.default_rng(0)
 
@@ -198,3 +198,29 @@ def test_end_to_end_refuses_what_is_not_a_list_of_ndarrays(bad):
 def test_end_to_end_refuses_a_non_array_entry():
     with pytest.raises(TypeError, match=r"end_to_end arrays\[1\]"):
         end_to_end([np.ones(2), [1.0, 2.0]])
+
+
+# ---------------------------------------------------------------------------------------- split_into
+
+def test_split_into_cuts_views_in_order():
+    buffer = np.arange(7, dtype=np.float32)
+    a, b, c = split_into(buffer, [(2, 2), (0,), (3,)])
+    assert a.shape == (2, 2) and b.shape == (0,) and c.shape == (3,)
+    assert a.tolist() == [[0, 1], [2, 3]] and c.tolist() == [4, 5, 6]
+    c[0] = 40                                  # views, not copies
+    assert buffer[4] == 40
+    assert end_to_end([a, b, c]).tolist() == buffer.tolist()
+    assert split_into(np.zeros(1), [()])[0].shape == ()
+
+
+@pytest.mark.parametrize("buffer, shapes, error, words", [
+    (np.zeros((2, 2)), [(4,)], TypeError, "split_into buffer"),
+    ([0.0, 1.0], [(2,)], TypeError, "split_into buffer"),
+    (np.zeros(4), 4, TypeError, "split_into shapes"),
+    (np.zeros(4), [("a",)], TypeError, "split_into shapes"),
+    (np.zeros(4), [(3,)], ValueError, "split_into shapes"),
+    (np.zeros(4), [(5,), (-1,)], ValueError, "split_into shapes"),
+])
+def test_split_into_refuses_what_does_not_fit(buffer, shapes, error, words):
+    with pytest.raises(error, match=words):
+        split_into(buffer, shapes)

@@ -74,7 +74,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from tinytorch.core.autograd import zero_grads
-from tinytorch.core.flat import end_to_end, lay_end_to_end
+from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.validation import check_bool, check_number, describe
 
@@ -496,11 +496,10 @@ class _EndToEnd:
         and the joined counts."""
         if not self.shared and any(key in self.state for key in self.array_keys):
             for key in self.array_keys:
-                flat, start = self.state[key], 0
-                for entry, data in zip(entries, self.datas):
-                    entry[key] = view = flat[start:start + data.size].reshape(data.shape)
+                views = split_into(self.state[key], [data.shape for data in self.datas])
+                for entry, view in zip(entries, views):
+                    entry[key] = view
                     self.shared.append((entry, key, view))
-                    start += data.size
         for key in self.count_keys:
             count = self.state[key]
             for entry in entries:

@@ -3,11 +3,13 @@
 
 """Arrays laid end to end in one buffer, so elementwise work on all of them is one NumPy call
 (exported from module 01)."""
+import math
+
 import numpy as np
 
 from tinytorch.core.validation import describe
 
-__all__ = ["lay_end_to_end", "end_to_end"]
+__all__ = ["lay_end_to_end", "end_to_end", "split_into"]
 
 
 def _arrays(name: str, arrays) -> list:
@@ -32,12 +34,32 @@ def lay_end_to_end(arrays) -> list:
     if len(dtypes) > 1:
         raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
     buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
-    views, start = [], 0
-    for a in arrays:
-        view = buffer[start:start + a.size].reshape(a.shape)
+    views = split_into(buffer, [a.shape for a in arrays])
+    for view, a in zip(views, arrays):
         np.copyto(view, a)
-        views.append(view)
-        start += a.size
+    return views
+
+
+def split_into(buffer: np.ndarray, shapes) -> list:
+    """Views of consecutive pieces of the 1-D array `buffer`, one of each shape in `shapes`, in
+    order; together they must cover it exactly.
+
+    >>> [v.tolist() for v in split_into(np.arange(5), [(2, 1), (3,)])]
+    [[[0], [1]], [2, 3, 4]]
+    """
+    if type(buffer) is not np.ndarray or buffer.ndim != 1:
+        raise TypeError(f"split_into buffer must be a 1-D ndarray, got {describe(buffer)}")
+    try:
+        shapes = [tuple(int(n) for n in shape) for shape in shapes]
+        sizes = [math.prod(shape) for shape in shapes]
+    except (TypeError, ValueError):
+        raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
+    if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
+        raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
+    views, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        views.append(buffer[start:start + size].reshape(shape))
+        start += size
     return views
 
 
