@@ -157,7 +157,11 @@ class Optimizer:
         zero_grads(self.params)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient; parameters whose `.grad` is None are skipped."""
+        """Update every parameter that has a gradient; parameters whose `.grad` is None are skipped.
+
+        Parameters laid end to end (a Sequential's) are updated by one call of the rule; their
+        gradients are then kept end to end too: a `.grad` found elsewhere is copied into that buffer
+        once and set to its view (same values; unlike PyTorch, the `.grad` object changes then)."""
         owner = type(self).__name__
         # A Python float: a NumPy float64 scalar (e.g. set by a schedule) would upcast float32 arrays.
         # The usual value (a float in [0, inf)) passes one comparison; anything else gets the full check.
