@@ -447,3 +447,32 @@ def test_zero_is_pending_says_when_a_gradient_is_known_zero():
     assert not zero_is_pending(params[0]) and zero_is_pending(params[1])
     with pytest.raises(TypeError, match="zero_is_pending tensor"):
         zero_is_pending(np.zeros(3))
+
+
+def _is_reverse_topological(order):
+    """Each interior node appears once, before every interior node it consumes."""
+    position = {id(node): i for i, node in enumerate(order)}
+    return len(position) == len(order) and all(
+        position[id(parent)] > position[id(node)]
+        for node in order for parent in node._parents if parent._backward is not None)
+
+
+def test_reverse_topological_order_of_a_chain_and_of_graphs_that_join():
+    from tinytorch.core.autograd import _reverse_topological
+    x = param([1.0, 2.0])
+    a = x * 2.0
+    b = a + 1.0
+    c = b.sum()
+    assert _reverse_topological(c) == [c, b, a]          # a chain: root first, then down it
+    shared = x * 3.0
+    joined = (shared * shared).sum()                      # one node used twice by the next
+    order = _reverse_topological(joined)
+    assert len(order) == 3 and order[0] is joined and order[-1] is shared
+    assert _is_reverse_topological(order)
+    left, right = x * 2.0, x * 5.0
+    diamond = (left + right * left).sum()                 # two paths from the root to `left`
+    order = _reverse_topological(diamond)
+    assert len(order) == 5 and order[0] is diamond and order[-1] in (left, right)
+    assert _is_reverse_topological(order)
+    diamond.backward()
+    assert np.allclose(x.grad, 2.0 + 2 * 2 * 5.0 * x.data)

@@ -53,8 +53,27 @@ def _graph_freed(grad):
     )
 
 
+def _chain(root):
+    """The nodes from root down, if each has at most one interior input (an MLP's graph is such a
+    chain, and its order is then simply the chain); None at the first node with two."""
+    chain, node = [], root
+    while node is not None:
+        chain.append(node)
+        below = None
+        for parent in node._parents:
+            if parent._backward is not None:
+                if below is not None:
+                    return None
+                below = parent
+        node = below
+    return chain
+
+
 def _reverse_topological(root) -> list:
     """Interior nodes reachable from root, each before every node it consumes (root first)."""
+    chain = _chain(root)
+    if chain is not None:
+        return chain
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
