@@ -295,6 +295,18 @@ class Optimizer:
 _END_TO_END_MAX_BYTES = 1 << 20
 
 
+def _kept_end_to_end(arrays: list, put) -> tuple:
+    """(arrays, their 1-D run): the arrays themselves if they lie end to end, else copies laid end to
+    end, each handed to `put(position, copy)` to replace the original."""
+    run = end_to_end(arrays)
+    if run is None:
+        arrays = lay_end_to_end(arrays)
+        for position, array in enumerate(arrays):
+            put(position, array)
+        run = end_to_end(arrays)
+    return arrays, run
+
+
 class _EndToEnd:
     """An optimizer's parameters seen as one: 1-D views of their values, of their gradients and of
     each state array, when the values lie end to end in one buffer (core.flat). `data` is None when
@@ -312,14 +324,9 @@ class _EndToEnd:
         if self.data is None:
             return
         self.array_keys, self.count_keys = array_keys, count_keys
-        grads = [grad for _, _, grad in work]
-        self.grad = end_to_end(grads)
-        if self.grad is None:
-            grads = lay_end_to_end(grads)
-            for (index, _, _), grad in zip(work, grads):
-                params[index].grad = grad
-            self.grad = end_to_end(grads)
-        self.grads = grads
+        def put_grad(position, grad):
+            params[work[position][0]].grad = grad
+        self.grads, self.grad = _kept_end_to_end([grad for _, _, grad in work], put_grad)
         self.state = self._joined_state(entries)
         if self.state is None:
             self.data, self.retry = None, True
@@ -340,20 +347,17 @@ class _EndToEnd:
             arrays = [entry[key] for entry in entries]
             if any(a.shape != d.shape or a.dtype != d.dtype for a, d in zip(arrays, self.datas)):
                 return None
-            flat = end_to_end(arrays)
-            if flat is None:
-                arrays = lay_end_to_end(arrays)
-                for entry, array in zip(entries, arrays):
-                    entry[key] = array
-                flat = end_to_end(arrays)
-            joined[key] = flat
+
+            def put_state(position, array, key=key):
+                entries[position][key] = array
+            arrays, joined[key] = _kept_end_to_end(arrays, put_state)
             self.shared += [(entry, key, array) for entry, array in zip(entries, arrays)]
         return joined
 
     def current(self, work: list, entries: list) -> bool:
         if self.retry or len(work) != len(self.datas):
             return False
-        for (_, data, grad), known in zip(work, self.datas):
+        for (_, data, _), known in zip(work, self.datas):
             if data is not known:
                 return False
         if self.data is None:
