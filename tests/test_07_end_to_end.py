@@ -336,6 +336,49 @@ def test_replacing_a_gradient_or_a_state_array_between_steps(cls, kwargs):
     assert_identical(model_a, opt_a, model_b, opt_b, "after step 4")
 
 
+@pytest.mark.parametrize("cls,kwargs", [CASES[1], CASES[6]], ids=case_id)
+def test_a_gradient_reshaped_in_place_is_still_refused_and_changes_nothing(cls, kwargs):
+    # Once laid out, step() skips its per-gradient checks only for the very arrays it checked, with
+    # their shapes and dtypes unchanged: a view of the buffer reshaped in place is checked again.
+    model, optimizer, _, _ = pair(cls, kwargs)
+    data = batches(steps=3)
+    for x, y in data[:2]:
+        train_step(model, optimizer, x, y)
+    assert fused(optimizer)
+    optimizer.zero_grad()
+    cross_entropy(model(Tensor(x)), y).backward()
+    weight = model.parameters()[0]
+    weight.grad.shape = (weight.grad.size,)           # the same array object, now 1-D
+    values = [p.data.copy() for p in model.parameters()]
+    state = optimizer.state_dict()
+    with pytest.raises(ValueError, match=r"params\[0\]\.grad has shape \(48,\)"):
+        optimizer.step()
+    assert all(np.array_equal(p.data, v) for p, v in zip(model.parameters(), values))
+    for entry, saved in zip(optimizer.state_dict()["state"], state["state"]):
+        for key, value in saved.items():
+            assert np.array_equal(entry[key], value), key
+
+
+@pytest.mark.parametrize("cls,kwargs", STATEFUL, ids=case_id)
+def test_a_step_after_zero_grad_without_backward_uses_zero_gradients(cls, kwargs):
+    # zero_grad only marks the gradients zero (module 06); the fused path must fill them in, as
+    # reading .grad does, and not update with the gradients of the step before.
+    model_a, opt_a, model_b, opt_b = pair(cls, kwargs)
+    data = batches(steps=3)
+    for model, opt in ((model_a, opt_a), (model_b, opt_b)):
+        for x, y in data[:2]:
+            train_step(model, opt, x, y)
+        opt.zero_grad()
+        opt.step()
+    assert fused(opt_a)
+    assert all(not p.grad.any() for p in model_a.parameters())
+    assert_identical(model_a, opt_a, model_b, opt_b, "after a step with zero gradients")
+    x, y = data[2]
+    train_step(model_a, opt_a, x, y)
+    train_step(model_b, opt_b, x, y)
+    assert_identical(model_a, opt_a, model_b, opt_b, "after the next step")
+
+
 def test_an_optimizer_over_part_of_a_sequential_changes_only_that_part():
     model_a, model_b = build(0), build(0, fused=False)
     opt_a = Adam(model_a.layers[2].parameters(), lr=0.01)

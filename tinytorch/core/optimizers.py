@@ -168,6 +168,14 @@ class Optimizer:
         lr = self.lr
         if type(lr) is not float or not 0.0 <= lr < math.inf:
             lr = _nonnegative(owner, "lr", lr)
+        # Provided: the parameters lie end to end and every value and gradient is the very array that
+        # passed the checks below when that was found (same object, shape and dtype): one call of the
+        # rule on the whole buffer computes what the loop at the end computes, in fewer calls.
+        layout = self._layout
+        if layout is not None and layout.data is not None and layout.current(self.params, self.state):
+            self._update(layout.data, layout.grad, layout.state, lr)
+            layout.share_state(self.state)
+            return
         # Check every gradient before changing any parameter, so an error leaves nothing half-updated.
         work = []
         for index, param in enumerate(self.params):
@@ -182,8 +190,8 @@ class Optimizer:
                 raise ValueError(f"{owner}.step(): params[{index}].grad has shape {grad.shape} and dtype "
                                  f"{grad.dtype}, expected shape {data.shape} and dtype {data.dtype}")
             work.append((index, data, grad))
-        # Provided: when the values lie end to end in one buffer (Sequential lays them out so, core.flat),
-        # one call of the rule on the whole buffer computes what the loop below computes, in fewer calls.
+        # Provided: find out whether the values lie end to end in one buffer (Sequential lays them out
+        # so, core.flat); if they do, the gradients and state are laid out to match, and updated at once.
         if self._elementwise and len(work) == len(self.params) > 1 and self._update_end_to_end(work, lr):
             return
         # Hint: for each checked (index, data, grad), let the rule update the array in place:
@@ -195,7 +203,7 @@ class Optimizer:
         """One call of `_update` on every parameter at once, if their values lie end to end; False
         (and nothing changed) if they do not."""
         layout = self._layout
-        if layout is None or not layout.current(work, self.state):
+        if layout is None or not layout.current(self.params, self.state):
             layout = self._layout = _EndToEnd(self.params, work, self.state, self._state_arrays,
                                               self._state_counts)
         if layout.data is None:
@@ -354,16 +362,20 @@ class _EndToEnd:
             self.shared += [(entry, key, array) for entry, array in zip(entries, arrays)]
         return joined
 
-    def current(self, work: list, entries: list) -> bool:
-        if self.retry or len(work) != len(self.datas):
+    def current(self, params: list, entries: list) -> bool:
+        """True when nothing was replaced since this layout was made; with `data`, also that every
+        gradient is the array seen then, with its shape and dtype unchanged (so still checked)."""
+        if self.retry or len(params) != len(self.datas):
             return False
-        for (_, data, _), known in zip(work, self.datas):
-            if data is not known:
-                return False
-        if self.data is None:
-            return True               # still the same values, known not to lie end to end
-        for (_, _, grad), known in zip(work, self.grads):
-            if grad is not known:
+        if self.data is None:         # still the same values, known not to lie end to end?
+            for param, known in zip(params, self.datas):
+                if param.data is not known:
+                    return False
+            return True
+        for param, data, grad in zip(params, self.datas, self.grads):
+            # .grad, not ._grad: reading it fills a zero that zero_grad left pending (module 06)
+            if param.data is not data or param.grad is not grad \
+                    or grad.shape != data.shape or grad.dtype != data.dtype:
                 return False
         for entry, key, view in self.shared:
             if entry.get(key) is not view:
