@@ -470,6 +470,9 @@ def test_000_clip_function_of_the_spec_agrees_with_ours(large):
 
 
 def test_000_complete_training_example_trains_checkpoints_and_resumes():
+    # The example's layers draw their initial weights from tinytorch's generator: seeded here, the
+    # run is the same whatever tests ran before it in this process.
+    tinytorch.manual_seed(0)
     train_data, val_data = spec_000_data()
     namespace, printed = run_example(SPEC_000_COMPLETE_EXAMPLE, np=np, Tensor=Tensor,
                                      train_data=train_data, val_data=val_data)
@@ -479,8 +482,10 @@ def test_000_complete_training_example_trains_checkpoints_and_resumes():
     assert Path("checkpoint_epoch_0.pkl").is_file() and Path("checkpoint_epoch_5.pkl").is_file()
     assert Path("checkpoint_epoch_5.pkl").read_bytes()[:1] != b"\x80"   # not a pickle
     trainer, model = namespace["trainer"], namespace["model"]
-    assert trainer.history["train_loss"][-1] < trainer.history["train_loss"][0]
-    assert float(lines[9].split("accuracy=")[1]) > 0.8            # it learned the sign of a feature
+    assert trainer.history["train_loss"][-1] < 0.5 * trainer.history["train_loss"][0]
+    # It learned the sign of a feature: over 20 initialisations, ten epochs reach 0.66 to 0.94 on
+    # the 32 validation samples, where guessing gets 0.5.
+    assert float(lines[9].split("accuracy=")[1]) >= 0.625
     assert model.training is True           # evaluate puts the mode back; the checkpoint saved True
 
 
