@@ -490,6 +490,7 @@ def test_000_complete_training_example_trains_checkpoints_and_resumes():
 
 
 def test_000_the_specs_own_trainer_runs_on_our_components():
+    tinytorch.manual_seed(0)           # the model's initial weights: the same whatever ran before
     namespace, _ = run_example(SPEC_000_COMPLETE_EXAMPLE.split("# Create trainer")[0], np=np, Tensor=Tensor)
     spec, _ = run_example(SPEC_000_TRAINER_CLASS, np=np, Path=Path,
                           clip_grad_norm=tinytorch.core.training.clip_grad_norm)
@@ -498,7 +499,8 @@ def test_000_the_specs_own_trainer_runs_on_our_components():
                               namespace["scheduler"], grad_clip_norm=1.0)
     losses = [trainer.train_epoch(train_data) for _ in range(10)]
     eval_loss, accuracy = trainer.evaluate(val_data)
-    assert losses[-1] < losses[0] and accuracy > 0.8 and trainer.step == 40
+    # ten epochs reach 0.66 to 0.97 on the 32 validation samples over 20 initialisations (guessing: 0.5)
+    assert losses[-1] < 0.5 * losses[0] and accuracy >= 0.625 and trainer.step == 40
     assert namespace["optimizer"].lr == namespace["scheduler"].get_lr(9)
     # its save_checkpoint calls self._get_optimizer_state, which the spec never defines: not run
 
