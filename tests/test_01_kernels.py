@@ -49,15 +49,28 @@ def test_column_sums_writes_into_out_of_any_layout(rows):
         np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("batch, width", [(3, 40), (40, 3), (64, 128), (256, 128), (16, 16)])
+@pytest.mark.parametrize("batch, width", [(3, 40), (40, 3), (64, 128), (256, 128), (16, 16),
+                                          (64, 256), (64, 257), (16, 2048)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_affine_equals_the_plain_product_on_both_routes(batch, width, bias):
+def test_affine_equals_the_plain_product_on_every_route(batch, width, bias):
     x, w = matrix((batch, 20)), matrix((width, 20))
     b = matrix((width,)) if bias else None
     out = affine(x, w, b)
     expected = x @ w.T + (b if bias else 0)
-    assert out.shape == (batch, width) and out.dtype == np.float32 and out.flags.c_contiguous
+    assert out.shape == (batch, width) and out.dtype == np.float32
+    # fewer rows than the width: the transposed product, as it is up to 2**14 values, else copied
+    transposed = batch < width and batch * width <= kernels._TRANSPOSED_MAX_OUTPUTS
+    assert out.flags.f_contiguous if transposed else out.flags.c_contiguous
+    assert not np.shares_memory(out, x) and not np.shares_memory(out, w)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    if bias:                                  # the bias is added exactly as `x @ w.T + b` adds it
+        np.testing.assert_array_equal(out, affine(x, w) + b)
+
+
+def test_affine_transposes_up_to_its_limit_only():
+    assert kernels._TRANSPOSED_MAX_OUTPUTS == 1 << 14
+    assert affine(matrix((64, 8)), matrix((256, 8))).flags.f_contiguous             # 16,384 values
+    assert affine(matrix((64, 8)), matrix((257, 8))).flags.c_contiguous             # 16,448
 
 
 def test_affine_on_1d_and_3d_inputs_and_an_integer_bias():

@@ -324,13 +324,22 @@ def row_max(a: np.ndarray, *, check: bool = True) -> np.ndarray:
     return a[np.arange(a.shape[0]), a.argmax(axis=1)]
 
 
+# Up to this many values, affine hands out the transposed product as it is instead of copying it into
+# C order: the copy is a strided pass over the outputs, and the next layer's product runs as fast or
+# faster on the F-ordered activations. Above it (784-512-512-512-10 at batch 64: 64 x 512 values) the
+# products and ReLU gradients that follow ran slower than the copy saves (measured by `make bench`).
+_TRANSPOSED_MAX_OUTPUTS = 1 << 14
+
+
 def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = True) -> np.ndarray:
-    """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new C-ordered array
-    of the product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
+    """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new array of the
+    product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
     `check=False`: see `_check_flag`.
 
     When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
-    runs faster for such shapes, and transposed back while the bias is added.
+    runs faster for such shapes. Up to `_TRANSPOSED_MAX_OUTPUTS` values, that transposed (F-ordered)
+    view is returned as it is, the bias added down its columns; larger ones are copied into C order
+    while the bias is added. Every other result is C-ordered.
 
     >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
     array([[3., 4., 5., 6.],
@@ -346,10 +355,14 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
             f"affine needs float ndarrays x (..., K), w (M, K) and optionally b (M,), got "
             f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
     if x.ndim == 2 and x.shape[0] < w.shape[0]:
-        product = np.dot(w, x.T).T                  # F-ordered; the add below makes a C-ordered copy
+        product = np.dot(w, x.T)                    # (M, N), C-ordered: the result's transpose
+        if product.size <= _TRANSPOSED_MAX_OUTPUTS:
+            if b is not None:
+                product += b[:, None]
+            return product.T
         if b is None:
-            return np.ascontiguousarray(product)
-        return np.add(product, b, out=np.empty(product.shape, product.dtype))
+            return np.ascontiguousarray(product.T)
+        return np.add(product.T, b, out=np.empty(product.shape[::-1], product.dtype))
     out = np.dot(x, w.T)            # x @ w.T: np.dot skips the ufunc machinery @ goes through
     if b is not None:
         out += b
@@ -400,7 +413,8 @@ def test_unit_kernels():
     for n in (2, 5, 9):                      # both routes of affine: batch below and above the width
         x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, 4), (5, 4), (5,)))
         out = affine(x, w, b)
-        assert out.flags.c_contiguous and np.allclose(out, x @ w.T + b, atol=1e-5)
+        assert (out.flags.f_contiguous if n < 5 else out.flags.c_contiguous)   # small: the transpose
+        assert np.allclose(out, x @ w.T + b, atol=1e-5)
         assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
         assert affine(x, w, np.arange(5)).dtype == np.float32      # an integer bias is added in place
     assert affine(np.ones((2, 3, 4), np.float32), np.ones((5, 4), np.float32)).shape == (2, 3, 5)
