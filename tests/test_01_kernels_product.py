@@ -4,7 +4,7 @@ same results for valid input), and `check` accepts nothing but True and False.""
 import numpy as np
 import pytest
 
-from tinytorch.core.kernels import affine, column_sums, matrix_product, row_max, row_sums
+from tinytorch.core.kernels import affine, column_sums, input_gradient, matrix_product, row_max, row_sums
 
 RNG = np.random.default_rng(0)
 
@@ -131,6 +131,7 @@ CALLS = {
     "row_max": lambda check: row_max(matrix((4, 3)), check=check),
     "affine": lambda check: affine(matrix((4, 3)), matrix((2, 3)), matrix((2,)), check=check),
     "matrix_product": lambda check: matrix_product(matrix((4, 3)), matrix((3, 2)), check=check),
+    "input_gradient": lambda check: input_gradient(matrix((4, 2)), matrix((2, 3)), matrix((4, 3)), check=check),
 }
 
 
@@ -150,6 +151,7 @@ def test_check_is_keyword_only(name):
         "row_max": lambda: row_max(a, False),
         "affine": lambda: affine(a, matrix((2, 3)), None, False),
         "matrix_product": lambda: matrix_product(a, matrix((3, 2)), None, False),
+        "input_gradient": lambda: input_gradient(a, matrix((3, 2)), matrix((4, 2)), False),
     }
     with pytest.raises(TypeError):
         calls[name]()
@@ -160,3 +162,54 @@ def test_check_true_still_refuses_bad_input():
         matrix_product(np.ones(3, np.float32), np.ones((3, 2), np.float32), check=True)
     with pytest.raises(ValueError, match="affine"):
         affine(np.ones((2, 3), np.float32), np.ones((4, 5), np.float32), check=True)
+
+
+# ---------------------------------------------------------------------------------- input_gradient
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, m, k", [(1, 1, 1), (3, 5, 2), (64, 128, 784), (64, 64, 128), (0, 4, 3)])
+def test_input_gradient_is_g_at_w_in_the_order_of_x(dtype, n, m, k):
+    g, w = matrix((n, m), dtype), matrix((m, k), dtype)
+    for x in (np.empty((n, k), dtype), np.empty((k, n), dtype).T):       # C-ordered, then F-ordered
+        grad = input_gradient(g, w, x)
+        assert type(grad) is np.ndarray and grad.shape == (n, k) and grad.dtype == dtype
+        np.testing.assert_allclose(grad, g @ w, **tolerance(dtype))
+        if x.flags.f_contiguous and not x.flags.c_contiguous:
+            assert grad.flags.f_contiguous
+        else:
+            assert grad.flags.c_contiguous
+
+
+def test_input_gradient_of_other_shapes_is_c_ordered():
+    w = matrix((4, 3))
+    for g, x in ((matrix((4,)), np.empty(3, np.float32)),                    # one sample
+                 (matrix((2, 5, 4)), np.empty((2, 5, 3), np.float32)),        # a batch of sequences
+                 (matrix((6, 4)), np.empty((6, 6), np.float32)[:, :3])):      # x neither C nor F
+        grad = input_gradient(g, w, x)
+        assert grad.flags.c_contiguous and grad.shape == x.shape
+        np.testing.assert_allclose(grad, g @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, error", [
+    ((np.ones((2, 4), np.float32), np.ones((4, 3), np.float32), [[0.0] * 3] * 2), TypeError),   # x a list
+    ((np.ones((2, 4), np.int64), np.ones((4, 3), np.float32), np.zeros((2, 3))), TypeError),     # integer g
+    ((np.ones((2, 4), np.float32), np.ones((5, 3), np.float32), np.zeros((2, 3))), ValueError),  # g, w do not chain
+    ((np.ones((2, 4), np.float32), np.ones((4, 3), np.float32), np.zeros((3, 2))), ValueError),  # x the wrong shape
+    ((np.ones((2, 4), np.float32), np.ones(4, np.float32), np.zeros((2, 3))), ValueError),       # w 1-D
+])
+def test_input_gradient_refuses_what_it_cannot_compute(args, error):
+    with pytest.raises(error, match="input_gradient needs"):
+        input_gradient(*args)
+
+
+def test_a_linear_layer_gives_the_gradient_of_its_input_in_its_order():
+    from tinytorch.core.layers import linear
+    from tinytorch.core.tensor import Tensor
+    w, b = Tensor(matrix((5, 3)), requires_grad=True), Tensor(matrix((5,)), requires_grad=True)
+    for data in (matrix((4, 3)), np.asfortranarray(matrix((4, 3)))):
+        x = Tensor(data, requires_grad=True)
+        assert x.data.flags.f_contiguous == data.flags.f_contiguous
+        g = matrix((4, 5))
+        linear(x, w, b).backward(g)
+        np.testing.assert_allclose(x.grad, g @ w.data, rtol=1e-5, atol=1e-5)
+        assert x.grad.flags.c_contiguous == data.flags.c_contiguous

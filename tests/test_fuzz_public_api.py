@@ -383,6 +383,10 @@ recipe("matrix_product", fn_recipe(kernels.matrix_product, lambda env: {
     "a": np.ones((2, 3), np.float32), "b": np.ones((3, 4), np.float32), "out": np.zeros((2, 4), np.float32),
     "check": True}, aliases={"a": ("matrix_product a",), "b": ("matrix_product b",),
                              "out": ("matrix_product out",), "check": ("matrix_product check",)}))
+recipe("input_gradient", fn_recipe(kernels.input_gradient, lambda env: {
+    "g": np.ones((2, 4), np.float32), "w": np.ones((4, 3), np.float32), "x": np.zeros((3, 2), np.float32).T,
+    "check": True}, aliases={"g": ("input_gradient",), "w": ("input_gradient",), "x": ("input_gradient",),
+                             "check": ("input_gradient check",)}))
 recipe("lay_end_to_end", fn_recipe(flat.lay_end_to_end, lambda env: {"arrays": [np.ones((2, 2), np.float32),
                                                                              np.zeros(3, np.float32)]},
                                    aliases={"arrays": ("lay_end_to_end arrays",)}))

@@ -1,7 +1,7 @@
 # GENERATED FILE: DO NOT EDIT. Source: src/01_tensor/01_tensor.py
 # Edit the source, then run `make export` to regenerate this file.
 
-"""Faster routes to five array computations every training step makes (exported from module 01).
+"""Faster routes to six array computations every training step makes (exported from module 01).
 
 At the shapes of a training step (a batch of 64 to 256 rows; 10 classes; layers of 64 to 1,024)
 these run several times faster than the plain NumPy expressions with a single-threaded OpenBLAS;
@@ -16,7 +16,7 @@ import numpy as np
 
 from tinytorch.core.validation import describe
 
-__all__ = ["column_sums", "row_sums", "row_max", "affine", "matrix_product"]
+__all__ = ["column_sums", "row_sums", "row_max", "affine", "matrix_product", "input_gradient"]
 
 _FEW_ROWS = 32      # below this many rows, NumPy's reductions beat the BLAS routes (measured)
 
@@ -168,3 +168,28 @@ def matrix_product(a: np.ndarray, b: np.ndarray, out: np.ndarray = None, *, chec
     if out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:
         return np.dot(a, b, out=out)
     return np.matmul(a, b, out=out)
+
+
+def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray, *, check: bool = True) -> np.ndarray:
+    """`g @ w`, the gradient of `affine`'s input `x` (..., K) from its output's gradient `g` (..., M)
+    and `w` (M, K), in `x`'s memory order: F-ordered when `x` is a 2-D F-ordered array (as `affine`
+    hands out small results), C-ordered otherwise. `check=False`: see `_check_flag`.
+
+    An elementwise backward rule that meets `x` and this gradient (ReLU's `g * (x > 0)`) then reads
+    both in one order; an F-ordered array times a C-ordered one took 2.6 times as long (64 x 128).
+
+    >>> g, w = np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(3, 4)
+    >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
+    True
+    """
+    if check is not False and (_check_flag("input_gradient", check) or not (
+            type(g) is np.ndarray and type(w) is np.ndarray and type(x) is np.ndarray and g.ndim
+            and w.ndim == 2 and g.dtype.kind == "f" and w.dtype.kind == "f"
+            and g.shape[-1] == w.shape[0] and x.shape == g.shape[:-1] + w.shape[1:])):
+        arrays = all(type(v) is np.ndarray for v in (g, w, x)) and g.dtype.kind == w.dtype.kind == "f"
+        raise (ValueError if arrays else TypeError)(
+            f"input_gradient needs float ndarrays g (..., M) and w (M, K) and an ndarray x (..., K), got "
+            f"g={describe(g)}, w={describe(w)}, x={describe(x)}")
+    if x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous:
+        return np.dot(w.T, g.T).T
+    return np.dot(g, w)

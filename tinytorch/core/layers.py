@@ -7,7 +7,7 @@ import numpy as np
 
 from tinytorch.core.autograd import grad_buffer, zero_grads
 from tinytorch.core.flat import lay_end_to_end
-from tinytorch.core.kernels import affine, column_sums, matrix_product
+from tinytorch.core.kernels import affine, column_sums, input_gradient, matrix_product
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
 from tinytorch.core.validation import check_bool, check_int, check_number, describe
 
@@ -195,7 +195,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     out = affine(x.data, weight.data, None if bias is None else bias.data, check=False)  # checked above
 
     def backward(g):
-        grad_x = np.dot(g, weight.data) if x.requires_grad else None      # g @ W, as core.kernels does it
+        # g @ W, in x's memory order (core.kernels): the rule that produced x may meet both
+        grad_x = input_gradient(g, weight.data, x.data, check=False) if x.requires_grad else None
         rows = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         inputs = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
         # out=grad_buffer(p) writes into p's zeroed .grad when it can, else allocates (module 06,
