@@ -223,10 +223,11 @@ if __name__ == "__main__":
 # round when the batch is smaller than the layer's width. The functions below compute exactly those
 # results by the faster route (a matrix-vector product with a vector of ones; an argmax and a
 # gather; `(w @ x.T).T`), and take their matrix products with `np.dot`, which skips the ufunc
-# machinery that `@` goes through: a fixed cost per product that counts on a small layer. A small
-# layer's result is handed out in the transposed (F) memory order that product leaves it in, and the
-# gradient of its input is computed in the same order, because NumPy multiplies two arrays of one
-# order much faster than an F-ordered array by a C-ordered one. They are provided, not exercises: a learner who writes `g.sum(axis=0)` or `x @ w.T` gets the same numbers.
+# machinery that `@` goes through: a fixed cost per product that counts on a small layer. The result
+# of `(w @ x.T).T` is handed out in the transposed (F) memory order that product leaves it in, and
+# the gradient of a layer's input is computed in that input's order, because NumPy multiplies two
+# arrays of one order much faster than an F-ordered array by a C-ordered one. They are provided,
+# not exercises: a learner who writes `g.sum(axis=0)` or `x @ w.T` gets the same numbers.
 # `make bench` shows what they save (chapter 12, "How fast is it?").
 
 # %%
@@ -326,22 +327,16 @@ def row_max(a: np.ndarray, *, check: bool = True) -> np.ndarray:
     return a[np.arange(a.shape[0]), a.argmax(axis=1)]
 
 
-# Up to this many values, affine hands out the transposed product as it is instead of copying it into
-# C order: the copy is a strided pass over the outputs, and the next layer's product runs as fast or
-# faster on the F-ordered activations. Above it (784-512-512-512-10 at batch 64: 64 x 512 values) the
-# products and ReLU gradients that follow ran slower than the copy saves (measured by `make bench`).
-_TRANSPOSED_MAX_OUTPUTS = 1 << 14
-
-
 def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = True) -> np.ndarray:
     """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new array of the
     product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
     `check=False`: see `_check_flag`.
 
     When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
-    runs faster for such shapes. Up to `_TRANSPOSED_MAX_OUTPUTS` values, that transposed (F-ordered)
-    view is returned as it is, the bias added down its columns; larger ones are copied into C order
-    while the bias is added. Every other result is C-ordered.
+    runs faster for such shapes, and that transposed (F-ordered) view is returned as it is, the bias
+    added down its columns: copying it into C order is a strided pass over every output, and the
+    next layer's product runs as fast or faster on F-ordered activations (`input_gradient` keeps
+    their gradients in the same order). Every other result is C-ordered.
 
     >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
     array([[3., 4., 5., 6.],
@@ -358,13 +353,9 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
             f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
     if x.ndim == 2 and x.shape[0] < w.shape[0]:
         product = np.dot(w, x.T)                    # (M, N), C-ordered: the result's transpose
-        if product.size <= _TRANSPOSED_MAX_OUTPUTS:
-            if b is not None:
-                product += b[:, None]
-            return product.T
-        if b is None:
-            return np.ascontiguousarray(product.T)
-        return np.add(product.T, b, out=np.empty(product.shape[::-1], product.dtype))
+        if b is not None:
+            product += b[:, None]
+        return product.T
     out = np.dot(x, w.T)            # x @ w.T: np.dot skips the ufunc machinery @ goes through
     if b is not None:
         out += b
@@ -440,7 +431,7 @@ def test_unit_kernels():
     for n in (2, 5, 9):                      # both routes of affine: batch below and above the width
         x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, 4), (5, 4), (5,)))
         out = affine(x, w, b)
-        assert (out.flags.f_contiguous if n < 5 else out.flags.c_contiguous)   # small: the transpose
+        assert (out.flags.f_contiguous if n < 5 else out.flags.c_contiguous)   # n < 5: the transpose
         assert np.allclose(out, x @ w.T + b, atol=1e-5)
         assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
         assert affine(x, w, np.arange(5)).dtype == np.float32      # an integer bias is added in place

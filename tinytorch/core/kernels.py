@@ -96,22 +96,16 @@ def row_max(a: np.ndarray, *, check: bool = True) -> np.ndarray:
     return a[np.arange(a.shape[0]), a.argmax(axis=1)]
 
 
-# Up to this many values, affine hands out the transposed product as it is instead of copying it into
-# C order: the copy is a strided pass over the outputs, and the next layer's product runs as fast or
-# faster on the F-ordered activations. Above it (784-512-512-512-10 at batch 64: 64 x 512 values) the
-# products and ReLU gradients that follow ran slower than the copy saves (measured by `make bench`).
-_TRANSPOSED_MAX_OUTPUTS = 1 << 14
-
-
 def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = True) -> np.ndarray:
     """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new array of the
     product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
     `check=False`: see `_check_flag`.
 
     When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
-    runs faster for such shapes. Up to `_TRANSPOSED_MAX_OUTPUTS` values, that transposed (F-ordered)
-    view is returned as it is, the bias added down its columns; larger ones are copied into C order
-    while the bias is added. Every other result is C-ordered.
+    runs faster for such shapes, and that transposed (F-ordered) view is returned as it is, the bias
+    added down its columns: copying it into C order is a strided pass over every output, and the
+    next layer's product runs as fast or faster on F-ordered activations (`input_gradient` keeps
+    their gradients in the same order). Every other result is C-ordered.
 
     >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
     array([[3., 4., 5., 6.],
@@ -128,13 +122,9 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
             f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
     if x.ndim == 2 and x.shape[0] < w.shape[0]:
         product = np.dot(w, x.T)                    # (M, N), C-ordered: the result's transpose
-        if product.size <= _TRANSPOSED_MAX_OUTPUTS:
-            if b is not None:
-                product += b[:, None]
-            return product.T
-        if b is None:
-            return np.ascontiguousarray(product.T)
-        return np.add(product.T, b, out=np.empty(product.shape[::-1], product.dtype))
+        if b is not None:
+            product += b[:, None]
+        return product.T
     out = np.dot(x, w.T)            # x @ w.T: np.dot skips the ufunc machinery @ goes through
     if b is not None:
         out += b
