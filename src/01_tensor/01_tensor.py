@@ -394,7 +394,7 @@ def matrix_product(a: np.ndarray, b: np.ndarray, out: np.ndarray = None, *, chec
 def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray, *, check: bool = True) -> np.ndarray:
     """`g @ w`, the gradient of `affine`'s input `x` (..., K) from its output's gradient `g` (..., M)
     and `w` (M, K), in `x`'s memory order: F-ordered when `x` is a 2-D F-ordered array (as `affine`
-    hands out small results), C-ordered otherwise. `check=False`: see `_check_flag`.
+    hands out a batch smaller than its width), C-ordered otherwise. `check=False`: see `_check_flag`.
 
     An elementwise backward rule that meets `x` and this gradient (ReLU's `g * (x > 0)`) then reads
     both in one order; an F-ordered array times a C-ordered one took 2.6 times as long (64 x 128).
