@@ -33,6 +33,19 @@ def test_tensor_refuses_data_that_is_not_numbers(data, error, words):
         Tensor(data)
 
 
+def test_a_deprecated_numpy_dtype_name_gets_our_error_without_numpys_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # any warning fails the test
+        with pytest.raises(TypeError, match="Tensor dtype must be bool, an integer or a floating dtype"):
+            Tensor([1.0], dtype="a")               # "a" is NumPy's deprecated name for bytes
+        with pytest.raises(TypeError, match="Tensor dtype must be bool, an integer or a floating dtype"):
+            Tensor([1.0], dtype=b"a")
+        with pytest.raises(TypeError, match="Tensor dtype must be"):
+            Tensor([1.0], dtype=("a", "b"))
+        assert Tensor([1], dtype="float32").data.dtype == np.float32
+
+
 def test_tensor_refuses_non_numeric_dtypes_and_flags():
     with pytest.raises(TypeError, match="Tensor dtype must be bool, an integer or a floating dtype, got object"):
         Tensor([1, 2], dtype=object)

@@ -170,6 +170,8 @@ if __name__ == "__main__":
 
 # %%
 #| export
+import warnings
+
 import numpy as np
 
 from tinytorch.core.autograd import backward as _run_backward
@@ -775,7 +777,15 @@ def _numeric_array(data, dtype) -> np.ndarray:
         data = data.data
     if dtype is not None:
         try:
-            dtype = np.dtype(dtype)
+            if isinstance(dtype, (np.dtype, type)):
+                dtype = np.dtype(dtype)
+            else:
+                # Some spellings NumPy still accepts (such as "a" for bytes, alone or inside a tuple)
+                # warn as deprecated before the check below refuses them: the learner gets our error,
+                # not NumPy's warning as well.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    dtype = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"Tensor dtype must be a NumPy numeric dtype, got {describe(dtype)}") from None
         if dtype.kind not in _NUMERIC_KINDS:
