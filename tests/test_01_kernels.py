@@ -58,8 +58,8 @@ def test_affine_equals_the_plain_product_on_every_route(batch, width, bias):
     out = affine(x, w, b)
     expected = x @ w.T + (b if bias else 0)
     assert out.shape == (batch, width) and out.dtype == np.float32
-    # no more rows than the width: the transposed product, F-ordered, as BLAS left it
-    assert out.flags.f_contiguous if batch <= width else out.flags.c_contiguous
+    # fewer rows than the width: the transposed product, F-ordered, as BLAS left it
+    assert out.flags.f_contiguous if batch < width else out.flags.c_contiguous
     assert not np.shares_memory(out, x) and not np.shares_memory(out, w)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
     if bias:                                  # the bias is added exactly as `x @ w.T + b` adds it

@@ -222,7 +222,7 @@ if __name__ == "__main__":
 # softmax cross-entropy takes each row's maximum and sum. NumPy's `a.sum(axis=0)` and
 # `a.max(axis=1)` pay a bookkeeping cost per row that dominates when rows are short, and a linear
 # layer's `x @ w.T` runs markedly slower in OpenBLAS than the same product taken the other way
-# round when the batch is no larger than the layer's width. The functions below compute exactly those
+# round when the batch is smaller than the layer's width. The functions below compute exactly those
 # results by the faster route (a matrix-vector product with a vector of ones; an argmax and a
 # gather; `(w @ x.T).T`), and take their matrix products with `np.dot`, which skips the ufunc
 # machinery that `@` goes through: a fixed cost per product that counts on a small layer. The result
@@ -334,7 +334,7 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
     product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
     `check=False`: see `_check_flag`.
 
-    When a batch of rows is no larger than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
+    When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
     runs faster for such shapes, and that transposed (F-ordered) view is returned as it is, the bias
     added down its columns: copying it into C order is a strided pass over every output, and the
     next layer's product runs as fast or faster on F-ordered activations (`input_gradient` keeps
@@ -353,7 +353,7 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
         raise (ValueError if arrays else TypeError)(
             f"affine needs float ndarrays x (..., K), w (M, K) and optionally b (M,), got "
             f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
-    if x.ndim == 2 and x.shape[0] <= w.shape[0]:
+    if x.ndim == 2 and x.shape[0] < w.shape[0]:
         product = np.dot(w, x.T)                    # (M, N), C-ordered: the result's transpose
         if b is not None:
             product += b[:, None]
@@ -396,7 +396,7 @@ def matrix_product(a: np.ndarray, b: np.ndarray, out: np.ndarray = None, *, chec
 def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray, *, check: bool = True) -> np.ndarray:
     """`g @ w`, the gradient of `affine`'s input `x` (..., K) from its output's gradient `g` (..., M)
     and `w` (M, K), in `x`'s memory order: F-ordered when `x` is a 2-D F-ordered array (as `affine`
-    hands out a batch no larger than its width), C-ordered otherwise. `check=False`: see `_check_flag`.
+    hands out a batch smaller than its width), C-ordered otherwise. `check=False`: see `_check_flag`.
 
     An elementwise backward rule that meets `x` and this gradient (ReLU's `g * (x > 0)`) then reads
     both in one order; an F-ordered array times a C-ordered one took 2.6 times as long (64 x 128).
@@ -430,10 +430,10 @@ def test_unit_kernels():
         assert np.allclose(row_sums(a), a.sum(axis=1), atol=1e-5)
         if shape[1]:
             assert np.array_equal(row_max(a), a.max(axis=1))
-    for n in (2, 5, 9):                      # both routes of affine: batch up to and above the width
+    for n in (2, 5, 9):                      # both routes of affine: batch below and above the width
         x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, 4), (5, 4), (5,)))
         out = affine(x, w, b)
-        assert (out.flags.f_contiguous if n <= 5 else out.flags.c_contiguous)  # n <= 5: the transpose
+        assert (out.flags.f_contiguous if n < 5 else out.flags.c_contiguous)   # n < 5: the transpose
         assert np.allclose(out, x @ w.T + b, atol=1e-5)
         assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
         assert affine(x, w, np.arange(5)).dtype == np.float32      # an integer bias is added in place

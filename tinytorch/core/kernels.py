@@ -101,7 +101,7 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
     product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
     `check=False`: see `_check_flag`.
 
-    When a batch of rows is no larger than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
+    When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
     runs faster for such shapes, and that transposed (F-ordered) view is returned as it is, the bias
     added down its columns: copying it into C order is a strided pass over every output, and the
     next layer's product runs as fast or faster on F-ordered activations (`input_gradient` keeps
@@ -120,7 +120,7 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = 
         raise (ValueError if arrays else TypeError)(
             f"affine needs float ndarrays x (..., K), w (M, K) and optionally b (M,), got "
             f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
-    if x.ndim == 2 and x.shape[0] <= w.shape[0]:
+    if x.ndim == 2 and x.shape[0] < w.shape[0]:
         product = np.dot(w, x.T)                    # (M, N), C-ordered: the result's transpose
         if b is not None:
             product += b[:, None]
@@ -163,7 +163,7 @@ def matrix_product(a: np.ndarray, b: np.ndarray, out: np.ndarray = None, *, chec
 def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray, *, check: bool = True) -> np.ndarray:
     """`g @ w`, the gradient of `affine`'s input `x` (..., K) from its output's gradient `g` (..., M)
     and `w` (M, K), in `x`'s memory order: F-ordered when `x` is a 2-D F-ordered array (as `affine`
-    hands out a batch no larger than its width), C-ordered otherwise. `check=False`: see `_check_flag`.
+    hands out a batch smaller than its width), C-ordered otherwise. `check=False`: see `_check_flag`.
 
     An elementwise backward rule that meets `x` and this gradient (ReLU's `g * (x > 0)`) then reads
     both in one order; an F-ordered array times a C-ordered one took 2.6 times as long (64 x 128).
