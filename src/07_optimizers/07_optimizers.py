@@ -242,8 +242,7 @@ class Optimizer:
         # rule on the whole buffer computes what the loop at the end computes, in fewer calls.
         layout = self._layout
         if layout is not None and layout.data is not None and layout.current(self.params, self.state):
-            self._update(layout.data, layout.grad, layout.state, lr)
-            layout.share_state(self.state)
+            self._update_laid_out(layout, lr)
             return
         # Check every gradient before changing any parameter, so an error leaves nothing half-updated.
         work = []
@@ -272,16 +271,21 @@ class Optimizer:
 
     def _update_end_to_end(self, work: list, lr: float) -> bool:
         """One call of `_update` on every parameter at once, if their values lie end to end; False
-        (and nothing changed) if they do not."""
+        (and nothing changed) if they do not. Reached only when step()'s quick test failed, so a
+        layout that found them end to end is out of date and is made again."""
         layout = self._layout
-        if layout is None or not layout.current(self.params, self.state):
+        if layout is None or layout.data is not None or not layout.current(self.params, self.state):
             layout = self._layout = _EndToEnd(self.params, work, self.state, self._state_arrays,
                                               self._state_counts)
         if layout.data is None:
             return False
+        self._update_laid_out(layout, lr)
+        return True
+
+    def _update_laid_out(self, layout: "_EndToEnd", lr: float) -> None:
+        """The rule once on the whole buffers, then each parameter's state entry shares the result."""
         self._update(layout.data, layout.grad, layout.state, lr)
         layout.share_state(self.state)
-        return True
 
     def state_dict(self, copy: bool = True) -> dict:
         """Everything needed to resume: type, hyperparameters, and each parameter's state.
