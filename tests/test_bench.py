@@ -97,3 +97,19 @@ def test_runner_shows_unjudged_single_numbers(capsys):
     run = load("run")
     assert run.meets(None, None) and run.meets(1.02, "<= 1.03") and not run.meets(1.04, "<= 1.03")
     assert run.fmt(None, "us") == "-"
+
+
+def test_training_bench_hand_loop_makes_the_trainers_calls():
+    """`make bench`'s Trainer row compares train_epoch with a hand loop "of the same calls": from the
+    same start, one epoch of each must end with the same weights, loss and accuracy, bit for bit."""
+    bench_training = load("bench_training")
+    trainer, loader, _ = bench_training.epoch_setup()
+    other, _, hand_epoch = bench_training.epoch_setup()      # a second, identical model, trained by hand
+    trainer.train_epoch(loader)
+    hand_loss, hand_accuracy = hand_epoch()
+    assert hand_loss == trainer.history["train_loss"][-1]
+    assert hand_accuracy == trainer.history["train_accuracy"][-1]
+    assert 0.0 < hand_accuracy < 1.0
+    for (name, ours), (_, theirs) in zip(trainer.model.named_parameters(), other.model.named_parameters()):
+        np.testing.assert_array_equal(ours.data, theirs.data, err_msg=name)
+    assert hand_epoch(report=False) is None
