@@ -25,7 +25,7 @@ from tinytorch.core.tensor import Tensor  # noqa: E402
 from tinytorch.core.training import Trainer  # noqa: E402
 from tinytorch.milestones import mlp_model, shift_augment, standardize  # noqa: E402
 
-BATCH, LR, MOMENTUM, ROUNDS = 64, 0.2, 0.9, 15
+BATCH, LR, MOMENTUM, ROUNDS = 64, 0.2, 0.9, 41
 
 
 def make_data():
