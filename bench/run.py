@@ -6,7 +6,15 @@ and ratio may be None for a figure that is a single number. Exit status 1 when a
 
     python bench/run.py                 # every bench module (what `make bench` runs)
     python bench/run.py mlp training    # only the modules whose name contains one of the words
+    python bench/run.py --processes 5   # each module in 5 fresh processes instead of 3
     python bench/run.py --scaling       # the scaling sweep instead (bench/scaling.py)
+
+Each module runs in several fresh processes, one after another, and the table shows for every
+figure the process whose ratio is the median (each process's own figure is already the median
+over its interleaved rounds) and the range of the ratio over the processes. A process keeps its memory layout (where the
+allocator and the kernel put arrays and their pages) for its whole life, and that moves a ratio
+by a percent or two from one process to the next however many rounds it times; more rounds in
+one process cannot average it out, more processes do (pyperf runs 20 for the same reason).
 
 BLAS and PyTorch are pinned to one thread each before they are imported: on 2 cores their idle
 worker threads spin and steal the cores from whichever library runs next, distorting every ratio.
@@ -17,11 +25,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"
 
 import importlib.util  # noqa: E402
+import json  # noqa: E402
 import operator  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+PROCESSES = 3
 _COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 
 
@@ -45,20 +58,78 @@ def fmt(value, unit: str) -> str:
     return f"{value:,.1f} {unit}".strip() if isinstance(value, float) else f"{value:,} {unit}".strip()
 
 
+def processes_option(names: list[str]) -> tuple:
+    """(names without `--processes N`, N): N fresh processes per bench module, an integer >= 1."""
+    if "--processes" not in names:
+        return names, PROCESSES
+    at = names.index("--processes")
+    value = names[at + 1] if at + 1 < len(names) else None
+    if value is None or not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"bench/run.py: --processes needs a whole number of processes >= 1, got {value!r}")
+    return names[:at] + names[at + 2:], int(value)
+
+
+def run_in_processes(path: Path, processes: int) -> list:
+    """`run()` of the bench module at `path` in `processes` fresh Python processes, one after another:
+    a list with each process's rows."""
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(processes):
+            print(f"running {path.name} (process {index + 1} of {processes}) ...", file=sys.stderr, flush=True)
+            out = Path(folder) / f"{index}.json"
+            done = subprocess.run([sys.executable, __file__, "--worker", str(path), str(out)])
+            if done.returncode != 0:
+                raise SystemExit(f"bench/run.py: {path.name} failed in process {index + 1} "
+                                 f"(exit status {done.returncode}); its error is above")
+            results.append(json.loads(out.read_text()))
+    return results
+
+
+def combine(results: list) -> list:
+    """One row per figure from each process's rows: the row of the process whose ratio is the median
+    (the higher middle one for an even count), so that its ratio is its tinytorch over its reference,
+    with the ratio's lowest and highest over the processes (`ratio_range`); a single number (no
+    ratio) is the median of the processes' numbers."""
+    figures = [[row["figure"] for row in rows] for rows in results]
+    if any(f != figures[0] for f in figures):
+        raise ValueError(f"the processes reported different figures: {figures}")
+    combined = []
+    for at in range(len(figures[0])):
+        rows = [result[at] for result in results]
+        if rows[0]["ratio"] is None:
+            combined.append({**rows[0], "tinytorch": statistics.median(row["tinytorch"] for row in rows),
+                             "ratio_range": None})
+            continue
+        ranked = sorted(rows, key=lambda row: row["ratio"])
+        combined.append({**ranked[len(ranked) // 2], "ratio_range": (ranked[0]["ratio"], ranked[-1]["ratio"])})
+    return combined
+
+
+def spread(row: dict) -> str:
+    low_high = row.get("ratio_range")
+    if low_high is None:
+        return "-"
+    return f"{low_high[0]:.3f}-{low_high[1]:.3f}"
+
+
 def main(names: list[str]) -> int:
+    if "--worker" in names:                 # one process of run_in_processes
+        _, path, out = names
+        Path(out).write_text(json.dumps(load(Path(path)).run()))
+        return 0
     if "--scaling" in names:
         return load(HERE / "scaling.py").main([n for n in names if n != "--scaling"])
+    names, processes = processes_option(names)
     paths = sorted(HERE.glob("bench_*.py"))
     if names:
         paths = [p for p in paths if any(n in p.stem for n in names)]
     rows = []
     for path in paths:
-        print(f"running {path.name} ...", file=sys.stderr, flush=True)
-        rows.extend(load(path).run())
-    header = ("figure", "tinytorch", "reference", "ratio", "target", "")
+        rows.extend(combine(run_in_processes(path, processes)))
+    header = ("figure", "tinytorch", "reference", "ratio", f"ratio in {processes} processes", "target", "")
     table = [header] + [(r["figure"], fmt(r["tinytorch"], r.get("unit", "")), fmt(r["reference"], r.get("unit", "")),
-                         "-" if r["ratio"] is None else f"{r['ratio']:.3f}", r["target"] or "info", "" if r["target"] is None
-                         else "ok" if meets(r["ratio"], r["target"]) else "MISSED")
+                         "-" if r["ratio"] is None else f"{r['ratio']:.3f}", spread(r), r["target"] or "info",
+                         "" if r["target"] is None else "ok" if meets(r["ratio"], r["target"]) else "MISSED")
                         for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
@@ -67,7 +138,8 @@ def main(names: list[str]) -> int:
     if missed:
         print(f"\n{len(missed)} target(s) missed: {', '.join(missed)}")
         return 1
-    print(f"\nall {sum(r['target'] is not None for r in rows)} targets met")
+    print(f"\nall {sum(r['target'] is not None for r in rows)} targets met (the median of {processes} "
+          f"processes each)")
     return 0
 
 

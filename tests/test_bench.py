@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,6 +98,45 @@ def test_runner_shows_unjudged_single_numbers(capsys):
     run = load("run")
     assert run.meets(None, None) and run.meets(1.02, "<= 1.03") and not run.meets(1.04, "<= 1.03")
     assert run.fmt(None, "us") == "-"
+
+
+def _rows(ratio, tinytorch, extra=1.0):
+    return [{"figure": "step vs hand (us)", "tinytorch": tinytorch, "reference": tinytorch / ratio,
+             "ratio": ratio, "target": "<= 1.03", "unit": "us"},
+            {"figure": "step: minus hand (us)", "tinytorch": extra, "reference": None, "ratio": None,
+             "target": None, "unit": "us"}]
+
+
+def test_runner_keeps_the_median_process_of_each_figure():
+    run = load("run")
+    judged, single = run.combine([_rows(1.04, 104.0, 4.0), _rows(0.99, 99.0, -1.0), _rows(1.01, 101.0, 1.0)])
+    assert judged["ratio"] == 1.01 and judged["tinytorch"] == 101.0        # one process's row, not mixed
+    assert judged["reference"] == pytest.approx(100.0) and judged["ratio_range"] == (0.99, 1.04)
+    assert single["tinytorch"] == 1.0 and single["ratio_range"] is None and single["reference"] is None
+    assert run.combine([_rows(1.04, 104.0), _rows(0.99, 99.0)])[0]["ratio"] == 1.04   # the higher middle
+    assert run.spread(judged) == "0.990-1.040" and run.spread(single) == "-"
+    with pytest.raises(ValueError, match="different figures"):
+        run.combine([_rows(1.0, 1.0), _rows(1.0, 1.0)[:1]])
+
+
+def test_runner_processes_option():
+    run = load("run")
+    assert run.processes_option(["mlp"]) == (["mlp"], run.PROCESSES)
+    assert run.processes_option(["mlp", "--processes", "5", "cnn"]) == (["mlp", "cnn"], 5)
+    for bad in (["--processes"], ["--processes", "0"], ["--processes", "two"]):
+        with pytest.raises(SystemExit, match="--processes needs a whole number"):
+            run.processes_option(bad)
+
+
+def test_runner_runs_a_module_in_fresh_processes(tmp_path):
+    module = tmp_path / "bench_fake.py"
+    module.write_text("import os\n"
+                      "def run():\n"
+                      "    return [{'figure': 'pid', 'tinytorch': float(os.getpid()), 'reference': None,\n"
+                      "             'ratio': None, 'target': None, 'unit': ''}]\n")
+    results = load("run").run_in_processes(module, 3)
+    pids = {rows[0]["tinytorch"] for rows in results}
+    assert len(results) == 3 and len(pids) == 3 and float(os.getpid()) not in pids
 
 
 def test_training_bench_hand_loop_makes_the_trainers_calls():
