@@ -11,10 +11,11 @@ and ratio may be None for a figure that is a single number. Exit status 1 when a
 
 Each module runs in several fresh processes, one after another, and the table shows for every
 figure the process whose ratio is the median (each process's own figure is already the median
-over its interleaved rounds) and the range of the ratio over the processes. A process keeps its memory layout (where the
-allocator and the kernel put arrays and their pages) for its whole life, and that moves a ratio
-by a percent or two from one process to the next however many rounds it times; more rounds in
-one process cannot average it out, more processes do (pyperf runs 20 for the same reason).
+over its interleaved rounds) and the range of the ratio over the processes. A process keeps its
+memory layout (where the allocator and the kernel put arrays and their pages) for its whole life,
+and that moves a ratio by a percent or two from one process to the next however many rounds it
+times; more rounds in one process cannot average it out, more processes do (pyperf runs 20 for
+the same reason).
 
 BLAS and PyTorch are pinned to one thread each before they are imported: on 2 cores their idle
 worker threads spin and steal the cores from whichever library runs next, distorting every ratio.
