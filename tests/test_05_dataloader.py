@@ -249,7 +249,7 @@ def test_restoring_a_state_undoes_set_epoch():
                                                ("4", TypeError), (True, TypeError), (None, TypeError),
                                                (np.float64(8.0), TypeError)])
 def test_bad_batch_size_raises_naming_batch_size(batch_size, error):
-    # the shared convention (tinytorch.core.validation): a wrong type is a TypeError, a bad value a ValueError
+    # the shared convention (tinytorch.utils.validation): a wrong type is a TypeError, a bad value a ValueError
     with pytest.raises(error, match=r"batch_size must be an integer >= 1, got"):
         DataLoader(make_data(10), batch_size=batch_size)
 

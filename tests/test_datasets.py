@@ -396,7 +396,7 @@ def test_cifar10_download_when_missing(tmp_path, monkeypatch):
 def test_datafiles_imports_point_down():
     tree = ast.parse((REPO_ROOT / "tinytorch" / "core" / "datafiles.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert {m for m in imported if m and m.startswith("tinytorch")} == {"tinytorch.core.validation"}
+    assert {m for m in imported if m and m.startswith("tinytorch")} == {"tinytorch.utils.validation"}
 
 
 @pytest.mark.parametrize("module", ["tinytorch.datasets", "tinytorch.core.dataloader",

@@ -36,130 +36,6 @@
 #| default_exp core.tensor
 
 # %% [markdown]
-# ## Provided: argument checks
-#
-# Every public function in TinyTorch checks its arguments before it changes anything, and every
-# error names the argument, what it was given and what it expects. These few checks are the one
-# home of that rule: every module imports them from `tinytorch.core.validation`. They are provided
-# code, not something a learner writes; the convention they fix is that a value of the wrong *type*
-# raises `TypeError` and a value of the right type but out of range raises `ValueError`.
-
-# %%
-#| export core.validation
-"""Argument checks shared by every module: TypeError for a wrong type, ValueError for a bad value."""
-import math
-import numbers
-import os
-from pathlib import Path
-
-import numpy as np
-
-__all__ = ["describe", "check_int", "check_number", "check_bool", "check_choice", "check_path"]
-
-
-def describe(value, limit: int = 60) -> str:
-    """A short repr of `value` for an error message: long reprs are cut, so a message stays a line."""
-    text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{text} ({type(value).__name__})" if not isinstance(value, (int, float, str)) else text
-
-
-def check_int(name: str, value, minimum=None) -> int:
-    """`value` as a Python int. Not an integer (bools included): TypeError; below `minimum`: ValueError.
-
-    >>> check_int("batch_size", 8, 1)
-    8
-    >>> check_int("batch_size", 0, 1)
-    Traceback (most recent call last):
-    ...
-    ValueError: batch_size must be an integer >= 1, got 0
-    """
-    expected = "an integer" if minimum is None else f"an integer >= {minimum}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {expected}, got {describe(value)}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be {expected}, got {describe(value)}")
-    return int(value)
-
-
-def check_number(name: str, value, *, minimum=None, maximum=None, positive: bool = False) -> float:
-    """`value` as a finite Python float. Not a real number (bools included): TypeError;
-    not finite, <= 0 when `positive`, or outside [minimum, maximum]: ValueError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {describe(value)}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {describe(value)}")
-    if positive and number <= 0:
-        raise ValueError(f"{name} must be > 0, got {describe(value)}")
-    if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {describe(value)}")
-    if maximum is not None and number > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {describe(value)}")
-    return number
-
-
-def check_bool(name: str, value) -> bool:
-    """`value` as a Python bool; anything but True/False (or a NumPy bool) is a TypeError."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {describe(value)}")
-    return bool(value)
-
-
-def check_choice(name: str, value, choices) -> str:
-    """`value` when it is one of `choices` (strings); otherwise an error listing them."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {list(choices)}, got {describe(value)}")
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {describe(value)}")
-    return value
-
-
-def check_path(name: str, value, *, exists: bool = False, file: bool = False) -> Path:
-    """`value` as a Path. Not a str or os.PathLike (bytes and ints too: `open(0)` would read stdin):
-    TypeError; empty: ValueError; with `exists`, nothing there: FileNotFoundError; with `file`, a
-    folder: ValueError."""
-    if not isinstance(value, (str, os.PathLike)) or not isinstance(os.fspath(value), str):
-        raise TypeError(f"{name} must be a path (a str or pathlib.Path), got {describe(value)}")
-    text = os.fspath(value)
-    if not text:
-        raise ValueError(f"{name} is empty: give a path")
-    path = Path(text)
-    if exists and not path.exists():
-        raise FileNotFoundError(f"{name}: nothing at {text!r}")
-    if file and path.is_dir():
-        raise ValueError(f"{name} {text!r} is a folder, not a file")
-    return path
-
-
-# %%
-def test_unit_validation():
-    assert check_int("n", np.int64(3), 0) == 3 and type(check_int("n", 3)) is int
-    assert check_number("lr", 1) == 1.0 and check_bool("flag", np.True_) is True
-    for call, kind in [(lambda: check_int("n", True), TypeError), (lambda: check_int("n", 2.0), TypeError),
-                       (lambda: check_int("n", -1, 0), ValueError),
-                       (lambda: check_number("lr", "0.1"), TypeError),
-                       (lambda: check_number("lr", float("nan")), ValueError),
-                       (lambda: check_number("p", 1.5, maximum=1.0), ValueError),
-                       (lambda: check_bool("flag", 1), TypeError),
-                       (lambda: check_choice("mode", "max2", ("min", "max")), ValueError),
-                       (lambda: check_path("path", 0), TypeError), (lambda: check_path("path", ""), ValueError),
-                       (lambda: check_path("path", ".", file=True), ValueError)]:
-        try:
-            call()
-        except kind as error:
-            assert str(error).split()[0] in {"n", "lr", "p", "flag", "mode", "path"}, error
-        else:
-            raise AssertionError("expected an error")
-    assert len(describe("x" * 1000)) < 80
-    print("validation: ok")
-
-
-if __name__ == "__main__":
-    test_unit_validation()
-
-# %% [markdown]
 # ## Undoing broadcasting
 #
 # NumPy broadcasting lets `x + b` add a bias of shape `(3,)` to a batch of shape `(64, 3)`. In the
@@ -176,7 +52,7 @@ import numpy as np
 
 from tinytorch.core.autograd import backward as _run_backward
 from tinytorch.core.autograd import is_grad_enabled
-from tinytorch.core.validation import check_bool, check_int, describe
+from tinytorch.utils.validation import check_bool, check_int, describe
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -247,7 +123,7 @@ import functools
 
 import numpy as np
 
-from tinytorch.core.validation import describe
+from tinytorch.utils.validation import describe
 
 __all__ = ["column_sums", "row_sums", "row_max", "affine", "matrix_product", "input_gradient"]
 
@@ -473,7 +349,7 @@ import math
 
 import numpy as np
 
-from tinytorch.core.validation import describe
+from tinytorch.utils.validation import describe
 
 __all__ = ["lay_end_to_end", "end_to_end", "split_into"]
 

@@ -49,7 +49,7 @@ import math
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
-from tinytorch.core.validation import check_bool, check_int
+from tinytorch.utils.validation import check_bool, check_int
 
 
 def relu(x: Tensor) -> Tensor:

@@ -39,7 +39,7 @@ from tinytorch.core.autograd import grad_buffer, zero_grads
 from tinytorch.core.flat import lay_end_to_end
 from tinytorch.core.kernels import affine, column_sums, input_gradient, matrix_product
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
-from tinytorch.core.validation import check_bool, check_int, check_number, describe
+from tinytorch.utils.validation import check_bool, check_int, check_number, describe
 
 _init_rng = np.random.default_rng()
 

@@ -54,7 +54,7 @@ import numpy as np
 
 from tinytorch.core.kernels import row_max, row_sums
 from tinytorch.core.tensor import Tensor, as_float
-from tinytorch.core.validation import describe
+from tinytorch.utils.validation import describe
 
 
 def _check_pred(name: str, pred) -> Tensor:

@@ -49,7 +49,7 @@ import numbers
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_int, describe
+from tinytorch.utils.validation import check_bool, check_int, describe
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "SimpleDataset"]
 
@@ -655,7 +655,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinytorch.core.validation import check_bool, check_int, check_number, check_path, describe
+from tinytorch.utils.validation import check_bool, check_int, check_number, check_path, describe
 
 __all__ = [
     "DIGITS_PATH", "DIGITS_SHA256", "DIGITS_SOURCE", "DIGITS_LICENCE", "MNIST_FILES", "MNIST_URLS",
@@ -982,7 +982,7 @@ def cifar10_arrays(root, train: bool = True, download: bool = False) -> tuple:
 # %%
 #| export
 from tinytorch.core.datafiles import CIFAR10_CLASSES, cifar10_arrays, digits_arrays, digits_split, mnist_arrays
-from tinytorch.core.validation import check_bool
+from tinytorch.utils.validation import check_bool
 
 __all__ += ["ImageDataset", "DigitsDataset", "MNISTDataset", "CIFAR10Dataset"]
 

@@ -42,7 +42,7 @@ import functools
 
 import numpy as np
 
-from tinytorch.core.validation import describe
+from tinytorch.utils.validation import describe
 
 _grad_enabled = True
 

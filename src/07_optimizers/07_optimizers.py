@@ -76,7 +76,7 @@ import numpy as np
 from tinytorch.core.autograd import zero_grads
 from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 

@@ -67,7 +67,7 @@
 """Learning-rate schedules (exported from module 08, src/08_training)."""
 import math
 
-from tinytorch.core.validation import check_int, check_number, describe
+from tinytorch.utils.validation import check_int, check_number, describe
 
 __all__ = ["CosineSchedule"]
 
@@ -199,7 +199,7 @@ import numpy as np
 
 from tinytorch.core.flat import end_to_end
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
 __all__ = ["clip_grad_norm", "grad_norm"]
 
@@ -386,7 +386,7 @@ import re
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
 __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 
@@ -618,7 +618,7 @@ import google_crc32c
 import numpy as np
 import safetensors.numpy
 
-from tinytorch.core.validation import check_bool, check_choice, check_int, check_path, describe
+from tinytorch.utils.validation import check_bool, check_choice, check_int, check_path, describe
 
 __all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata", "write_atomically",
            "retained_epochs", "improves", "CheckpointManager",
@@ -1189,7 +1189,7 @@ import numpy as np
 
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, describe
+from tinytorch.utils.validation import check_bool, describe
 
 __all__ = ["check_model", "model_parameters", "run_model", "is_training", "set_training",
            "model_state", "load_model_state", "model_random_state", "set_model_random_state"]
@@ -1366,7 +1366,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.models import is_training, model_parameters, run_model, set_training
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_choice, check_int, describe
+from tinytorch.utils.validation import check_choice, check_int, describe
 
 __all__ = ["memory_table", "training_memory"]
 
@@ -1561,7 +1561,7 @@ from tinytorch.core.models import (check_model, is_training, load_model_state, m
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.schedule import CosineSchedule
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_choice, check_int, check_number, describe
+from tinytorch.utils.validation import check_bool, check_choice, check_int, check_number, describe
 
 __all__ = [
     "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "Accuracy", "MeanAbsoluteError", "metric_name",

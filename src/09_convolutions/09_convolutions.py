@@ -49,7 +49,7 @@ import numpy as np
 
 from tinytorch.core.layers import Flatten, Linear, Module
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
-from tinytorch.core.validation import check_bool, check_int, describe
+from tinytorch.utils.validation import check_bool, check_int, describe
 
 __all__ = ["Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d", "Flatten",
            "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size"]

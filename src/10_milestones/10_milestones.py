@@ -65,7 +65,7 @@ from tinytorch.core.optimizers import SGD
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import CosineSchedule, Trainer
-from tinytorch.core.validation import check_bool, check_int, check_number, describe
+from tinytorch.utils.validation import check_bool, check_int, check_number, describe
 
 __all__ = ["MilestoneResult", "shift_augment", "standardize", "mlp_model", "cnn_model",
            "train_mlp", "train_cnn", "MILESTONES", "main"]

@@ -18,7 +18,7 @@ import google_crc32c
 import numpy as np
 import safetensors.numpy
 
-from tinytorch.core.validation import check_bool, check_choice, check_int, check_path, describe
+from tinytorch.utils.validation import check_bool, check_choice, check_int, check_path, describe
 
 __all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata", "write_atomically",
            "retained_epochs", "improves", "CheckpointManager",

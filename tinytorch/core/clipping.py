@@ -9,7 +9,7 @@ import numpy as np
 
 from tinytorch.core.flat import end_to_end
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
 __all__ = ["clip_grad_norm", "grad_norm"]
 

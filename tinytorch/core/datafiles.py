@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinytorch.core.validation import check_bool, check_int, check_number, check_path, describe
+from tinytorch.utils.validation import check_bool, check_int, check_number, check_path, describe
 
 __all__ = [
     "DIGITS_PATH", "DIGITS_SHA256", "DIGITS_SOURCE", "DIGITS_LICENCE", "MNIST_FILES", "MNIST_URLS",

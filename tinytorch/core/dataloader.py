@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_int, describe
+from tinytorch.utils.validation import check_bool, check_int, describe
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "SimpleDataset"]
 
@@ -348,7 +348,7 @@ class SimpleDataset(TensorDataset):
 
 
 from tinytorch.core.datafiles import CIFAR10_CLASSES, cifar10_arrays, digits_arrays, digits_split, mnist_arrays
-from tinytorch.core.validation import check_bool
+from tinytorch.utils.validation import check_bool
 
 __all__ += ["ImageDataset", "DigitsDataset", "MNISTDataset", "CIFAR10Dataset"]
 

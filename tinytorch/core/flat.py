@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from tinytorch.core.validation import describe
+from tinytorch.utils.validation import describe
 
 __all__ = ["lay_end_to_end", "end_to_end", "split_into"]
 

@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from tinytorch.core.validation import describe
+from tinytorch.utils.validation import describe
 
 __all__ = ["column_sums", "row_sums", "row_max", "affine", "matrix_product", "input_gradient"]
 

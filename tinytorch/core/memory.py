@@ -10,7 +10,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.models import is_training, model_parameters, run_model, set_training
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_choice, check_int, describe
+from tinytorch.utils.validation import check_choice, check_int, describe
 
 __all__ = ["memory_table", "training_memory"]
 

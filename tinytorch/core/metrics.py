@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
 __all__ = ["Accuracy", "MeanAbsoluteError", "metric_name"]
 

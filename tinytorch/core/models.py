@@ -6,7 +6,7 @@ import numpy as np
 
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, describe
+from tinytorch.utils.validation import check_bool, describe
 
 __all__ = ["check_model", "model_parameters", "run_model", "is_training", "set_training",
            "model_state", "load_model_state", "model_random_state", "set_model_random_state"]

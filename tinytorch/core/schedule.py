@@ -4,7 +4,7 @@
 """Learning-rate schedules (exported from module 08, src/08_training)."""
 import math
 
-from tinytorch.core.validation import check_int, check_number, describe
+from tinytorch.utils.validation import check_int, check_number, describe
 
 __all__ = ["CosineSchedule"]
 

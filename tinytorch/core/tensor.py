@@ -7,7 +7,7 @@ import numpy as np
 
 from tinytorch.core.autograd import backward as _run_backward
 from tinytorch.core.autograd import is_grad_enabled
-from tinytorch.core.validation import check_bool, check_int, describe
+from tinytorch.utils.validation import check_bool, check_int, describe
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

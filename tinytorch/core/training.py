@@ -27,7 +27,7 @@ from tinytorch.core.models import (check_model, is_training, load_model_state, m
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.schedule import CosineSchedule
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.validation import check_bool, check_choice, check_int, check_number, describe
+from tinytorch.utils.validation import check_bool, check_choice, check_int, check_number, describe
 
 __all__ = [
     "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "Accuracy", "MeanAbsoluteError", "metric_name",

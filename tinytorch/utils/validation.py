@@ -1,7 +1,9 @@
-# GENERATED FILE: DO NOT EDIT. Source: src/01_tensor/01_tensor.py
-# Edit the source, then run `make export` to regenerate this file.
+"""Argument checks shared by every module: TypeError for a wrong type, ValueError for a bad value.
 
-"""Argument checks shared by every module: TypeError for a wrong type, ValueError for a bad value."""
+Hand-written provided code (not exported from a notebook, not a learner's exercise): every public
+function in TinyTorch checks its arguments before it changes anything, and every error names the
+argument, what it was given and what it expects. This file is the one home of that rule.
+"""
 import math
 import numbers
 import os
