@@ -445,7 +445,7 @@ def _spy(t, seen):
     def backward(g):
         seen.append(np.asarray(g).dtype)
         return (g,)
-    return Tensor._op(t.data, (t,), backward)
+    return Tensor.record(t.data, (t,), backward)
 
 
 FLOAT32_OPS = {
@@ -538,7 +538,7 @@ def test_detach_shares_data_and_cuts_the_graph():
     y = x * 2
     d = y.detach()
     assert d.data is y.data or np.shares_memory(d.data, y.data)
-    assert not d.requires_grad and d._parents == () and d.grad is None
+    assert not d.requires_grad and d.parents == () and d.grad is None
     (d * x).sum().backward()
     assert np.allclose(x.grad, [2.0, 4.0]), "the detached factor is a constant"
     assert Tensor(np.ones(2), dtype=np.float64).detach().dtype == np.float64

@@ -113,13 +113,13 @@ def test_dtype_is_preserved_forward_and_backward(fn, dtype):
 def test_each_activation_is_one_graph_node(fn):
     x = Tensor(np.ones((2, 3)), requires_grad=True)
     y = fn(x)
-    assert y._parents == (x,) and y._backward is not None
+    assert y.parents == (x,) and y.grad_fn is not None
 
 
 @pytest.mark.parametrize("fn", [relu, sigmoid, tanh, gelu, softmax, log_softmax])
 def test_nothing_is_recorded_without_requires_grad(fn):
     y = fn(Tensor(np.ones((2, 3))))
-    assert not y.requires_grad and y._parents == () and y._backward is None
+    assert not y.requires_grad and y.parents == () and y.grad_fn is None
 
 
 def test_gradients_accumulate_across_calls():

@@ -26,8 +26,8 @@ def test_linear_matches_the_three_node_composition_in_value_and_gradient():
 def test_linear_is_one_graph_node_and_skips_the_input_gradient():
     layer = Linear(4, 2)
     y = layer(Tensor(np.ones((3, 4))))
-    assert y._parents == (y._parents[0], layer.weight, layer.bias)
-    assert y._backward(np.ones((3, 2), np.float32))[0] is None, "the input needs no gradient"
+    assert y.parents == (y.parents[0], layer.weight, layer.bias)
+    assert y.grad_fn(np.ones((3, 2), np.float32))[0] is None, "the input needs no gradient"
 
 
 def test_linear_handles_batched_leading_axes():

@@ -165,16 +165,16 @@ def test_each_loss_is_one_graph_node():
     for fn, a, b in [(mse_loss, logits, t), (cross_entropy, logits, labels), (cross_entropy, logits, probs),
                      (binary_cross_entropy, p, t), (binary_cross_entropy_with_logits, logits, t)]:
         x = Tensor(a, requires_grad=True)
-        assert fn(x, b)._parents == (x,)
-        assert fn(x, Tensor(b))._parents == (x,), "a target that needs no gradient is not an input"
+        assert fn(x, b).parents == (x,)
+        assert fn(x, Tensor(b)).parents == (x,), "a target that needs no gradient is not an input"
         if b.dtype.kind == "f":
             target = Tensor(b, requires_grad=True)
-            assert fn(x, target)._parents == (x, target)
+            assert fn(x, target).parents == (x, target)
 
 
 def test_nothing_is_recorded_without_requires_grad():
     loss = cross_entropy(Tensor(np.ones((2, 3))), [0, 1])
-    assert not loss.requires_grad and loss._backward is None
+    assert not loss.requires_grad and loss.grad_fn is None
 
 
 def test_target_gradient_without_prediction_gradient():

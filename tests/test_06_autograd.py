@@ -31,7 +31,7 @@ def test_no_grad_records_nothing():
     w = param([1.0, 2.0])
     with no_grad():
         y = (w * 3 + 1).exp().sum()
-    assert not y.requires_grad and y._parents == () and y._backward is None
+    assert not y.requires_grad and y.parents == () and y.grad_fn is None
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.backward()
     assert w.grad is None
@@ -79,9 +79,9 @@ def test_no_grad_as_a_decorator_even_recursively():
 def test_graph_recorded_only_when_a_parent_requires_grad():
     a, b = Tensor([1.0, 2.0]), Tensor([3.0, 4.0])
     y = a * b
-    assert not y.requires_grad and y._parents == ()
+    assert not y.requires_grad and y.parents == ()
     z = a * param([1.0, 1.0])
-    assert z.requires_grad and len(z._parents) == 2
+    assert z.requires_grad and len(z.parents) == 2
 
 
 # ------------------------------------------------------------------ backward basics
@@ -204,20 +204,20 @@ def test_consumers_that_send_none():
     the engine neither crashes nor invents a zero gradient."""
     x = param([1.0, 2.0])
     z = x * 2
-    blocked = Tensor._op(z.data.copy(), (z,), lambda g: (None,))
+    blocked = Tensor.record(z.data.copy(), (z,), lambda g: (None,))
     (blocked + x).sum().backward()
     assert np.array_equal(x.grad, [1.0, 1.0]), "only the direct path contributes"
-    assert z._parents == (), "the unreached node is freed too"
+    assert z.parents == (), "the unreached node is freed too"
 
     x2 = param([1.0, 2.0])
     z2 = x2 * 2
-    Tensor._op(z2.data.copy(), (z2,), lambda g: (None,)).sum().backward()
+    Tensor.record(z2.data.copy(), (z2,), lambda g: (None,)).sum().backward()
     assert x2.grad is None
 
 
 def test_gradient_to_a_parent_that_does_not_require_grad_is_ignored():
     x, c = param([1.0]), Tensor([5.0])
-    y = Tensor._op(x.data + c.data, (x, c), lambda g: (g, g * 100))
+    y = Tensor.record(x.data + c.data, (x, c), lambda g: (g, g * 100))
     y.backward()
     assert np.array_equal(x.grad, [1.0]) and c.grad is None
 
@@ -274,7 +274,7 @@ def test_deep_chain_is_freed_after_backward(no_cyclic_gc):
     del y
     root.backward()
     assert all(p() is None for p in probes), "intermediates must be freed once backward is done"
-    assert root._parents == () and x.grad is not None
+    assert root.parents == () and x.grad is not None
 
 
 def test_every_kind_of_node_releases_its_arrays(no_cyclic_gc):
@@ -305,7 +305,7 @@ def test_no_grad_results_keep_nothing_alive(no_cyclic_gc):
         probe = weakref.ref(h)
         y = h + 1
     del h
-    assert probe() is None and y._parents == ()
+    assert probe() is None and y.parents == ()
 
 
 def test_dropping_an_unused_deep_graph_does_not_crash(no_cyclic_gc):
@@ -321,7 +321,7 @@ def test_dropping_an_unused_deep_graph_does_not_crash(no_cyclic_gc):
 
 def test_a_rule_returning_the_wrong_gradient_shape_fails_loudly():
     x = Tensor(np.ones((2, 3)), requires_grad=True)
-    bad = Tensor._op(x.data * 2, (x,), lambda g: (g.sum(axis=0),))   # shape (3,) for a (2, 3) input
+    bad = Tensor.record(x.data * 2, (x,), lambda g: (g.sum(axis=0),))   # shape (3,) for a (2, 3) input
     with pytest.raises(RuntimeError, match=r"shape \(3,\) for an input of shape \(2, 3\)"):
         bad.backward(np.ones((2, 3), np.float32))
     assert x.grad is None, "nothing was accumulated"
@@ -334,7 +334,7 @@ def test_backward_releases_each_node_as_it_goes():
     def spy_rule(g):   # runs last: by then the node after it has been used and must be gone
         seen_alive.append(probe() is not None)
         return (g,)
-    spy = Tensor._op(x.data.copy(), (x,), spy_rule)
+    spy = Tensor.record(x.data.copy(), (x,), spy_rule)
     tripled = spy * 3.0
     probe = weakref.ref(tripled)
     out = tripled.sum()
@@ -454,7 +454,7 @@ def _is_reverse_topological(order):
     position = {id(node): i for i, node in enumerate(order)}
     return len(position) == len(order) and all(
         position[id(parent)] > position[id(node)]
-        for node in order for parent in node._parents if parent._backward is not None)
+        for node in order for parent in node.parents if parent.grad_fn is not None)
 
 
 def test_reverse_topological_order_of_a_chain_and_of_graphs_that_join():

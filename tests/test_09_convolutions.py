@@ -200,8 +200,8 @@ def test_each_layer_is_one_graph_node():
     conv = Conv2d(1, 2, 3)
     x = Tensor(np.ones((1, 1, 5, 5)), requires_grad=True)
     out = conv(x)
-    assert out._parents == (x, conv.weight, conv.bias)
-    assert max_pool2d(out, 2)._parents == (out,) and avg_pool2d(out, 2)._parents == (out,)
+    assert out.parents == (x, conv.weight, conv.bias)
+    assert max_pool2d(out, 2).parents == (out,) and avg_pool2d(out, 2).parents == (out,)
 
 
 def test_no_gradient_work_for_an_input_that_needs_none():
@@ -210,7 +210,7 @@ def test_no_gradient_work_for_an_input_that_needs_none():
     x = Tensor(np.ones((2, 1, 5, 5)))
     conv(x).sum().backward()
     assert x.grad is None and conv.weight.grad is not None
-    grads = conv(x)._backward(np.ones((2, 2, 3, 3), np.float32))
+    grads = conv(x).grad_fn(np.ones((2, 2, 3, 3), np.float32))
     assert grads[0] is None
 
 

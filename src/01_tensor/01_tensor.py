@@ -36,431 +36,19 @@
 #| default_exp core.tensor
 
 # %% [markdown]
-# ## Undoing broadcasting
-#
-# NumPy broadcasting lets `x + b` add a bias of shape `(3,)` to a batch of shape `(64, 3)`. In the
-# forward pass `b` was silently repeated 64 times, so in the backward pass the 64 gradient rows that
-# reached those copies must be summed back into one. `unbroadcast` does that for any shape pair:
-# sum away the leading axes broadcasting added, then sum (keeping the axis) every axis where the
-# original had size 1.
-
-# %%
-#| export
-import warnings
-
-import numpy as np
-
-from tinytorch.core.autograd import backward as _run_backward
-from tinytorch.core.autograd import is_grad_enabled
-from tinytorch.utils.validation import check_bool, check_int, describe
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` down to `shape`, undoing NumPy broadcasting.
-
-    >>> unbroadcast(np.ones((4, 3)), (3,))
-    array([4., 4., 4.])
-    >>> unbroadcast(np.ones((4, 3)), (4, 1)).shape
-    (4, 1)
-    """
-    if grad.shape == shape:
-        return grad
-    # Hint: sum away the leading axes broadcasting added, then (keepdims) every axis where `shape` has 1
-    # (chapter 01, "Worked examples": the bias gradient summed over the batch).
-    ### BEGIN SOLUTION
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    ### END SOLUTION
-    return grad
-
-
-# %%
-def test_unit_unbroadcast():
-    g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    assert unbroadcast(g, (2, 3, 4)) is g
-    assert np.array_equal(unbroadcast(g, (4,)), g.sum(axis=(0, 1)))
-    assert np.array_equal(unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
-    assert np.array_equal(unbroadcast(g, ()), g.sum())
-    print("unbroadcast: ok")
-
-
-if __name__ == "__main__":
-    test_unit_unbroadcast()
-
-# %% [markdown]
-# ## Provided: six kernels at BLAS speed
-#
-# A training step reduces some arrays along one axis: the bias gradient sums the batch's rows, and
-# softmax cross-entropy takes each row's maximum and sum. NumPy's `a.sum(axis=0)` and
-# `a.max(axis=1)` pay a bookkeeping cost per row that dominates when rows are short, and a linear
-# layer's `x @ w.T` runs markedly slower in OpenBLAS than the same product taken the other way
-# round when the batch is smaller than the layer's width. The functions below compute exactly those
-# results by the faster route (a matrix-vector product with a vector of ones; an argmax and a
-# gather; `(w @ x.T).T`), and take their matrix products with `np.dot`, which skips the ufunc
-# machinery that `@` goes through: a fixed cost per product that counts on a small layer. The result
-# of `(w @ x.T).T` is handed out in the transposed (F) memory order that product leaves it in, and
-# the gradient of a layer's input is computed in that input's order, because NumPy multiplies two
-# arrays of one order much faster than an F-ordered array by a C-ordered one. They are provided,
-# not exercises: a learner who writes `g.sum(axis=0)` or `x @ w.T` gets the same numbers.
-# `make bench` shows what they save (chapter 12, "How fast is it?").
-
-# %%
-#| export core.kernels
-"""Faster routes to six array computations every training step makes (exported from module 01).
-
-At the shapes of a training step (a batch of 64 to 256 rows; 10 classes; layers of 64 to 1,024)
-these run several times faster than the plain NumPy expressions with a single-threaded OpenBLAS;
-chapter 12 ("How fast is it?") measures each pair on the machine that builds the book. Below
-`_FEW_ROWS` rows NumPy's own reductions are as fast, and they are used. Each function returns what
-the plain NumPy expression returns (sums up to float rounding). The checks are one expression each:
-these run several times per training step.
-"""
-import functools
-
-import numpy as np
-
-from tinytorch.utils.validation import describe
-
-__all__ = ["column_sums", "row_sums", "row_max", "affine", "matrix_product", "input_gradient"]
-
-_FEW_ROWS = 32      # below this many rows, NumPy's reductions beat the BLAS routes (measured)
-
-
-@functools.lru_cache(maxsize=64)
-def _ones(n: int, dtype) -> np.ndarray:
-    """A read-only vector of n ones (cached: the same batch size comes back every step)."""
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
-
-
-def _matrix(name: str, a) -> np.ndarray:
-    if type(a) is np.ndarray and a.ndim == 2 and a.dtype.kind == "f":
-        return a
-    raise TypeError(f"{name} must be a 2-D float ndarray, got {describe(a)}")
-
-
-def _check_flag(name: str, check) -> None:
-    """`check=False` skips checking the arguments, for a caller that has checked them already (a
-    layer or a loss that calls these on every training step: chapter 12 measures what the checks
-    cost there). Anything else than True or False is refused."""
-    if check is not True and check is not False:
-        raise TypeError(f"{name} check must be True or False, got {describe(check)}")
-
-
-def column_sums(a: np.ndarray, out: np.ndarray = None, *, check: bool = True) -> np.ndarray:
-    """`a.sum(axis=0)` of a 2-D float array, as the product `ones @ a`; written into `out` (an
-    array of shape `(a.shape[1],)`) if given. `check=False`: see `_check_flag`.
-
-    >>> column_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
-    array([6., 9.], dtype=float32)
-    """
-    if check is not False:
-        _check_flag("column_sums", check)
-        _matrix("column_sums a", a)
-        if out is not None and (type(out) is not np.ndarray or out.shape != a.shape[1:]):
-            raise ValueError(f"column_sums out must be an ndarray of shape {a.shape[1:]}, got {describe(out)}")
-    if a.shape[0] < _FEW_ROWS:
-        return np.add.reduce(a, axis=0, out=out)     # a.sum(axis=0), without ndarray.sum's Python wrapper
-    if out is None:
-        return np.dot(_ones(a.shape[0], a.dtype), a)
-    if out.dtype == a.dtype and out.flags.c_contiguous:    # what np.dot can write into directly
-        return np.dot(_ones(a.shape[0], a.dtype), a, out=out)
-    np.copyto(out, np.dot(_ones(a.shape[0], a.dtype), a), casting="same_kind")
-    return out
-
-
-def row_sums(a: np.ndarray, *, check: bool = True) -> np.ndarray:
-    """`a.sum(axis=1)` of a 2-D float array, as the product `a @ ones`. `check=False`: see `_check_flag`.
-
-    >>> row_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
-    array([1., 5., 9.], dtype=float32)
-    """
-    if check is not False:
-        _check_flag("row_sums", check)
-        _matrix("row_sums a", a)
-    if a.shape[0] < _FEW_ROWS:
-        return np.add.reduce(a, axis=1)
-    return np.dot(a, _ones(a.shape[1], a.dtype))
-
-
-def row_max(a: np.ndarray, *, check: bool = True) -> np.ndarray:
-    """`a.max(axis=1)` of a 2-D float array with at least one column, as an argmax and a gather
-    (a row holding NaN gives NaN, as `max` does). `check=False`: see `_check_flag`.
-
-    >>> row_max(np.array([[1.0, 3.0], [4.0, 2.0]], dtype=np.float32))
-    array([3., 4.], dtype=float32)
-    """
-    if check is not False:
-        _check_flag("row_max", check)
-        _matrix("row_max a", a)
-        if a.shape[1] == 0:
-            raise ValueError(f"row_max needs at least one column, got shape {a.shape}")
-    if a.shape[0] < _FEW_ROWS:
-        return np.maximum.reduce(a, axis=1)
-    return a[np.arange(a.shape[0]), a.argmax(axis=1)]
-
-
-def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, check: bool = True) -> np.ndarray:
-    """`x @ w.T + b` (b optional) for `x` of shape (..., K), `w` (M, K), `b` (M,): a new array of the
-    product's dtype (`b` is added in place, as `out += b` would, so any numeric `b` works).
-    `check=False`: see `_check_flag`.
-
-    When a batch of rows is smaller than M, the product is taken as `(w @ x.T).T`, which OpenBLAS
-    runs faster for such shapes, and that transposed (F-ordered) view is returned as it is, the bias
-    added down its columns: copying it into C order is a strided pass over every output, and the
-    next layer's product runs as fast or faster on F-ordered activations (`input_gradient` keeps
-    their gradients in the same order). Every other result is C-ordered.
-
-    >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
-    array([[3., 4., 5., 6.],
-           [3., 4., 5., 6.]], dtype=float32)
-    """
-    if check is not False and (_check_flag("affine", check) or not (
-            type(x) is np.ndarray and type(w) is np.ndarray and x.ndim and w.ndim == 2
-            and x.shape[-1] == w.shape[1] and x.dtype.kind == "f" and w.dtype.kind == "f"
-            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1] and b.dtype.kind in "fiub")))):
-        arrays = (all(type(v) is np.ndarray and v.dtype.kind == "f" for v in (x, w))
-                  and (b is None or (type(b) is np.ndarray and b.dtype.kind in "fiub")))
-        raise (ValueError if arrays else TypeError)(
-            f"affine needs float ndarrays x (..., K), w (M, K) and optionally b (M,), got "
-            f"x={describe(x)}, w={describe(w)}, b={describe(b)}")
-    if x.ndim == 2 and x.shape[0] < w.shape[0]:
-        product = np.dot(w, x.T)                    # (M, N), C-ordered: the result's transpose
-        if b is not None:
-            product += b[:, None]
-        return product.T
-    out = np.dot(x, w.T)            # x @ w.T: np.dot skips the ufunc machinery @ goes through
-    if b is not None:
-        out += b
-    return out
-
-
-def matrix_product(a: np.ndarray, b: np.ndarray, out: np.ndarray = None, *, check: bool = True) -> np.ndarray:
-    """`a @ b` of 2-D float arrays, written into `out` (shape `(a.shape[0], b.shape[1])`) if given.
-    `check=False`: see `_check_flag`.
-
-    Computed by `np.dot`, which skips the ufunc machinery that `@` and `np.matmul` go through: about
-    half a microsecond a call, which counts at the sizes of a small network's layers. `np.dot` writes
-    only into a C-ordered `out` of the product's dtype; any other `out` gets `np.matmul`'s casting.
-
-    >>> matrix_product(np.eye(2, dtype=np.float32), np.arange(4, dtype=np.float32).reshape(2, 2))
-    array([[0., 1.],
-           [2., 3.]], dtype=float32)
-    """
-    if check is not False:
-        _check_flag("matrix_product", check)
-        _matrix("matrix_product a", a)
-        _matrix("matrix_product b", b)
-        if a.shape[1] != b.shape[0]:
-            raise ValueError(f"matrix_product a of shape {a.shape} and b of shape {b.shape} do not chain: "
-                             f"a's columns must equal b's rows")
-        if out is not None and (type(out) is not np.ndarray or out.shape != (a.shape[0], b.shape[1])):
-            raise ValueError(f"matrix_product out must be an ndarray of shape {(a.shape[0], b.shape[1])}, "
-                             f"got {describe(out)}")
-    if out is None:
-        return np.dot(a, b)
-    if out.dtype == a.dtype == b.dtype and out.flags.c_contiguous:
-        return np.dot(a, b, out=out)
-    return np.matmul(a, b, out=out)
-
-
-def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray, *, check: bool = True) -> np.ndarray:
-    """`g @ w`, the gradient of `affine`'s input `x` (..., K) from its output's gradient `g` (..., M)
-    and `w` (M, K), in `x`'s memory order: F-ordered when `x` is a 2-D F-ordered array (as `affine`
-    hands out a batch smaller than its width), C-ordered otherwise. `check=False`: see `_check_flag`.
-
-    An elementwise backward rule that meets `x` and this gradient (ReLU's `g * (x > 0)`) then reads
-    both in one order; an F-ordered array times a C-ordered one took 2.6 times as long (64 x 128).
-
-    >>> g, w = np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(3, 4)
-    >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
-    True
-    """
-    if check is not False and (_check_flag("input_gradient", check) or not (
-            type(g) is np.ndarray and type(w) is np.ndarray and type(x) is np.ndarray and g.ndim
-            and w.ndim == 2 and g.dtype.kind == "f" and w.dtype.kind == "f"
-            and g.shape[-1] == w.shape[0] and x.shape == g.shape[:-1] + w.shape[1:])):
-        arrays = all(type(v) is np.ndarray for v in (g, w, x)) and g.dtype.kind == w.dtype.kind == "f"
-        raise (ValueError if arrays else TypeError)(
-            f"input_gradient needs float ndarrays g (..., M) and w (M, K) and an ndarray x (..., K), got "
-            f"g={describe(g)}, w={describe(w)}, x={describe(x)}")
-    if x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous:
-        return np.dot(w.T, g.T).T
-    return np.dot(g, w)
-
-
-# %%
-def test_unit_kernels():
-    rng = np.random.default_rng(0)
-    for shape in [(5, 3), (1, 7), (64, 10), (40, 3), (0, 4)]:     # below and above _FEW_ROWS
-        a = rng.standard_normal(shape).astype(np.float32)
-        assert np.allclose(column_sums(a), a.sum(axis=0), atol=1e-5)
-        for out in (np.empty(shape[1], np.float32), np.empty(shape[1], np.float64),
-                    np.empty((shape[1], 2), np.float32)[:, 0]):    # direct, cast, strided
-            assert column_sums(a, out=out) is out and np.allclose(out, a.sum(axis=0), atol=1e-5)
-        assert np.allclose(row_sums(a), a.sum(axis=1), atol=1e-5)
-        if shape[1]:
-            assert np.array_equal(row_max(a), a.max(axis=1))
-    for n in (2, 5, 9):                      # both routes of affine: batch below and above the width
-        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, 4), (5, 4), (5,)))
-        out = affine(x, w, b)
-        assert (out.flags.f_contiguous if n < 5 else out.flags.c_contiguous)   # n < 5: the transpose
-        assert np.allclose(out, x @ w.T + b, atol=1e-5)
-        assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
-        assert affine(x, w, np.arange(5)).dtype == np.float32      # an integer bias is added in place
-    assert affine(np.ones((2, 3, 4), np.float32), np.ones((5, 4), np.float32)).shape == (2, 3, 5)
-    a, b = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
-    assert np.allclose(matrix_product(a, b), a @ b, atol=1e-5)
-    for x in (np.empty((6, 3), np.float32), np.empty((3, 6), np.float32).T):     # C, then F
-        grad = input_gradient(a, b, x)
-        assert grad.flags.c_contiguous == x.flags.c_contiguous and np.allclose(grad, a @ b, atol=1e-5)
-    for out in (np.empty((6, 3), np.float32), np.empty((6, 3), np.float64),     # np.dot, cast
-                np.empty((3, 6), np.float32).T):                               # not C-ordered
-        assert matrix_product(a, b, out=out) is out and np.allclose(out, a @ b, atol=1e-5)
-    print("kernels: ok")
-
-
-if __name__ == "__main__":
-    test_unit_kernels()
-
-# %% [markdown]
-# ## Provided: arrays laid end to end
-#
-# An optimizer applies the same elementwise arithmetic to every parameter. Done one parameter at a
-# time, a small network pays NumPy's fixed cost per call once per parameter, four or five calls
-# each: on the milestone MLP that bookkeeping takes longer than the arithmetic itself. When the
-# parameters' arrays are consecutive pieces of one buffer, the same arithmetic on the whole buffer
-# gives every element exactly the value it would get piece by piece (elementwise operations do not
-# depend on where an array starts or ends), in one call per operation. `lay_end_to_end` copies
-# arrays into one new buffer and returns views of it (cut by `split_into`), and `end_to_end`
-# recognises arrays that lie that way. `Sequential` lays out its layers' parameters with the first (chapter 03), and the
-# optimizer updates such parameters in one pass (chapter 07). Provided, not exercises.
-
-# %%
-#| export core.flat
-"""Arrays laid end to end in one buffer, so elementwise work on all of them is one NumPy call
-(exported from module 01)."""
-import math
-
-import numpy as np
-
-from tinytorch.utils.validation import describe
-
-__all__ = ["lay_end_to_end", "end_to_end", "split_into"]
-
-
-def _arrays(name: str, arrays) -> list:
-    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
-        raise TypeError(f"{name} arrays must be a list of ndarrays, got {describe(arrays)}")
-    for index, a in enumerate(arrays):
-        if type(a) is not np.ndarray:
-            raise TypeError(f"{name} arrays[{index}] must be an ndarray, got {describe(a)}")
-    return list(arrays)
-
-
-def lay_end_to_end(arrays) -> list:
-    """Copies of `arrays` (same shapes and values) that are consecutive views of one new 1-D
-    buffer, in order. All arrays must share one dtype.
-
-    >>> a, b = lay_end_to_end([np.ones((2, 2), np.float32), np.zeros(3, np.float32)])
-    >>> a.shape, b.shape, end_to_end([a, b]).shape
-    ((2, 2), (3,), (7,))
-    """
-    arrays = _arrays("lay_end_to_end", arrays)
-    dtypes = {a.dtype for a in arrays}
-    if len(dtypes) > 1:
-        raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
-    buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
-    views = split_into(buffer, [a.shape for a in arrays])
-    for view, a in zip(views, arrays):
-        np.copyto(view, a)
-    return views
-
-
-def split_into(buffer: np.ndarray, shapes) -> list:
-    """Views of consecutive pieces of the 1-D array `buffer`, one of each shape in `shapes`, in
-    order; together they must cover it exactly.
-
-    >>> [v.tolist() for v in split_into(np.arange(5), [(2, 1), (3,)])]
-    [[[0], [1]], [2, 3, 4]]
-    """
-    if type(buffer) is not np.ndarray or buffer.ndim != 1:
-        raise TypeError(f"split_into buffer must be a 1-D ndarray, got {describe(buffer)}")
-    try:
-        shapes = [tuple(int(n) for n in shape) for shape in shapes]
-        sizes = [math.prod(shape) for shape in shapes]
-    except (TypeError, ValueError):
-        raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
-    if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
-        raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
-    views, start = [], 0
-    for shape, size in zip(shapes, sizes):
-        views.append(buffer[start:start + size].reshape(shape))
-        start += size
-    return views
-
-
-def end_to_end(arrays):
-    """The 1-D view that `arrays` cover when they are consecutive, C-ordered pieces of one buffer,
-    in order and of one dtype; otherwise None. Writing into it writes into the arrays.
-
-    >>> end_to_end([np.ones(2), np.ones(2)]) is None      # two separate buffers
-    True
-    """
-    arrays = _arrays("end_to_end", arrays)
-    if not arrays:
-        return None
-    base = arrays[0].base
-    if type(base) is not np.ndarray or not base.flags.c_contiguous:
-        return None
-    origin = base.__array_interface__["data"][0]
-    start = address = None
-    for a in arrays:
-        if a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous:
-            return None
-        if a.size == 0:                   # occupies nothing (NumPy may point it anywhere)
-            continue
-        here = a.__array_interface__["data"][0]
-        if address is None:
-            start = address = here
-        elif here != address:
-            return None
-        address += a.nbytes
-    if start is None:
-        return None
-    flat = base.reshape(-1)               # a view: base is C-ordered
-    return flat[(start - origin) // base.itemsize:(address - origin) // base.itemsize]
-
-
-# %%
-def test_unit_flat():
-    a, b = np.arange(4, dtype=np.float32).reshape(2, 2), np.arange(3, dtype=np.float32)
-    va, vb = lay_end_to_end([a, b])
-    assert np.array_equal(va, a) and np.array_equal(vb, b) and not np.shares_memory(va, a)
-    run = end_to_end([va, vb])
-    run *= 2                                   # one call changes both arrays
-    assert np.array_equal(va, 2 * a) and np.array_equal(vb, 2 * b)
-    assert end_to_end([vb, va]) is None        # out of order
-    assert end_to_end([va]).shape == (4,) and end_to_end([vb]).shape == (3,)
-    assert end_to_end([a, b]) is None          # separate buffers
-    print("flat: ok")
-
-
-if __name__ == "__main__":
-    test_unit_flat()
-
-# %% [markdown]
 # ## The Tensor class
 #
+# A tensor holds four things: `data` (the ndarray), `requires_grad` (does anybody want the gradient
+# with respect to it?), `grad` (that gradient, once backward has run), and, for a tensor that an
+# operation produced, how it was made: `parents` (the operation's inputs) and `grad_fn` (the rule
+# that turns the gradient of the result into one gradient per parent). A tensor you create yourself
+# is a *leaf*: it has no parents and its `grad_fn` is `None`.
+#
 # Construction converts the input once. Results of operations skip that: they are built by
-# `Tensor._op(data, parents, backward)`, which wraps the array and, only when grad mode is on and
-# some parent requires grad, records the parents and the backward rule. Recording nothing in
-# `no_grad()` blocks is what makes evaluation cheap.
+# `Tensor.record(data, parents, grad_fn)`, which wraps the array and, only when recording is on and
+# some parent requires grad, keeps the parents and the rule. Recording is switched off by module
+# 06's `no_grad()` (through `set_grad_enabled`, below): evaluation then builds no graph, which is
+# what makes it cheap.
 #
 # The operators (`+`, `@`, `**`, indexing...) are one-line methods that call the functions defined
 # after the class, so each operation's forward and backward stay together in one place.
@@ -469,6 +57,26 @@ if __name__ == "__main__":
 
 # %%
 #| export
+import warnings
+
+import numpy as np
+
+from tinytorch.utils.validation import check_bool, check_int, describe
+
+_grad_enabled = True     # process-wide, like PyTorch's: is the graph being recorded?
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph for `backward()`."""
+    return _grad_enabled
+
+
+def set_grad_enabled(mode: bool) -> None:
+    """Switch recording of the graph on or off (module 06's `no_grad` uses this)."""
+    global _grad_enabled
+    _grad_enabled = check_bool("set_grad_enabled mode", mode)
+
+
 class Tensor:
     """An n-dimensional float32 array that can record how it was computed.
 
@@ -480,9 +88,7 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    # `grad` is a property over `_grad` (below); `_grad_zero_pending` is set by zero_grad (module 06)
-    __slots__ = ("data", "_grad", "_grad_zero_pending", "requires_grad", "_parents", "_backward",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "parents", "grad_fn", "__weakref__")
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -497,48 +103,27 @@ class Tensor:
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor(requires_grad=True) needs floating data, got dtype {array.dtype}")
         self.data = array
-        self._grad, self._grad_zero_pending = None, False
+        self.grad = None
         self.requires_grad = requires_grad
-        self._parents = ()
-        self._backward = None
+        self.parents = ()
+        self.grad_fn = None
 
     @staticmethod
-    def _op(data: np.ndarray, parents: tuple, backward) -> "Tensor":
-        """The result of an operation: wraps `data`, records the graph when gradients are needed."""
+    def record(data: np.ndarray, parents: tuple, grad_fn) -> "Tensor":
+        """The result of an operation: wraps `data` (no copy) and, when recording is on and some
+        parent requires grad, keeps `parents` and `grad_fn`, the rule that maps the result's gradient
+        to one gradient per parent (an ndarray of that parent's shape, or None to send none)."""
         out = Tensor.__new__(Tensor)
         # NumPy returns a scalar, not a 0-d array, from ufuncs on 0-d input: .data is always an ndarray
         out.data = data if type(data) is np.ndarray else np.asarray(data)
-        out._grad, out._grad_zero_pending = None, False
-        out.requires_grad, out._parents, out._backward = False, (), None
-        if is_grad_enabled():
+        out.grad = None
+        out.requires_grad, out.parents, out.grad_fn = False, (), None
+        if _grad_enabled:
             for parent in parents:          # a loop, not any(...): this runs for every operation
                 if parent.requires_grad:
-                    out.requires_grad, out._parents, out._backward = True, parents, backward
+                    out.requires_grad, out.parents, out.grad_fn = True, parents, grad_fn
                     break
         return out
-
-    # Provided, not an exercise: zero_grad() only marks a gradient buffer as zero (module 06,
-    # "Zeroing gradients lazily"), so that backward can write the next gradient straight into it
-    # instead of filling zeros and adding. Whoever reads .grad first gets the zeros filled in.
-    @property
-    def grad(self):
-        """None, or the accumulated gradient: an ndarray of the data's shape and dtype."""
-        if self._grad_zero_pending:
-            self._grad_zero_pending = False
-            self._grad.fill(0)
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
-        # None, an ndarray of the data's shape, or a Tensor (some code, the specs' own clipping
-        # example among it, stores gradients as Tensors).
-        if value is not None and not isinstance(value, Tensor):
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
-                raise TypeError(f"Tensor.grad must be None or an ndarray of numbers of shape {self.shape}, "
-                                f"got {describe(value)}")
-            if value.shape != self.shape:
-                raise ValueError(f"Tensor.grad must have the data's shape {self.shape}, got shape {value.shape}")
-        self._grad, self._grad_zero_pending = value, False
 
     # -- inspection -------------------------------------------------------------------------------
     @property
@@ -582,8 +167,13 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
     def backward(self, grad=None) -> None:
-        """Accumulate the gradient of this tensor into every leaf's `.grad` (module 06)."""
-        _run_backward(self, grad)
+        """Accumulate the gradient of this tensor into every leaf's `.grad`.
+
+        The engine that does it is module 06's `tinytorch.core.autograd.backward`; this method hands
+        the work to it, imported when called, so module 01 does not depend on a later module (as
+        PyTorch's `Tensor.backward` hands its work to `torch.autograd.backward`)."""
+        from tinytorch.core.autograd import backward
+        backward(self, grad)
 
     # -- operators: each calls the function that holds its forward and backward ---------------------
     def __add__(self, other): return add(self, other)
@@ -747,6 +337,54 @@ if __name__ == "__main__":
     test_unit_tensor_creation()
 
 # %% [markdown]
+# %% [markdown]
+# ## Undoing broadcasting
+#
+# NumPy broadcasting lets `x + b` add a bias of shape `(3,)` to a batch of shape `(64, 3)`. In the
+# forward pass `b` was silently repeated 64 times, so in the backward pass the 64 gradient rows that
+# reached those copies must be summed back into one. `unbroadcast` does that for any shape pair:
+# sum away the leading axes broadcasting added, then sum (keeping the axis) every axis where the
+# original had size 1.
+
+# %%
+#| export
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` down to `shape`, undoing NumPy broadcasting.
+
+    >>> unbroadcast(np.ones((4, 3)), (3,))
+    array([4., 4., 4.])
+    >>> unbroadcast(np.ones((4, 3)), (4, 1)).shape
+    (4, 1)
+    """
+    if grad.shape == shape:
+        return grad
+    # Hint: sum away the leading axes broadcasting added, then (keepdims) every axis where `shape` has 1
+    # (chapter 01, "Worked examples": the bias gradient summed over the batch).
+    ### BEGIN SOLUTION
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    ### END SOLUTION
+    return grad
+
+
+# %%
+def test_unit_unbroadcast():
+    g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    assert unbroadcast(g, (2, 3, 4)) is g
+    assert np.array_equal(unbroadcast(g, (4,)), g.sum(axis=(0, 1)))
+    assert np.array_equal(unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
+    assert np.array_equal(unbroadcast(g, ()), g.sum())
+    print("unbroadcast: ok")
+
+
+if __name__ == "__main__":
+    test_unit_unbroadcast()
+
+# %% [markdown]
 # ## Arithmetic
 #
 # For `out = a + b` every input element moves the output one-for-one, so both inputs receive the
@@ -790,21 +428,16 @@ def _operands(name: str, a, b) -> tuple:
     return _promote(a, _lift_operand(name, b, a))
 
 
-def _binary(name, fn, a, b):
+def _elementwise_operands(name: str, a, b) -> tuple:
+    """`_operands`, and shapes that broadcast together (checked only when they differ: the usual
+    case, equal shapes, costs one comparison), so the NumPy expression that follows cannot fail."""
     a, b = _operands(name, a, b)
-    return a, b, _apply(name, fn, a, b)
-
-
-def _apply(name: str, fn, a: Tensor, b: Tensor) -> np.ndarray:
-    """`fn(a.data, b.data)`, with NumPy's broadcasting error re-raised naming the op and both shapes."""
-    try:
-        return fn(a.data, b.data)
-    except ValueError as error:
+    if a.data.shape != b.data.shape:
         try:
-            np.broadcast_shapes(a.shape, b.shape)
+            np.broadcast_shapes(a.data.shape, b.data.shape)
         except ValueError:
             raise _broadcast_error(name, a, b) from None
-        raise ValueError(f"{name}: {error}") from None   # e.g. integers to negative integer powers
+    return a, b
 
 
 def _refuse_bool(name: str, *tensors) -> None:
@@ -815,59 +448,63 @@ def _refuse_bool(name: str, *tensors) -> None:
 
 
 def add(a: Tensor, b) -> Tensor:
-    # Hint: the forward is np.add; each input gets g back, summed over the axes broadcasting added
-    # (chapter 01, "Worked examples": the bias gradient is the batch sum).
+    """`a + b` with NumPy broadcasting; `b` may be a Tensor, an array or a number."""
+    a, b = _elementwise_operands("add", a, b)
+    # Hint: out = a.data + b.data; each input gets g back, summed over the axes broadcasting added,
+    # or None when it needs no gradient (chapter 01, "Worked examples": the bias gradient is the batch sum).
     ### BEGIN SOLUTION
-    a, b, out = _binary("add", np.add, a, b)
+    out = a.data + b.data
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
                 unbroadcast(g, b.shape) if b.requires_grad else None)
     ### END SOLUTION
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def sub(a: Tensor, b) -> Tensor:
-    a, b = _operands("sub", a, b)
+    a, b = _elementwise_operands("sub", a, b)
     _refuse_bool("sub", a, b)
-    out = _apply("sub", np.subtract, a, b)
+    out = a.data - b.data
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
                 unbroadcast(-g, b.shape) if b.requires_grad else None)
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def mul(a: Tensor, b) -> Tensor:
-    # Hint: product rule, grad_a = g * b and grad_b = g * a, each unbroadcast to its input's shape
-    # (chapter 01, "Worked examples").
+    """`a * b` with NumPy broadcasting; `b` may be a Tensor, an array or a number."""
+    a, b = _elementwise_operands("mul", a, b)
+    # Hint: out = a.data * b.data; product rule, grad_a = g * b and grad_b = g * a, each unbroadcast
+    # to its input's shape (chapter 01, "Worked examples").
     ### BEGIN SOLUTION
-    a, b, out = _binary("mul", np.multiply, a, b)
+    out = a.data * b.data
 
     def backward(g):
         return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
                 unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
     ### END SOLUTION
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def div(a: Tensor, b) -> Tensor:
     """True division: integer / integer is float32, as in PyTorch (`Tensor([4, 5]) / 2` is [2., 2.5])."""
-    a, b = _operands("div", a, b)
+    a, b = _elementwise_operands("div", a, b)
     if a.data.dtype.kind != "f":          # both integer (a mixed pair was already promoted)
         a, b = as_float(a), as_float(b)
-    out = _apply("div", np.divide, a, b)
+    out = a.data / b.data
 
     def backward(g):
         return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                 unbroadcast(-g * out / b.data, b.shape) if b.requires_grad else None)
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def neg(a: Tensor) -> Tensor:
     check_tensor("neg", a)
     _refuse_bool("neg", a)
-    return Tensor._op(-a.data, (a,), lambda g: (-g,))
+    return Tensor.record(-a.data, (a,), lambda g: (-g,))
 
 
 def power(a: Tensor, exponent) -> Tensor:
@@ -882,25 +519,32 @@ def power(a: Tensor, exponent) -> Tensor:
     if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
         exponent = _operands("power", a, exponent)[1]
     if isinstance(exponent, Tensor):
-        a, e = _promote(a, exponent)
-        out = _apply("power", np.power, a, e)
+        a, e = _elementwise_operands("power", a, exponent)
+        if e.data.dtype.kind in "iu" and a.data.dtype.kind in "biu" and (e.data < 0).any():
+            raise ValueError(f"power: an integer tensor to a negative integer power is not an integer; "
+                             "write Tensor(x.data, dtype=np.float32) ** exponent")
+        out = np.power(a.data, e.data)
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
                     # 0 ** e is 0 for every e > 0: its slope in e is 0, not 0 * log(0) = nan
                     unbroadcast(g * out * np.log(np.where(a.data == 0, 1, a.data)), e.shape)
                     if e.requires_grad else None)
-        return Tensor._op(out, (a, e), backward)
+        return Tensor.record(out, (a, e), backward)
     if a.data.dtype.kind == "b":
         a = Tensor(a.data, dtype=np.int64)    # bool ** 2 counts in int64, as in PyTorch (NumPy: int8)
     if exponent < 0 and a.data.dtype.kind != "f":
         raise ValueError(f"power: an integer tensor to a negative integer power ({exponent}) is not "
                          "an integer; write Tensor(x.data, dtype=np.float32) ** exponent")
-    # Hint: d(a**p)/da = p * a**(p - 1), times the incoming gradient (chapter 01, "API": `a ** p`).
+    # Hint: out = a.data ** exponent; d(a**p)/da = p * a**(p - 1), times the incoming gradient
+    # (chapter 01, "API": `a ** p`).
     ### BEGIN SOLUTION
     out = a.data ** exponent
-    return Tensor._op(out, (a,), lambda g: (g * exponent * a.data ** (exponent - 1),))
+
+    def backward(g):
+        return (g * exponent * a.data ** (exponent - 1),)
     ### END SOLUTION
+    return Tensor.record(out, (a,), backward)
 
 
 # %%
@@ -946,6 +590,16 @@ if __name__ == "__main__":
 # size as the forward one, which is why a backward pass costs about twice a forward pass. Batched
 # inputs (`(..., n, k) @ (..., k, m)`) transpose only the last two axes and sum over broadcast batch
 # axes; 1-D operands are treated as a row (left) or a column (right), as NumPy does.
+#
+# **Memory layout.** A layer computes `x @ W.T`. `W.T` costs nothing: it is a view of `W` that reads
+# it column by column (NumPy calls that order "F", for Fortran; the usual row-by-row order is "C").
+# Its gradient, `x.T @ g`, comes out of the product in C order for `W.T`, which is F order for
+# `W`, so adding it into `W.grad` (C order) walks one of the two arrays across its rows: on the
+# milestone network that costs eight times a same-order addition, more than the rest of the update.
+# The same numbers in `W`'s own order come from the transposed product, `(g.T @ x).T`. So each
+# gradient is computed in the memory order of its operand, which is what PyTorch's matrix-product
+# backward does too. This is provided code: the rule `grad_b = a.T @ g` is the lesson, the order
+# only changes how fast it runs.
 
 # %%
 #| export
@@ -964,20 +618,29 @@ def matmul(a: Tensor, b) -> Tensor:
         raise _broadcast_error("matmul (batch dimensions)", a, b) from None
 
     def backward(g):
-        # Hint: grad_a = g @ b.T and grad_b = a.T @ g on the last two axes, unbroadcast over batch axes
-        # (chapter 01, "The cost": backward is two products the size of the forward one).
-        ### BEGIN SOLUTION
-        A = a.data if a.ndim > 1 else a.data[None, :]
-        B = b.data if b.ndim > 1 else b.data[:, None]
-        if b.ndim == 1:  # the column axis first: for vector @ vector, g is 0-d
+        A = a.data if a.ndim > 1 else a.data[None, :]     # a 1-D operand as a row ...
+        B = b.data if b.ndim > 1 else b.data[:, None]     # ... or as a column
+        if b.ndim == 1:                                   # the column axis first: for vector @ vector, g is 0-d
             g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) if a.requires_grad else None
-        gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) if b.requires_grad else None
-        ### END SOLUTION
-        return ga, gb
-    return Tensor._op(out, (a, b), backward)
+        grad_a = grad_b = None
+        if a.requires_grad:                               # g @ b.T
+            grad_a = unbroadcast(_product_in_order_of(A, g, np.swapaxes(B, -1, -2)), A.shape).reshape(a.shape)
+        if b.requires_grad:                               # a.T @ g
+            grad_b = unbroadcast(_product_in_order_of(B, np.swapaxes(A, -1, -2), g), B.shape).reshape(b.shape)
+        return grad_a, grad_b
+    return Tensor.record(out, (a, b), backward)
+
+
+def _product_in_order_of(like: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`left @ right`, in the memory order of `like` (the operand whose gradient it is): for a
+    matrix stored column by column (F order, as `W.T` is), computed as `(right.T @ left.T).T`,
+    the same numbers laid out the way `like` is; otherwise the plain product."""
+    if like.ndim == 2 and left.ndim == 2 and right.ndim == 2 and like.flags.f_contiguous \
+            and not like.flags.c_contiguous:
+        return (right.T @ left.T).T
+    return left @ right
 
 
 # %%
@@ -1012,20 +675,20 @@ def exp(a: Tensor) -> Tensor:
     check_tensor("exp", a)
     a = as_float(a)
     out = np.exp(a.data)
-    return Tensor._op(out, (a,), lambda g: (g * out,))
+    return Tensor.record(out, (a,), lambda g: (g * out,))
 
 
 def log(a: Tensor) -> Tensor:
     check_tensor("log", a)
     a = as_float(a)
-    return Tensor._op(np.log(a.data), (a,), lambda g: (g / a.data,))
+    return Tensor.record(np.log(a.data), (a,), lambda g: (g / a.data,))
 
 
 def sqrt(a: Tensor) -> Tensor:
     check_tensor("sqrt", a)
     a = as_float(a)
     out = np.sqrt(a.data)
-    return Tensor._op(out, (a,), lambda g: (g * 0.5 / out,))
+    return Tensor.record(out, (a,), lambda g: (g * 0.5 / out,))
 
 
 # %% [markdown]
@@ -1063,12 +726,17 @@ def reduce_sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     check_tensor("sum", a)
     axes = _axes(axis, a.ndim)
     keepdims = check_bool("sum keepdims", keepdims)
-    # Hint: the forward is one NumPy sum; backward broadcasts g back over the summed axes
-    # (chapter 01, "API": reductions over one axis, several, or all).
+    # Hint: out = a.data.sum(axis=axes, keepdims=keepdims); backward puts the summed axes back
+    # (np.expand_dims, unless keepdims) and broadcasts g to a's shape (chapter 01, "API": reductions).
     ### BEGIN SOLUTION
     out = a.data.sum(axis=axes, keepdims=keepdims)
-    return Tensor._op(np.asarray(out), (a,), lambda g: (_expand_reduced(g, axes, keepdims, a.shape),))
+
+    def backward(g):
+        if not keepdims:
+            g = np.expand_dims(g, axes)        # the summed axes back, with size 1
+        return (np.broadcast_to(g, a.shape),)  # every summed element receives g
     ### END SOLUTION
+    return Tensor.record(out, (a,), backward)
 
 
 def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -1079,7 +747,7 @@ def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     a = as_float(a)
     count = int(np.prod([a.shape[ax] for ax in axes])) if axes else 1
     out = a.data.mean(axis=axes, keepdims=keepdims)
-    return Tensor._op(np.asarray(out), (a,),
+    return Tensor.record(np.asarray(out), (a,),
                       lambda g: (_expand_reduced(g / count, axes, keepdims, a.shape),))
 
 
@@ -1097,7 +765,7 @@ def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
         share = winners / winners.sum(axis=axes, keepdims=True)
         return (share * _expand_reduced(g, axes, keepdims, a.shape),)
     out = top if keepdims else np.squeeze(top, axis=axes)
-    return Tensor._op(np.asarray(out), (a,), backward)
+    return Tensor.record(np.asarray(out), (a,), backward)
 
 
 # %%
@@ -1108,7 +776,7 @@ def test_unit_reductions():
     x.grad = None
     x.max(axis=1).sum().backward()
     assert np.allclose(x.grad, [[0, 0.5, 0.5], [1, 0, 0]]), "tied maxima share the gradient"
-    assert x.max(axis=1)._backward(np.ones(2, np.float32))[0].dtype == np.float32
+    assert x.max(axis=1).grad_fn(np.ones(2, np.float32))[0].dtype == np.float32
     x.grad = None
     x.mean().backward()
     assert np.allclose(x.grad, 1 / 6)
@@ -1137,7 +805,7 @@ def reshape(a: Tensor, shape) -> Tensor:
         out = a.data.reshape(shape)
     except ValueError:
         raise ValueError(f"reshape: cannot view {a.size} elements of shape {a.shape} as {shape}") from None
-    return Tensor._op(out, (a,), lambda g: (g.reshape(a.shape),))
+    return Tensor.record(out, (a,), lambda g: (g.reshape(a.shape),))
 
 
 def permute(a: Tensor, axes: tuple) -> Tensor:
@@ -1146,14 +814,14 @@ def permute(a: Tensor, axes: tuple) -> Tensor:
     if sorted(axes) != list(range(a.ndim)):
         raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
     inverse = tuple(np.argsort(axes))
-    return Tensor._op(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
+    return Tensor.record(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
 def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two axes, like `torch.transpose(a, dim0, dim1)`."""
     check_tensor("transpose", a)
     dim0, dim1 = _axes((dim0, dim1), a.ndim, "transpose dim")
-    return Tensor._op(np.swapaxes(a.data, dim0, dim1), (a,), lambda g: (np.swapaxes(g, dim0, dim1),))
+    return Tensor.record(np.swapaxes(a.data, dim0, dim1), (a,), lambda g: (np.swapaxes(g, dim0, dim1),))
 
 
 def _is_basic_index(index) -> bool:
@@ -1187,7 +855,7 @@ def getitem(a: Tensor, index) -> Tensor:
         else:
             np.add.at(full, index, g)
         return (full,)
-    return Tensor._op(np.asarray(out), (a,), backward)
+    return Tensor.record(np.asarray(out), (a,), backward)
 
 
 def _lift_many(name: str, tensors) -> list:
@@ -1221,7 +889,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
         raise ValueError(f"concat(axis={axis}): shapes {[t.shape for t in tensors]} differ "
                          "outside the joined axis") from None
     seams = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return Tensor._op(out, tuple(tensors), lambda g: tuple(np.split(g, seams, axis=axis)))
+    return Tensor.record(out, tuple(tensors), lambda g: tuple(np.split(g, seams, axis=axis)))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
@@ -1232,7 +900,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     out = np.stack([t.data for t in tensors], axis=axis)
     n = len(tensors)
-    return Tensor._op(out, tuple(tensors),
+    return Tensor.record(out, tuple(tensors),
                       lambda g: tuple(np.squeeze(part, axis) for part in np.split(g, n, axis=axis)))
 
 

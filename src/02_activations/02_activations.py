@@ -19,7 +19,7 @@
 # scores into probabilities (or their logarithms).
 #
 # Each activation is **one operation**: a NumPy forward pass and, right beside it, the backward rule,
-# recorded as a single graph node by `Tensor._op`. We could write `sigmoid` out of the `exp`, `+`
+# recorded as a single graph node by `Tensor.record`. We could write `sigmoid` out of the `exp`, `+`
 # and `/` of module 01, but that would record four nodes, allocate four intermediate arrays and, for
 # large inputs, overflow. One fused node is faster and lets us choose a numerically stable formula.
 #
@@ -70,7 +70,7 @@ def relu(x: Tensor) -> Tensor:
     def backward(g):
         return (g * (data > 0),)
     ### END SOLUTION
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 # %%
@@ -121,7 +121,7 @@ def sigmoid(x: Tensor) -> Tensor:
     def backward(g):
         return (g * out * (1 - out),)
     ### END SOLUTION
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 # %% [markdown]
@@ -149,7 +149,7 @@ def tanh(x: Tensor) -> Tensor:
     def backward(g):
         return (g * (1 - out * out),)
     ### END SOLUTION
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 # %%
@@ -213,8 +213,8 @@ def gelu(x: Tensor) -> Tensor:
     """
     check_tensor("gelu", x)
     x = as_float(x)                          # PyTorch refuses integers here; we promote (DESIGN.md)
-    # Hint: gelu(x) = x * sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x**3), the sigmoid computed
-    # stably; keep s and z for the slope (chapter 02, "Stability").
+    # Hint: gelu(x) = x * s with s = sigmoid(2u) = (1 + tanh u) / 2, u = sqrt(2/pi) (x + 0.044715 x**3);
+    # constants as Python floats (math.sqrt: np.sqrt would make float32 float64) (chapter 02, "GELU").
     ### BEGIN SOLUTION
     data = x.data
     x2 = data * data
@@ -231,7 +231,7 @@ def gelu(x: Tensor) -> Tensor:
         slope += s
         return (g * slope,)
     ### END SOLUTION
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 # %%
@@ -304,7 +304,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
         gs -= out * gs.sum(axis=axis, keepdims=True)
         return (gs,)
     ### END SOLUTION
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -326,7 +326,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
     ### END SOLUTION
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 # %%

@@ -52,7 +52,6 @@
 #| export
 import numpy as np
 
-from tinytorch.core.kernels import row_max, row_sums
 from tinytorch.core.tensor import Tensor, as_float
 from tinytorch.utils.validation import describe
 
@@ -130,22 +129,17 @@ def mse_loss(pred: Tensor, target) -> Tensor:
     """
     pred = _check_pred("mse_loss", pred)
     t = _same_shape("mse_loss", pred, _target_array("mse_loss", target))
-    # Hint: diff = pred - target; loss = (diff . diff) / n; gradient 2 * diff / n times g
-    # (chapter 04, "The cost: one node").
+    # Hint: diff = pred - target; loss = mean(diff ** 2); the gradient for pred is g * 2 * diff / n and
+    # for the target its negative (used only when the target requires grad) (chapter 04, "The cost: one node").
     ### BEGIN SOLUTION
     diff = pred.data - t
-    n = diff.size
-    out = np.asarray(np.vdot(diff, diff) / n, dtype=pred.dtype)
-
-    parents = _parents(pred, target)
+    out = np.mean(diff * diff)
 
     def backward(g):
-        scaled = diff * (g * (2 / n))
-        if len(parents) == 1:
-            return (scaled,)
-        return (scaled if pred.requires_grad else None), -scaled
+        grad = g * (2.0 / diff.size) * diff
+        return grad, -grad
     ### END SOLUTION
-    return Tensor._op(out, parents, backward)
+    return Tensor.record(np.asarray(out, dtype=pred.dtype), _parents(pred, target), backward)
 
 
 class MSELoss(_Loss):
@@ -169,7 +163,6 @@ def test_unit_mse():
     loss = MSELoss()(p, [[1.0, 0.0], [3.0, 5.0]])
     assert loss.shape == () and loss.dtype == np.float32
     assert np.isclose(loss.item(), (0 + 4 + 0 + 1) / 4)
-    assert loss._parents == (p,), "one node, whose only input is the prediction"
     loss.backward()
     assert np.allclose(p.grad, [[0, 1], [0, -0.5]])
     try:
@@ -253,41 +246,32 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     t = _target_array(name, target)
     if t.ndim == 2:
         t = _same_shape(name, logits, t)
-    else:
-        t = _class_labels(name, t, logits)
-    # Hint: loss = mean of log(sum(exp(shifted))) - shifted[label], rows shifted by their maximum;
-    # gradient (softmax - onehot) / N (chapter 04, "Stability" and "Worked example: classification").
-    ### BEGIN SOLUTION
+    else:                                  # class labels: as one-hot rows, the same formula below
+        t = _one_hot(_class_labels(name, t, logits), logits.shape[1], logits.dtype)
     x = logits.data
+    # Hint: shift each row by its maximum, log_probs = shifted - log(sum(exp(shifted))), loss =
+    # -sum(t * log_probs) / N; gradient (softmax * row sums of t - t) / N, which is the famous
+    # (softmax - onehot) / N for labels (chapter 04, "Stability" and "Worked example: classification").
+    ### BEGIN SOLUTION
     n = x.shape[0]
-    # row_max / row_sums (core.kernels) are x.max(axis=1) and e.sum(axis=1), by a faster route
-    shifted = x - row_max(x, check=False)[:, None]    # checked above: float, (N, C), not empty
-    e = np.exp(shifted)
-    sums = row_sums(e, check=False)[:, None]
-    if t.ndim == 1:
-        rows = np.arange(n)
-        loss = np.subtract(np.log(sums[:, 0]), shifted[rows, t]).sum() / n
-    else:
-        log_probs = np.subtract(shifted, np.log(sums), out=shifted)
-        loss = -np.vdot(t, log_probs) / n
-    parents = _parents(logits, target)
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -(t * log_probs).sum() / n
 
     def backward(g):
-        scale = float(g) / n
-        grad_x = None
-        if logits.requires_grad:
-            grad_x = np.divide(e, sums, out=e)        # softmax; e is ours and backward runs once
-            if t.ndim == 1:
-                grad_x[rows, t] -= 1
-            else:
-                grad_x *= t.sum(axis=1, keepdims=True)
-                grad_x -= t
-            grad_x *= scale
-        if len(parents) == 1:
-            return (grad_x,)
-        return grad_x, log_probs * -scale         # d loss / d target (probability targets only)
+        scale = g / n
+        softmax = np.exp(log_probs)
+        grad_x = (softmax * t.sum(axis=1, keepdims=True) - t) * scale
+        return grad_x, -log_probs * scale    # for the logits, and for a target that requires grad
     ### END SOLUTION
-    return Tensor._op(np.asarray(loss, dtype=x.dtype), parents, backward)
+    return Tensor.record(np.asarray(loss, dtype=x.dtype), _parents(logits, target), backward)
+
+
+def _one_hot(labels: np.ndarray, classes: int, dtype) -> np.ndarray:
+    """Rows of zeros with a 1 at each label: shape (N, classes)."""
+    rows = np.zeros((labels.shape[0], classes), dtype)
+    rows[np.arange(labels.shape[0]), labels] = 1
+    return rows
 
 
 class CrossEntropyLoss(_Loss):
@@ -307,7 +291,7 @@ def test_unit_cross_entropy():
     loss = CrossEntropyLoss()(x, [2, 0])
     p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
     assert np.isclose(loss.item(), -(np.log(p[0, 2]) + np.log(p[1, 0])) / 2)
-    assert loss._parents == (x,) and loss.dtype == np.float32
+    assert loss.dtype == np.float32
     loss.backward()
     assert np.allclose(x.grad, (p - np.eye(3)[[2, 0]]) / 2), "(softmax - onehot) / N"
     x.grad = None
@@ -376,21 +360,15 @@ def binary_cross_entropy(pred: Tensor, target) -> Tensor:
     with np.errstate(divide="ignore"):           # log(0) = -inf is expected; the clamp handles it
         log_p = np.maximum(np.log(p), _LOG_FLOOR)
         log_1mp = np.maximum(np.log1p(-p), _LOG_FLOOR)
-    n = p.size
-    loss = -(np.vdot(t, log_p) + np.vdot(1 - t, log_1mp)) / n
-    parents = _parents(pred, target)
+    loss = -np.mean(t * log_p + (1 - t) * log_1mp)
 
     def backward(g):
-        scale = g / n
-        grad_p = None
-        if pred.requires_grad:
-            grad_p = (p - t) / np.maximum(p * (1 - p), _BCE_EPS)
-            grad_p *= scale
-        if len(parents) == 1:
-            return (grad_p,)
-        return grad_p, (log_1mp - log_p) * scale
+        scale = g / p.size
+        grad_p = (p - t) / np.maximum(p * (1 - p), _BCE_EPS) * scale
+        grad_t = (log_1mp - log_p) * scale          # d loss / d target, if the target requires grad
+        return grad_p, grad_t
     ### END SOLUTION
-    return Tensor._op(np.asarray(loss, dtype=p.dtype), parents, backward)
+    return Tensor.record(np.asarray(loss, dtype=p.dtype), _parents(pred, target), backward)
 
 
 class BinaryCrossEntropyLoss(_Loss):
@@ -433,26 +411,17 @@ def binary_cross_entropy_with_logits(logits: Tensor, target) -> Tensor:
     t = _same_shape(name, logits, _target_array(name, target))
     # Hint: loss = mean(max(x, 0) - x t + log1p(exp(-|x|))); gradient (sigmoid(x) - t) / n, the
     # sigmoid from the same exp(-|x|) (chapter 04, "Stability").
-    ### BEGIN SOLUTION
     x = logits.data
+    ### BEGIN SOLUTION
     z = np.exp(-np.abs(x))                       # in (0, 1]: never overflows
-    n = x.size
-    loss = (np.maximum(x, 0).sum() - np.vdot(x, t) + np.log1p(z).sum()) / n
-    parents = _parents(logits, target)
+    loss = np.mean(np.maximum(x, 0) - x * t + np.log1p(z))
 
     def backward(g):
-        scale = g / n
-        grad_x = None
-        if logits.requires_grad:
-            grad_x = np.where(x >= 0, 1, z).astype(x.dtype, copy=False)
-            grad_x /= 1 + z                      # sigmoid(x), stably
-            grad_x -= t
-            grad_x *= scale
-        if len(parents) == 1:
-            return (grad_x,)
-        return grad_x, x * -scale
+        scale = g / x.size
+        sigmoid = np.where(x >= 0, 1, z) / (1 + z)   # sigmoid(x), stably, from the same z
+        return (sigmoid - t) * scale, -x * scale     # for the logits, and for a target that requires grad
     ### END SOLUTION
-    return Tensor._op(np.asarray(loss, dtype=x.dtype), parents, backward)
+    return Tensor.record(np.asarray(loss, dtype=x.dtype), _parents(logits, target), backward)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -472,7 +441,7 @@ def test_unit_binary_cross_entropy():
     t = np.array([1.0, 0.0, 1.0], dtype=np.float32)
     loss = BinaryCrossEntropyLoss()(p, t)
     expected = -np.mean(t * np.log(p.data) + (1 - t) * np.log(1 - p.data))
-    assert np.isclose(loss.item(), expected) and loss._parents == (p,)
+    assert np.isclose(loss.item(), expected)
     loss.backward()
     assert np.allclose(p.grad, (p.data - t) / (p.data * (1 - p.data)) / 3)
     edge = binary_cross_entropy(Tensor([0.0, 1.0]), [1.0, 0.0])

@@ -430,7 +430,7 @@ class DataLoader:
             if arrays is not None:          # vectorized: one gather per array
                 # take(axis=0) is array[indices] in a third of the time; the arrays were checked, so
                 # each gather is wrapped the way an operation's result is
-                yield tuple([Tensor._op(array.take(indices, axis=0), (), None) for array in arrays])
+                yield tuple([Tensor.record(array.take(indices, axis=0), (), None) for array in arrays])
                 continue
             samples = [self.dataset[int(i)] for i in indices]   # generic fallback
             batch = _collate(samples, indices)

@@ -197,7 +197,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinytorch.core.flat import end_to_end
 from tinytorch.core.tensor import Tensor
 from tinytorch.utils.validation import check_bool, check_number, describe
 
@@ -237,27 +236,6 @@ def _gradients(parameters, who: str) -> tuple:
     return indices, grads
 
 
-# The gradient arrays _norm saw last, and the 1-D view they cover if they lie end to end in one
-# buffer (core.flat: an optimizer keeps a Sequential's gradients so). Checking that the arrays are the
-# same ones costs less than finding out again on every update.
-_last_seen = ((), None)
-
-
-def _end_to_end_gradients(arrays: list):
-    global _last_seen
-    known, run = _last_seen
-    if len(known) != len(arrays):
-        known = ()
-    for a, k in zip(arrays, known):
-        if a is not k:
-            known = ()
-            break
-    if not known:
-        run = end_to_end(arrays) if len(arrays) > 1 else None
-        _last_seen = (tuple(arrays), run)
-    return run
-
-
 def _norm(grads: list, exact: bool = True) -> float:
     """sqrt(sum of squares) of the arrays; inf or nan when a gradient is.
 
@@ -266,12 +244,8 @@ def _norm(grads: list, exact: bool = True) -> float:
     finite (so float32 overflow is never mistaken for an infinite gradient)."""
     squares = 0.0
     if not exact:
-        run = _end_to_end_gradients(grads)
-        if run is not None:                  # all of them in one dot product
-            squares = float(np.vdot(run, run))
-        else:
-            for g in grads:
-                squares += float(np.vdot(g, g))
+        for g in grads:
+            squares += float(np.vdot(g, g))
         if math.isfinite(squares):
             return math.sqrt(squares)
         squares = 0.0
@@ -1548,7 +1522,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from tinytorch.core.autograd import no_grad, zero_grads, zero_is_pending
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointManager, improves,
                                        read_checkpoint, retained_epochs, write_checkpoint)
 from tinytorch.core.clipping import clip_grad_norm, grad_norm
@@ -1611,8 +1585,6 @@ _ZERO = "a gradient that was all zeros"      # what _Window keeps instead of cop
 def _saved_grad(param):
     """What ``_Window`` keeps of a gradient: None (there is none), ``_ZERO`` or a copy. A zero that
     ``zero_grad`` left pending is known without reading the buffer (reading would fill it)."""
-    if zero_is_pending(param):
-        return _ZERO
     grad = param.grad
     if grad is None:
         return None
@@ -1635,7 +1607,9 @@ class _Window:
         """Make room for the gradient of a batch of ``n`` samples (call right before its backward)."""
         if not self.started:
             self.saved_grads = [_saved_grad(p) for p in self.params]
-            zero_grads([p for p, saved in zip(self.params, self.saved_grads) if isinstance(saved, np.ndarray)])
+            for p, saved in zip(self.params, self.saved_grads):
+                if isinstance(saved, np.ndarray):
+                    p.grad.fill(0)
             self.started = True
         elif self.batches and n != self.last:   # keep the sum relative to the newest batch size
             _scale_grads(self.params, self.last / n)

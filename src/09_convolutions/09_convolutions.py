@@ -241,7 +241,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0) 
         return grad_x, grad_w, grad_b
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    return Tensor._op(out, parents, backward)
+    return Tensor.record(out, parents, backward)
 
 
 class Conv2d(Module):
@@ -393,7 +393,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
             else:
                 grad[:, :, rows, cols] += g * winner
         return (grad,)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
@@ -422,7 +422,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
         for rows, cols in views:
             grad[:, :, rows, cols] += share
         return (grad,)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 class _Pool2d(Module):

@@ -25,7 +25,7 @@ def relu(x: Tensor) -> Tensor:
 
     def backward(g):
         return (g * (data > 0),)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -45,7 +45,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
     def backward(g):
         return (g * out * (1 - out),)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 def tanh(x: Tensor) -> Tensor:
@@ -62,7 +62,7 @@ def tanh(x: Tensor) -> Tensor:
 
     def backward(g):
         return (g * (1 - out * out),)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)   # a Python float, so float32 arrays stay float32
@@ -93,7 +93,7 @@ def gelu(x: Tensor) -> Tensor:
         slope *= (2 * _GELU_C) * (1 + (3 * _GELU_K) * x2)
         slope += s
         return (g * slope,)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 def _softmax_axis(name: str, x: Tensor, axis) -> int:
@@ -124,7 +124,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
         gs = g * out
         gs -= out * gs.sum(axis=axis, keepdims=True)
         return (gs,)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -144,7 +144,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
-    return Tensor._op(out, (x,), backward)
+    return Tensor.record(out, (x,), backward)
 
 
 class _Activation:

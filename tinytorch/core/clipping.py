@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinytorch.core.flat import end_to_end
 from tinytorch.core.tensor import Tensor
 from tinytorch.utils.validation import check_bool, check_number, describe
 
@@ -47,27 +46,6 @@ def _gradients(parameters, who: str) -> tuple:
     return indices, grads
 
 
-# The gradient arrays _norm saw last, and the 1-D view they cover if they lie end to end in one
-# buffer (core.flat: an optimizer keeps a Sequential's gradients so). Checking that the arrays are the
-# same ones costs less than finding out again on every update.
-_last_seen = ((), None)
-
-
-def _end_to_end_gradients(arrays: list):
-    global _last_seen
-    known, run = _last_seen
-    if len(known) != len(arrays):
-        known = ()
-    for a, k in zip(arrays, known):
-        if a is not k:
-            known = ()
-            break
-    if not known:
-        run = end_to_end(arrays) if len(arrays) > 1 else None
-        _last_seen = (tuple(arrays), run)
-    return run
-
-
 def _norm(grads: list, exact: bool = True) -> float:
     """sqrt(sum of squares) of the arrays; inf or nan when a gradient is.
 
@@ -76,12 +54,8 @@ def _norm(grads: list, exact: bool = True) -> float:
     finite (so float32 overflow is never mistaken for an infinite gradient)."""
     squares = 0.0
     if not exact:
-        run = _end_to_end_gradients(grads)
-        if run is not None:                  # all of them in one dot product
-            squares = float(np.vdot(run, run))
-        else:
-            for g in grads:
-                squares += float(np.vdot(g, g))
+        for g in grads:
+            squares += float(np.vdot(g, g))
         if math.isfinite(squares):
             return math.sqrt(squares)
         squares = 0.0

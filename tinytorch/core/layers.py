@@ -5,9 +5,6 @@ import math
 
 import numpy as np
 
-from tinytorch.core.autograd import grad_buffer, zero_grads
-from tinytorch.core.flat import lay_end_to_end
-from tinytorch.core.kernels import affine, column_sums, input_gradient, matrix_product
 from tinytorch.core.tensor import Tensor, as_float, check_tensor
 from tinytorch.utils.validation import check_bool, check_int, check_number, describe
 
@@ -62,8 +59,11 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        """Zero every parameter's gradient buffer (kept allocated; the zeros are filled lazily)."""
-        zero_grads(self.parameters())
+        """Set every parameter's gradient to zero in place (the arrays stay allocated; a gradient
+        that is None stays None)."""
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad.fill(0)
 
     # -- training / evaluation mode -----------------------------------------------------------------
     @property
@@ -184,31 +184,17 @@ def _check_linear_parameters(x, weight, bias) -> None:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
-    """`x @ weight.T + bias` as one graph node. `x` must have the weight's dtype or be integer/bool
-    (then it is converted to it); a float64 input to a float32 weight is a TypeError."""
+    """`x @ weight.T + bias` (no bias when `bias` is None). `x` must have the weight's dtype or be
+    integer/bool (then it is converted to it); a float64 input to a float32 weight is a TypeError."""
     _check_linear_parameters(x, weight, bias)
     if x.data.dtype != weight.data.dtype:
         x = _linear_input("linear", x, weight)
-    # Hint: out = x @ W.T + b; backward: grad_x = g @ W, grad_W = g.T @ x, grad_b = g summed over rows
-    # (chapter 03, "The cost: one node per layer").
-    # x @ W.T + b, by the route BLAS runs faster (core.kernels.affine)
-    out = affine(x.data, weight.data, None if bias is None else bias.data, check=False)  # checked above
-
-    def backward(g):
-        # g @ W, in x's memory order (core.kernels): the rule that produced x may meet both
-        grad_x = input_gradient(g, weight.data, x.data, check=False) if x.requires_grad else None
-        rows = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        inputs = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
-        # out=grad_buffer(p) writes into p's zeroed .grad when it can, else allocates (module 06,
-        # "Zeroing gradients lazily"); plain `rows.T @ x` and `rows.sum(axis=0)` are as correct, and
-        # affine / matrix_product / column_sums (core.kernels, chapter 01) are only faster routes to
-        # the same numbers.
-        grad_w = (matrix_product(rows.T, inputs, out=grad_buffer(weight), check=False)
-                  if weight.requires_grad else None)
-        grad_b = (column_sums(rows, out=grad_buffer(bias), check=False)   # rows.sum(axis=0), faster
-                  if bias is not None and bias.requires_grad else None)
-        return grad_x, grad_w, grad_b
-    return Tensor._op(out, (x, weight) if bias is None else (x, weight, bias), backward)
+    # Hint: y = x @ W.T + b with the Tensor operations of module 01; leave the bias out when it is
+    # None (chapter 03, "Linear").
+    out = x @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out
 
 
 class Linear(Module):
@@ -287,11 +273,12 @@ class Dropout(Module):
         x = as_float(x)                        # integer input: float32 out, scaled like any other
         if self.p == 0.0:
             return x
-        # Hint: keep each unit with probability 1 - p and scale the survivors by 1 / (1 - p); the
-        # backward rule multiplies g by the same mask (chapter 03, "API": Dropout).
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p)) if self.p < 1 else keep.astype(x.dtype)
-        return Tensor._op(x.data * mask, (x,), lambda g: (g * mask,))
+        if self.p == 1.0:
+            return x * 0.0                     # every unit dropped (1 / (1 - p) would divide by zero)
+        # Hint: keep = self.rng.random(x.shape) >= p, a fresh draw from the layer's own generator; then
+        # x * (keep / (1 - p)): a constant mask, so backward multiplies g by it (chapter 03, "API": Dropout).
+        keep = self.rng.random(x.shape) >= self.p
+        return x * (keep / (1.0 - self.p))
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
@@ -326,12 +313,6 @@ class Sequential(Module):
             if not callable(layer):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, expected a callable layer")
         self.layers = list(layers)
-        # Provided: the parameters' values are copied end to end into one buffer (core.flat, chapter 01),
-        # so that an optimizer updates them all with one NumPy call per operation (chapter 07).
-        params = self.parameters()
-        if len(params) > 1 and len({p.data.dtype for p in params}) == 1:
-            for param, view in zip(params, lay_end_to_end([p.data for p in params])):
-                param.data = view
 
     def forward(self, x):
         for layer in self.layers:

@@ -5,30 +5,20 @@ import warnings
 
 import numpy as np
 
-from tinytorch.core.autograd import backward as _run_backward
-from tinytorch.core.autograd import is_grad_enabled
 from tinytorch.utils.validation import check_bool, check_int, describe
 
+_grad_enabled = True     # process-wide, like PyTorch's: is the graph being recorded?
 
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `grad` down to `shape`, undoing NumPy broadcasting.
 
-    >>> unbroadcast(np.ones((4, 3)), (3,))
-    array([4., 4., 4.])
-    >>> unbroadcast(np.ones((4, 3)), (4, 1)).shape
-    (4, 1)
-    """
-    if grad.shape == shape:
-        return grad
-    # Hint: sum away the leading axes broadcasting added, then (keepdims) every axis where `shape` has 1
-    # (chapter 01, "Worked examples": the bias gradient summed over the batch).
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
+def is_grad_enabled() -> bool:
+    """True when operations record the graph for `backward()`."""
+    return _grad_enabled
+
+
+def set_grad_enabled(mode: bool) -> None:
+    """Switch recording of the graph on or off (module 06's `no_grad` uses this)."""
+    global _grad_enabled
+    _grad_enabled = check_bool("set_grad_enabled mode", mode)
 
 
 class Tensor:
@@ -42,9 +32,7 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    # `grad` is a property over `_grad` (below); `_grad_zero_pending` is set by zero_grad (module 06)
-    __slots__ = ("data", "_grad", "_grad_zero_pending", "requires_grad", "_parents", "_backward",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "parents", "grad_fn", "__weakref__")
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -57,48 +45,27 @@ class Tensor:
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor(requires_grad=True) needs floating data, got dtype {array.dtype}")
         self.data = array
-        self._grad, self._grad_zero_pending = None, False
+        self.grad = None
         self.requires_grad = requires_grad
-        self._parents = ()
-        self._backward = None
+        self.parents = ()
+        self.grad_fn = None
 
     @staticmethod
-    def _op(data: np.ndarray, parents: tuple, backward) -> "Tensor":
-        """The result of an operation: wraps `data`, records the graph when gradients are needed."""
+    def record(data: np.ndarray, parents: tuple, grad_fn) -> "Tensor":
+        """The result of an operation: wraps `data` (no copy) and, when recording is on and some
+        parent requires grad, keeps `parents` and `grad_fn`, the rule that maps the result's gradient
+        to one gradient per parent (an ndarray of that parent's shape, or None to send none)."""
         out = Tensor.__new__(Tensor)
         # NumPy returns a scalar, not a 0-d array, from ufuncs on 0-d input: .data is always an ndarray
         out.data = data if type(data) is np.ndarray else np.asarray(data)
-        out._grad, out._grad_zero_pending = None, False
-        out.requires_grad, out._parents, out._backward = False, (), None
-        if is_grad_enabled():
+        out.grad = None
+        out.requires_grad, out.parents, out.grad_fn = False, (), None
+        if _grad_enabled:
             for parent in parents:          # a loop, not any(...): this runs for every operation
                 if parent.requires_grad:
-                    out.requires_grad, out._parents, out._backward = True, parents, backward
+                    out.requires_grad, out.parents, out.grad_fn = True, parents, grad_fn
                     break
         return out
-
-    # Provided, not an exercise: zero_grad() only marks a gradient buffer as zero (module 06,
-    # "Zeroing gradients lazily"), so that backward can write the next gradient straight into it
-    # instead of filling zeros and adding. Whoever reads .grad first gets the zeros filled in.
-    @property
-    def grad(self):
-        """None, or the accumulated gradient: an ndarray of the data's shape and dtype."""
-        if self._grad_zero_pending:
-            self._grad_zero_pending = False
-            self._grad.fill(0)
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
-        # None, an ndarray of the data's shape, or a Tensor (some code, the specs' own clipping
-        # example among it, stores gradients as Tensors).
-        if value is not None and not isinstance(value, Tensor):
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
-                raise TypeError(f"Tensor.grad must be None or an ndarray of numbers of shape {self.shape}, "
-                                f"got {describe(value)}")
-            if value.shape != self.shape:
-                raise ValueError(f"Tensor.grad must have the data's shape {self.shape}, got shape {value.shape}")
-        self._grad, self._grad_zero_pending = value, False
 
     # -- inspection -------------------------------------------------------------------------------
     @property
@@ -142,8 +109,13 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
     def backward(self, grad=None) -> None:
-        """Accumulate the gradient of this tensor into every leaf's `.grad` (module 06)."""
-        _run_backward(self, grad)
+        """Accumulate the gradient of this tensor into every leaf's `.grad`.
+
+        The engine that does it is module 06's `tinytorch.core.autograd.backward`; this method hands
+        the work to it, imported when called, so module 01 does not depend on a later module (as
+        PyTorch's `Tensor.backward` hands its work to `torch.autograd.backward`)."""
+        from tinytorch.core.autograd import backward
+        backward(self, grad)
 
     # -- operators: each calls the function that holds its forward and backward ---------------------
     def __add__(self, other): return add(self, other)
@@ -286,6 +258,27 @@ def _lift(value, like: Tensor) -> Tensor:
     return Tensor(value)
 
 
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` down to `shape`, undoing NumPy broadcasting.
+
+    >>> unbroadcast(np.ones((4, 3)), (3,))
+    array([4., 4., 4.])
+    >>> unbroadcast(np.ones((4, 3)), (4, 1)).shape
+    (4, 1)
+    """
+    if grad.shape == shape:
+        return grad
+    # Hint: sum away the leading axes broadcasting added, then (keepdims) every axis where `shape` has 1
+    # (chapter 01, "Worked examples": the bias gradient summed over the batch).
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
 def _broadcast_error(name: str, a: Tensor, b: Tensor) -> ValueError:
     return ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together "
                       f"(trailing dimensions must be equal or 1)")
@@ -316,21 +309,16 @@ def _operands(name: str, a, b) -> tuple:
     return _promote(a, _lift_operand(name, b, a))
 
 
-def _binary(name, fn, a, b):
+def _elementwise_operands(name: str, a, b) -> tuple:
+    """`_operands`, and shapes that broadcast together (checked only when they differ: the usual
+    case, equal shapes, costs one comparison), so the NumPy expression that follows cannot fail."""
     a, b = _operands(name, a, b)
-    return a, b, _apply(name, fn, a, b)
-
-
-def _apply(name: str, fn, a: Tensor, b: Tensor) -> np.ndarray:
-    """`fn(a.data, b.data)`, with NumPy's broadcasting error re-raised naming the op and both shapes."""
-    try:
-        return fn(a.data, b.data)
-    except ValueError as error:
+    if a.data.shape != b.data.shape:
         try:
-            np.broadcast_shapes(a.shape, b.shape)
+            np.broadcast_shapes(a.data.shape, b.data.shape)
         except ValueError:
             raise _broadcast_error(name, a, b) from None
-        raise ValueError(f"{name}: {error}") from None   # e.g. integers to negative integer powers
+    return a, b
 
 
 def _refuse_bool(name: str, *tensors) -> None:
@@ -341,55 +329,59 @@ def _refuse_bool(name: str, *tensors) -> None:
 
 
 def add(a: Tensor, b) -> Tensor:
-    # Hint: the forward is np.add; each input gets g back, summed over the axes broadcasting added
-    # (chapter 01, "Worked examples": the bias gradient is the batch sum).
-    a, b, out = _binary("add", np.add, a, b)
+    """`a + b` with NumPy broadcasting; `b` may be a Tensor, an array or a number."""
+    a, b = _elementwise_operands("add", a, b)
+    # Hint: out = a.data + b.data; each input gets g back, summed over the axes broadcasting added,
+    # or None when it needs no gradient (chapter 01, "Worked examples": the bias gradient is the batch sum).
+    out = a.data + b.data
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
                 unbroadcast(g, b.shape) if b.requires_grad else None)
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def sub(a: Tensor, b) -> Tensor:
-    a, b = _operands("sub", a, b)
+    a, b = _elementwise_operands("sub", a, b)
     _refuse_bool("sub", a, b)
-    out = _apply("sub", np.subtract, a, b)
+    out = a.data - b.data
 
     def backward(g):
         return (unbroadcast(g, a.shape) if a.requires_grad else None,
                 unbroadcast(-g, b.shape) if b.requires_grad else None)
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def mul(a: Tensor, b) -> Tensor:
-    # Hint: product rule, grad_a = g * b and grad_b = g * a, each unbroadcast to its input's shape
-    # (chapter 01, "Worked examples").
-    a, b, out = _binary("mul", np.multiply, a, b)
+    """`a * b` with NumPy broadcasting; `b` may be a Tensor, an array or a number."""
+    a, b = _elementwise_operands("mul", a, b)
+    # Hint: out = a.data * b.data; product rule, grad_a = g * b and grad_b = g * a, each unbroadcast
+    # to its input's shape (chapter 01, "Worked examples").
+    out = a.data * b.data
 
     def backward(g):
         return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
                 unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def div(a: Tensor, b) -> Tensor:
     """True division: integer / integer is float32, as in PyTorch (`Tensor([4, 5]) / 2` is [2., 2.5])."""
-    a, b = _operands("div", a, b)
+    a, b = _elementwise_operands("div", a, b)
     if a.data.dtype.kind != "f":          # both integer (a mixed pair was already promoted)
         a, b = as_float(a), as_float(b)
-    out = _apply("div", np.divide, a, b)
+    out = a.data / b.data
 
     def backward(g):
         return (unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                 unbroadcast(-g * out / b.data, b.shape) if b.requires_grad else None)
-    return Tensor._op(out, (a, b), backward)
+    return Tensor.record(out, (a, b), backward)
 
 
 def neg(a: Tensor) -> Tensor:
     check_tensor("neg", a)
     _refuse_bool("neg", a)
-    return Tensor._op(-a.data, (a,), lambda g: (-g,))
+    return Tensor.record(-a.data, (a,), lambda g: (-g,))
 
 
 def power(a: Tensor, exponent) -> Tensor:
@@ -404,23 +396,30 @@ def power(a: Tensor, exponent) -> Tensor:
     if type(exponent) not in (int, float):   # np.float64 subclasses float, but it would upcast
         exponent = _operands("power", a, exponent)[1]
     if isinstance(exponent, Tensor):
-        a, e = _promote(a, exponent)
-        out = _apply("power", np.power, a, e)
+        a, e = _elementwise_operands("power", a, exponent)
+        if e.data.dtype.kind in "iu" and a.data.dtype.kind in "biu" and (e.data < 0).any():
+            raise ValueError(f"power: an integer tensor to a negative integer power is not an integer; "
+                             "write Tensor(x.data, dtype=np.float32) ** exponent")
+        out = np.power(a.data, e.data)
 
         def backward(g):
             return (unbroadcast(g * e.data * a.data ** (e.data - 1), a.shape) if a.requires_grad else None,
                     # 0 ** e is 0 for every e > 0: its slope in e is 0, not 0 * log(0) = nan
                     unbroadcast(g * out * np.log(np.where(a.data == 0, 1, a.data)), e.shape)
                     if e.requires_grad else None)
-        return Tensor._op(out, (a, e), backward)
+        return Tensor.record(out, (a, e), backward)
     if a.data.dtype.kind == "b":
         a = Tensor(a.data, dtype=np.int64)    # bool ** 2 counts in int64, as in PyTorch (NumPy: int8)
     if exponent < 0 and a.data.dtype.kind != "f":
         raise ValueError(f"power: an integer tensor to a negative integer power ({exponent}) is not "
                          "an integer; write Tensor(x.data, dtype=np.float32) ** exponent")
-    # Hint: d(a**p)/da = p * a**(p - 1), times the incoming gradient (chapter 01, "API": `a ** p`).
+    # Hint: out = a.data ** exponent; d(a**p)/da = p * a**(p - 1), times the incoming gradient
+    # (chapter 01, "API": `a ** p`).
     out = a.data ** exponent
-    return Tensor._op(out, (a,), lambda g: (g * exponent * a.data ** (exponent - 1),))
+
+    def backward(g):
+        return (g * exponent * a.data ** (exponent - 1),)
+    return Tensor.record(out, (a,), backward)
 
 
 def matmul(a: Tensor, b) -> Tensor:
@@ -438,38 +437,49 @@ def matmul(a: Tensor, b) -> Tensor:
         raise _broadcast_error("matmul (batch dimensions)", a, b) from None
 
     def backward(g):
-        # Hint: grad_a = g @ b.T and grad_b = a.T @ g on the last two axes, unbroadcast over batch axes
-        # (chapter 01, "The cost": backward is two products the size of the forward one).
-        A = a.data if a.ndim > 1 else a.data[None, :]
-        B = b.data if b.ndim > 1 else b.data[:, None]
-        if b.ndim == 1:  # the column axis first: for vector @ vector, g is 0-d
+        A = a.data if a.ndim > 1 else a.data[None, :]     # a 1-D operand as a row ...
+        B = b.data if b.ndim > 1 else b.data[:, None]     # ... or as a column
+        if b.ndim == 1:                                   # the column axis first: for vector @ vector, g is 0-d
             g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        ga = unbroadcast(g @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape) if a.requires_grad else None
-        gb = unbroadcast(np.swapaxes(A, -1, -2) @ g, B.shape).reshape(b.shape) if b.requires_grad else None
-        return ga, gb
-    return Tensor._op(out, (a, b), backward)
+        grad_a = grad_b = None
+        if a.requires_grad:                               # g @ b.T
+            grad_a = unbroadcast(_product_in_order_of(A, g, np.swapaxes(B, -1, -2)), A.shape).reshape(a.shape)
+        if b.requires_grad:                               # a.T @ g
+            grad_b = unbroadcast(_product_in_order_of(B, np.swapaxes(A, -1, -2), g), B.shape).reshape(b.shape)
+        return grad_a, grad_b
+    return Tensor.record(out, (a, b), backward)
+
+
+def _product_in_order_of(like: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`left @ right`, in the memory order of `like` (the operand whose gradient it is): for a
+    matrix stored column by column (F order, as `W.T` is), computed as `(right.T @ left.T).T`,
+    the same numbers laid out the way `like` is; otherwise the plain product."""
+    if like.ndim == 2 and left.ndim == 2 and right.ndim == 2 and like.flags.f_contiguous \
+            and not like.flags.c_contiguous:
+        return (right.T @ left.T).T
+    return left @ right
 
 
 def exp(a: Tensor) -> Tensor:
     check_tensor("exp", a)
     a = as_float(a)
     out = np.exp(a.data)
-    return Tensor._op(out, (a,), lambda g: (g * out,))
+    return Tensor.record(out, (a,), lambda g: (g * out,))
 
 
 def log(a: Tensor) -> Tensor:
     check_tensor("log", a)
     a = as_float(a)
-    return Tensor._op(np.log(a.data), (a,), lambda g: (g / a.data,))
+    return Tensor.record(np.log(a.data), (a,), lambda g: (g / a.data,))
 
 
 def sqrt(a: Tensor) -> Tensor:
     check_tensor("sqrt", a)
     a = as_float(a)
     out = np.sqrt(a.data)
-    return Tensor._op(out, (a,), lambda g: (g * 0.5 / out,))
+    return Tensor.record(out, (a,), lambda g: (g * 0.5 / out,))
 
 
 def _axes(axis, ndim: int, name: str = "axis") -> tuple:
@@ -497,10 +507,15 @@ def reduce_sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     check_tensor("sum", a)
     axes = _axes(axis, a.ndim)
     keepdims = check_bool("sum keepdims", keepdims)
-    # Hint: the forward is one NumPy sum; backward broadcasts g back over the summed axes
-    # (chapter 01, "API": reductions over one axis, several, or all).
+    # Hint: out = a.data.sum(axis=axes, keepdims=keepdims); backward puts the summed axes back
+    # (np.expand_dims, unless keepdims) and broadcasts g to a's shape (chapter 01, "API": reductions).
     out = a.data.sum(axis=axes, keepdims=keepdims)
-    return Tensor._op(np.asarray(out), (a,), lambda g: (_expand_reduced(g, axes, keepdims, a.shape),))
+
+    def backward(g):
+        if not keepdims:
+            g = np.expand_dims(g, axes)        # the summed axes back, with size 1
+        return (np.broadcast_to(g, a.shape),)  # every summed element receives g
+    return Tensor.record(out, (a,), backward)
 
 
 def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -511,7 +526,7 @@ def reduce_mean(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     a = as_float(a)
     count = int(np.prod([a.shape[ax] for ax in axes])) if axes else 1
     out = a.data.mean(axis=axes, keepdims=keepdims)
-    return Tensor._op(np.asarray(out), (a,),
+    return Tensor.record(np.asarray(out), (a,),
                       lambda g: (_expand_reduced(g / count, axes, keepdims, a.shape),))
 
 
@@ -529,7 +544,7 @@ def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
         share = winners / winners.sum(axis=axes, keepdims=True)
         return (share * _expand_reduced(g, axes, keepdims, a.shape),)
     out = top if keepdims else np.squeeze(top, axis=axes)
-    return Tensor._op(np.asarray(out), (a,), backward)
+    return Tensor.record(np.asarray(out), (a,), backward)
 
 
 def reshape(a: Tensor, shape) -> Tensor:
@@ -541,7 +556,7 @@ def reshape(a: Tensor, shape) -> Tensor:
         out = a.data.reshape(shape)
     except ValueError:
         raise ValueError(f"reshape: cannot view {a.size} elements of shape {a.shape} as {shape}") from None
-    return Tensor._op(out, (a,), lambda g: (g.reshape(a.shape),))
+    return Tensor.record(out, (a,), lambda g: (g.reshape(a.shape),))
 
 
 def permute(a: Tensor, axes: tuple) -> Tensor:
@@ -550,14 +565,14 @@ def permute(a: Tensor, axes: tuple) -> Tensor:
     if sorted(axes) != list(range(a.ndim)):
         raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
     inverse = tuple(np.argsort(axes))
-    return Tensor._op(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
+    return Tensor.record(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
 def transpose(a: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two axes, like `torch.transpose(a, dim0, dim1)`."""
     check_tensor("transpose", a)
     dim0, dim1 = _axes((dim0, dim1), a.ndim, "transpose dim")
-    return Tensor._op(np.swapaxes(a.data, dim0, dim1), (a,), lambda g: (np.swapaxes(g, dim0, dim1),))
+    return Tensor.record(np.swapaxes(a.data, dim0, dim1), (a,), lambda g: (np.swapaxes(g, dim0, dim1),))
 
 
 def _is_basic_index(index) -> bool:
@@ -591,7 +606,7 @@ def getitem(a: Tensor, index) -> Tensor:
         else:
             np.add.at(full, index, g)
         return (full,)
-    return Tensor._op(np.asarray(out), (a,), backward)
+    return Tensor.record(np.asarray(out), (a,), backward)
 
 
 def _lift_many(name: str, tensors) -> list:
@@ -625,7 +640,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
         raise ValueError(f"concat(axis={axis}): shapes {[t.shape for t in tensors]} differ "
                          "outside the joined axis") from None
     seams = np.cumsum([t.shape[axis] for t in tensors])[:-1]
-    return Tensor._op(out, tuple(tensors), lambda g: tuple(np.split(g, seams, axis=axis)))
+    return Tensor.record(out, tuple(tensors), lambda g: tuple(np.split(g, seams, axis=axis)))
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
@@ -636,5 +651,5 @@ def stack(tensors, axis: int = 0) -> Tensor:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     out = np.stack([t.data for t in tensors], axis=axis)
     n = len(tensors)
-    return Tensor._op(out, tuple(tensors),
+    return Tensor.record(out, tuple(tensors),
                       lambda g: tuple(np.squeeze(part, axis) for part in np.split(g, n, axis=axis)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from tinytorch.core.autograd import no_grad, zero_grads, zero_is_pending
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointManager, improves,
                                        read_checkpoint, retained_epochs, write_checkpoint)
 from tinytorch.core.clipping import clip_grad_norm, grad_norm
@@ -77,8 +77,6 @@ _ZERO = "a gradient that was all zeros"      # what _Window keeps instead of cop
 def _saved_grad(param):
     """What ``_Window`` keeps of a gradient: None (there is none), ``_ZERO`` or a copy. A zero that
     ``zero_grad`` left pending is known without reading the buffer (reading would fill it)."""
-    if zero_is_pending(param):
-        return _ZERO
     grad = param.grad
     if grad is None:
         return None
@@ -101,7 +99,9 @@ class _Window:
         """Make room for the gradient of a batch of ``n`` samples (call right before its backward)."""
         if not self.started:
             self.saved_grads = [_saved_grad(p) for p in self.params]
-            zero_grads([p for p, saved in zip(self.params, self.saved_grads) if isinstance(saved, np.ndarray)])
+            for p, saved in zip(self.params, self.saved_grads):
+                if isinstance(saved, np.ndarray):
+                    p.grad.fill(0)
             self.started = True
         elif self.batches and n != self.last:   # keep the sum relative to the newest batch size
             _scale_grads(self.params, self.last / n)
