@@ -437,7 +437,7 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = d.copy()
             else:
                 buf *= self.momentum
-                buf += (1.0 - self.dampening) * d
+                buf += d if self.dampening == 0.0 else (1.0 - self.dampening) * d
             d = d + self.momentum * buf if self.nesterov else buf
         param -= lr * d
         ### END SOLUTION

@@ -77,8 +77,8 @@ def gelu(x: Tensor) -> Tensor:
     """
     check_tensor("gelu", x)
     x = as_float(x)                          # PyTorch refuses integers here; we promote (DESIGN.md)
-    # Hint: gelu(x) = x * sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x**3), the sigmoid computed
-    # stably; keep s and z for the slope (chapter 02, "Stability").
+    # Hint: gelu(x) = x * s with s = sigmoid(2u) = (1 + tanh u) / 2, u = sqrt(2/pi) (x + 0.044715 x**3);
+    # constants as Python floats (math.sqrt: np.sqrt would make float32 float64) (chapter 02, "GELU").
     data = x.data
     x2 = data * data
     u2 = (2 * _GELU_C) * data * (1 + _GELU_K * x2)   # 2u
