@@ -1,6 +1,7 @@
 """One training step of a small CNN (batch 64 of 1x28x28, conv 3x3 to 8 channels, ReLU, 2x2 max-pool,
-linear to 10, cross-entropy, plain SGD, float32): tinytorch vs PyTorch on the CPU, and vs the same
-math written by hand in NumPy (shown for information).
+linear to 10, cross-entropy, plain SGD, float32): tinytorch accelerated (`tinytorch.accelerate`,
+module 11) vs PyTorch on the CPU (judged, <= 1.0); plain tinytorch vs PyTorch, and both vs the same
+math written by hand in NumPy, shown for information.
 
 The three are timed interleaved by `steps.time_interleaved` (a sample of each per round, many rounds,
 median per step, CPU time) in one process, so that machine noise hits them alike; BLAS and PyTorch
@@ -16,6 +17,7 @@ steps.pin_threads()
 
 import numpy as np  # noqa: E402
 
+from tinytorch.core.acceleration import accelerate  # noqa: E402
 from tinytorch.core.activations import ReLU  # noqa: E402
 from tinytorch.core.layers import Flatten, Linear, Sequential, manual_seed  # noqa: E402
 from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
@@ -37,11 +39,14 @@ def make_data(seed=0):
     return x, y
 
 
-def tinytorch_step_fn(x, y):
+def tinytorch_step_fn(x, y, accelerated: bool = False):
     manual_seed(0)
     model = Sequential([Conv2d(1, CHANNELS, KERNEL), ReLU(), MaxPool2d(2), Flatten(),
                         Linear(FEATURES, CLASSES)])
-    return steps.training_step(model, CrossEntropyLoss(), SGD(model.parameters(), lr=LR), Tensor(x), Tensor(y))
+    optimizer, loss_fn = SGD(model.parameters(), lr=LR), CrossEntropyLoss()
+    if accelerated:
+        model, optimizer, loss_fn = accelerate(model, optimizer, loss_fn)
+    return steps.training_step(model, loss_fn, optimizer, Tensor(x), Tensor(y))
 
 
 def numpy_step_fn(x, y):
@@ -102,22 +107,26 @@ def torch_step_fn(x, y):
 
 def run() -> list:
     x, y = make_data()
-    systems = {"tinytorch": tinytorch_step_fn(x, y), "numpy": numpy_step_fn(x, y)}
+    systems = {"tinytorch": tinytorch_step_fn(x, y), "accelerated": tinytorch_step_fn(x, y, accelerated=True),
+               "numpy": numpy_step_fn(x, y)}
     try:
         systems["torch"] = torch_step_fn(x, y)
     except ImportError:
         pass
     us = {name: seconds * 1e6 for name, seconds in steps.time_interleaved(systems, ROUNDS).items()}
+
+    def row(figure, mine, reference, target=None):
+        return {"figure": figure, "tinytorch": us[mine], "reference": us[reference],
+                "ratio": us[mine] / us[reference], "target": target, "unit": "us"}
+    label = "CNN conv3x3-8/pool/linear step"
     rows = []
     if "torch" in us:
-        rows.append({"figure": "CNN conv3x3-8/pool/linear step vs PyTorch CPU (us)", "tinytorch": us["tinytorch"],
-                     "reference": us["torch"], "ratio": us["tinytorch"] / us["torch"], "target": "<= 1.0",
-                     "unit": "us"})
-    rows.append({"figure": "CNN conv3x3-8/pool/linear step vs hand NumPy (us)", "tinytorch": us["tinytorch"],
-                 "reference": us["numpy"], "ratio": us["tinytorch"] / us["numpy"], "target": None, "unit": "us"})
+        rows += [row(f"{label}, accelerated vs PyTorch CPU (us)", "accelerated", "torch", "<= 1.0"),
+                 row(f"{label}, plain vs PyTorch CPU (us)", "tinytorch", "torch")]
+    rows += [row(f"{label}, accelerated vs hand NumPy (us)", "accelerated", "numpy"),
+             row(f"{label}, plain vs hand NumPy (us)", "tinytorch", "numpy")]
     if "torch" in us:
-        rows.append({"figure": "CNN step: hand NumPy vs PyTorch CPU (us)", "tinytorch": us["numpy"],
-                     "reference": us["torch"], "ratio": us["numpy"] / us["torch"], "target": None, "unit": "us"})
+        rows.append(row("CNN step: hand NumPy vs PyTorch CPU (us)", "numpy", "torch"))
     return rows
 
 

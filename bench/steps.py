@@ -1,14 +1,17 @@
 """One training step of an MLP, three ways, and the interleaved timer that compares them.
 
 Shared by bench/bench_mlp.py (`make bench`), bench/scaling.py (`make bench-scaling`) and the book
-page "How fast is it?" (book/chapters/12_how_fast.md), so all three measure exactly the same code.
+chapter 12, "Acceleration" (book/chapters/12_acceleration.md), so all three measure exactly the same code.
 Not a bench module itself (the runner collects `bench_*.py` only).
 
 A step is: forward through Linear/ReLU layers, softmax cross-entropy on integer labels, zero the
-gradients, backward, SGD with momentum; float32 throughout. The three versions are
-- `tinytorch_step`: the framework, called the way a learner calls it;
+gradients, backward, SGD with momentum; float32 throughout. The versions are
+- `tinytorch_step`: the framework, called the way a learner calls it: plain (modules 01-10 as the
+  chapters teach them), or with `accelerated=True` after `tinytorch.accelerate` (module 11);
 - `numpy_step`: the same arithmetic written by hand in NumPy, no graph and no framework: what a
   careful NumPy programmer writes (it allocates its temporaries, as ordinary NumPy code does);
+  with `kernels=True` it takes the same faster routes as accelerated tinytorch
+  (`tinytorch.core.kernels`), so that accelerated tinytorch minus it is the framework's cost alone;
 - `torch_step`: PyTorch on the CPU (None when PyTorch is not installed).
 
 Threads: call `pin_threads()` before NumPy is imported anywhere (BLAS reads its thread count
@@ -62,8 +65,10 @@ def tinytorch_model(sizes: tuple, seed: int = 0):
     return Sequential(layers)
 
 
-def tinytorch_step(sizes: tuple, batch: int):
-    """(step, model, optimizer): step() runs one training step on a fixed batch."""
+def tinytorch_step(sizes: tuple, batch: int, accelerated: bool = False):
+    """(step, model, optimizer): step() runs one training step on a fixed batch; `accelerated`:
+    after `accelerate(model, optimizer, loss_fn)` (module 11)."""
+    from tinytorch.core.acceleration import accelerate
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import SGD
     from tinytorch.core.tensor import Tensor
@@ -71,12 +76,15 @@ def tinytorch_step(sizes: tuple, batch: int):
     model = tinytorch_model(sizes)
     loss_fn = CrossEntropyLoss()
     optimizer = SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    if accelerated:
+        model, optimizer, loss_fn = accelerate(model, optimizer, loss_fn)
     step = training_step(model, loss_fn, optimizer, Tensor(x), Tensor(y))
     return step, model, optimizer
 
 
-def numpy_step(sizes: tuple, batch: int):
-    """The same step by hand: forward keeping what backward needs, then the chain rule, then SGD."""
+def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
+    """The same step by hand: forward keeping what backward needs, then the chain rule, then SGD.
+    `kernels`: the products and reductions by the routes of `tinytorch.core.kernels`."""
     import numpy as np
     x, y = make_data(sizes, batch)
     rng = np.random.default_rng(0)
@@ -89,21 +97,38 @@ def numpy_step(sizes: tuple, batch: int):
     buffers = [np.zeros_like(p) for p in params]
     rows = np.arange(batch)
     last = len(weights) - 1
+    if kernels:
+        from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+    else:
+        def affine(a, w, b):
+            return a @ w.T + b
+
+        def input_gradient(g, w, a):
+            return g @ w
+
+        def column_sums(a):
+            return a.sum(0)
+
+        def row_max(a):
+            return a.max(axis=1)
+
+        def row_sums(a):
+            return a.sum(axis=1)
 
     def step():
         inputs, pre = [x], []                  # layer inputs, and pre-activations for ReLU's mask
         a = x
         for i, (w, b) in enumerate(zip(weights, biases)):
-            h = a @ w.T + b
+            h = affine(a, w, b)
             if i < last:
                 pre.append(h)
                 a = np.maximum(h, 0)
                 inputs.append(a)
             else:
                 z = h
-        z = z - z.max(axis=1, keepdims=True)
+        z = z - row_max(z)[:, None]
         p = np.exp(z)
-        sums = p.sum(axis=1, keepdims=True)
+        sums = row_sums(p)[:, None]
         loss = (np.log(sums[:, 0]) - z[rows, y]).mean()  # noqa: F841 (a step computes its loss)
         p /= sums
         g = p
@@ -111,9 +136,9 @@ def numpy_step(sizes: tuple, batch: int):
         g /= batch
         grads = []
         for i in range(last, -1, -1):
-            grads += [g.sum(0), g.T @ inputs[i]]
+            grads += [column_sums(g), g.T @ inputs[i]]
             if i:
-                g = (g @ weights[i]) * (pre[i - 1] > 0)
+                g = input_gradient(g, weights[i], inputs[i]) * (pre[i - 1] > 0)
         grads.reverse()                         # w0, b0, w1, b1, ... like params
         for param, buf, grad in zip(params, buffers, grads):
             buf *= MOMENTUM
@@ -163,9 +188,13 @@ def torch_step(sizes: tuple, batch: int):
     return training_step(model, loss_fn, optimizer, torch.from_numpy(x), torch.from_numpy(y))
 
 
-def steps_for(sizes: tuple, batch: int, with_torch: bool = True) -> dict:
-    """{"tinytorch": step, "numpy": step[, "torch": step]} for one configuration."""
+def steps_for(sizes: tuple, batch: int, with_torch: bool = True, accelerated: bool = False) -> dict:
+    """{"tinytorch": step, "numpy": step[, "torch": step]} for one configuration; `accelerated`
+    adds "accelerated" (tinytorch after `accelerate`) and "numpy_kernels" (by hand, same kernels)."""
     steps = {"tinytorch": tinytorch_step(sizes, batch)[0], "numpy": numpy_step(sizes, batch)}
+    if accelerated:
+        steps["accelerated"] = tinytorch_step(sizes, batch, accelerated=True)[0]
+        steps["numpy_kernels"] = numpy_step(sizes, batch, kernels=True)
     if with_torch:
         torch = torch_step(sizes, batch)
         if torch is not None:

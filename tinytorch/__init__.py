@@ -3,7 +3,8 @@
 Hand-written (not generated): it only re-exports the public names of the generated modules in
 `tinytorch.core`, so that `from tinytorch import Trainer, CosineSchedule, SGD, MSELoss` works.
 Each concept lives in the module named after it: `tinytorch.core.tensor`, `.layers`, `.losses`, ...
-(module 08 exports `.schedule`, `.clipping`, `.metrics`, `.checkpoint`, `.models`, `.memory`, `.training`).
+(module 08 exports `.schedule`, `.clipping`, `.metrics`, `.checkpoint`, `.models`, `.memory`, `.training`;
+module 11 `.kernels`, `.flat`, `.acceleration`).
 """
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.autograd import is_grad_enabled, no_grad
@@ -21,6 +22,7 @@ from tinytorch.core.clipping import clip_grad_norm, grad_norm
 from tinytorch.core.memory import memory_table, training_memory
 from tinytorch.core.schedule import CosineSchedule
 from tinytorch.core.training import Trainer
+from tinytorch.core.acceleration import FusedCrossEntropyLoss, FusedLinear, accelerate
 
 __version__ = "0.1.0"
 
@@ -35,4 +37,5 @@ __all__ = [
     "Trainer", "CosineSchedule", "clip_grad_norm", "grad_norm", "CheckpointManager", "retained_epochs",
     "read_checkpoint", "write_checkpoint", "memory_table", "training_memory",
     "Conv2d", "Conv2D", "MaxPool2d", "MaxPool2D", "AvgPool2d",
+    "accelerate", "FusedLinear", "FusedCrossEntropyLoss",
 ]

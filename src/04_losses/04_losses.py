@@ -56,7 +56,7 @@ from tinytorch.core.tensor import Tensor, as_float
 from tinytorch.utils.validation import describe
 
 
-def _check_pred(name: str, pred) -> Tensor:
+def checked_predictions(name: str, pred) -> Tensor:
     """The predictions as a floating Tensor: integer and bool ones become float32 (PyTorch refuses
     them; DESIGN.md, "Integer inputs"). Not a Tensor: TypeError; empty: ValueError."""
     if not isinstance(pred, Tensor):
@@ -66,7 +66,7 @@ def _check_pred(name: str, pred) -> Tensor:
     return as_float(pred)
 
 
-def _target_array(name: str, target) -> np.ndarray:
+def target_array(name: str, target) -> np.ndarray:
     """The target as an ndarray of numbers (its own dtype; the loss casts floating targets)."""
     if isinstance(target, Tensor):
         return target.data
@@ -127,8 +127,8 @@ def mse_loss(pred: Tensor, target) -> Tensor:
     >>> mse_loss(Tensor([1.0, 2.0, 3.0]), [1.0, 2.0, 5.0])
     Tensor(1.3333334)
     """
-    pred = _check_pred("mse_loss", pred)
-    t = _same_shape("mse_loss", pred, _target_array("mse_loss", target))
+    pred = checked_predictions("mse_loss", pred)
+    t = _same_shape("mse_loss", pred, target_array("mse_loss", target))
     # Hint: diff = pred - target; loss = mean(diff ** 2); the gradient for pred is g * 2 * diff / n and
     # for the target its negative (used only when the target requires grad) (chapter 04, "The cost: one node").
     ### BEGIN SOLUTION
@@ -208,7 +208,7 @@ if __name__ == "__main__":
 _UNSIGNED = {}      # an integer dtype -> the unsigned dtype of its size and byte order (labels, below)
 
 
-def _class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
+def class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
     n, c = logits.shape
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{name}: class-label targets of shape {labels.shape} must be integers, got dtype "
@@ -240,14 +240,14 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     Tensor(0.6690786)
     """
     name = "cross_entropy"
-    logits = _check_pred(name, logits)
+    logits = checked_predictions(name, logits)
     if logits.ndim != 2:
         raise ValueError(f"{name}: logits must have shape (N, C), got shape {logits.shape}")
-    t = _target_array(name, target)
+    t = target_array(name, target)
     if t.ndim == 2:
         t = _same_shape(name, logits, t)
     else:                                  # class labels: as one-hot rows, the same formula below
-        t = _one_hot(_class_labels(name, t, logits), logits.shape[1], logits.dtype)
+        t = _one_hot(class_labels(name, t, logits), logits.shape[1], logits.dtype)
     x = logits.data
     # Hint: shift each row by its maximum, log_probs = shifted - log(sum(exp(shifted))), loss =
     # -sum(t * log_probs) / N; gradient (softmax * row sums of t - t) / N, which is the famous
@@ -346,8 +346,8 @@ def binary_cross_entropy(pred: Tensor, target) -> Tensor:
     Tensor(100.)
     """
     name = "binary_cross_entropy"
-    pred = _check_pred(name, pred)
-    t = _same_shape(name, pred, _target_array(name, target))
+    pred = checked_predictions(name, pred)
+    t = _same_shape(name, pred, target_array(name, target))
     p = pred.data
     low, high = p.min(), p.max()
     if not (low >= 0 and high <= 1):           # written this way round so that NaN fails too
@@ -407,11 +407,11 @@ def binary_cross_entropy_with_logits(logits: Tensor, target) -> Tensor:
     0.3466
     """
     name = "binary_cross_entropy_with_logits"
-    logits = _check_pred(name, logits)
-    t = _same_shape(name, logits, _target_array(name, target))
+    logits = checked_predictions(name, logits)
+    t = _same_shape(name, logits, target_array(name, target))
+    x = logits.data
     # Hint: loss = mean(max(x, 0) - x t + log1p(exp(-|x|))); gradient (sigmoid(x) - t) / n, the
     # sigmoid from the same exp(-|x|) (chapter 04, "Stability").
-    x = logits.data
     ### BEGIN SOLUTION
     z = np.exp(-np.abs(x))                       # in (0, 1]: never overflows
     loss = np.mean(np.maximum(x, 0) - x * t + np.log1p(z))

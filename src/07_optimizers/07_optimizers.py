@@ -155,11 +155,13 @@ class Optimizer:
     _state_arrays: tuple = ()
     _state_counts: tuple = ()
 
-    def __init__(self, params, lr, **hyperparameters):
+    def __init__(self, params, lr, *, foreach: bool = False, **hyperparameters):
         owner = type(self).__name__
         params = self._collect(owner, params)
         checked = self._checked({"lr": lr, **hyperparameters})
+        foreach = check_bool(f"{owner} foreach", foreach)
         # Nothing is stored before every argument has been checked.
+        self.foreach = foreach     # opt-in (module 11): the rule runs once on all parameters at once
         self.params = params
         self._hyperparameter_names = tuple(checked)
         for name, value in checked.items():
@@ -241,6 +243,10 @@ class Optimizer:
         """Update every parameter that has a gradient; parameters whose `.grad` is None are skipped."""
         lr = self.learning_rate()
         self.check_gradients()
+        if self.foreach:           # asked for: hand the work to module 11 (False: it does not apply)
+            from tinytorch.core.acceleration import update_all_at_once
+            if update_all_at_once(self, lr):
+                return
         # Hint: for each parameter (and its own state dict, self.state[i]) whose .grad is not None,
         # call self.update(param.data, param.grad, state, lr) (chapter 07, "The update rules").
         ### BEGIN SOLUTION
@@ -413,10 +419,10 @@ class SGD(Optimizer):
     _state_arrays = ("momentum_buffer",)
 
     def __init__(self, params, lr=None, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, *,
-                 learning_rate=None):
+                 learning_rate=None, foreach=False):
         lr = _one_learning_rate(type(self).__name__, lr, learning_rate, default=None)
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
-                         nesterov=nesterov, weight_decay=weight_decay)
+                         nesterov=nesterov, weight_decay=weight_decay, foreach=foreach)
 
     def _check_combination(self, h: dict) -> None:
         if h["nesterov"] and (h["momentum"] <= 0.0 or h["dampening"] != 0.0):
@@ -425,10 +431,9 @@ class SGD(Optimizer):
                              f"and dampening = 0")
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
-        # Hint: d = grad + weight_decay * param; with momentum, buf = d on the first step, then
-        # buf = momentum * buf + (1 - dampening) * d (kept in state["momentum_buffer"]) and d = buf,
-        # or d + momentum * buf with Nesterov; then param -= lr * d, in place (chapter 07,
-        # "The update rules").
+        # Hint: d = grad + weight_decay * param; with momentum buf = d (first step), then momentum * buf +
+        # (1 - dampening) * d, kept in state["momentum_buffer"]; d = buf (Nesterov: d + momentum * buf);
+        # param -= lr * d in place (chapter 07, "The update rules").
         ### BEGIN SOLUTION
         d = grad if self.weight_decay == 0.0 else grad + self.weight_decay * param
         if self.momentum != 0.0:
@@ -521,10 +526,10 @@ class Adam(Optimizer):
     _state_counts = ("step",)
 
     def __init__(self, params, lr=None, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
-                 learning_rate=None):
+                 learning_rate=None, foreach=False):
         lr = _one_learning_rate(type(self).__name__, lr, learning_rate, default=1e-3)
         super().__init__(params, lr=lr, betas=betas, eps=eps,
-                         weight_decay=weight_decay)
+                         weight_decay=weight_decay, foreach=foreach)
 
     def apply_weight_decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
         """L2 weight decay: the gradient the averages see, `grad + weight_decay * param`."""
@@ -537,10 +542,9 @@ class Adam(Optimizer):
         ### END SOLUTION
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
-        # Hint: on the first update state holds step = 0 and zero arrays exp_avg (m) and exp_avg_sq (v);
-        # then step += 1, grad = self.apply_weight_decay(param, grad, lr), m = b1 m + (1 - b1) g,
-        # v = b2 v + (1 - b2) g^2, and param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps),
-        # in place (chapter 07, "The update rules").
+        # Hint: state: step, exp_avg (m), exp_avg_sq (v), zeros at first; step += 1; g = apply_weight_decay;
+        # m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2; param -= lr / (1 - b1^t) * m /
+        # (sqrt(v) / sqrt(1 - b2^t) + eps), in place (chapter 07, "The update rules").
         ### BEGIN SOLUTION
         beta1, beta2 = self.betas
         if not state:
@@ -577,8 +581,8 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=None, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, *,
-                 learning_rate=None):
-        super().__init__(params, lr, betas, eps, weight_decay, learning_rate=learning_rate)
+                 learning_rate=None, foreach=False):
+        super().__init__(params, lr, betas, eps, weight_decay, learning_rate=learning_rate, foreach=foreach)
 
     def apply_weight_decay(self, param: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
         """Decoupled weight decay: shrink the parameter in place, return the gradient unchanged."""

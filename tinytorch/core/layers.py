@@ -223,14 +223,14 @@ class Linear(Module):
                      if bias else None)
 
     def forward(self, x) -> Tensor:
-        # The usual input (a Tensor of the weight's dtype and width) goes straight to linear();
-        # anything else is converted or refused by _input, with messages that name this layer.
-        if not (isinstance(x, Tensor) and x.data.dtype == self.weight.data.dtype and x.data.ndim
-                and x.data.shape[-1] == self.in_features):
-            x = self._input(x)
-        return linear(x, self.weight, self.bias)
+        return linear(self.checked_input(x), self.weight, self.bias)
 
-    def _input(self, x) -> Tensor:
+    def checked_input(self, x) -> Tensor:
+        """`x` as a Tensor of the weight's dtype and width: the usual input passes one test; a list
+        or array becomes a Tensor, integers are promoted, anything else is refused naming the layer."""
+        if isinstance(x, Tensor) and x.data.dtype == self.weight.data.dtype and x.data.ndim \
+                and x.data.shape[-1] == self.in_features:
+            return x
         if not isinstance(x, Tensor):
             try:
                 x = Tensor(x)

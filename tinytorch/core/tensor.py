@@ -304,27 +304,36 @@ def _lift_operand(name: str, value, like: Tensor) -> Tensor:
 
 
 def _operands(name: str, a, b) -> tuple:
-    """Both operands of a binary operation as Tensors of a common kind, or an error naming `name`."""
+    """Both operands of a binary operation as Tensors of a common kind, or an error naming `name`.
+    The usual case (two tensors of one dtype) passes one test: this runs for every operation."""
+    if type(a) is Tensor and type(b) is Tensor and a.data.dtype == b.data.dtype:
+        return a, b
     check_tensor(name, a)
     return _promote(a, _lift_operand(name, b, a))
 
 
+def _broadcastable(shape_a: tuple, shape_b: tuple) -> bool:
+    """NumPy's rule: aligned from the right, each pair of sizes is equal or contains a 1."""
+    for m, n in zip(reversed(shape_a), reversed(shape_b)):
+        if m != n and m != 1 and n != 1:
+            return False
+    return True
+
+
 def _elementwise_operands(name: str, a, b) -> tuple:
-    """`_operands`, and shapes that broadcast together (checked only when they differ: the usual
-    case, equal shapes, costs one comparison), so the NumPy expression that follows cannot fail."""
+    """`_operands`, and shapes that broadcast together, so the NumPy expression that follows cannot
+    fail with NumPy's own message."""
     a, b = _operands(name, a, b)
-    if a.data.shape != b.data.shape:
-        try:
-            np.broadcast_shapes(a.data.shape, b.data.shape)
-        except ValueError:
-            raise _broadcast_error(name, a, b) from None
+    if a.data.shape != b.data.shape and not _broadcastable(a.data.shape, b.data.shape):
+        raise _broadcast_error(name, a, b)
     return a, b
 
 
 def _refuse_bool(name: str, *tensors) -> None:
     """Subtraction, negation and matrix products of bool tensors are refused, as in PyTorch."""
-    if any(t.data.dtype.kind == "b" for t in tensors):
-        raise TypeError(f"{name}: not defined for bool tensors (PyTorch refuses it too); "
+    for t in tensors:
+        if t.data.dtype.kind == "b":
+            raise TypeError(f"{name}: not defined for bool tensors (PyTorch refuses it too); "
                         "convert with Tensor(x.data, dtype=...) first")
 
 
@@ -425,12 +434,14 @@ def power(a: Tensor, exponent) -> Tensor:
 def matmul(a: Tensor, b) -> Tensor:
     """Matrix product. Two integer tensors give an integer product; two bool ones are refused (as in PyTorch)."""
     a, b = _operands("matmul", a, b)
-    _refuse_bool("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
-    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-        raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions "
-                         f"{a.shape[-1]} and {b.shape[-2 if b.ndim > 1 else 0]} must match")
+    if a.data.dtype.kind == "b":
+        _refuse_bool("matmul", a, b)
+    shape_a, shape_b = a.data.shape, b.data.shape
+    if not shape_a or not shape_b:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got {shape_a} @ {shape_b}")
+    inner = shape_b[-2 if len(shape_b) > 1 else 0]
+    if shape_a[-1] != inner:
+        raise ValueError(f"matmul: {shape_a} @ {shape_b}: inner dimensions {shape_a[-1]} and {inner} must match")
     try:
         out = a.data @ b.data
     except ValueError:
@@ -483,12 +494,14 @@ def sqrt(a: Tensor) -> Tensor:
 
 
 def _axes(axis, ndim: int, name: str = "axis") -> tuple:
+    """`axis` (None, an int or a sequence of ints) as a tuple of axes in 0..ndim-1."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, (tuple, list)):
-        axes = tuple(check_int(name, ax) for ax in axis)
-    else:
-        axes = (check_int(name, axis),)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    for ax in axes:
+        if type(ax) is not int:                  # NumPy integers, and anything else: the full check
+            axes = tuple(check_int(name, ax) for ax in axes)
+            break
     for ax in axes:
         if not -ndim <= ax < max(ndim, 1):
             raise ValueError(f"{name} {ax} is out of range for a tensor with {ndim} dimension(s)")
@@ -564,7 +577,7 @@ def permute(a: Tensor, axes: tuple) -> Tensor:
     axes = _axes(axes, a.ndim, "permute axes")
     if sorted(axes) != list(range(a.ndim)):
         raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
-    inverse = tuple(np.argsort(axes))
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
     return Tensor.record(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 

@@ -1,0 +1,752 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 11: Acceleration
+#
+# Modules 01-10 built a framework that runs exactly the code the chapters teach: every layer is a
+# few Tensor operations, every gradient goes through the engine you wrote, the optimizer loops over
+# its parameters one at a time. That framework is correct, and on the milestone network it is
+# already quicker than PyTorch on one CPU core. It is not as quick as the same arithmetic written
+# out by hand in NumPy, and this module finds out why and closes most of the gap.
+#
+# Profiling a training step of the plain framework (the chapter does it, with numbers from the
+# machine that built it) shows three kinds of cost that the arithmetic itself does not need:
+#
+# 1. **Calls.** NumPy charges a fixed cost per call, about a microsecond. An optimizer that updates
+#    six parameters one at a time makes four or five calls for each; on a small network that
+#    bookkeeping costs as much as the update. Arrays laid end to end in one buffer take one call
+#    per operation for all of them.
+# 2. **Routes through BLAS.** The same product or reduction can be computed several ways, and they
+#    do not cost the same: `x @ w.T` for a batch smaller than the layer's width runs faster as
+#    `(w @ x.T).T`; a sum over 64 short rows is faster as a matrix-vector product with a vector of
+#    ones than as `a.sum(axis=0)`.
+# 3. **Memory order.** NumPy multiplies two arrays laid out the same way much faster than one laid
+#    out by rows by one laid out by columns. Keeping each gradient in its input's layout keeps every
+#    elementwise rule on the fast path.
+#
+# Each fast path here is **opt-in** and has a plain twin that computes the same numbers:
+#
+# | fast path | plain twin | switched on by |
+# |---|---|---|
+# | kernels (`core/kernels.py`) | `a.sum(axis=0)`, `x @ w.T + b`, ... | the fused layers below |
+# | `FusedLinear`: one graph node | `Linear`: `x @ W.T + b`, three nodes | `accelerate(model)` |
+# | `FusedCrossEntropyLoss`: kernels for the row maximum and sums | `CrossEntropyLoss` | `accelerate(..., loss_fn)` |
+# | parameters end to end (`core/flat.py`), the optimizer's rule called once | `Optimizer.step`'s loop | `accelerate(model, optimizer)`, or `SGD(..., foreach=True)` |
+#
+# `model, optimizer, loss_fn = accelerate(model, optimizer, loss_fn)` switches everything on. The
+# optimizer's rule is still *your* `update` from module 07: it runs once on all parameters at once
+# instead of once per parameter, and gives every number exactly what your loop gives it.
+
+# %%
+#| default_exp core.acceleration
+
+# %% [markdown]
+# ## Kernels: the faster route to the same numbers
+#
+# Five computations every training step makes, each by its faster route:
+#
+# - `column_sums(a)` is `a.sum(axis=0)`, the bias gradient, computed as `ones @ a`: one BLAS call
+#   (`sgemv`) instead of NumPy's reduction loop, which pays a cost per row;
+# - `row_max(a)` is `a.max(axis=1)`, computed as an argmax and a gather;
+# - `affine(x, w, b)` is `x @ w.T + b`; for a batch smaller than the layer's width it is computed as
+#   `(w @ x.T).T`, which OpenBLAS runs faster for such shapes, and handed out as it comes: a
+#   transposed (F-ordered) view, the bias added down its columns;
+# - `input_gradient(g, w, x)` is `g @ w`, the gradient of a layer's input, computed in the memory
+#   order of `x`, so that the elementwise rule that produced `x` (ReLU's `g * (x > 0)`) multiplies
+#   two arrays of one order;
+# - `row_sums(a)` is `a.sum(axis=1)`, as `a @ ones`.
+#
+# Below 32 rows NumPy's own reductions are as fast, and are used. Sums by another route may differ
+# from the plain ones in the last bit (the additions happen in another order); the products are the
+# same BLAS arithmetic. Each kernel checks that it got float matrices, in one expression.
+
+# %%
+#| export core.kernels
+"""Faster routes to five array computations every training step makes (module 11, Acceleration).
+
+Each returns what the plain NumPy expression in its docstring returns, up to float rounding of
+sums. The fused layers of `tinytorch.core.acceleration` use them; chapter 12 times each route.
+"""
+import functools
+
+import numpy as np
+
+from tinytorch.utils.validation import describe
+
+__all__ = ["column_sums", "row_sums", "row_max", "affine", "input_gradient"]
+
+FEW_ROWS = 32       # below this many rows, NumPy's own reductions are as fast (measured)
+
+
+@functools.lru_cache(maxsize=64)
+def ones(n: int, dtype) -> np.ndarray:
+    """A read-only vector of n ones (cached: the same batch size comes back every step)."""
+    vector = np.ones(n, dtype)
+    vector.flags.writeable = False
+    return vector
+
+
+def _check_matrix(name: str, a) -> None:
+    if not (type(a) is np.ndarray and a.ndim == 2 and a.dtype.kind == "f"):
+        raise TypeError(f"{name} must be a 2-D float ndarray, got {describe(a)}")
+
+
+def column_sums(a: np.ndarray) -> np.ndarray:
+    """`a.sum(axis=0)` of a 2-D float array, as `ones @ a`.
+
+    >>> column_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
+    array([6., 9.], dtype=float32)
+    """
+    _check_matrix("column_sums a", a)
+    if a.shape[0] < FEW_ROWS:
+        return a.sum(axis=0)
+    # Hint: one matrix-vector product with ones(a.shape[0], a.dtype) (chapter 12, "Kernels").
+    ### BEGIN SOLUTION
+    return ones(a.shape[0], a.dtype) @ a
+    ### END SOLUTION
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """`a.sum(axis=1)` of a 2-D float array, as `a @ ones`.
+
+    >>> row_sums(np.arange(6, dtype=np.float32).reshape(3, 2))
+    array([1., 5., 9.], dtype=float32)
+    """
+    _check_matrix("row_sums a", a)
+    if a.shape[0] < FEW_ROWS:
+        return a.sum(axis=1)
+    return a @ ones(a.shape[1], a.dtype)
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """`a.max(axis=1)` of a 2-D float array with at least one column (NaN rows give NaN).
+
+    >>> row_max(np.array([[1.0, 3.0], [4.0, 2.0]], dtype=np.float32))
+    array([3., 4.], dtype=float32)
+    """
+    _check_matrix("row_max a", a)
+    if a.shape[1] == 0:
+        raise ValueError(f"row_max a needs at least one column, got shape {a.shape}")
+    if a.shape[0] < FEW_ROWS:
+        return a.max(axis=1)
+    # Hint: the position of each row's maximum (argmax), then pick those entries (chapter 12, "Kernels").
+    ### BEGIN SOLUTION
+    return a[np.arange(a.shape[0]), a.argmax(axis=1)]
+    ### END SOLUTION
+
+
+def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
+    """`x @ w.T + b` (b optional) for `x` (N, K), `w` (M, K), `b` (M,). For N < M computed as
+    `(w @ x.T).T` and returned as that F-ordered view, the bias added down its columns.
+
+    >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
+    array([[3., 4., 5., 6.],
+           [3., 4., 5., 6.]], dtype=float32)
+    """
+    _check_matrix("affine x", x)
+    _check_matrix("affine w", w)
+    if x.shape[1] != w.shape[1] or (b is not None and (type(b) is not np.ndarray or b.shape != w.shape[:1])):
+        raise ValueError(f"affine needs x (N, K), w (M, K) and b (M,), got x={describe(x)}, "
+                         f"w={describe(w)}, b={describe(b)}")
+    if x.shape[0] >= w.shape[0]:
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+    # Hint: the transposed product w @ x.T (shape (M, N)), the bias added down its columns
+    # (b[:, None]), returned transposed (chapter 12, "Kernels").
+    ### BEGIN SOLUTION
+    product = w @ x.T
+    if b is not None:
+        product += b[:, None]
+    return product.T
+    ### END SOLUTION
+
+
+def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`g @ w`, the gradient of `affine`'s input `x` (N, K) from its output's gradient `g` (N, M),
+    in `x`'s memory order: F-ordered when `x` is F-ordered, C-ordered otherwise.
+
+    >>> g, w = np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(3, 4)
+    >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
+    True
+    """
+    _check_matrix("input_gradient g", g)
+    _check_matrix("input_gradient w", w)
+    if g.shape[1] != w.shape[0] or type(x) is not np.ndarray or x.shape != (g.shape[0], w.shape[1]):
+        raise ValueError(f"input_gradient needs g (N, M), w (M, K) and x (N, K), got g={describe(g)}, "
+                         f"w={describe(w)}, x={describe(x)}")
+    # Hint: when x is F-ordered (and not C-ordered), compute (w.T @ g.T).T; otherwise g @ w
+    # (chapter 12, "Kernels").
+    ### BEGIN SOLUTION
+    if x.flags.f_contiguous and not x.flags.c_contiguous:
+        return (w.T @ g.T).T
+    return g @ w
+    ### END SOLUTION
+
+
+# %%
+def test_unit_kernels():
+    rng = np.random.default_rng(0)
+    for shape in [(5, 3), (64, 10), (40, 3)]:        # below and above FEW_ROWS
+        a = rng.standard_normal(shape).astype(np.float32)
+        assert np.allclose(column_sums(a), a.sum(axis=0), atol=1e-5)
+        assert np.allclose(row_sums(a), a.sum(axis=1), atol=1e-5)
+        assert np.array_equal(row_max(a), a.max(axis=1))
+    for n in (2, 5, 9):                              # the batch below and above the width
+        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, 4), (5, 4), (5,)))
+        out = affine(x, w, b)
+        assert np.allclose(out, x @ w.T + b, atol=1e-5) and out.dtype == np.float32
+        assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
+    g, w = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+    for x in (np.empty((6, 3), np.float32), np.empty((3, 6), np.float32).T):     # C, then F
+        grad = input_gradient(g, w, x)
+        assert grad.flags.f_contiguous == x.flags.f_contiguous and np.allclose(grad, g @ w, atol=1e-5)
+    print("kernels: ok")
+
+
+if __name__ == "__main__":
+    test_unit_kernels()
+
+# %% [markdown]
+# ## One node for a layer: `FusedLinear`
+#
+# Module 03's `Linear` is three nodes (transpose, product, addition), and its backward runs three
+# rules that each allocate. One node does the same with less: the forward is `affine`, and the
+# backward rule, written beside it, is the three products of module 03's "The cost" section, each by
+# its kernel:
+#
+# - `grad_x = input_gradient(g, W, x)` (only when the input needs a gradient),
+# - `grad_W = g.T @ x`,
+# - `grad_b = column_sums(g)`.
+#
+# `FusedLinear(layer)` shares the `weight` and `bias` tensors of the `Linear` it replaces: the
+# parameters, their names, the optimizer's references to them and a checkpoint's keys do not
+# change. Input checks are `Linear`'s own.
+
+# %%
+#| export
+import math
+import weakref
+
+import numpy as np
+
+from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
+from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+from tinytorch.core.layers import Linear, Module
+from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
+from tinytorch.core.optimizers import Adam, Optimizer, SGD
+from tinytorch.core.tensor import Tensor
+from tinytorch.utils.validation import describe
+
+__all__ = ["FusedLinear", "fused_linear", "FusedCrossEntropyLoss", "fused_cross_entropy",
+           "update_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
+
+
+def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
+    """`x @ weight.T + bias` for a 2-D `x` as one graph node, by the kernels' routes (other inputs,
+    such as a batch of sequences, go through module 03's `linear`)."""
+    # Hint: out = affine(x.data, w, b); backward returns input_gradient(g, w, x.data) (None when x
+    # needs none), g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+    ### BEGIN SOLUTION
+    w = weight.data
+    out = affine(x.data, w, None if bias is None else bias.data)
+
+    def backward(g):
+        grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
+        grad_w = g.T @ x.data if weight.requires_grad else None
+        grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
+        return grad_x, grad_w, grad_b
+    ### END SOLUTION
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return Tensor.record(out, parents, backward)
+
+
+class FusedLinear(Linear):
+    """A `Linear` computed as one graph node (`fused_linear`), sharing the replaced layer's
+    parameters. `Linear`'s checks of the input stay."""
+
+    def __init__(self, layer: Linear):
+        if not isinstance(layer, Linear):
+            raise TypeError(f"FusedLinear layer must be a Linear, got {describe(layer)}")
+        Module.__init__(self)
+        self.in_features, self.out_features = layer.in_features, layer.out_features
+        self.weight, self.bias = layer.weight, layer.bias      # the same tensors: nothing else changes
+        self.training = layer.training
+
+    def forward(self, x) -> Tensor:
+        x = self.checked_input(x)
+        if x.data.ndim != 2:
+            return super().forward(x)
+        return fused_linear(x, self.weight, self.bias)
+
+    def __repr__(self) -> str:
+        return "Fused" + super().__repr__()
+
+
+# %%
+def test_unit_fused_linear():
+    from tinytorch.core.layers import manual_seed
+    manual_seed(0)
+    plain = Linear(5, 7)
+    fused = FusedLinear(plain)
+    assert fused.weight is plain.weight and [n for n, _ in fused.named_parameters()] == ["weight", "bias"]
+    for batch in (3, 9):                     # below and above the layer's width
+        rng = np.random.default_rng(batch)
+        x_data, g = rng.standard_normal((batch, 5)).astype(np.float32), rng.standard_normal((batch, 7)).astype(np.float32)
+        grads = []
+        for layer in (plain, fused):
+            x = Tensor(x_data, requires_grad=True)
+            layer.weight.grad = layer.bias.grad = None
+            out = layer(x)
+            out.backward(g)
+            grads.append((out.data.copy(), x.grad, layer.weight.grad.copy(), layer.bias.grad.copy()))
+        for a, b in zip(*grads):
+            assert np.allclose(a, b, rtol=1e-5, atol=1e-5)
+    print("FusedLinear: ok")
+
+
+if __name__ == "__main__":
+    test_unit_fused_linear()
+
+# %% [markdown]
+# ## Cross-entropy by the kernels' routes
+#
+# Module 04's cross-entropy turns class labels into one-hot rows and uses one formula for both kinds
+# of target. For labels, picking each row's entry by index is cheaper than multiplying by a one-hot
+# matrix, and the row maximum and the row sums of $e^x$ have kernels. The gradient is the same
+# `(softmax - onehot) / N`.
+
+# %%
+#| export
+def fused_cross_entropy(logits: Tensor, target) -> Tensor:
+    """Module 04's `cross_entropy` (same checks, same numbers up to rounding), with class labels
+    picked by index and the row maximum and sums by the kernels; probability targets use module 04's."""
+    name = "cross_entropy"
+    logits = checked_predictions(name, logits)
+    t = target_array(name, target)
+    if logits.ndim != 2 or t.ndim != 1:
+        return cross_entropy(logits, target)
+    labels = class_labels(name, t, logits)
+    x = logits.data
+    n = x.shape[0]
+    rows = np.arange(n)
+    shifted = x - row_max(x)[:, None]
+    e = np.exp(shifted)
+    sums = row_sums(e)
+    loss = (np.log(sums) - shifted[rows, labels]).sum() / n
+
+    def backward(g):
+        grad_x = e / sums[:, None]
+        grad_x[rows, labels] -= 1
+        grad_x *= g / n
+        return (grad_x,)
+    return Tensor.record(np.asarray(loss, dtype=x.dtype), (logits,), backward)
+
+
+class FusedCrossEntropyLoss(CrossEntropyLoss):
+    """`CrossEntropyLoss` by `fused_cross_entropy`."""
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return fused_cross_entropy(logits, target)
+
+
+# %%
+def test_unit_fused_cross_entropy():
+    rng = np.random.default_rng(0)
+    for n in (4, 64):
+        data, labels = rng.standard_normal((n, 10)).astype(np.float32), rng.integers(0, 10, n)
+        values = []
+        for loss_fn in (cross_entropy, fused_cross_entropy):
+            x = Tensor(data, requires_grad=True)
+            loss = loss_fn(x, labels)
+            loss.backward()
+            values.append((loss.item(), x.grad))
+        assert np.isclose(values[0][0], values[1][0], rtol=1e-6) and np.allclose(values[0][1], values[1][1], atol=1e-7)
+    print("fused cross-entropy: ok")
+
+
+if __name__ == "__main__":
+    test_unit_fused_cross_entropy()
+
+# %% [markdown]
+# ## Arrays laid end to end
+#
+# An optimizer's rule is elementwise: every number of a parameter is updated from the same numbers
+# of its gradient and its state, and nothing else. So when the parameters are consecutive pieces of
+# one buffer, one call of the rule on the whole buffer gives every number exactly the value that one
+# call per parameter gives it, in one NumPy call per operation instead of one per operation *and*
+# parameter. `lay_end_to_end(arrays)` copies arrays into one new buffer and returns views of it
+# (each of its array's shape), `end_to_end(arrays)` tells whether arrays already lie that way and
+# returns the 1-D view they cover, and `split_into(buffer, shapes)` cuts a buffer into views.
+
+# %%
+#| export core.flat
+"""Arrays laid end to end in one buffer, so elementwise work on all of them is one NumPy call
+(module 11, Acceleration)."""
+import math
+
+import numpy as np
+
+from tinytorch.utils.validation import describe
+
+__all__ = ["lay_end_to_end", "end_to_end", "split_into"]
+
+
+def _arrays(name: str, arrays) -> list:
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{name} arrays must be a list of ndarrays, got {describe(arrays)}")
+    for index, a in enumerate(arrays):
+        if type(a) is not np.ndarray:
+            raise TypeError(f"{name} arrays[{index}] must be an ndarray, got {describe(a)}")
+    return list(arrays)
+
+
+def split_into(buffer: np.ndarray, shapes) -> list:
+    """Views of consecutive pieces of the 1-D array `buffer`, one of each shape, in order; together
+    they must cover it exactly.
+
+    >>> [v.tolist() for v in split_into(np.arange(5), [(2, 1), (3,)])]
+    [[[0], [1]], [2, 3, 4]]
+    """
+    if type(buffer) is not np.ndarray or buffer.ndim != 1:
+        raise TypeError(f"split_into buffer must be a 1-D ndarray, got {describe(buffer)}")
+    try:
+        shapes = [tuple(int(n) for n in shape) for shape in shapes]
+        sizes = [math.prod(shape) for shape in shapes]
+    except (TypeError, ValueError):
+        raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
+    if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
+        raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
+    # Hint: walk the buffer, slicing size elements at a time and reshaping each slice (chapter 12,
+    # "Arrays laid end to end").
+    ### BEGIN SOLUTION
+    views, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        views.append(buffer[start:start + size].reshape(shape))
+        start += size
+    return views
+    ### END SOLUTION
+
+
+def lay_end_to_end(arrays) -> list:
+    """Copies of `arrays` (same shapes and values) that are consecutive views of one new 1-D buffer,
+    in order. All arrays must share one dtype.
+
+    >>> a, b = lay_end_to_end([np.ones((2, 2), np.float32), np.zeros(3, np.float32)])
+    >>> a.shape, b.shape, end_to_end([a, b]).shape
+    ((2, 2), (3,), (7,))
+    """
+    arrays = _arrays("lay_end_to_end", arrays)
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) > 1:
+        raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
+    buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
+    views = split_into(buffer, [a.shape for a in arrays])
+    for view, a in zip(views, arrays):
+        view[...] = a
+    return views
+
+
+def end_to_end(arrays):
+    """The 1-D view that `arrays` cover when they are consecutive, C-ordered pieces of one buffer, in
+    order and of one dtype (writing into it writes into them); otherwise None.
+
+    >>> end_to_end([np.ones(2), np.ones(2)]) is None      # two separate buffers
+    True
+    """
+    arrays = _arrays("end_to_end", arrays)
+    if not arrays:
+        return None
+    base = arrays[0].base
+    if type(base) is not np.ndarray or not base.flags.c_contiguous:
+        return None
+    origin = base.__array_interface__["data"][0]
+    start = address = None
+    for a in arrays:
+        if a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous:
+            return None
+        if a.size == 0:                   # occupies nothing (NumPy may point it anywhere)
+            continue
+        here = a.__array_interface__["data"][0]
+        if address is None:
+            start = address = here
+        elif here != address:
+            return None
+        address += a.nbytes
+    if start is None:
+        return None
+    flat = base.reshape(-1)               # a view: base is C-ordered
+    return flat[(start - origin) // base.itemsize:(address - origin) // base.itemsize]
+
+
+# %%
+def test_unit_flat():
+    a, b = np.arange(4, dtype=np.float32).reshape(2, 2), np.arange(3, dtype=np.float32)
+    va, vb = lay_end_to_end([a, b])
+    assert np.array_equal(va, a) and np.array_equal(vb, b) and not np.shares_memory(va, a)
+    run = end_to_end([va, vb])
+    run *= 2                                   # one call changes both arrays
+    assert np.array_equal(va, 2 * a) and np.array_equal(vb, 2 * b)
+    assert end_to_end([vb, va]) is None        # out of order
+    assert end_to_end([a, b]) is None          # separate buffers
+    print("flat: ok")
+
+
+if __name__ == "__main__":
+    test_unit_flat()
+
+# %% [markdown]
+# ## The optimizer's rule, once for all parameters
+#
+# `update_all_at_once(optimizer, lr)` is what `Optimizer.step` hands its work to when the optimizer
+# was made with `foreach=True` (PyTorch's name for the same idea) or by `accelerate`. It applies
+# when every parameter has a gradient and their values lie end to end (`accelerate` lays them out):
+#
+# 1. the gradients are made to lie end to end too: each `.grad` becomes a view of one buffer
+#    (copied in once; after that your engine's `+=` and your `zero_grad`'s fill write into the
+#    views, and nothing is copied again unless some code replaces a `.grad`);
+# 2. the state is joined the same way: one dict whose arrays are 1-D buffers, each parameter's own
+#    state entry a view of its piece, counters (Adam's `step`) equal for all;
+# 3. your rule runs **once**: `optimizer.update(all_values, all_grads, joined_state, lr)`;
+# 4. afterwards the state is shared back: an array your rule created or replaced
+#    (`state["exp_avg"] = b1 * state["exp_avg"] + ...` is as good as `m *= b1`) is copied into the
+#    joined buffer, so `optimizer.state` and `state_dict()` always show the current values.
+#
+# Otherwise (a parameter without a gradient, values that do not lie end to end, parameters whose
+# state differs in kind, more than `MAX_END_TO_END_BYTES` of them) it returns False and `step` runs
+# its loop. Above about a megabyte one call per parameter is as fast (its arrays stay in the cache),
+# so large networks keep the loop.
+
+# %%
+#| export
+MAX_END_TO_END_BYTES = 1 << 20
+
+_joined = weakref.WeakKeyDictionary()    # optimizer -> its JoinedState (kept here, not on the optimizer)
+
+
+class JoinedState:
+    """An optimizer's parameters seen as one: 1-D views of their values and gradients, and their
+    state joined into one dict of 1-D buffers (and counters), each parameter's own state entry
+    holding views of its pieces."""
+
+    def __init__(self, optimizer: Optimizer, values: np.ndarray):
+        self.params = list(optimizer.params)
+        self.datas = [p.data for p in self.params]
+        self.shapes = [d.shape for d in self.datas]
+        self.values = values
+        self.grads = lay_end_to_end([p.grad for p in self.params])
+        for param, grad in zip(self.params, self.grads):
+            param.grad = grad
+        self.grad = end_to_end(self.grads)
+        self.state = {}                  # key -> joined 1-D buffer, or a counter: what the rule sees
+        self.buffers = {}                # key -> the joined buffer as handed to the rule
+        self.views = {}                  # key -> the views of it handed to the entries
+
+    def current(self) -> bool:
+        """True while every parameter still holds the values it had when this was made."""
+        return all(p.data is d for p, d in zip(self.params, self.datas))
+
+    def gather_gradients(self) -> None:
+        """Each `.grad` a view of the joined gradient buffer (a replaced `.grad` is copied in)."""
+        for param, view in zip(self.params, self.grads):
+            if param.grad is not view:
+                view[...] = param.grad
+                param.grad = view
+
+    def gather_state(self, entries: list) -> bool:
+        """The joined state from the per-parameter entries (copied in where an entry is not the
+        view handed out); False, having changed nothing, when the entries differ in kind."""
+        if not any(entries):
+            self.state, self.buffers, self.views = {}, {}, {}
+            return True
+        keys = set(entries[0])
+        if any(set(entry) != keys for entry in entries):
+            return False
+        for key in keys:
+            values = [entry[key] for entry in entries]
+            if isinstance(values[0], np.ndarray):
+                if any(type(v) is not np.ndarray or v.shape != shape for v, shape in zip(values, self.shapes)):
+                    return False
+            elif any(v != values[0] for v in values):
+                return False
+        for key in keys:
+            values = [entry[key] for entry in entries]
+            if not isinstance(values[0], np.ndarray):
+                self.state[key] = values[0]
+                continue
+            views = self.views.get(key)
+            if views is not None and all(v is w for v, w in zip(values, views)):
+                continue
+            buffer = np.empty_like(self.values)
+            self.adopt(entries, key, buffer)
+            for view, value in zip(self.views[key], values):
+                view[...] = value
+        for key in set(self.state) - keys:
+            del self.state[key]
+            self.buffers.pop(key, None)
+            self.views.pop(key, None)
+        return True
+
+    def adopt(self, entries: list, key: str, buffer: np.ndarray) -> None:
+        """`buffer` (1-D, all parameters' numbers) becomes the joined state[key]; each entry a view."""
+        views = split_into(buffer, self.shapes)
+        for entry, view in zip(entries, views):
+            entry[key] = view
+        self.state[key] = self.buffers[key] = buffer
+        self.views[key] = views
+
+    def share_state(self, entries: list) -> None:
+        """After the rule: an array it created or replaced becomes the joined buffer (each entry a
+        view of it), and counters are copied into every entry."""
+        for key, value in list(self.state.items()):
+            if not isinstance(value, np.ndarray):
+                for entry in entries:
+                    entry[key] = value
+                continue
+            if value is self.buffers.get(key):
+                continue                              # updated in place: the views are current
+            if value.shape != self.values.shape:
+                raise ValueError(f"the update rule left state[{key!r}] with shape {value.shape}, "
+                                 f"expected {self.values.shape} (all parameters' numbers, end to end)")
+            self.adopt(entries, key, np.ascontiguousarray(value))
+
+
+def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
+    """One call of `optimizer.update` on all parameters at once (see above); False, having changed
+    nothing, when that does not apply."""
+    params = optimizer.params
+    if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
+        return False
+    joined = _joined.get(optimizer)
+    if joined is None or not joined.current():
+        values = end_to_end([p.data for p in params])
+        if values is None or values.nbytes > MAX_END_TO_END_BYTES:
+            _joined.pop(optimizer, None)
+            return False
+        joined = _joined[optimizer] = JoinedState(optimizer, values)
+    entries = optimizer.state
+    if any(entries) and not joined.gather_state(entries):
+        return False
+    joined.gather_gradients()
+    # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
+    # joined.share_state(entries) (chapter 12, "The optimizer's rule, once").
+    ### BEGIN SOLUTION
+    optimizer.update(joined.values, joined.grad, joined.state, lr)
+    joined.share_state(entries)
+    ### END SOLUTION
+    return True
+
+
+# %% [markdown]
+# ## One call switches it on: `accelerate`
+#
+# `accelerate(model, optimizer=None, loss_fn=None)` returns the three, accelerated:
+# - in the model (a `Module`, or any object holding layers as attributes or in lists), every
+#   `Linear` is replaced by a `FusedLinear` sharing its parameters, and the parameters' values are
+#   laid end to end (each `.data` becomes a view of one buffer, the values unchanged: an array taken
+#   from a parameter before this call keeps the old copy);
+# - the optimizer is switched to `foreach=True`;
+# - a `CrossEntropyLoss` becomes a `FusedCrossEntropyLoss` (any other loss is returned as it is).
+#
+# Nothing else changes: parameter names, `state_dict` keys, the optimizer's hyperparameters and
+# state, and your code that runs them. A run with acceleration gives the same numbers as without,
+# up to the rounding of sums taken in another order (the optimizer's updates are bit for bit the
+# same for the same gradients).
+
+# %%
+#| export
+def _fuse_layers(owner) -> int:
+    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many."""
+    replaced = 0
+    for name, value in list(vars(owner).items()):
+        if type(value) is Linear:
+            setattr(owner, name, FusedLinear(value))
+            replaced += 1
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if type(item) is Linear:
+                    value[index] = FusedLinear(item)
+                    replaced += 1
+                elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
+                    replaced += _fuse_layers(item)
+        elif isinstance(value, Module):
+            replaced += _fuse_layers(value)
+    return replaced
+
+
+def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
+    """`(model, optimizer, loss_fn)` with the fast paths switched on (see the chapter); `optimizer`
+    and `loss_fn` may be None and are then returned as None.
+
+    >>> from tinytorch.core.layers import Sequential, manual_seed
+    >>> manual_seed(0)
+    >>> model, optimizer, loss_fn = accelerate(Sequential(Linear(4, 3)), None, CrossEntropyLoss())
+    >>> model
+    Sequential(
+      (0): FusedLinear(in_features=4, out_features=3, bias=True)
+    )
+    """
+    if not callable(getattr(model, "parameters", None)) or not hasattr(model, "__dict__"):
+        raise TypeError(f"accelerate model must have a parameters() method (a Module or a model "
+                        f"object), got {describe(model)}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"accelerate optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    params = list(model.parameters())
+    if not all(isinstance(p, Tensor) for p in params):
+        raise TypeError("accelerate model.parameters() must return Tensors")
+    _fuse_layers(model)
+    if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
+        for param, view in zip(params, lay_end_to_end([p.data for p in params])):
+            param.data = view
+    if optimizer is not None:
+        optimizer.foreach = True
+    if type(loss_fn) is CrossEntropyLoss:
+        loss_fn = FusedCrossEntropyLoss()
+    return model, optimizer, loss_fn
+
+
+# %%
+def test_unit_update_all_at_once():
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Sequential, manual_seed
+    from tinytorch.core.losses import cross_entropy
+    from tinytorch.core.optimizers import AdamW
+
+    def run(foreach, make):
+        manual_seed(0)
+        model = Sequential(Linear(6, 8), ReLU(), Linear(8, 5))
+        if foreach:
+            accelerate(model)
+        optimizer = make(model.parameters(), foreach)
+        rng = np.random.default_rng(1)
+        for _ in range(4):
+            optimizer.zero_grad()
+            cross_entropy(model(Tensor(rng.standard_normal((16, 6)))), rng.integers(0, 5, 16)).backward()
+            optimizer.step()
+        return model, optimizer
+
+    for make in (lambda ps, f: SGD(ps, lr=0.1, momentum=0.9, foreach=f),
+                 lambda ps, f: AdamW(ps, lr=0.01, foreach=f)):
+        (plain, opt_p), (fast, opt_f) = run(False, make), run(True, make)
+        key = "momentum_buffer" if isinstance(opt_f, SGD) else "exp_avg"
+        assert end_to_end([entry[key] for entry in opt_f.state]) is not None, "one call: the state lies end to end"
+        for a, b in zip(plain.parameters(), fast.parameters()):
+            assert np.allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+        for sa, sb in zip(opt_p.state_dict()["state"], opt_f.state_dict()["state"]):
+            assert sa.keys() == sb.keys()
+    print("update_all_at_once: ok")
+
+
+if __name__ == "__main__":
+    test_unit_update_all_at_once()

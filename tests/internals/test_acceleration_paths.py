@@ -1,0 +1,69 @@
+"""Module 11's fast paths are taken when they apply, and left when they do not (white-box: reads the
+layout of arrays in memory and the module's private record of joined optimizers)."""
+import numpy as np
+import pytest
+
+from tinytorch.core import acceleration
+from tinytorch.core.acceleration import MAX_END_TO_END_BYTES, FusedLinear, accelerate
+from tinytorch.core.activations import ReLU
+from tinytorch.core.flat import end_to_end
+from tinytorch.core.kernels import affine, input_gradient
+from tinytorch.core.layers import Linear, Sequential, manual_seed
+from tinytorch.core.losses import cross_entropy
+from tinytorch.core.optimizers import SGD, Adam
+from tinytorch.core.tensor import Tensor
+
+
+def trained(optimizer_class, sizes=(6, 8, 5), steps=2, **kwargs):
+    manual_seed(0)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers += [Linear(n_in, n_out)] + ([ReLU()] if i < len(sizes) - 2 else [])
+    model = Sequential(layers)
+    optimizer = optimizer_class(model.parameters(), **kwargs)
+    model, optimizer, _ = accelerate(model, optimizer)
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        cross_entropy(model(Tensor(rng.standard_normal((16, sizes[0])))), rng.integers(0, sizes[-1], 16)).backward()
+        optimizer.step()
+    return model, optimizer
+
+
+def test_accelerate_fuses_every_linear_and_lays_the_values_end_to_end():
+    model, _ = trained(SGD, lr=0.1)
+    assert all(type(layer) is FusedLinear for layer in model.layers[::2])
+    assert end_to_end([p.data for p in model.parameters()]) is not None
+
+
+@pytest.mark.parametrize("optimizer_class, kwargs, key", [(SGD, dict(lr=0.1, momentum=0.9), "momentum_buffer"),
+                                                          (Adam, dict(lr=0.01), "exp_avg")])
+def test_the_one_call_path_joins_gradients_and_state(optimizer_class, kwargs, key):
+    model, optimizer = trained(optimizer_class, **kwargs)
+    assert acceleration._joined.get(optimizer) is not None
+    assert end_to_end([p.grad for p in model.parameters()]) is not None
+    assert end_to_end([entry[key] for entry in optimizer.state]) is not None
+
+
+def test_a_large_network_keeps_the_loop():
+    sizes = (512, 512, 10)
+    assert 4 * (512 * 512 + 512) > MAX_END_TO_END_BYTES
+    model, optimizer = trained(SGD, sizes=sizes, lr=0.1, momentum=0.9)
+    assert acceleration._joined.get(optimizer) is None
+
+
+def test_a_missing_gradient_takes_the_loop_for_that_step():
+    model, optimizer = trained(SGD, lr=0.1, momentum=0.9)
+    joined = acceleration._joined[optimizer]
+    model.parameters()[0].grad = None
+    assert acceleration.update_all_at_once(optimizer, 0.1) is False
+    assert acceleration._joined[optimizer] is joined
+
+
+def test_affine_hands_out_the_transposed_product_and_input_gradient_follows_its_order():
+    x, w = np.ones((4, 3), np.float32), np.ones((8, 3), np.float32)
+    out = affine(x, w)
+    assert out.flags.f_contiguous and not out.flags.c_contiguous
+    g = np.ones((4, 8), np.float32)
+    assert input_gradient(g, w, out[:, :3].copy(order="F")).flags.f_contiguous
+    assert affine(np.ones((16, 3), np.float32), w).flags.c_contiguous

@@ -1,0 +1,286 @@
+"""Module 11, Acceleration: every fast path computes what its plain twin computes.
+
+Graded (tito runs these against a learner's package): values and gradients of the kernels and the
+fused layers against the plain expressions, and the optimizer's one-call update against the
+per-parameter loop, bit for bit, for rules written in place and rules that rebind their state.
+"""
+import numpy as np
+import pytest
+
+from tinytorch.core.acceleration import (FusedCrossEntropyLoss, FusedLinear, accelerate, fused_cross_entropy,
+                                         fused_linear)
+from tinytorch.core.activations import ReLU
+from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
+from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+from tinytorch.core.layers import Linear, Sequential, linear, manual_seed
+from tinytorch.core.losses import CrossEntropyLoss, cross_entropy
+from tinytorch.core.optimizers import SGD, Adam, AdamW
+from tinytorch.core.tensor import Tensor
+
+RNG = np.random.default_rng(0)
+
+
+def floats(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("rows", [3, 31, 32, 64, 200])
+def test_reduction_kernels_equal_the_plain_expressions(rows):
+    a = floats(rows, 10, seed=rows)
+    np.testing.assert_allclose(column_sums(a), a.sum(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(row_sums(a), a.sum(axis=1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(row_max(a), a.max(axis=1))
+    for result in (column_sums(a), row_sums(a), row_max(a)):
+        assert result.dtype == np.float32
+
+
+@pytest.mark.parametrize("batch", [1, 5, 16, 64])
+def test_affine_and_input_gradient_equal_the_plain_products(batch):
+    x, w, b, g = floats(batch, 12, seed=1), floats(16, 12, seed=2), floats(16, seed=3), floats(batch, 16, seed=4)
+    np.testing.assert_allclose(affine(x, w, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(affine(x, w), x @ w.T, rtol=1e-5, atol=1e-5)
+    for layout in (x, np.asfortranarray(x)):
+        np.testing.assert_allclose(input_gradient(g, w, layout), g @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_kernels_refuse_what_is_not_a_float_matrix():
+    with pytest.raises(TypeError, match="column_sums"):
+        column_sums(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="row_max"):
+        row_max([[1.0]])
+    with pytest.raises(ValueError, match="affine"):
+        affine(floats(2, 3), floats(4, 5))
+
+
+@pytest.mark.parametrize("batch", [2, 8, 40])
+def test_fused_linear_matches_linear_forward_and_backward(batch):
+    manual_seed(0)
+    layer = Linear(8, 6)
+    x_data, g = floats(batch, 8, seed=batch), floats(batch, 6, seed=batch + 1)
+    results = []
+    for function in (linear, fused_linear):
+        x = Tensor(x_data, requires_grad=True)
+        layer.weight.grad = layer.bias.grad = None
+        out = function(x, layer.weight, layer.bias)
+        out.backward(g)
+        results.append((out.data, x.grad, layer.weight.grad, layer.bias.grad))
+    for plain, fused in zip(*results):
+        np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_linear_layer_shares_the_parameters_and_checks_input():
+    manual_seed(0)
+    plain = Linear(4, 3)
+    fused = FusedLinear(plain)
+    assert fused.weight is plain.weight and fused.bias is plain.bias
+    assert [name for name, _ in fused.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_allclose(fused(Tensor(floats(5, 4))).data, plain(Tensor(floats(5, 4))).data, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="in_features"):
+        fused(Tensor(floats(5, 3)))
+    with pytest.raises(TypeError, match="layer"):
+        FusedLinear("not a layer")
+
+
+@pytest.mark.parametrize("rows", [4, 64])
+def test_fused_cross_entropy_matches_cross_entropy(rows):
+    data, labels = floats(rows, 10, seed=rows), np.random.default_rng(rows).integers(0, 10, rows)
+    results = []
+    for function in (cross_entropy, fused_cross_entropy, FusedCrossEntropyLoss()):
+        x = Tensor(data, requires_grad=True)
+        loss = function(x, labels)
+        loss.backward()
+        results.append((loss.item(), x.grad))
+    for value, grad in results[1:]:
+        assert value == pytest.approx(results[0][0], rel=1e-6)
+        np.testing.assert_allclose(grad, results[0][1], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError):
+        fused_cross_entropy(Tensor(data), np.full(rows, 10))
+
+
+def test_arrays_laid_end_to_end():
+    a, b = floats(2, 3), floats(4)
+    va, vb = lay_end_to_end([a, b])
+    np.testing.assert_array_equal(va, a)
+    np.testing.assert_array_equal(vb, b)
+    run = end_to_end([va, vb])
+    assert run.shape == (10,)
+    run[:] = 1.0
+    assert (va == 1).all() and (vb == 1).all(), "the run covers both arrays"
+    assert end_to_end([a, b]) is None and end_to_end([vb, va]) is None
+    parts = split_into(np.arange(6.0), [(2, 2), (2,)])
+    assert [p.shape for p in parts] == [(2, 2), (2,)]
+    with pytest.raises(ValueError):
+        split_into(np.arange(6.0), [(2, 2)])
+
+
+# ---- the optimizer's rule, once for all parameters ---------------------------------------------
+
+class RebindingSGD(SGD):
+    """A learner's SGD that rebinds its state instead of updating it in place (textbook style)."""
+
+    def update(self, param, grad, state, lr):
+        d = grad if self.weight_decay == 0.0 else grad + self.weight_decay * param
+        if self.momentum:
+            buf = state.get("momentum_buffer")
+            buf = d.copy() if buf is None else self.momentum * buf + (1 - self.dampening) * d
+            state["momentum_buffer"] = buf
+            d = d + self.momentum * buf if self.nesterov else buf
+        param -= lr * d
+
+
+class RebindingAdam(Adam):
+    def update(self, param, grad, state, lr):
+        b1, b2 = self.betas
+        if not state:
+            state["step"], state["exp_avg"], state["exp_avg_sq"] = 0, np.zeros_like(param), np.zeros_like(param)
+        state["step"] += 1
+        grad = self.apply_weight_decay(param, grad, lr)
+        state["exp_avg"] = b1 * state["exp_avg"] + (1 - b1) * grad
+        state["exp_avg_sq"] = b2 * state["exp_avg_sq"] + (1 - b2) * grad * grad
+        m_hat = state["exp_avg"] / (1 - b1 ** state["step"])
+        v_hat = state["exp_avg_sq"] / (1 - b2 ** state["step"])
+        param -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+OPTIMIZERS = [
+    (SGD, dict(lr=0.1)),
+    (SGD, dict(lr=0.05, momentum=0.9)),
+    (SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (SGD, dict(lr=0.05, momentum=0.9, dampening=0.5)),
+    (Adam, dict(lr=0.01)),
+    (Adam, dict(lr=0.01, weight_decay=0.1)),
+    (AdamW, dict(lr=0.01)),
+    (RebindingSGD, dict(lr=0.05, momentum=0.9)),
+    (RebindingAdam, dict(lr=0.01, weight_decay=0.1)),
+]
+
+
+def ids(case):
+    cls, kwargs = case
+    return cls.__name__ + "-" + ",".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+def model_and_optimizer(cls, kwargs, foreach):
+    manual_seed(0)
+    model = Sequential(Linear(6, 8), ReLU(), Linear(8, 5))
+    optimizer = cls(model.parameters(), **kwargs)
+    if foreach:
+        model, optimizer, _ = accelerate(model, optimizer)
+    return model, optimizer
+
+
+def gradients(step, shapes):
+    rng = np.random.default_rng(100 + step)
+    return [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+
+
+def run_steps(model, optimizer, steps, start=0):
+    shapes = [p.shape for p in model.parameters()]
+    for step in range(start, start + steps):
+        optimizer.zero_grad()
+        for param, grad in zip(model.parameters(), gradients(step, shapes)):
+            if param.grad is None:
+                param.grad = grad.copy()
+            else:
+                param.grad += grad
+        optimizer.step()
+
+
+def assert_same(model_a, opt_a, model_b, opt_b):
+    for pa, pb in zip(model_a.parameters(), model_b.parameters(), strict=True):
+        np.testing.assert_array_equal(pa.data, pb.data)
+    for sa, sb in zip(opt_a.state_dict()["state"], opt_b.state_dict()["state"], strict=True):
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            np.testing.assert_array_equal(sa[key], sb[key])
+
+
+@pytest.mark.parametrize("case", OPTIMIZERS, ids=ids)
+def test_one_call_update_is_bit_for_bit_the_loop(case):
+    plain = model_and_optimizer(*case, foreach=False)
+    fast = model_and_optimizer(*case, foreach=True)
+    for start in range(0, 6, 2):
+        run_steps(*plain, 2, start)
+        run_steps(*fast, 2, start)
+        assert_same(*plain, *fast)
+
+
+@pytest.mark.parametrize("case", [OPTIMIZERS[1], OPTIMIZERS[4], OPTIMIZERS[8]], ids=ids)
+def test_resuming_an_accelerated_run_from_a_state_dict_is_exact(case):
+    straight = model_and_optimizer(*case, foreach=True)
+    run_steps(*straight, 6)
+    first = model_and_optimizer(*case, foreach=True)
+    run_steps(*first, 3)
+    saved_model, saved_optimizer = first[0].state_dict(), first[1].state_dict()
+    resumed = model_and_optimizer(*case, foreach=True)
+    resumed[0].load_state_dict(saved_model)
+    resumed[1].load_state_dict(saved_optimizer)
+    run_steps(*resumed, 3, start=3)
+    assert_same(*straight, *resumed)
+
+
+def test_a_parameter_without_a_gradient_takes_the_loop_and_gives_the_same_numbers():
+    plain = model_and_optimizer(SGD, dict(lr=0.05, momentum=0.9), foreach=False)
+    fast = model_and_optimizer(SGD, dict(lr=0.05, momentum=0.9), foreach=True)
+    for model, optimizer in (plain, fast):
+        run_steps(model, optimizer, 2)
+        optimizer.zero_grad()
+        for index, param in enumerate(model.parameters()):
+            param.grad = None if index == 1 else np.ones(param.shape, np.float32)
+        optimizer.step()
+        run_steps(model, optimizer, 2, start=5)
+    assert_same(*plain, *fast)
+
+
+def test_replacing_a_gradient_array_between_steps_keeps_the_numbers():
+    plain = model_and_optimizer(Adam, dict(lr=0.01), foreach=False)
+    fast = model_and_optimizer(Adam, dict(lr=0.01), foreach=True)
+    for model, optimizer in (plain, fast):
+        run_steps(model, optimizer, 2)
+        for param in model.parameters():
+            param.grad = param.grad * 0.5                # a new array, as a rebinding engine makes
+        optimizer.step()
+    assert_same(*plain, *fast)
+
+
+def test_accelerated_training_matches_plain_training():
+    def train(accelerated):
+        manual_seed(0)
+        model = Sequential(Linear(10, 32), ReLU(), Linear(32, 4))
+        optimizer, loss_fn = SGD(model.parameters(), lr=0.1, momentum=0.9), CrossEntropyLoss()
+        if accelerated:
+            model, optimizer, loss_fn = accelerate(model, optimizer, loss_fn)
+        rng = np.random.default_rng(3)
+        losses = []
+        for _ in range(5):
+            loss = loss_fn(model(Tensor(rng.standard_normal((48, 10)))), rng.integers(0, 4, 48))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return model, losses
+
+    (plain, plain_losses), (fast, fast_losses) = train(False), train(True)
+    np.testing.assert_allclose(fast_losses, plain_losses, rtol=1e-5)
+    assert list(plain.state_dict()) == list(fast.state_dict())
+    for a, b in zip(plain.parameters(), fast.parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-4, atol=1e-6)
+
+
+def test_accelerate_keeps_names_and_state_and_refuses_what_it_cannot_use():
+    manual_seed(0)
+    model = Sequential(Linear(3, 4), ReLU(), Linear(4, 2))
+    names = [name for name, _ in model.named_parameters()]
+    before = model.state_dict()
+    model, optimizer, loss_fn = accelerate(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss())
+    assert [name for name, _ in model.named_parameters()] == names
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+    assert optimizer.foreach is True and isinstance(loss_fn, CrossEntropyLoss)
+    assert accelerate(model) == (model, None, None)
+    with pytest.raises(TypeError, match="model"):
+        accelerate("a model")
+    with pytest.raises(TypeError, match="optimizer"):
+        accelerate(model, "an optimizer")
+    with pytest.raises(TypeError, match="foreach"):
+        SGD(model.parameters(), lr=0.1, foreach="yes")

@@ -1,0 +1,255 @@
+# GENERATED FILE: DO NOT EDIT. Source: src/11_acceleration/11_acceleration.py
+# Edit the source, then run `make export` to regenerate this file.
+
+import math
+import weakref
+
+import numpy as np
+
+from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
+from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+from tinytorch.core.layers import Linear, Module
+from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
+from tinytorch.core.optimizers import Adam, Optimizer, SGD
+from tinytorch.core.tensor import Tensor
+from tinytorch.utils.validation import describe
+
+__all__ = ["FusedLinear", "fused_linear", "FusedCrossEntropyLoss", "fused_cross_entropy",
+           "update_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
+
+
+def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
+    """`x @ weight.T + bias` for a 2-D `x` as one graph node, by the kernels' routes (other inputs,
+    such as a batch of sequences, go through module 03's `linear`)."""
+    # Hint: out = affine(x.data, w, b); backward returns input_gradient(g, w, x.data) (None when x
+    # needs none), g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+    w = weight.data
+    out = affine(x.data, w, None if bias is None else bias.data)
+
+    def backward(g):
+        grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
+        grad_w = g.T @ x.data if weight.requires_grad else None
+        grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
+        return grad_x, grad_w, grad_b
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return Tensor.record(out, parents, backward)
+
+
+class FusedLinear(Linear):
+    """A `Linear` computed as one graph node (`fused_linear`), sharing the replaced layer's
+    parameters. `Linear`'s checks of the input stay."""
+
+    def __init__(self, layer: Linear):
+        if not isinstance(layer, Linear):
+            raise TypeError(f"FusedLinear layer must be a Linear, got {describe(layer)}")
+        Module.__init__(self)
+        self.in_features, self.out_features = layer.in_features, layer.out_features
+        self.weight, self.bias = layer.weight, layer.bias      # the same tensors: nothing else changes
+        self.training = layer.training
+
+    def forward(self, x) -> Tensor:
+        x = self.checked_input(x)
+        if x.data.ndim != 2:
+            return super().forward(x)
+        return fused_linear(x, self.weight, self.bias)
+
+    def __repr__(self) -> str:
+        return "Fused" + super().__repr__()
+
+
+def fused_cross_entropy(logits: Tensor, target) -> Tensor:
+    """Module 04's `cross_entropy` (same checks, same numbers up to rounding), with class labels
+    picked by index and the row maximum and sums by the kernels; probability targets use module 04's."""
+    name = "cross_entropy"
+    logits = checked_predictions(name, logits)
+    t = target_array(name, target)
+    if logits.ndim != 2 or t.ndim != 1:
+        return cross_entropy(logits, target)
+    labels = class_labels(name, t, logits)
+    x = logits.data
+    n = x.shape[0]
+    rows = np.arange(n)
+    shifted = x - row_max(x)[:, None]
+    e = np.exp(shifted)
+    sums = row_sums(e)
+    loss = (np.log(sums) - shifted[rows, labels]).sum() / n
+
+    def backward(g):
+        grad_x = e / sums[:, None]
+        grad_x[rows, labels] -= 1
+        grad_x *= g / n
+        return (grad_x,)
+    return Tensor.record(np.asarray(loss, dtype=x.dtype), (logits,), backward)
+
+
+class FusedCrossEntropyLoss(CrossEntropyLoss):
+    """`CrossEntropyLoss` by `fused_cross_entropy`."""
+
+    def forward(self, logits: Tensor, target) -> Tensor:
+        return fused_cross_entropy(logits, target)
+
+
+MAX_END_TO_END_BYTES = 1 << 20
+
+_joined = weakref.WeakKeyDictionary()    # optimizer -> its JoinedState (kept here, not on the optimizer)
+
+
+class JoinedState:
+    """An optimizer's parameters seen as one: 1-D views of their values and gradients, and their
+    state joined into one dict of 1-D buffers (and counters), each parameter's own state entry
+    holding views of its pieces."""
+
+    def __init__(self, optimizer: Optimizer, values: np.ndarray):
+        self.params = list(optimizer.params)
+        self.datas = [p.data for p in self.params]
+        self.shapes = [d.shape for d in self.datas]
+        self.values = values
+        self.grads = lay_end_to_end([p.grad for p in self.params])
+        for param, grad in zip(self.params, self.grads):
+            param.grad = grad
+        self.grad = end_to_end(self.grads)
+        self.state = {}                  # key -> joined 1-D buffer, or a counter: what the rule sees
+        self.buffers = {}                # key -> the joined buffer as handed to the rule
+        self.views = {}                  # key -> the views of it handed to the entries
+
+    def current(self) -> bool:
+        """True while every parameter still holds the values it had when this was made."""
+        return all(p.data is d for p, d in zip(self.params, self.datas))
+
+    def gather_gradients(self) -> None:
+        """Each `.grad` a view of the joined gradient buffer (a replaced `.grad` is copied in)."""
+        for param, view in zip(self.params, self.grads):
+            if param.grad is not view:
+                view[...] = param.grad
+                param.grad = view
+
+    def gather_state(self, entries: list) -> bool:
+        """The joined state from the per-parameter entries (copied in where an entry is not the
+        view handed out); False, having changed nothing, when the entries differ in kind."""
+        if not any(entries):
+            self.state, self.buffers, self.views = {}, {}, {}
+            return True
+        keys = set(entries[0])
+        if any(set(entry) != keys for entry in entries):
+            return False
+        for key in keys:
+            values = [entry[key] for entry in entries]
+            if isinstance(values[0], np.ndarray):
+                if any(type(v) is not np.ndarray or v.shape != shape for v, shape in zip(values, self.shapes)):
+                    return False
+            elif any(v != values[0] for v in values):
+                return False
+        for key in keys:
+            values = [entry[key] for entry in entries]
+            if not isinstance(values[0], np.ndarray):
+                self.state[key] = values[0]
+                continue
+            views = self.views.get(key)
+            if views is not None and all(v is w for v, w in zip(values, views)):
+                continue
+            buffer = np.empty_like(self.values)
+            self.adopt(entries, key, buffer)
+            for view, value in zip(self.views[key], values):
+                view[...] = value
+        for key in set(self.state) - keys:
+            del self.state[key]
+            self.buffers.pop(key, None)
+            self.views.pop(key, None)
+        return True
+
+    def adopt(self, entries: list, key: str, buffer: np.ndarray) -> None:
+        """`buffer` (1-D, all parameters' numbers) becomes the joined state[key]; each entry a view."""
+        views = split_into(buffer, self.shapes)
+        for entry, view in zip(entries, views):
+            entry[key] = view
+        self.state[key] = self.buffers[key] = buffer
+        self.views[key] = views
+
+    def share_state(self, entries: list) -> None:
+        """After the rule: an array it created or replaced becomes the joined buffer (each entry a
+        view of it), and counters are copied into every entry."""
+        for key, value in list(self.state.items()):
+            if not isinstance(value, np.ndarray):
+                for entry in entries:
+                    entry[key] = value
+                continue
+            if value is self.buffers.get(key):
+                continue                              # updated in place: the views are current
+            if value.shape != self.values.shape:
+                raise ValueError(f"the update rule left state[{key!r}] with shape {value.shape}, "
+                                 f"expected {self.values.shape} (all parameters' numbers, end to end)")
+            self.adopt(entries, key, np.ascontiguousarray(value))
+
+
+def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
+    """One call of `optimizer.update` on all parameters at once (see above); False, having changed
+    nothing, when that does not apply."""
+    params = optimizer.params
+    if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
+        return False
+    joined = _joined.get(optimizer)
+    if joined is None or not joined.current():
+        values = end_to_end([p.data for p in params])
+        if values is None or values.nbytes > MAX_END_TO_END_BYTES:
+            _joined.pop(optimizer, None)
+            return False
+        joined = _joined[optimizer] = JoinedState(optimizer, values)
+    entries = optimizer.state
+    if any(entries) and not joined.gather_state(entries):
+        return False
+    joined.gather_gradients()
+    # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
+    # joined.share_state(entries) (chapter 12, "The optimizer's rule, once").
+    optimizer.update(joined.values, joined.grad, joined.state, lr)
+    joined.share_state(entries)
+    return True
+
+
+def _fuse_layers(owner) -> int:
+    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many."""
+    replaced = 0
+    for name, value in list(vars(owner).items()):
+        if type(value) is Linear:
+            setattr(owner, name, FusedLinear(value))
+            replaced += 1
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if type(item) is Linear:
+                    value[index] = FusedLinear(item)
+                    replaced += 1
+                elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
+                    replaced += _fuse_layers(item)
+        elif isinstance(value, Module):
+            replaced += _fuse_layers(value)
+    return replaced
+
+
+def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
+    """`(model, optimizer, loss_fn)` with the fast paths switched on (see the chapter); `optimizer`
+    and `loss_fn` may be None and are then returned as None.
+
+    >>> from tinytorch.core.layers import Sequential, manual_seed
+    >>> manual_seed(0)
+    >>> model, optimizer, loss_fn = accelerate(Sequential(Linear(4, 3)), None, CrossEntropyLoss())
+    >>> model
+    Sequential(
+      (0): FusedLinear(in_features=4, out_features=3, bias=True)
+    )
+    """
+    if not callable(getattr(model, "parameters", None)) or not hasattr(model, "__dict__"):
+        raise TypeError(f"accelerate model must have a parameters() method (a Module or a model "
+                        f"object), got {describe(model)}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"accelerate optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    params = list(model.parameters())
+    if not all(isinstance(p, Tensor) for p in params):
+        raise TypeError("accelerate model.parameters() must return Tensors")
+    _fuse_layers(model)
+    if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
+        for param, view in zip(params, lay_end_to_end([p.data for p in params])):
+            param.data = view
+    if optimizer is not None:
+        optimizer.foreach = True
+    if type(loss_fn) is CrossEntropyLoss:
+        loss_fn = FusedCrossEntropyLoss()
+    return model, optimizer, loss_fn
