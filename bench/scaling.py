@@ -24,8 +24,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO_ROOT / "_build" / "bench"
 BATCHES = (16, 32, 64, 128, 256, 512, 1024)
 WIDTHS = (64, 128, 256, 512, 1024)
-SYSTEMS = ("tinytorch", "numpy", "torch")
-LABELS = {"tinytorch": "tinytorch", "numpy": "hand-written NumPy", "torch": "PyTorch (CPU)"}
+SYSTEMS = ("tinytorch", "accelerated", "numpy", "numpy_kernels", "torch")
+LABELS = {"tinytorch": "tinytorch, plain", "accelerated": "tinytorch, accelerated",
+          "numpy": "hand-written NumPy", "numpy_kernels": "hand-written NumPy, same kernels",
+          "torch": "PyTorch (CPU)"}
 
 
 def sizes_for(width: int) -> tuple:
@@ -33,19 +35,47 @@ def sizes_for(width: int) -> tuple:
 
 
 def measure(shapes, batches=BATCHES, rounds: int = 7, sample_seconds: float = 0.02,
-            with_torch: bool = True, progress=None) -> list:
+            with_torch: bool = True, progress=None, accelerated: bool = True) -> list:
     """One row per (shape, batch): median microseconds per step of each system, interleaved.
-    `shapes` are layer sizes such as (784, 128, 64, 10); a row's width is the first hidden size."""
+    `shapes` are layer sizes such as (784, 128, 64, 10); a row's width is the first hidden size.
+    `accelerated`: also tinytorch after `accelerate` and hand NumPy with the same kernels."""
     rows = []
     for shape in shapes:
         for batch in batches:
-            seconds = steps.time_interleaved(steps.steps_for(shape, batch, with_torch), rounds,
+            seconds = steps.time_interleaved(steps.steps_for(shape, batch, with_torch, accelerated), rounds,
                                              sample_seconds, warmup=2)
             rows.append({"width": shape[1], "batch": batch, "sizes": list(shape),
                          **{f"{system}_us": seconds[system] * 1e6 for system in seconds}})
             if progress:
                 progress(rows[-1])
     return rows
+
+
+def measure_in_processes(shapes, batches, processes: int = 3, rounds: int = 5,
+                         sample_seconds: float = 0.01, with_torch: bool = True) -> list:
+    """`measure` in `processes` fresh Python processes, one after another (a process's memory layout
+    moves a ratio by a percent or two, however long it measures: bench/run.py). One row per
+    (shape, batch): each system's median microseconds over the processes, and for every system
+    its ratio to hand-written NumPy in each process, `<system>_ratios` (lowest to highest)."""
+    import subprocess
+    request = json.dumps({"shapes": [list(s) for s in shapes], "batches": list(batches),
+                          "rounds": rounds, "sample_seconds": sample_seconds, "with_torch": with_torch})
+    runs = []
+    for _ in range(processes):
+        done = subprocess.run([sys.executable, __file__, "--worker", request], capture_output=True,
+                              text=True, check=True)
+        runs.append(json.loads(done.stdout))
+    combined = []
+    for at, first in enumerate(runs[0]):
+        rows = [run[at] for run in runs]
+        row = {key: first[key] for key in ("width", "batch", "sizes")}
+        for system in SYSTEMS:
+            key = f"{system}_us"
+            if all(key in r for r in rows):
+                row[key] = sorted(r[key] for r in rows)[len(rows) // 2]
+                row[f"{system}_ratios"] = sorted(r[key] / r["numpy_us"] for r in rows)
+        combined.append(row)
+    return combined
 
 
 def systems_in(rows: list) -> list:
@@ -95,6 +125,12 @@ def plot(rows: list, axes=None):
 
 
 def main(args: list) -> int:
+    if args[:1] == ["--worker"]:         # one process of measure_in_processes: rows as JSON
+        request = json.loads(args[1])
+        rows = measure([tuple(s) for s in request["shapes"]], request["batches"], request["rounds"],
+                       request["sample_seconds"], request["with_torch"])
+        print(json.dumps(rows))
+        return 0
     import matplotlib
     matplotlib.use("Agg")    # a file, no window
     quick = "--quick" in args

@@ -245,15 +245,39 @@ def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
     return {name: statistics.median(times) for name, times in samples.items()}
 
 
-def machine() -> dict:
-    """What the numbers were measured on: CPU, cores, Python, NumPy and its BLAS, PyTorch."""
-    import numpy as np
-    cpu = platform.processor() or platform.machine()
+VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "neon", "asimd", "sve")
+
+
+def cpu_info() -> dict:
+    """From /proc/cpuinfo where there is one: the CPU's model name, its clock in MHz as the kernel
+    reports it, the SIMD extensions it has (those of VECTOR_EXTENSIONS), and whether it runs under
+    a hypervisor (a virtual machine, whose cores may be shared with other machines)."""
+    info = {"cpu": platform.processor() or platform.machine(), "clock_mhz": None, "vector": [],
+            "virtual": None}
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            lines = f.read().splitlines()
+    except OSError:
+        return info
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    info["cpu"] = fields.get("model name") or fields.get("hardware") or info["cpu"]
+    try:
+        info["clock_mhz"] = float(fields["cpu mhz"])
+    except (KeyError, ValueError):
         pass
+    flags = set((fields.get("flags") or fields.get("features") or "").split())
+    info["vector"] = [name for name in VECTOR_EXTENSIONS if name in flags]
+    info["virtual"] = "hypervisor" in flags if flags else None
+    return info
+
+
+def machine() -> dict:
+    """What the numbers were measured on: CPU (model, clock, vector extensions, virtual or not),
+    cores, Python, NumPy and its BLAS, PyTorch."""
+    import numpy as np
     blas = "unknown"
     try:
         info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -265,6 +289,6 @@ def machine() -> dict:
         torch_version = torch.__version__
     except ImportError:
         torch_version = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    return {**cpu_info(), "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "blas": blas, "torch": torch_version,
             "threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "0")) or None}
