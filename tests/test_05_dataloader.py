@@ -163,6 +163,16 @@ def test_without_a_seed_every_epoch_is_a_new_permutation():
     assert not np.array_equal(visited(other), a)
 
 
+def test_shuffling_never_touches_numpys_global_random_state():
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    for seed in (None, 4):
+        loader = DataLoader(make_data(20), batch_size=6, shuffle=True, seed=seed)
+        visited(loader)
+        loader.order(3)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
 def test_shuffle_false_ignores_seed_and_epoch():
     loader = DataLoader(make_data(9), batch_size=4, seed=4)
     loader.set_epoch(7)
