@@ -44,9 +44,11 @@ def tensor_dataset_arrays(tensors: tuple) -> tuple:
 
 
 def check_index(index, n: int):
-    """A sample index for `n` samples: an int in range, a slice, or a 1-D array of ints in range
-    (returned as an ndarray). Out of range is an IndexError (Python's sequence protocol); anything
-    else a TypeError."""
+    """A sample index for `n` samples: an int in range, a slice, or a 1-D array of ints (returned
+    as an ndarray). An int out of range is an IndexError naming it (Python's sequence protocol);
+    anything else a TypeError. An array's range is left to NumPy's fancy index, which raises its own
+    IndexError ("index 9 is out of bounds for axis 0 with size 6", as `Tensor` indexing does) before
+    anything is built: checking it here would cost two reductions on every batch the loader makes."""
     if isinstance(index, numbers.Integral) and not isinstance(index, (bool, np.bool_)):
         if not -n <= index < n:
             raise IndexError(f"TensorDataset index {index} is out of range for {n} samples")
@@ -60,9 +62,6 @@ def check_index(index, n: int):
     if array.ndim != 1 or array.dtype.kind not in "iu":
         raise TypeError(f"TensorDataset index must be an int, a slice or a 1-D sequence of ints, "
                         f"got {describe(index)}")
-    if array.size and (array.min() < -n or array.max() >= n):
-        raise IndexError(f"TensorDataset indices must be in range for {n} samples, got values in "
-                         f"[{array.min()}, {array.max()}]")
     return array
 
 
