@@ -1,4 +1,8 @@
-"""Tests for tinytorch.core.dataloader: batching, shuffling, replayable epochs, SimpleDataset."""
+"""Tests for tinytorch.core.dataloader (module 05, graded): batching, shuffling, replayable epochs,
+state, SimpleDataset. Behaviour only, through the taught API: batch values, sizes and dtypes, the
+visiting order, `state_dict`, and an error's type and the argument it names. White-box checks of the
+reference (which route builds a batch, exact messages of the provided checks) are in
+tests/internals/test_batching.py."""
 import json
 import math
 
@@ -33,21 +37,6 @@ class ListDataset(Dataset):
 
     def __getitem__(self, i):
         return self.x[i], int(self.y[i])
-
-
-class ArraysOfLists(ListDataset):
-    """A dataset whose `arrays` attribute is not a set of numeric ndarrays."""
-
-    @property
-    def arrays(self):
-        return (list(self.x), list(self.y))
-
-
-def test_a_dataset_whose_arrays_are_not_plain_arrays_is_batched_sample_by_sample():
-    x, y = np.arange(20, dtype=np.float32).reshape(10, 2), np.arange(10)
-    batches = list(DataLoader(ArraysOfLists(x, y), batch_size=4))
-    assert [b[0].shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
-    np.testing.assert_array_equal(np.concatenate([b[1].data for b in batches]), y)
 
 
 def test_vectorized_batches_are_copies_with_the_arrays_dtypes():
@@ -174,6 +163,16 @@ def test_without_a_seed_every_epoch_is_a_new_permutation():
     assert not np.array_equal(visited(other), a)
 
 
+def test_shuffling_never_touches_numpys_global_random_state():
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    for seed in (None, 4):
+        loader = DataLoader(make_data(20), batch_size=6, shuffle=True, seed=seed)
+        visited(loader)
+        loader.order(3)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
 def test_shuffle_false_ignores_seed_and_epoch():
     loader = DataLoader(make_data(9), batch_size=4, seed=4)
     loader.set_epoch(7)
@@ -205,10 +204,10 @@ def test_state_dict_without_seed():
 
 
 @pytest.mark.parametrize("state, error, words", [
-    ({"seed": 1}, ValueError, "keys"),
-    ({"seed": 1, "epoch": 0, "extra": 2}, ValueError, "keys"),
-    ([("seed", 1), ("epoch", 0)], TypeError, "dict"),
-    (None, TypeError, "dict"),
+    ({"seed": 1}, ValueError, "state"),
+    ({"seed": 1, "epoch": 0, "extra": 2}, ValueError, "state"),
+    ([("seed", 1), ("epoch", 0)], TypeError, "state"),
+    (None, TypeError, "state"),
     ({"seed": 1, "epoch": -1}, ValueError, "epoch"),
     ({"seed": 1, "epoch": 1.5}, TypeError, "epoch"),
     ({"seed": 1, "epoch": "3"}, TypeError, "epoch"),
@@ -216,7 +215,7 @@ def test_state_dict_without_seed():
     ({"seed": 2.0, "epoch": 3}, TypeError, "seed"),
     ({"seed": 1, "epoch": True}, TypeError, "epoch"),
     ({"seed": [1, 2], "epoch": 3}, TypeError, "seed"),
-    ({1: 2, "epoch": 3}, ValueError, "keys"),
+    ({1: 2, "epoch": 3}, ValueError, "state"),
     ({"seed": 1, "epoch": 3, "epoch_is_set": 1}, TypeError, "epoch_is_set"),
 ])
 def test_load_state_dict_validates_before_changing_anything(state, error, words):
@@ -250,7 +249,7 @@ def test_restoring_a_state_undoes_set_epoch():
                                                (np.float64(8.0), TypeError)])
 def test_bad_batch_size_raises_naming_batch_size(batch_size, error):
     # the shared convention (tinytorch.utils.validation): a wrong type is a TypeError, a bad value a ValueError
-    with pytest.raises(error, match=r"batch_size must be an integer >= 1, got"):
+    with pytest.raises(error, match="batch_size"):
         DataLoader(make_data(10), batch_size=batch_size)
 
 
@@ -260,10 +259,10 @@ def test_numpy_integer_batch_size_is_accepted():
 
 
 @pytest.mark.parametrize("kwargs, error, words", [
-    ({"shuffle": "yes"}, TypeError, "shuffle must be True or False"),
-    ({"drop_last": 1}, TypeError, "drop_last must be True or False"),
-    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    ({"seed": 1.5}, TypeError, "seed must be an integer >= 0"),
+    ({"shuffle": "yes"}, TypeError, "shuffle"),
+    ({"drop_last": 1}, TypeError, "drop_last"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.5}, TypeError, "seed"),
 ])
 def test_bad_loader_arguments_raise_naming_them(kwargs, error, words):
     with pytest.raises(error, match=words):
@@ -271,14 +270,14 @@ def test_bad_loader_arguments_raise_naming_them(kwargs, error, words):
 
 
 def test_dataset_without_len_or_getitem_is_rejected():
-    with pytest.raises(TypeError, match="dataset must have __len__ and __getitem__, got 5"):
+    with pytest.raises(TypeError, match="dataset"):
         DataLoader(5)
 
 
 @pytest.mark.parametrize("epoch, error", [(-1, ValueError), (2.0, TypeError), ("1", TypeError), (None, TypeError)])
 def test_bad_epoch_raises_and_changes_nothing(epoch, error):
     loader = DataLoader(make_data(10), shuffle=True, seed=1)
-    with pytest.raises(error, match="epoch must be an integer >= 0"):
+    with pytest.raises(error, match="epoch"):
         loader.set_epoch(epoch)
     assert loader.epoch == 0
     visited(loader)
@@ -294,17 +293,19 @@ def test_base_dataset_must_be_subclassed():
 
 # ---------------------------------------------------------------- TensorDataset
 
-def test_tensor_dataset_mismatched_first_dimensions_name_the_shapes():
-    with pytest.raises(ValueError, match=r"first dimension, got shapes \(4, 2\), \(4,\), \(3, 1\)"):
+def test_tensor_dataset_mismatched_first_dimensions_are_a_value_error():
+    with pytest.raises(ValueError):
         TensorDataset(Tensor(np.zeros((4, 2))), Tensor(np.zeros(4)), Tensor(np.zeros((3, 1))))
+    with pytest.raises(ValueError):
+        TensorDataset(Tensor(np.zeros((3, 1))), Tensor(np.zeros(4)))
 
 
 def test_tensor_dataset_rejects_no_tensors_scalars_and_other_types():
-    with pytest.raises(ValueError, match="at least one tensor"):
+    with pytest.raises(ValueError, match="TensorDataset"):
         TensorDataset()
-    with pytest.raises(ValueError, match=r"argument 1 is a scalar"):
+    with pytest.raises(ValueError, match="TensorDataset"):
         TensorDataset(Tensor(np.zeros(3)), Tensor(np.float32(1.0)))
-    with pytest.raises(TypeError, match=r"argument 0 must be a Tensor or a numpy array, got \[1.0, 2.0\] \(list\)"):
+    with pytest.raises(TypeError, match="TensorDataset"):
         TensorDataset([1.0, 2.0])
 
 
@@ -316,11 +317,11 @@ def test_tensor_dataset_indexing_by_int_negative_int_array_and_slice():
     xs, ys = data[[4, 0, 4]]
     assert xs.shape == (3, 2) and ys.data.tolist() == [4, 0, 4]
     assert data[1:3][1].data.tolist() == [1, 2]
-    with pytest.raises(IndexError, match="index 6 is out of range for 6 samples"):
+    with pytest.raises(IndexError, match="index"):
         data[6]
-    with pytest.raises(TypeError, match="1-D sequence of ints"):   # a wrong kind of index: TypeError
+    with pytest.raises(TypeError, match="index"):                  # a wrong kind of index: TypeError
         data[np.array([0.5, 1.0])]
-    with pytest.raises(IndexError, match=r"in range for 6 samples, got values in \[0, 9\]"):
+    with pytest.raises(IndexError, match="ind"):
         data[[0, 9]]
 
 
@@ -345,17 +346,7 @@ def test_batches_are_copies_not_views_of_the_dataset():
     assert np.array_equal(data.arrays[0], before)
 
 
-# ---------------------------------------------------------------- vectorized path vs generic fallback
-
-def test_tensor_dataset_batches_without_per_sample_getitem():
-    class NoPerSample(TensorDataset):
-        def __getitem__(self, index):
-            raise AssertionError("the loader must batch a TensorDataset by fancy indexing its arrays")
-
-    data = NoPerSample(Tensor(np.arange(20.0).reshape(10, 2)), Tensor(np.arange(10)))
-    loader = DataLoader(data, batch_size=4, shuffle=True, seed=0)
-    assert sorted(visited(loader).tolist()) == list(range(10))
-
+# ---------------------------------------------------------------- TensorDataset batches vs generic datasets
 
 def test_generic_dataset_fallback_matches_the_vectorized_path():
     rng = np.random.default_rng(0)
@@ -391,7 +382,7 @@ def test_simple_dataset_shapes_dtypes_and_balance():
     assert data.features.shape == (1000, 4) and data.features.dtype == np.float32
     assert data.labels.shape == (1000,) and data.labels.dtype == np.int64
     assert np.bincount(data.labels.data).tolist() == [334, 333, 333]
-    assert data.arrays[0] is data.features.data or np.array_equal(data.arrays[0], data.features.data)
+    assert np.array_equal(data.arrays[0], data.features.data) and np.array_equal(data.arrays[1], data.labels.data)
 
 
 def test_simple_dataset_is_deterministic_given_seed():
@@ -440,10 +431,10 @@ def test_simple_dataset_is_learnable_by_a_small_mlp_trained_from_the_loader():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"size": 0, "num_features": 4, "num_classes": 3}, "size must be an integer >= 1"),
-    ({"size": 10, "num_features": 0, "num_classes": 3}, "num_features must be an integer >= 1"),
-    ({"size": 10, "num_features": 4, "num_classes": 1}, "num_classes must be an integer >= 2"),
-    ({"size": 10, "num_features": 4, "num_classes": 3, "seed": -2}, "seed must be an integer >= 0"),
+    ({"size": 0, "num_features": 4, "num_classes": 3}, "size"),
+    ({"size": 10, "num_features": 0, "num_classes": 3}, "num_features"),
+    ({"size": 10, "num_features": 4, "num_classes": 1}, "num_classes"),
+    ({"size": 10, "num_features": 4, "num_classes": 3, "seed": -2}, "seed"),
 ])
 def test_simple_dataset_bad_arguments(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -451,7 +442,7 @@ def test_simple_dataset_bad_arguments(kwargs, words):
 
 
 def test_simple_dataset_wrong_type_is_a_type_error():
-    with pytest.raises(TypeError, match="size must be an integer"):
+    with pytest.raises(TypeError, match="size"):
         SimpleDataset(size=10.0, num_features=4, num_classes=3)
 
 

@@ -1,9 +1,11 @@
 """Tests for tinytorch.core.spatial (module 09): Conv2d, MaxPool2d, AvgPool2d and their functional
 forms. Values against the definition written as plain loops, output shapes against PyTorch's rule
 over hypothesis-drawn configurations, gradients against central differences in float64, the
-initialisation statistics, the errors, integer input, `Tensor.flatten` / `Tensor.matmul`, and the
-older seed's CNN example trained with the Trainer. Agreement with PyTorch itself is in
-test_09_convolutions_torch.py."""
+initialisation statistics, the errors (their type and the layer and argument they name), integer
+input, `Tensor.flatten` / `Tensor.matmul`, and the older seed's CNN example trained with the Trainer.
+Agreement with PyTorch itself is in test_09_convolutions_torch.py. White-box checks of the reference
+(graph nodes, the exact messages, the hints in src/) are in
+tests/internals/test_09_convolutions_internals.py."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -195,23 +197,12 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum_like_pytorch():
     assert x.grad.sum() == 4 and x.grad[0, 0, 0, 0] == 1 and x.grad[0, 0, 1, 1] == 1
 
 
-def test_each_layer_is_one_graph_node():
-    manual_seed(0)
-    conv = Conv2d(1, 2, 3)
-    x = Tensor(np.ones((1, 1, 5, 5)), requires_grad=True)
-    out = conv(x)
-    assert out.parents == (x, conv.weight, conv.bias)
-    assert max_pool2d(out, 2).parents == (out,) and avg_pool2d(out, 2).parents == (out,)
-
-
-def test_no_gradient_work_for_an_input_that_needs_none():
+def test_an_input_that_needs_no_gradient_gets_none():
     manual_seed(0)
     conv = Conv2d(1, 2, 3)
     x = Tensor(np.ones((2, 1, 5, 5)))
     conv(x).sum().backward()
-    assert x.grad is None and conv.weight.grad is not None
-    grads = conv(x).grad_fn(np.ones((2, 2, 3, 3), np.float32))
-    assert grads[0] is None
+    assert x.grad is None and conv.weight.grad is not None and conv.bias.grad is not None
 
 
 # ---------------------------------------------------------------------------------- initialisation
@@ -256,14 +247,14 @@ def test_state_dict_round_trip():
 
 # ---------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("call, kind, words", [
-    (lambda: Conv2d(0, 4, 3), ValueError, ["Conv2d in_channels", "0"]),
-    (lambda: Conv2d(3, 4.0, 3), TypeError, ["Conv2d out_channels", "4.0"]),
-    (lambda: Conv2d(3, 4, 0), ValueError, ["Conv2d kernel_size", ">= 1"]),
-    (lambda: Conv2d(3, 4, (3, 3, 3)), ValueError, ["Conv2d kernel_size", "pair"]),
-    (lambda: Conv2d(3, 4, "3"), TypeError, ["Conv2d kernel_size", "'3'"]),
+    (lambda: Conv2d(0, 4, 3), ValueError, ["Conv2d in_channels"]),
+    (lambda: Conv2d(3, 4.0, 3), TypeError, ["Conv2d out_channels"]),
+    (lambda: Conv2d(3, 4, 0), ValueError, ["Conv2d kernel_size"]),
+    (lambda: Conv2d(3, 4, (3, 3, 3)), ValueError, ["Conv2d kernel_size"]),
+    (lambda: Conv2d(3, 4, "3"), TypeError, ["Conv2d kernel_size"]),
     (lambda: Conv2d(3, 4, 3, stride=0), ValueError, ["Conv2d stride"]),
-    (lambda: Conv2d(3, 4, 3, padding=-1), ValueError, ["Conv2d padding", ">= 0"]),
-    (lambda: Conv2d(3, 4, 3, bias=1), TypeError, ["Conv2d bias", "True or False"]),
+    (lambda: Conv2d(3, 4, 3, padding=-1), ValueError, ["Conv2d padding"]),
+    (lambda: Conv2d(3, 4, 3, bias=1), TypeError, ["Conv2d bias"]),
     (lambda: Conv2d(True, 4, 3), TypeError, ["Conv2d in_channels"]),
     (lambda: MaxPool2d(0), ValueError, ["MaxPool2d kernel_size"]),
     (lambda: MaxPool2d(2, stride=(1, 0)), ValueError, ["MaxPool2d stride"]),
@@ -278,21 +269,17 @@ def test_bad_constructor_arguments_name_the_layer_and_the_argument(call, kind, w
 
 @pytest.mark.parametrize("layer", [lambda: Conv2d(3, 4, 3), lambda: MaxPool2d(2), lambda: AvgPool2d(2)])
 @pytest.mark.parametrize("shape", [(3, 8, 8), (8, 8), (1, 1, 3, 8, 8)])
-def test_wrong_input_rank_names_the_layer_and_the_expected_layout(layer, shape):
+def test_wrong_input_rank_names_the_layer(layer, shape):
     module = layer()
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=type(module).__name__):
         module(Tensor(np.zeros(shape)))
-    message = str(error.value)
-    assert type(module).__name__ in message and "(N, C, H, W)" in message and str(shape) in message
-    if len(shape) == 3:
-        assert "reshape(1, *x.shape)" in message, "a missing batch axis is named"
 
 
-def test_wrong_channel_count_names_both_counts():
+def test_wrong_channel_count_names_the_layer():
     conv = Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*expects 3 input channel\(s\).*\(2, 1, 8, 8\)"):
+    with pytest.raises(ValueError, match="Conv2d"):
         conv(Tensor(np.zeros((2, 1, 8, 8))))
-    with pytest.raises(ValueError, match="conv2d expects 3 input channel"):
+    with pytest.raises(ValueError, match="conv2d"):
         conv2d(Tensor(np.zeros((2, 1, 8, 8))), conv.weight)
 
 
@@ -303,7 +290,7 @@ def test_wrong_channel_count_names_both_counts():
     (lambda: AvgPool2d((1, 4)), (1, 1, 5, 3)),
 ])
 def test_a_kernel_larger_than_the_padded_input_is_an_error(make, shape):
-    with pytest.raises(ValueError, match=r"kernel_size .* is larger than the padded input"):
+    with pytest.raises(ValueError, match="kernel_size"):
         make()(Tensor(np.zeros(shape)))
 
 
@@ -324,9 +311,9 @@ def test_a_failed_call_changes_nothing():
 
 def test_functional_arguments_are_checked():
     x = Tensor(np.zeros((1, 1, 4, 4)))
-    with pytest.raises(ValueError, match="conv2d weight must have shape"):
+    with pytest.raises(ValueError, match="conv2d weight"):
         conv2d(x, Tensor(np.zeros((2, 3, 3))))
-    with pytest.raises(ValueError, match=r"conv2d bias must have shape \(2,\)"):
+    with pytest.raises(ValueError, match="conv2d bias"):
         conv2d(x, Tensor(np.zeros((2, 1, 3, 3))), Tensor(np.zeros(3)))
     with pytest.raises(TypeError, match="conv2d stride"):
         conv2d(x, Tensor(np.zeros((2, 1, 3, 3))), stride=1.5)
@@ -336,12 +323,12 @@ def test_functional_arguments_are_checked():
 
 def test_functions_take_tensors_and_one_floating_precision():
     weight = Tensor(np.zeros((2, 1, 3, 3)))
-    with pytest.raises(TypeError, match="conv2d: expected a Tensor"):
+    with pytest.raises(TypeError, match="conv2d"):
         conv2d(np.zeros((1, 1, 4, 4)), weight)
-    with pytest.raises(TypeError, match="max_pool2d: expected a Tensor"):
+    with pytest.raises(TypeError, match="max_pool2d"):
         max_pool2d([[1.0]], 1)
     double = Tensor(np.zeros((1, 1, 4, 4)), dtype=np.float64)
-    with pytest.raises(TypeError, match="conv2d got float64 input but its weight is float32"):
+    with pytest.raises(TypeError, match="weight"):
         Conv2d(1, 2, 3)(double)
     assert max_pool2d(double, 2).dtype == np.float64, "pools keep a floating input's precision"
 
@@ -368,10 +355,10 @@ def test_tensor_flatten_merges_the_named_axes_and_routes_the_gradient_back():
 
 
 @pytest.mark.parametrize("args, kind, words", [
-    ((4,), ValueError, ["start_dim", "[-4, 3]", "4"]),
-    ((0, -5), ValueError, ["end_dim", "-5"]),
-    ((2, 1), ValueError, ["start_dim (2)", "end_dim (1)"]),
-    ((1.0,), TypeError, ["start_dim", "1.0"]),
+    ((4,), ValueError, ["start_dim"]),
+    ((0, -5), ValueError, ["end_dim"]),
+    ((2, 1), ValueError, ["start_dim", "end_dim"]),
+    ((1.0,), TypeError, ["start_dim"]),
     ((0, None), TypeError, ["end_dim"]),
 ])
 def test_tensor_flatten_errors_name_the_argument(args, kind, words):
@@ -429,9 +416,3 @@ def test_seed_003_cnn_example_builds_and_trains_with_the_trainer(capsys):
     # 16 random images are memorised: the loss falls and every training image ends up right
     assert history["train_loss"][-1] < 0.1 * history["train_loss"][0]
     assert history["train_accuracy"][-1] == 1.0
-
-
-def test_every_solution_block_of_module_09_has_a_hint_naming_a_chapter_section(repo_root):
-    import test_01_05_solution_hints as hints   # the rule and its check live there, for modules 01-05
-    (source,) = (repo_root / "src").glob("09_*/09_*.py")
-    hints.test_every_solution_block_has_a_hint_naming_a_chapter_section(source)

@@ -13,8 +13,8 @@ import urllib.request
 
 import numpy as np
 
-import tinytorch.core.datafiles as datafiles
-from test_datasets import write_cifar
+import tinytorch.utils.datafiles as datafiles
+from internals.test_datafiles import write_cifar
 
 
 def test_real_world_training_workflow_runs_as_printed(tmp_path, monkeypatch, capsys):

@@ -58,9 +58,9 @@ from hypothesis.extra import numpy as hnp
 import tinytorch
 import tinytorch.core
 from tinytorch import datasets, milestones
-from tinytorch.core import (activations, autograd, checkpoint, clipping, datafiles, dataloader, flat, kernels, layers,
+from tinytorch.core import (activations, autograd, checkpoint, clipping, dataloader, flat, kernels, layers,
                             losses, memory, metrics, models, optimizers, schedule, spatial, tensor, training)
-from tinytorch.utils import validation
+from tinytorch.utils import datafiles, validation
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
 from tinytorch.core.layers import Dropout, Linear, Module, Sequential, manual_seed

@@ -4,6 +4,8 @@ Each milestone runs as `python -m tinytorch.milestones NAME` in a subprocess (th
 `tito milestone run` uses), with BLAS pinned to one thread before NumPy loads: on a busy machine
 BLAS worker threads that wait for a core make a small network many times slower, while the
 result is the same. The accuracy asserted is the one printed, at the fixed seed 0.
+Graded for module 10 (`tito test 10`): behaviour only. That bench/bench_digits.py trains like the
+Trainer is a check of the bench, in tests/internals/test_bench_digits.py.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def test_milestone_below_target_exits_1():
 
 def test_milestone_cli_rejects_an_unknown_name():
     result = run_milestone("transformer")
-    assert result.returncode == 2 and "invalid choice: 'transformer'" in result.stderr
+    assert result.returncode == 2 and "transformer" in result.stderr
 
 
 def test_train_mlp_result_is_consistent():
@@ -68,9 +70,9 @@ def test_train_mlp_result_is_consistent():
 
 
 def test_train_mlp_bad_arguments():
-    with pytest.raises(ValueError, match="train_mlp epochs must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="epochs"):
         train_mlp(epochs=0)
-    with pytest.raises(TypeError, match="train_mlp seed must be an integer"):
+    with pytest.raises(TypeError, match="seed"):
         train_mlp(seed=0.5)
 
 
@@ -100,20 +102,3 @@ def test_standardize_uses_training_statistics_only():
     np.testing.assert_allclose(out_test[0, 0], (100 - 2) / np.sqrt(8 / 3), rtol=1e-4)
     assert np.all(out_train[:, 1] == 0)             # a constant pixel is not divided by zero
 
-
-def test_bench_digits_hand_written_epoch_trains_exactly_like_the_trainer():
-    """bench/bench_digits.py compares like with like: same data, initial weights, batch order and
-    update, so the epoch's loss and accuracy agree (nothing is timed here)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_digits.py"
-    spec = importlib.util.spec_from_file_location("bench_digits", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    x, y = bench.make_data()
-    x, y = x[:1000], y[:1000]                 # a short epoch is enough to compare
-    framework, by_hand = bench.tinytorch_epoch_fn(x, y), bench.numpy_epoch_fn(x, y)
-    for _ in range(2):
-        (loss_a, acc_a), (loss_b, acc_b) = framework(), by_hand()
-        assert loss_a == pytest.approx(loss_b, rel=1e-5) and acc_a == acc_b

@@ -112,16 +112,16 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0) 
     n, _, h, w = x.shape
     oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
     xpad = np.pad(x.data, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x.data
-    # Hint: for each kernel offset (i, j), copy the strided view xpad[:, :, i::sh, j::sw] (cut to
-    # oh x ow, `_window` builds the slices) into cols[:, i, j]; then one matmul with the weight
-    # (chapter 09, "The kernel-offset loop").
-    cols = np.empty((channels, kh, kw, n, oh, ow), dtype=xpad.dtype)
+    cols = np.empty((channels, kh, kw, n, oh, ow), dtype=xpad.dtype)   # the column buffer
+    # Hint: for each offset (i, j) copy xpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw], axes moved to
+    # (C, N, OH, OW), into cols[:, i, j]; then out = weight as (F, C*kh*kw) @ cols as
+    # (C*kh*kw, N*OH*OW) (chapter 09, "The kernel-offset loop").
     for i in range(kh):
         for j in range(kw):
-            view = xpad[:, :, _window(i, sh, oh), _window(j, sw, ow)]
+            view = xpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
             cols[:, i, j] = view.transpose(1, 0, 2, 3)
-    cols = cols.reshape(channels * kh * kw, n * oh * ow)
-    out = weight.data.reshape(n_out, -1) @ cols
+    out = weight.data.reshape(n_out, -1) @ cols.reshape(channels * kh * kw, -1)
+    cols = cols.reshape(channels * kh * kw, n * oh * ow)    # kept for the backward pass
     if bias is not None:
         out += bias.data[:, None]
     out = out.reshape(n_out, n, oh, ow).transpose(1, 0, 2, 3)
@@ -209,12 +209,12 @@ def max_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
     """
     x, (kh, kw), (sh, sw), (oh, ow) = _pool_geometry("max_pool2d", x, kernel_size, stride)
     views = [(_window(i, sh, oh), _window(j, sw, ow)) for i in range(kh) for j in range(kw)]
-    # Hint: start from the first offset's strided view and take np.maximum with each of the others
-    # (chapter 09, "Pooling").
+    # Hint: start from (a copy of) the first offset's strided view x.data[:, :, rows, cols] and take
+    # np.maximum with each of the others (chapter 09, "Pooling").
     rows, cols = views[0]
     out = x.data[:, :, rows, cols].copy()
     for rows, cols in views[1:]:
-        np.maximum(out, x.data[:, :, rows, cols], out=out)
+        out = np.maximum(out, x.data[:, :, rows, cols])
 
     # Windows that neither overlap nor leave input uncovered write every gradient entry once.
     tiles = (sh, sw) == (kh, kw) and x.shape[2] == kh * oh and x.shape[3] == kw * ow
@@ -247,13 +247,13 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
     x, (kh, kw), (sh, sw), (oh, ow) = _pool_geometry("avg_pool2d", x, kernel_size, stride)
     views = [(_window(i, sh, oh), _window(j, sw, ow)) for i in range(kh) for j in range(kw)]
     scale = x.data.dtype.type(1.0 / (kh * kw))
-    # Hint: add up the strided views of all kernel offsets, then multiply by 1 / (kh * kw)
-    # (chapter 09, "Pooling").
+    # Hint: add up the strided views x.data[:, :, rows, cols] of all kernel offsets, then multiply
+    # by scale = 1 / (kh * kw) (chapter 09, "Pooling").
     rows, cols = views[0]
     out = x.data[:, :, rows, cols].copy()
     for rows, cols in views[1:]:
-        out += x.data[:, :, rows, cols]
-    out *= scale
+        out = out + x.data[:, :, rows, cols]
+    out = out * scale
 
     def backward(g):
         grad = np.zeros_like(x.data, dtype=g.dtype)

@@ -1,15 +1,14 @@
-# GENERATED FILE: DO NOT EDIT. Source: src/05_dataloader/05_dataloader.py
-# Edit the source, then run `make export` to regenerate this file.
-
 """Reading data files into NumPy arrays: the shipped digits, MNIST (IDX, gzip), CIFAR-10 (binary).
 
-Knows nothing of `Dataset`: it returns arrays (images as uint8, labels as int64) and is imported
-by `tinytorch.core.dataloader`, which wraps them in datasets.
+Hand-written provided infrastructure (no notebook exports it, no learner writes it; DESIGN.md,
+"Provided infrastructure"). It knows nothing of `Dataset` or `Tensor`: it returns arrays (images as
+uint8, labels as int64), checks what each file format promises, and downloads the official files
+only when asked. Module 05 (`tinytorch.core.dataloader`) wraps the arrays in data sets;
+`tinytorch.datasets` is the public home of both. Tested in tests/internals/test_datafiles.py.
 """
 import functools
 import gzip
 import hashlib
-import importlib.util
 import io
 import os
 import tarfile
@@ -30,8 +29,7 @@ __all__ = [
     "cifar10_arrays", "download_url", "file_md5",
 ]
 
-# Found from the package, not from __file__: a notebook cell (the student notebook) has no __file__.
-DIGITS_PATH = Path(importlib.util.find_spec("tinytorch").origin).resolve().parent / "data" / "digits.csv.gz"
+DIGITS_PATH = Path(__file__).resolve().parent.parent / "data" / "digits.csv.gz"
 DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
 DIGITS_SOURCE = ("E. Alpaydin and C. Kaynak (1998), Optical Recognition of Handwritten Digits, "
                  "UCI Machine Learning Repository, https://doi.org/10.24432/C50P49")

@@ -1,4 +1,6 @@
-"""Real data: the shipped digits, MNIST (IDX, gzip) and CIFAR-10 (binary) readers, downloads.
+"""Real data: the shipped digits, MNIST (IDX, gzip) and CIFAR-10 (binary) readers, downloads
+(tinytorch/utils/datafiles.py, provided infrastructure, never graded) and the data sets module 05
+builds on them (provided code in its notebook: DigitsDataset, MNISTDataset, CIFAR10Dataset).
 
 The MNIST and CIFAR-10 files are written here, byte by byte with `struct`, in the official formats
 (independently of the readers under test). No test touches the network: `no_network` makes any
@@ -21,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tinytorch.core.datafiles as datafiles
+import tinytorch.utils.datafiles as datafiles
 from tinytorch.core.dataloader import CIFAR10Dataset, DataLoader, DigitsDataset, MNISTDataset
 from tinytorch.datasets import load_digits
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------- writers of the official formats
@@ -394,13 +396,13 @@ def test_cifar10_download_when_missing(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- structure
 
 def test_datafiles_imports_point_down():
-    tree = ast.parse((REPO_ROOT / "tinytorch" / "core" / "datafiles.py").read_text())
+    tree = ast.parse((REPO_ROOT / "tinytorch" / "utils" / "datafiles.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {m for m in imported if m and m.startswith("tinytorch")} == {"tinytorch.utils.validation"}
 
 
-@pytest.mark.parametrize("module", ["tinytorch.datasets", "tinytorch.core.dataloader",
-                                    "tinytorch.core.datafiles", "tinytorch.milestones"])
+@pytest.mark.parametrize("module", ["tinytorch.datasets", "tinytorch.core.dataloader", "tinytorch.utils.datafiles",
+                                    "tinytorch.utils.batching", "tinytorch.milestones"])
 def test_each_module_imports_first_in_a_fresh_interpreter(module):
     result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -413,3 +415,12 @@ def test_public_names():
         assert hasattr(datasets, name) and name in datasets.__all__
     for name in ("DigitsDataset", "MNISTDataset", "CIFAR10Dataset"):
         assert getattr(tinytorch, name) is getattr(datasets, name)
+
+
+def test_the_data_infrastructure_is_hand_written_and_no_notebook_exports_it():
+    for name in ("datafiles.py", "batching.py"):
+        assert not (REPO_ROOT / "tinytorch" / "utils" / name).read_text().startswith("# GENERATED FILE")
+    assert not (REPO_ROOT / "tinytorch" / "datasets.py").read_text().startswith("# GENERATED FILE")
+    assert not (REPO_ROOT / "tinytorch" / "core" / "datafiles.py").exists()
+    source = (REPO_ROOT / "src" / "05_dataloader" / "05_dataloader.py").read_text()
+    assert "#| export datasets" not in source and "#| export core.datafiles" not in source
