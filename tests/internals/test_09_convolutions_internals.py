@@ -73,12 +73,6 @@ def test_input_messages():
         Conv2d(1, 2, 3)(Tensor(np.zeros((1, 1, 4, 4)), dtype=np.float64))
 
 
-def test_every_solution_block_of_module_09_has_a_hint_naming_a_chapter_section(repo_root):
-    import test_01_05_solution_hints as hints   # the rule and its check live there, for modules 01-05
-    (source,) = (repo_root / "src").glob("09_*/09_*.py")
-    hints.test_every_solution_block_has_a_hint_naming_a_chapter_section(source)
-
-
 @pytest.mark.parametrize("args, kind, words", [
     ((4,), ValueError, ["start_dim", "[-4, 3]", "4"]),
     ((0, -5), ValueError, ["end_dim", "-5"]),
