@@ -1,7 +1,10 @@
 """Tests for tinytorch.core.tensor: every differentiable operation against central differences
 (float64, random shapes with broadcasting, drawn by hypothesis), dtype rules, inspection helpers and
-error messages. The graph engine itself (accumulation, freeing, no_grad) is tested in
-test_06_autograd.py; agreement with PyTorch in test_01_tensor_torch.py."""
+errors (their type, and the operation the message names). The graph engine itself (accumulation,
+freeing, no_grad) is tested in test_06_autograd.py; agreement with PyTorch in test_01_tensor_torch.py.
+
+Graded: behaviour only. What the reference guarantees beyond that (no copies, shared arrays, the
+exact wording of its messages) is checked in internals/test_core_tensor.py."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -213,7 +216,7 @@ def test_reductions_accept_numpy_integer_axes(axis):
 
 
 def test_reduction_axis_out_of_range_names_the_axis():
-    with pytest.raises(ValueError, match="axis 2"):
+    with pytest.raises(ValueError, match=r"\baxis\b"):
         Tensor(np.ones((2, 3))).sum(axis=2)
 
 
@@ -296,8 +299,8 @@ def test_getitem_repeats_mixed_and_masks():
     check_gradients(lambda t: t[1, 2], x)                                 # a single element (0-d)
 
 
-def test_getitem_out_of_range_names_the_shape():
-    with pytest.raises(IndexError, match=r"\(2, 3\)"):
+def test_getitem_out_of_range_is_an_index_error_naming_the_index():
+    with pytest.raises(IndexError, match=r"\bindex\b"):
         Tensor(np.ones((2, 3)))[5]
 
 
@@ -340,14 +343,14 @@ def test_concat_and_stack_take_constants_anywhere_and_keep_float32():
     assert stack([np.zeros(2), x[0]]).dtype == np.float32
     assert concat([Tensor([1, 2]), Tensor([3])]).dtype == Tensor([1]).dtype, "integers alone stay integer"
     for join in (concat, stack):
-        with pytest.raises(ValueError, match="at least one"):
+        with pytest.raises(ValueError, match=rf"\b{join.__name__}\b"):
             join([])
 
 
-def test_concat_and_stack_errors_name_the_shapes():
-    with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):
+def test_concat_and_stack_of_mismatched_shapes_name_the_operation():
+    with pytest.raises(ValueError, match=r"\bconcat\b"):
         concat([Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))], axis=0)
-    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+    with pytest.raises(ValueError, match=r"\bstack\b"):
         stack([Tensor(np.ones((2, 3))), Tensor(np.ones((3, 2)))])
 
 
@@ -389,10 +392,12 @@ def test_unbroadcast_is_the_adjoint_of_broadcasting(pair, seed):
     assert np.array_equal(unbroadcast(np.broadcast_to(v, big), small), v * copies)
 
 
-def test_unbroadcast_returns_the_same_array_when_nothing_was_broadcast():
-    g = np.ones((2, 3), dtype=np.float32)
-    assert unbroadcast(g, (2, 3)) is g
-    assert unbroadcast(g, (1, 3)).dtype == np.float32
+def test_unbroadcast_keeps_values_and_dtype():
+    g = np.arange(6, dtype=np.float32).reshape(2, 3)
+    same = unbroadcast(g, (2, 3))
+    assert same.shape == (2, 3) and same.dtype == np.float32 and np.array_equal(same, g)
+    summed = unbroadcast(g, (1, 3))
+    assert summed.dtype == np.float32 and np.array_equal(summed, [[3, 5, 7]])
 
 
 # ------------------------------------------------------------------ dtypes
@@ -411,13 +416,8 @@ def test_construction_dtypes():
     assert isinstance(Tensor(3.0).data, np.ndarray)
 
 
-def test_float32_data_is_not_copied():
-    a = np.ones(3, dtype=np.float32)
-    assert Tensor(a).data is a
-
-
 def test_requires_grad_needs_floating_data():
-    with pytest.raises(TypeError, match="int"):
+    with pytest.raises(TypeError, match="requires_grad"):
         Tensor([1, 2], requires_grad=True)
     with pytest.raises(TypeError):
         Tensor(["a", object()])
@@ -520,24 +520,25 @@ def test_shape_and_friends():
     assert (x.shape, x.ndim, x.size, len(x)) == ((2, 3, 4), 3, 24, 2)
 
 
-def test_numpy_returns_the_data_itself():
+def test_numpy_returns_the_data():
     x = Tensor([1.0, 2.0])
-    assert x.numpy() is x.data
+    out = x.numpy()
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.tolist() == [1.0, 2.0]
 
 
 def test_item():
     value = Tensor([[2.5]]).item()
     assert value == 2.5 and type(value) is float
     assert type(Tensor([7]).item()) is int
-    with pytest.raises(ValueError, match=r"\(2,\)"):
+    with pytest.raises(ValueError, match=r"\bitem\b"):
         Tensor([1.0, 2.0]).item()
 
 
-def test_detach_shares_data_and_cuts_the_graph():
+def test_detach_keeps_the_values_and_cuts_the_graph():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
     d = y.detach()
-    assert d.data is y.data or np.shares_memory(d.data, y.data)
+    assert np.array_equal(d.data, y.data) and d.dtype == y.dtype
     assert not d.requires_grad and d.parents == () and d.grad is None
     (d * x).sum().backward()
     assert np.allclose(x.grad, [2.0, 4.0]), "the detached factor is a constant"
@@ -551,24 +552,19 @@ def test_repr_mentions_requires_grad_and_dtype():
 
 # ------------------------------------------------------------------ errors
 
-@pytest.mark.parametrize("op", [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
-                                lambda a, b: a / b])
-def test_broadcast_error_names_both_shapes(op):
-    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
+@pytest.mark.parametrize("name, op", [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b),
+                                      ("mul", lambda a, b: a * b), ("div", lambda a, b: a / b)])
+def test_broadcast_error_names_the_operation(name, op):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
         op(Tensor(np.ones((2, 3))), Tensor(np.ones(4)))
 
 
-def test_matmul_errors_name_the_shapes():
-    with pytest.raises(ValueError, match=r"\(2, 3\) @ \(4, 5\)"):
-        Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
-    with pytest.raises(ValueError, match=r"\(3,\) @ \(2,\)"):
-        Tensor(np.ones(3)) @ Tensor(np.ones(2))
-    with pytest.raises(ValueError, match=r"\(\)"):
-        Tensor(2.0) @ Tensor(np.ones(2))
-    with pytest.raises(ValueError, match=r"\(2, 2, 3\).*\(3, 3, 4\)"):
-        Tensor(np.ones((2, 2, 3))) @ Tensor(np.ones((3, 3, 4)))
+@pytest.mark.parametrize("a, b", [((2, 3), (4, 5)), ((3,), (2,)), ((), (2,)), ((2, 2, 3), (3, 3, 4))])
+def test_matmul_errors_name_the_operation(a, b):
+    with pytest.raises(ValueError, match=r"\bmatmul\b"):
+        Tensor(np.ones(a)) @ Tensor(np.ones(b))
 
 
-def test_reshape_error_names_shapes():
-    with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 2\)"):
+def test_reshape_error_names_the_operation():
+    with pytest.raises(ValueError, match=r"\breshape\b"):
         Tensor(np.ones((2, 3))).reshape(4, 2)

@@ -12,6 +12,9 @@ from tinytorch.core.tensor import Tensor  # noqa: E402
 
 pytestmark = pytest.mark.torch
 RTOL, ATOL = 1e-5, 1e-6
+# GELU's slope computed as 0.5 * (1 + tanh u) + ... in float32 cancels near x = -4 and loses about
+# 1e-6 there (chapter 02, "GELU"): a correct plain implementation is held to this instead.
+GELU_ATOL = 5e-6
 
 
 def close(ours, theirs, rtol=RTOL, atol=ATOL):
@@ -54,7 +57,7 @@ def test_elementwise_activations(name, ours, theirs, scale):
     x = inputs((16, 33), scale)
     x[0, :6] = [0.0, -1000.0, 1000.0, -88.0, 88.0, -17.0]
     for a, b in run_both(ours, theirs, x):
-        close(a, b)
+        close(a, b, atol=GELU_ATOL if name == "gelu" else ATOL)
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1, 2])
@@ -84,7 +87,7 @@ def test_mse():
         close(a, b)
 
 
-# 8 and 64 rows: below and above the 32 rows where core.kernels switches to its BLAS routes.
+# 8 and 64 rows: a small batch and a training-sized one.
 @pytest.mark.parametrize("rows", [8, 64])
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1000.0])
 def test_cross_entropy_with_class_labels(scale, rows):
@@ -119,7 +122,9 @@ def test_binary_cross_entropy_near_0_and_1():
     t = rng.uniform(0, 1, 40).astype(np.float32)
     t[:10] = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.5]
     x, xt = Tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
-    ours, theirs = binary_cross_entropy(x, t), F.binary_cross_entropy(xt, torch.tensor(t))
+    with np.errstate(divide="ignore"):     # log(0) before the clamp may warn: the values are what count
+        ours = binary_cross_entropy(x, t)
+    theirs = F.binary_cross_entropy(xt, torch.tensor(t))
     ours.backward()
     theirs.backward()
     close(ours.data, theirs)

@@ -1,4 +1,7 @@
-"""Tests for tinytorch.core.activations: gradients, stability, dtypes, graph shape, layer objects."""
+"""Tests for tinytorch.core.activations: gradients, stability, dtypes, what is recorded, layer objects.
+
+Graded: behaviour only. The reference's own guarantees (one graph node per activation, its exact
+reprs and messages, float32 slopes within 3e-7 of float64) are in internals/test_core_activations.py."""
 import warnings
 
 import numpy as np
@@ -110,13 +113,6 @@ def test_dtype_is_preserved_forward_and_backward(fn, dtype):
 
 
 @pytest.mark.parametrize("fn", [relu, sigmoid, tanh, gelu, softmax, log_softmax])
-def test_each_activation_is_one_graph_node(fn):
-    x = Tensor(np.ones((2, 3)), requires_grad=True)
-    y = fn(x)
-    assert y.parents == (x,) and y.grad_fn is not None
-
-
-@pytest.mark.parametrize("fn", [relu, sigmoid, tanh, gelu, softmax, log_softmax])
 def test_nothing_is_recorded_without_requires_grad(fn):
     y = fn(Tensor(np.ones((2, 3))))
     assert not y.requires_grad and y.parents == () and y.grad_fn is None
@@ -132,20 +128,20 @@ def test_gradients_accumulate_across_calls():
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("fn", [relu, sigmoid, tanh, gelu, softmax, log_softmax])
-def test_non_tensor_input_is_a_type_error(fn):
-    with pytest.raises(TypeError, match="Tensor"):
+def test_non_tensor_input_is_a_type_error_naming_the_function(fn):
+    with pytest.raises(TypeError, match=rf"\b{fn.__name__}\b"):
         fn(np.ones(3))
 
 
 @pytest.mark.parametrize("fn", [softmax, log_softmax])
 @pytest.mark.parametrize("axis", [2, -3])
 def test_axis_out_of_range(fn, axis):
-    with pytest.raises(ValueError, match=rf"axis={axis}.*\(2, 3\)"):
+    with pytest.raises(ValueError, match=r"\baxis\b"):
         fn(Tensor(np.ones((2, 3))), axis)
 
 
 def test_softmax_axis_must_be_an_int():
-    with pytest.raises(TypeError, match="int"):
+    with pytest.raises(TypeError, match=r"\baxis\b"):
         Softmax(axis=1.5)
 
 
@@ -161,10 +157,10 @@ def test_objects_call_their_function(cls, fn):
     assert layer.train() is layer and layer.eval() is layer and layer.training is False
 
 
-def test_reprs_read_like_constructor_calls():
-    assert [repr(c()) for c, _ in LAYERS] == ["ReLU()", "Sigmoid()", "Tanh()", "GELU(approximate='tanh')",
-                                             "Softmax(axis=-1)", "LogSoftmax(axis=-1)"]
-    assert repr(Softmax(axis=0)) == "Softmax(axis=0)"
+def test_reprs_name_the_class():
+    for cls, _ in LAYERS:
+        assert cls.__name__ in repr(cls())
+    assert "0" in repr(Softmax(axis=0))
 
 
 def test_objects_sit_in_a_sequential():
@@ -177,14 +173,15 @@ def test_objects_sit_in_a_sequential():
     model.eval()
 
 
-@pytest.mark.parametrize("fn", [sigmoid, tanh, gelu])
-def test_float32_gradients_are_accurate(fn):
-    """No cancellation: float32 slopes stay within a few float32 ulps of the float64 ones (GELU near -4
-    is where the textbook 0.5 * (1 + tanh u) form loses ~1e-6)."""
+@pytest.mark.parametrize("fn, tolerance", [(sigmoid, 1e-6), (tanh, 1e-6), (gelu, 5e-6)])
+def test_float32_gradients_are_accurate(fn, tolerance):
+    """float32 slopes stay close to the float64 ones over [-8, 8]. GELU's tolerance is what the plain
+    0.5 * (1 + tanh u) form meets: near x = -4, 1 + tanh u cancels and loses about 1e-6 (chapter 02,
+    "GELU"; the sigmoid(2u) form of the reference stays within 3e-7, checked in internals/)."""
     v = np.linspace(-8, 8, 4001)
     slopes = []
     for dtype in (np.float32, np.float64):
         x = Tensor(v, dtype=dtype, requires_grad=True)
         fn(x).backward(np.ones(v.shape, dtype))
         slopes.append(x.grad.astype(np.float64))
-    assert np.abs(slopes[0] - slopes[1]).max() < 3e-7
+    assert np.abs(slopes[0] - slopes[1]).max() < tolerance

@@ -1,4 +1,9 @@
-"""Module 03: the Module tree, Linear (one fused node), Dropout, Flatten, Sequential."""
+"""Module 03: the Module tree, Linear, Dropout, Flatten, Sequential.
+
+Graded: behaviour only. The reference's identity and in-place guarantees (Dropout's identity in
+evaluation mode returns the same tensor, loads and zero_grad write into the existing arrays, the
+input's gradient is never computed when it needs none) and its exact messages are checked in
+internals/test_core_layers.py."""
 import numpy as np
 import pytest
 
@@ -6,7 +11,7 @@ from tinytorch.core.layers import Dense, Dropout, Flatten, Linear, Module, Seque
 from tinytorch.core.tensor import Tensor
 
 
-def test_linear_matches_the_three_node_composition_in_value_and_gradient():
+def test_linear_matches_x_at_w_transposed_plus_b_in_value_and_gradient():
     manual_seed(1)
     layer = Linear(5, 3)
     x_data = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
@@ -23,11 +28,15 @@ def test_linear_matches_the_three_node_composition_in_value_and_gradient():
         np.testing.assert_allclose(ours, composed, rtol=1e-5, atol=1e-6)
 
 
-def test_linear_is_one_graph_node_and_skips_the_input_gradient():
+def test_linear_gives_no_gradient_to_an_input_that_needs_none():
     layer = Linear(4, 2)
-    y = layer(Tensor(np.ones((3, 4))))
-    assert y.parents == (y.parents[0], layer.weight, layer.bias)
-    assert y.grad_fn(np.ones((3, 2), np.float32))[0] is None, "the input needs no gradient"
+    x = Tensor(np.ones((3, 4)))
+    y = layer(x)
+    assert y.requires_grad, "the parameters need gradients, so the result is recorded"
+    y.backward(np.ones((3, 2), np.float32))
+    assert x.grad is None, "the input needs no gradient"
+    np.testing.assert_allclose(layer.weight.grad, np.full((2, 4), 3.0))
+    np.testing.assert_allclose(layer.bias.grad, [3.0, 3.0])
 
 
 def test_linear_handles_batched_leading_axes():
@@ -53,7 +62,7 @@ def test_linear_initialisation_is_uniform_within_pytorch_bound_and_seeded():
 
 
 def test_linear_errors_name_the_argument_and_shape():
-    with pytest.raises(ValueError, match=r"Linear\(in_features=4\) got input of shape \(2, 5\)"):
+    with pytest.raises(ValueError, match="in_features"):
         Linear(4, 2)(Tensor(np.ones((2, 5))))
     with pytest.raises(ValueError, match="in_features"):
         Linear(0, 2)
@@ -105,14 +114,13 @@ def test_training_flag_reaches_every_child_through_the_property():
     assert model.eval() is model
 
 
-def test_load_state_dict_copies_in_place_and_refuses_bad_state_without_change():
+def test_load_state_dict_loads_and_refuses_bad_state_without_change():
     model = Sequential(Linear(3, 2), Linear(2, 1))
-    weight_array = model[0].weight.data
     state = {k: v + 1 for k, v in model.state_dict().items()}
     before = model.state_dict()
     model.load_state_dict(state)
-    assert model[0].weight.data is weight_array, "references held by an optimizer stay valid"
     np.testing.assert_array_equal(model[0].weight.data, before["layers.0.weight"] + 1)
+    assert model[0].weight.dtype == np.float32
 
     snapshot = model.state_dict()
     bad_shape = dict(snapshot, **{"layers.1.weight": np.zeros((5, 5), np.float32)})
@@ -141,14 +149,15 @@ def test_dropout_is_inverted_and_identity_in_eval():
     assert abs(y.mean() - 1.0) < 0.01, "expected value is preserved"
     assert y.dtype == np.float32
     drop.eval()
-    assert drop(x) is x
+    out = drop(x)
+    assert out.dtype == x.dtype and np.array_equal(out.data, x.data), "the identity in evaluation mode"
 
 
 def test_dropout_edge_probabilities():
     x = Tensor(np.ones((4, 4)))
-    assert Dropout(0.0)(x) is x
+    assert np.array_equal(Dropout(0.0)(x).data, x.data)
     assert np.all(Dropout(1.0, seed=0)(x).data == 0)
-    with pytest.raises(ValueError, match=r"Dropout p must be <= 1.0, got 1.5"):
+    with pytest.raises(ValueError, match=r"\bp\b"):
         Dropout(1.5)
 
 
@@ -160,7 +169,7 @@ def test_dropout_random_state_round_trip_replays_the_same_masks():
     first = model(x).data.copy()
     model.set_random_state(state)
     np.testing.assert_array_equal(model(x).data, first)
-    with pytest.raises(ValueError, match="expected generators"):
+    with pytest.raises(ValueError, match="set_random_state"):
         model.set_random_state({"other.rng": state["layers.1.rng"]})
 
 
@@ -184,13 +193,18 @@ def test_sequential_accepts_varargs_or_list_and_rejects_non_callables():
     a, b = Linear(2, 3), Linear(3, 1)
     assert Sequential(a, b).layers == Sequential([a, b]).layers
     assert len(Sequential(a, b)) == 2 and Sequential(a, b)[1] is b
-    with pytest.raises(TypeError, match="layer 1"):
+    with pytest.raises(TypeError, match="Sequential"):
         Sequential(a, 42)
 
 
-def test_module_zero_grad_zeros_in_place():
+def test_module_zero_grad_zeros_every_gradient():
     layer = Linear(2, 2)
     layer(Tensor(np.ones((1, 2)))).sum().backward()
-    grad = layer.weight.grad
     layer.zero_grad()
-    assert layer.weight.grad is grad and not grad.any()
+    for p in layer.parameters():
+        assert p.grad.shape == p.shape and p.grad.dtype == np.float32 and not p.grad.any()
+    layer(Tensor(np.ones((1, 2)))).sum().backward()
+    np.testing.assert_allclose(layer.bias.grad, [1.0, 1.0])     # a pass after zero_grad starts from zero
+    fresh = Linear(2, 2)
+    fresh.zero_grad()
+    assert all(p.grad is None for p in fresh.parameters()), "a gradient that is None stays None"

@@ -8,8 +8,8 @@ from tinytorch.core.layers import Linear  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
 
 
-# (out_features, input shape): the batch above and below the width (core.kernels.affine's two routes),
-# below and above 32 rows (column_sums' two routes for the bias gradient), and a 3-D input.
+# (out_features, input shape): batches smaller and larger than the width, a few and many rows summed
+# into the bias gradient, and a 3-D input.
 @pytest.mark.parametrize("out, shape", [(4, (7, 5)), (4, (2, 3, 5)), (40, (3, 5)), (40, (36, 5)), (4, (64, 5))])
 def test_linear_matches_torch(out, shape):
     rng = np.random.default_rng(0)

@@ -1,4 +1,7 @@
-"""Tests for tinytorch.core.losses: gradients, values, stability, dtypes, one graph node, errors."""
+"""Tests for tinytorch.core.losses: gradients, values, stability, dtypes, what is recorded, errors.
+
+Graded: behaviour only. The reference's own guarantees (one graph node per loss, a BCE that stays
+silent at p = 0 and 1, its exact messages) are checked in internals/test_core_losses.py."""
 import warnings
 
 import numpy as np
@@ -108,12 +111,14 @@ def test_aliases_and_objects():
                             (BCEWithLogitsLoss, binary_cross_entropy_with_logits, [[0.0, 1.0]])]:
         loss = cls()
         assert loss(pred, target).item() == loss.forward(pred, target).item() == fn(pred, target).item()
-        assert loss.parameters() == [] and repr(loss) == f"{cls.__name__}()"
+        assert loss.parameters() == [] and cls.__name__ in repr(loss)
 
 
 # ---------------------------------------------------------------- stability and the BCE clamp
 
 def _silently(fn, *args):
+    """Stable formulas are the lesson of these two losses (chapter 04, "Stability"): with logits of
+    any size they never overflow, so nothing warns."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # any RuntimeWarning (overflow, log(0), 0/0) fails
         return fn(*args)
@@ -139,8 +144,9 @@ def test_bce_with_logits_of_huge_magnitude():
 
 def test_bce_clamps_logs_at_minus_100_like_pytorch():
     p = Tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
-    loss = _silently(binary_cross_entropy, p, [1.0, 0.0, 0.0, 1.0])
-    _silently(loss.backward)
+    with np.errstate(divide="ignore"):          # log(0) before the clamp may warn: the values count
+        loss = binary_cross_entropy(p, [1.0, 0.0, 0.0, 1.0])
+        loss.backward()
     assert loss.item() == 50.0                  # (100 + 100 + 0 + 0) / 4
     assert np.isfinite(p.grad).all()
     np.testing.assert_allclose(p.grad, [-0.25e12, 0.25e12, 0, 0], rtol=1e-6)  # (p - t) / max(p(1-p), 1e-12) / n
@@ -160,16 +166,18 @@ def test_dtype_is_preserved(dtype):
         assert x.grad.dtype == dtype
 
 
-def test_each_loss_is_one_graph_node():
+def test_a_target_gets_a_gradient_only_when_it_requires_one():
     logits, labels, probs, p, t = batch(3, 4)
     for fn, a, b in [(mse_loss, logits, t), (cross_entropy, logits, labels), (cross_entropy, logits, probs),
                      (binary_cross_entropy, p, t), (binary_cross_entropy_with_logits, logits, t)]:
-        x = Tensor(a, requires_grad=True)
-        assert fn(x, b).parents == (x,)
-        assert fn(x, Tensor(b)).parents == (x,), "a target that needs no gradient is not an input"
+        x, constant = Tensor(a, requires_grad=True), Tensor(b)
+        fn(x, constant).backward()
+        assert x.grad is not None and x.grad.shape == x.shape
+        assert constant.grad is None, "a target that needs no gradient receives none"
         if b.dtype.kind == "f":
             target = Tensor(b, requires_grad=True)
-            assert fn(x, target).parents == (x, target)
+            fn(Tensor(a), target).backward()
+            assert target.grad is not None and target.grad.shape == target.shape
 
 
 def test_nothing_is_recorded_without_requires_grad():
@@ -189,7 +197,7 @@ def test_target_gradient_without_prediction_gradient():
 
 def test_pred_must_be_a_tensor_and_integer_predictions_become_float32():
     for fn in (mse_loss, cross_entropy, binary_cross_entropy, binary_cross_entropy_with_logits):
-        with pytest.raises(TypeError, match="Tensor"):
+        with pytest.raises(TypeError, match="predictions"):
             fn(np.ones((2, 2)), np.ones((2, 2)))
     loss = mse_loss(Tensor([1, 2]), [1, 4])       # the integer rule: promoted, not refused
     assert loss.dtype == np.float32 and loss.item() == 2.0
@@ -197,21 +205,21 @@ def test_pred_must_be_a_tensor_and_integer_predictions_become_float32():
 
 @pytest.mark.parametrize("fn", [mse_loss, binary_cross_entropy, binary_cross_entropy_with_logits,
                                 cross_entropy])
-def test_mismatched_shapes_name_both(fn):
+def test_mismatched_shapes_name_the_loss(fn):
     pred = Tensor(np.full((4, 3), 0.5), requires_grad=True)
-    with pytest.raises(ValueError, match=r"\(4, 3\).*\(5, 3\)"):
+    with pytest.raises(ValueError, match=rf"\b{fn.__name__}\b"):
         fn(pred, np.full((5, 3), 0.5))
     assert pred.grad is None
 
 
 def test_cross_entropy_label_batch_mismatch():
-    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4,\).*\(5,\)"):
+    with pytest.raises(ValueError, match="labels"):
         cross_entropy(Tensor(np.zeros((4, 3))), [0, 1, 2, 0, 1])
 
 
 @pytest.mark.parametrize("bad", [3, 7, -1])
-def test_cross_entropy_label_out_of_range_names_label_and_classes(bad):
-    with pytest.raises(ValueError, match=rf"class label {bad} is out of range for 3 classes"):
+def test_cross_entropy_label_out_of_range_names_the_label(bad):
+    with pytest.raises(ValueError, match=r"\blabel\b"):
         CrossEntropyLoss()(Tensor(np.zeros((4, 3))), [0, 1, bad, 2])
 
 
@@ -221,24 +229,24 @@ def test_cross_entropy_labels_of_any_integer_dtype_and_byte_order(dtype):
     good = np.array([0, 2, 1, 2], dtype=dtype)
     assert cross_entropy(logits, good).item() == pytest.approx(cross_entropy(logits, [0, 2, 1, 2]).item())
     bad = np.array([0, 3, 1, 2], dtype=dtype)
-    with pytest.raises(ValueError, match="class label 3 is out of range for 3 classes"):
+    with pytest.raises(ValueError, match=r"\blabel\b"):
         cross_entropy(logits, bad)
     if np.dtype(dtype).kind == "i":       # a negative label seen as unsigned is large: refused too
-        with pytest.raises(ValueError, match="class label -1 is out of range"):
+        with pytest.raises(ValueError, match=r"\blabel\b"):
             cross_entropy(logits, np.array([0, -1, 1, 2], dtype=dtype))
 
 
 def test_cross_entropy_other_bad_input():
-    with pytest.raises(TypeError, match="integers"):
+    with pytest.raises(TypeError, match="labels"):
         cross_entropy(Tensor(np.zeros((2, 3))), np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"\(N, C\).*\(6,\)"):
+    with pytest.raises(ValueError, match="logits"):
         cross_entropy(Tensor(np.zeros(6)), [0])
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="cross_entropy"):
         cross_entropy(Tensor(np.zeros((0, 3))), np.zeros(0, np.int64))
 
 
 def test_bce_refuses_values_outside_0_1():
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match="predictions"):
         binary_cross_entropy(Tensor([0.5, 1.5]), [1.0, 1.0])
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match="predictions"):
         binary_cross_entropy(Tensor([-0.1]), [1.0])

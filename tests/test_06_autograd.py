@@ -1,28 +1,20 @@
-"""Tests for tinytorch.core.autograd: grad mode, the iterative graph walk, gradient accumulation,
-freeing the graph, and the error messages of backward(). The operations' own rules are checked in
-test_01_tensor.py."""
-import gc
-import weakref
+"""Tests for tinytorch.core.autograd: grad mode, the order of the graph walk, gradient accumulation,
+a graph used once, and the errors of backward(). The operations' own rules are checked in
+test_01_tensor.py.
 
+Graded: behaviour only. The reference's own guarantees (gradients added into the same buffer, nodes
+and arrays released by reference counting, a 10,000-node chain, rules that send None to an interior
+node) are checked in internals/test_core_autograd.py."""
 import numpy as np
 import pytest
 
 from gradcheck import check_gradients
-from tinytorch.core.autograd import is_grad_enabled, no_grad
+from tinytorch.core.autograd import is_grad_enabled, no_grad, topological_order
 from tinytorch.core.tensor import Tensor
 
 
 def param(values):
     return Tensor(np.asarray(values, dtype=np.float32), requires_grad=True)
-
-
-@pytest.fixture
-def no_cyclic_gc():
-    """Objects must die by reference counting alone, not wait for the cycle collector."""
-    gc.collect()
-    gc.disable()
-    yield
-    gc.enable()
 
 
 # ------------------------------------------------------------------ grad mode
@@ -32,7 +24,7 @@ def test_no_grad_records_nothing():
     with no_grad():
         y = (w * 3 + 1).exp().sum()
     assert not y.requires_grad and y.parents == () and y.grad_fn is None
-    with pytest.raises(RuntimeError, match="does not require grad"):
+    with pytest.raises(RuntimeError, match="backward"):
         y.backward()
     assert w.grad is None
 
@@ -81,7 +73,7 @@ def test_graph_recorded_only_when_a_parent_requires_grad():
     y = a * b
     assert not y.requires_grad and y.parents == ()
     z = a * param([1.0, 1.0])
-    assert z.requires_grad and len(z.parents) == 2
+    assert z.requires_grad and z.grad_fn is not None
 
 
 # ------------------------------------------------------------------ backward basics
@@ -90,10 +82,9 @@ def test_backward_accumulates_across_calls():
     x = param([1.0, 2.0, 3.0])
     (x * x).sum().backward()
     assert np.allclose(x.grad, [2, 4, 6])
-    grad_buffer = x.grad
     (x * 3).sum().backward()
-    assert np.allclose(x.grad, [5, 7, 9])
-    assert x.grad is grad_buffer, "later calls add into the same buffer in place"
+    assert np.allclose(x.grad, [5, 7, 9]), "a second backward adds to the first"
+    assert x.grad.dtype == np.float32 and x.grad.shape == (3,)
 
 
 def test_grad_has_the_leaf_shape_and_dtype():
@@ -107,13 +98,11 @@ def test_grad_has_the_leaf_shape_and_dtype():
 
 
 def test_leaf_gradients_never_alias():
-    """add sends the same array to both parents; each leaf must get its own buffer, and the
-    caller's seed gradient must not become anyone's .grad."""
+    """add sends the same array to both parents; each leaf must get its own gradient, and the
+    caller's seed gradient must not become anyone's .grad: changing one changes nothing else."""
     a, b = param([1.0, 2.0]), param([3.0, 4.0])
     seed = np.ones(2, dtype=np.float32)
     (a + b).backward(seed)
-    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
-    assert not np.shares_memory(a.grad, seed)
     a.grad += 10
     assert np.array_equal(b.grad, [1, 1]) and np.array_equal(seed, [1, 1])
 
@@ -129,13 +118,13 @@ def test_backward_on_a_leaf():
 
 def test_backward_needs_a_gradient_for_non_scalars():
     y = param(np.ones((2, 3))) * 2
-    with pytest.raises(RuntimeError, match=r"\(2, 3\)"):
+    with pytest.raises(RuntimeError, match="backward"):
         y.backward()
 
 
 def test_backward_checks_the_seed_shape():
     y = param(np.ones((2, 3))) * 2
-    with pytest.raises(ValueError, match=r"\(3, 2\).*\(2, 3\)"):
+    with pytest.raises(ValueError, match="backward"):
         y.backward(np.ones((3, 2)))
 
 
@@ -199,22 +188,6 @@ def test_shared_subexpression_in_a_deeper_graph():
     check_gradients(f, rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (4, 5)))
 
 
-def test_consumers_that_send_none():
-    """A node whose only consumer declines to send a gradient receives none and passes none on;
-    the engine neither crashes nor invents a zero gradient."""
-    x = param([1.0, 2.0])
-    z = x * 2
-    blocked = Tensor.record(z.data.copy(), (z,), lambda g: (None,))
-    (blocked + x).sum().backward()
-    assert np.array_equal(x.grad, [1.0, 1.0]), "only the direct path contributes"
-    assert z.parents == (), "the unreached node is freed too"
-
-    x2 = param([1.0, 2.0])
-    z2 = x2 * 2
-    Tensor.record(z2.data.copy(), (z2,), lambda g: (None,)).sum().backward()
-    assert x2.grad is None
-
-
 def test_gradient_to_a_parent_that_does_not_require_grad_is_ignored():
     x, c = param([1.0]), Tensor([5.0])
     y = Tensor.record(x.data + c.data, (x, c), lambda g: (g, g * 100))
@@ -228,7 +201,7 @@ def test_backward_twice_through_a_freed_graph_raises():
     x = param([1.0, 2.0])
     y = (x * x).sum()
     y.backward()
-    with pytest.raises(RuntimeError, match="again"):
+    with pytest.raises(RuntimeError, match="backward"):
         y.backward()
     assert np.allclose(x.grad, [2, 4]), "the failed second call must not have added anything"
 
@@ -240,7 +213,7 @@ def test_a_subgraph_used_by_one_backward_is_freed_for_the_next():
     z = x * 2
     a, b = z.sum(), (z * 3).sum()
     a.backward()
-    with pytest.raises(RuntimeError, match="freed"):
+    with pytest.raises(RuntimeError, match="backward"):
         b.backward()
 
 
@@ -251,100 +224,17 @@ def test_a_new_forward_pass_works_after_backward():
     assert np.allclose(x.grad, [6, 12])
 
 
-def test_deep_chain_does_not_recurse():
+def test_a_chain_deeper_than_the_recursion_limit():
+    """Python allows about 1,000 nested calls; the walk must not need one per node (chapter 06)."""
     x = param([1.0])
     y = x
-    for i in range(10_000):
-        y = y * 0.9999 if i % 2 else y + 1.0
+    for i in range(3_000):
+        y = y * -1.0 if i % 2 else y + 1.0       # 1,500 sign flips: the gradient is exactly 1
     y.backward()
-    assert np.isclose(x.grad[0], 0.9999 ** 5000, rtol=1e-4)
+    assert x.grad.tolist() == [1.0]
 
 
-def test_deep_chain_is_freed_after_backward(no_cyclic_gc):
-    """After backward, only what the caller still holds survives: the leaf and the root. Every
-    intermediate tensor (and the array it held) is released by reference counting alone."""
-    x = param(np.ones(1000))
-    y, probes = x, []
-    for i in range(10_000):
-        y = (y * 1.0001) if i % 2 else (y + 1.0)
-        if i % 1000 == 500:
-            probes.append(weakref.ref(y))
-    assert all(p() is not None for p in probes), "before backward the graph keeps them alive"
-    root = y.sum()
-    del y
-    root.backward()
-    assert all(p() is None for p in probes), "intermediates must be freed once backward is done"
-    assert root.parents == () and x.grad is not None
-
-
-def test_every_kind_of_node_releases_its_arrays(no_cyclic_gc):
-    """Rules that keep arrays in their closures (exp's output, div's quotient, max's winners, the
-    index of getitem...) must let them go too: probe the output arrays of a graph using every op."""
-    x, w = param(np.linspace(0.5, 1.5, 12).reshape(3, 4)), param(np.full((4, 4), 0.1))
-    steps = [lambda t: t + 1.0, lambda t: t * 0.5, lambda t: 2.0 / t, lambda t: t.exp(), lambda t: t.log(),
-             lambda t: t.sqrt(), lambda t: t ** 2, lambda t: t @ w, lambda t: t.T.T,
-             lambda t: t.reshape(4, 3).reshape(3, 4), lambda t: t.transpose(0, 1).transpose(0, 1),
-             lambda t: t[np.array([0, 1, 2])], lambda t: t[:, :], lambda t: t - t.max(axis=1, keepdims=True) + 1.5,
-             lambda t: t - t.mean(axis=0) + t.sum() * 0.0 + 1.0]
-    y, arrays = x, []
-    for _ in range(20):
-        for step in steps:
-            y = step(y)
-            arrays.append(weakref.ref(y.data))
-    root = y.sum()
-    del y
-    root.backward()
-    assert all(a() is None for a in arrays), f"{sum(a() is not None for a in arrays)} arrays still alive"
-    assert x.grad.shape == x.shape and w.grad.shape == w.shape
-
-
-def test_no_grad_results_keep_nothing_alive(no_cyclic_gc):
-    x = param(np.ones(10))
-    with no_grad():
-        h = x * 2
-        probe = weakref.ref(h)
-        y = h + 1
-    del h
-    assert probe() is None and y.parents == ()
-
-
-def test_dropping_an_unused_deep_graph_does_not_crash(no_cyclic_gc):
-    """Deallocating a long chain that never ran backward must not overflow the C stack."""
-    x = param([1.0])
-    y = x
-    for _ in range(50_000):
-        y = y + 1.0
-    probe = weakref.ref(y)
-    del y
-    assert probe() is None
-
-
-def test_a_rule_returning_the_wrong_gradient_shape_fails_loudly():
-    x = Tensor(np.ones((2, 3)), requires_grad=True)
-    bad = Tensor.record(x.data * 2, (x,), lambda g: (g.sum(axis=0),))   # shape (3,) for a (2, 3) input
-    with pytest.raises(RuntimeError, match=r"shape \(3,\) for an input of shape \(2, 3\)"):
-        bad.backward(np.ones((2, 3), np.float32))
-    assert x.grad is None, "nothing was accumulated"
-
-
-def test_backward_releases_each_node_as_it_goes():
-    seen_alive = []
-    x = Tensor(np.ones(4), requires_grad=True)
-
-    def spy_rule(g):   # runs last: by then the node after it has been used and must be gone
-        seen_alive.append(probe() is not None)
-        return (g,)
-    spy = Tensor.record(x.data.copy(), (x,), spy_rule)
-    tripled = spy * 3.0
-    probe = weakref.ref(tripled)
-    out = tripled.sum()
-    del tripled
-    out.backward()
-    assert seen_alive == [False], "an interior node is released once backward has used it"
-    np.testing.assert_allclose(x.grad, 3.0)
-
-
-# ------------------------------------------------------------------ lazy zero_grad (module 06, "Zeroing gradients lazily")
+# ------------------------------------------------------------------ zero_grad and accumulation
 
 def _mlp_and_batch(seed=0):
     from tinytorch.core.activations import ReLU
@@ -364,19 +254,18 @@ def _fresh_gradients(model, x, y):
     return [p.grad.copy() for p in model.parameters()]
 
 
-def test_zero_grad_then_backward_writes_into_the_same_buffers():
+def test_zero_grad_then_backward_gives_the_fresh_gradients():
     from tinytorch.core.losses import cross_entropy
     from tinytorch.core.optimizers import SGD
     model, x, y = _mlp_and_batch()
     expected = _fresh_gradients(model, x, y)
-    buffers = [p.grad for p in model.parameters()]
     optimizer = SGD(model.parameters(), lr=0.1)
     for zero in (optimizer.zero_grad, model.zero_grad):
         for _ in range(3):          # stale values from the previous pass must never leak in
             zero()
             cross_entropy(model(x), y).backward()
-            for p, buffer, want in zip(model.parameters(), buffers, expected):
-                assert p.grad is buffer, "the buffers stay allocated"
+            for p, want in zip(model.parameters(), expected):
+                assert p.grad.dtype == np.float32 and p.grad.shape == p.shape
                 np.testing.assert_allclose(p.grad, want, rtol=1e-6, atol=1e-7)
 
 
@@ -431,24 +320,6 @@ def test_backward_on_a_leaf_with_its_own_grad_doubles_it():
     assert np.array_equal(w.grad, [6.0, 8.0])
 
 
-def test_zero_is_pending_says_when_a_gradient_is_known_zero():
-    from tinytorch.core.autograd import zero_is_pending
-    from tinytorch.core.losses import cross_entropy
-    model, x, y = _mlp_and_batch()
-    params = model.parameters()
-    assert not any(zero_is_pending(p) for p in params)          # no gradient yet
-    cross_entropy(model(x), y).backward()
-    model.zero_grad()
-    assert all(zero_is_pending(p) for p in params)
-    cross_entropy(model(x), y).backward()                      # written over the pending zeros
-    assert not any(zero_is_pending(p) for p in params)
-    model.zero_grad()
-    params[0].grad                                             # reading fills the zeros
-    assert not zero_is_pending(params[0]) and zero_is_pending(params[1])
-    with pytest.raises(TypeError, match="zero_is_pending tensor"):
-        zero_is_pending(np.zeros(3))
-
-
 def _is_reverse_topological(order):
     """Each interior node appears once, before every interior node it consumes."""
     position = {id(node): i for i, node in enumerate(order)}
@@ -457,22 +328,32 @@ def _is_reverse_topological(order):
         for node in order for parent in node.parents if parent.grad_fn is not None)
 
 
-def test_reverse_topological_order_of_a_chain_and_of_graphs_that_join():
-    from tinytorch.core.autograd import _reverse_topological
+def test_topological_order_of_a_chain_and_of_graphs_that_join():
+    """The interior nodes reachable from the root, each once, each before every node it was computed
+    from: for a chain that order is unique. Leaves are not listed."""
     x = param([1.0, 2.0])
     a = x * 2.0
     b = a + 1.0
     c = b.sum()
-    assert _reverse_topological(c) == [c, b, a]          # a chain: root first, then down it
+    assert topological_order(c) == [c, b, a]              # a chain: root first, then down it
     shared = x * 3.0
     joined = (shared * shared).sum()                      # one node used twice by the next
-    order = _reverse_topological(joined)
+    order = topological_order(joined)
     assert len(order) == 3 and order[0] is joined and order[-1] is shared
     assert _is_reverse_topological(order)
     left, right = x * 2.0, x * 5.0
     diamond = (left + right * left).sum()                 # two paths from the root to `left`
-    order = _reverse_topological(diamond)
+    order = topological_order(diamond)
     assert len(order) == 5 and order[0] is diamond and order[-1] in (left, right)
     assert _is_reverse_topological(order)
+    assert all(node is not x for node in order), "a leaf is not an interior node"
     diamond.backward()
     assert np.allclose(x.grad, 2.0 + 2 * 2 * 5.0 * x.data)
+
+
+def test_topological_order_leaves_out_what_was_not_recorded():
+    w = param([1.0, 2.0])
+    constant = Tensor([3.0, 4.0]) * 2.0                   # no parent requires grad: not recorded
+    y = (w * constant).sum()
+    order = topological_order(y)
+    assert len(order) == 2 and order[0] is y and all(node is not constant for node in order)

@@ -1,10 +1,15 @@
-"""Optimizers (module 07): PyTorch parity of every update rule, in-place float32 updates,
-checkpoints, input checks and the memory the state holds.
+"""Optimizers (module 07): PyTorch parity of every update rule, float32 updates, checkpoints,
+input checks and the memory the state holds.
 
 Tests marked `torch` replay the same parameters and gradients through `torch.optim` and compare
 every step; they are skipped, with the reason shown in the summary, where torch is not installed.
+
+Graded: behaviour only. The reference's in-place guarantees (parameters, gradients and state
+buffers stay the same arrays across steps, zero_grad and load_state_dict write into them) and its
+exact messages are checked in internals/test_core_optimizers.py.
 """
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -52,6 +57,12 @@ def state_bytes(optimizer):
 
 def state_arrays(optimizer):
     return [v for entry in optimizer.state for v in entry.values() if isinstance(v, np.ndarray)]
+
+
+def state_buffers(optimizer):
+    """Every value of the state but the step counts, as arrays (a rule may keep a 0-d parameter's
+    buffer as a NumPy scalar)."""
+    return [np.asarray(v) for entry in optimizer.state for k, v in entry.items() if k != "step"]
 
 
 # ----------------------------------------------------------------------------------------- parity
@@ -128,15 +139,92 @@ def test_lr_change_mid_run_matches_torch(cls, kwargs):
     compare_with_torch(cls, cls.__name__, kwargs, lr_change=kwargs["lr"] / 4)
 
 
+ZERO_D_SGD_CASES = [
+    dict(lr=0.1, momentum=0.9),
+    dict(lr=0.1, momentum=0.9, weight_decay=0.1),
+    dict(lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0.1),
+    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+]
+
+
+@pytest.mark.parametrize("kwargs", ZERO_D_SGD_CASES, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+def test_sgd_on_a_0d_parameter_follows_the_formula(kwargs):
+    """A 0-d parameter (a scalar weight): NumPy arithmetic on 0-d arrays gives scalars, and the
+    momentum buffer must still carry over from step to step."""
+    w = Tensor(1.0, requires_grad=True)
+    optimizer = SGD([w], **kwargs)
+    lr, momentum = kwargs["lr"], kwargs["momentum"]
+    decay, dampening = kwargs.get("weight_decay", 0.0), kwargs.get("dampening", 0.0)
+    p, buf = 1.0, None
+    for t, g in enumerate([0.5, -1.0, 2.0, 0.25]):
+        w.grad = np.array(g, dtype=np.float32)
+        optimizer.step()
+        d = g + decay * p
+        buf = d if buf is None else momentum * buf + (1 - dampening) * d
+        p -= lr * (d + momentum * buf if kwargs.get("nesterov") else buf)
+        assert w.data.shape == () and w.data.dtype == np.float32
+        assert np.isclose(float(w.data), p, rtol=1e-6, atol=1e-7), f"after step {t + 1}"
+    assert np.isclose(float(optimizer.state[0]["momentum_buffer"]), buf, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls,kwargs", [(SGD, dict(lr=0.1, momentum=0.9)), (Adam, dict(lr=0.01)),
+                                        (AdamW, dict(lr=0.01, weight_decay=0.1))],
+                         ids=["SGD", "Adam", "AdamW"])
+def test_state_dict_keeps_the_buffers_of_a_0d_parameter(cls, kwargs):
+    w = Tensor(1.0, requires_grad=True)
+    optimizer = cls([w], **kwargs)
+    for g in (0.5, -1.0, 2.0):
+        w.grad = np.array(g, dtype=np.float32)
+        optimizer.step()
+    saved = optimizer.state_dict()["state"][0]
+    for key, value in optimizer.state[0].items():
+        if key == "step":
+            assert saved[key] == 3
+            continue
+        assert isinstance(saved[key], np.ndarray), f"{key}: {saved[key]!r}"
+        assert saved[key].shape == () and saved[key].dtype == np.float32, key
+        assert saved[key] == np.float32(value), key
+
+
+class RebindingSGD(SGD):
+    """SGD-momentum written the way the hint reads, `buf = momentum * buf + g`, rebinding the state
+    entry instead of updating it in place: a rule a learner may write."""
+
+    def update(self, param, grad, state, lr):
+        buf = state.get("momentum_buffer")
+        buf = grad.copy() if buf is None else self.momentum * buf + grad
+        state["momentum_buffer"] = buf
+        param -= lr * buf
+
+
+def test_state_dict_of_a_rule_that_rebinds_its_state_resumes_exactly():
+    """Checkpoints work for any rule, in place or rebinding, for parameters of any shape (0-d too)."""
+    sequence = gradient_sequence(steps=8)
+    straight = make_params()
+    run(RebindingSGD(straight, lr=0.05, momentum=0.9), straight, sequence)
+    first = make_params()
+    optimizer = RebindingSGD(first, lr=0.05, momentum=0.9)
+    run(optimizer, first, sequence[:4])
+    saved = copy.deepcopy(optimizer.state_dict())
+    for entry in saved["state"]:
+        assert isinstance(entry["momentum_buffer"], np.ndarray) and entry["momentum_buffer"].dtype == np.float32
+    resumed = [Tensor(p.data.copy(), requires_grad=True) for p in first]
+    fresh = RebindingSGD(resumed, lr=0.05, momentum=0.9)
+    fresh.load_state_dict(saved)
+    run(fresh, resumed, sequence[4:])
+    for p, q in zip(straight, resumed):
+        assert np.array_equal(p.data, q.data)
+
+
 # ------------------------------------------------------------------------- in place, float32, lr
 
 ALL_CASES = [(SGD, k) for k in SGD_CASES] + ADAM_CASES
 
 
 @pytest.mark.parametrize("cls,kwargs", ALL_CASES)
-def test_updates_in_place_in_float32(cls, kwargs):
+def test_updates_stay_float32_and_leave_the_gradients_alone(cls, kwargs):
     params = make_params()
-    arrays = [p.data for p in params]
+    held = [p.data for p in params]          # what a model holding the parameters' arrays sees
     grads_before = []
     optimizer = cls(params, **kwargs)
     for grads in gradient_sequence(steps=5):
@@ -147,10 +235,10 @@ def test_updates_in_place_in_float32(cls, kwargs):
         for p, g in zip(params, grads_before):
             if g is not None:
                 assert np.array_equal(p.grad, g), "step() must not modify .grad"
-    for p, a in zip(params, arrays):
-        assert p.data is a and np.shares_memory(p.data, a)
-        assert p.data.dtype == np.float32
-    assert all(a.dtype == np.float32 for a in state_arrays(optimizer))
+    for p, a in zip(params, held):
+        assert p.data.dtype == np.float32 and p.data.shape == a.shape
+        assert np.array_equal(a, p.data), "the update reaches the parameter's array"
+    assert all(b.dtype == np.float32 for b in state_buffers(optimizer))
 
 
 @pytest.mark.parametrize("cls", [SGD, Adam, AdamW])
@@ -190,7 +278,7 @@ def test_negative_lr_set_later_is_refused_before_any_update():
         p.grad = np.ones_like(p.data)
     optimizer.lr = -0.1
     before = [p.data.copy() for p in params]
-    with pytest.raises(ValueError, match="lr must be >= 0.0, got -0.1"):
+    with pytest.raises(ValueError, match=r"\blr\b"):
         optimizer.step()
     assert all(np.array_equal(p.data, b) for p, b in zip(params, before))
     assert all(entry == {} for entry in optimizer.state)
@@ -213,16 +301,14 @@ def test_bad_gradient_is_refused_before_any_update():
     before = [p.data.copy() for p in params]
     for p in params:
         p.grad = np.ones_like(p.data)
-    with pytest.raises(ValueError, match=r"Tensor.grad must have the data's shape"):
-        params[2].grad = np.ones((4, 3, 2), dtype=np.float32)      # the setter refuses it first
-    params[2]._grad = np.ones((4, 3, 2), dtype=np.float32)         # a buffer changed behind its back
-    with pytest.raises(ValueError, match=r"params\[2\]\.grad has shape \(4, 3, 2\)"):
+    params[2].grad = np.ones((4, 3, 2), dtype=np.float32)           # the wrong shape
+    with pytest.raises(ValueError, match=r"\bgrad\b"):
         optimizer.step()
-    params[2].grad = np.ones(params[2].data.shape, dtype=np.float64)
-    with pytest.raises(ValueError, match="float64"):
+    params[2].grad = np.ones(params[2].data.shape, dtype=np.float64)  # the wrong dtype
+    with pytest.raises(ValueError, match=r"\bgrad\b"):
         optimizer.step()
-    params[2].grad = Tensor(np.ones(params[2].data.shape))
-    with pytest.raises(TypeError, match=r"params\[2\]\.grad is a Tensor"):
+    params[2].grad = Tensor(np.ones(params[2].data.shape))            # not an array
+    with pytest.raises(TypeError, match=r"\bgrad\b"):
         optimizer.step()
     assert all(np.array_equal(p.data, b) for p, b in zip(params, before))
     assert all(entry == {} for entry in optimizer.state)
@@ -230,65 +316,62 @@ def test_bad_gradient_is_refused_before_any_update():
 
 # --------------------------------------------------------------------------------------- zero_grad
 
-def test_zero_grad_zeros_buffers_in_place_and_keeps_them():
+def test_zero_grad_zeros_every_gradient_and_leaves_none_alone():
     params = make_params()
     optimizer = SGD(params, lr=0.1)
-    grads = [np.full(p.data.shape, 3.0, dtype=np.float32) for p in params]
-    for p, g in zip(params, grads):
-        p.grad = g
+    for p in params:
+        p.grad = np.full(p.data.shape, 3.0, dtype=np.float32)
     params[1].grad = None
     optimizer.zero_grad()
-    for i, (p, g) in enumerate(zip(params, grads)):
+    for i, p in enumerate(params):
         if i == 1:
-            assert p.grad is None
+            assert p.grad is None, "a gradient that is None stays None"
         else:
-            assert p.grad is g and not g.any() and g.dtype == np.float32
+            assert isinstance(p.grad, np.ndarray) and p.grad.shape == p.data.shape
+            assert p.grad.dtype == np.float32 and not p.grad.any()
 
 
 # ------------------------------------------------------------------------------ input validation
 
-@pytest.mark.parametrize("cls,kwargs,error,words", [
-    (SGD, dict(lr=-0.1), ValueError, ["lr", "-0.1"]),
-    (SGD, dict(lr=float("nan")), ValueError, ["lr", "nan"]),
-    (SGD, dict(lr="fast"), TypeError, ["lr", "fast"]),
-    (SGD, dict(lr=0.1, momentum=-0.5), ValueError, ["momentum", "-0.5"]),
-    (SGD, dict(lr=0.1, weight_decay=-1.0), ValueError, ["weight_decay", "-1.0"]),
-    (SGD, dict(lr=0.1, dampening=1.5), ValueError, ["dampening", "1.5"]),
-    (SGD, dict(lr=0.1, nesterov=True), ValueError, ["nesterov", "momentum=0.0"]),
-    (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, ["nesterov", "dampening=0.1"]),
-    (SGD, dict(lr=0.1, nesterov="yes"), TypeError, ["nesterov", "yes"]),
-    (Adam, dict(lr=-1e-3), ValueError, ["lr", "-0.001"]),
-    (Adam, dict(eps=-1e-8), ValueError, ["eps", "-1e-08"]),
-    (Adam, dict(betas=(1.0, 0.999)), ValueError, ["betas", "1.0"]),
-    (Adam, dict(betas=(0.9, -0.1)), ValueError, ["betas", "-0.1"]),
-    (Adam, dict(betas=(0.9,)), ValueError, ["betas", "pair"]),
-    (Adam, dict(weight_decay=-0.01), ValueError, ["weight_decay", "-0.01"]),
-    (AdamW, dict(weight_decay=-0.01), ValueError, ["weight_decay", "-0.01"]),
-    (AdamW, dict(betas=(0.9, 1.5)), ValueError, ["betas", "1.5"]),
-    (Adam, dict(lr=0.1, learning_rate=0.2), TypeError, ["lr=0.1", "learning_rate=0.2"]),
-])
-def test_bad_hyperparameters_name_argument_and_value(cls, kwargs, error, words):
+BAD_HYPERPARAMETERS = [
+    (SGD, dict(lr=-0.1), ValueError, ["lr"]),
+    (SGD, dict(lr=float("nan")), ValueError, ["lr"]),
+    (SGD, dict(lr="fast"), TypeError, ["lr"]),
+    (SGD, dict(lr=0.1, momentum=-0.5), ValueError, ["momentum"]),
+    (SGD, dict(lr=0.1, weight_decay=-1.0), ValueError, ["weight_decay"]),
+    (SGD, dict(lr=0.1, dampening=1.5), ValueError, ["dampening"]),
+    (SGD, dict(lr=0.1, nesterov=True), ValueError, ["nesterov"]),
+    (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, ["nesterov"]),
+    (SGD, dict(lr=0.1, nesterov="yes"), TypeError, ["nesterov"]),
+    (Adam, dict(lr=-1e-3), ValueError, ["lr"]),
+    (Adam, dict(eps=-1e-8), ValueError, ["eps"]),
+    (Adam, dict(betas=(1.0, 0.999)), ValueError, ["betas"]),
+    (Adam, dict(betas=(0.9, -0.1)), ValueError, ["betas"]),
+    (Adam, dict(betas=(0.9,)), ValueError, ["betas"]),
+    (Adam, dict(weight_decay=-0.01), ValueError, ["weight_decay"]),
+    (AdamW, dict(weight_decay=-0.01), ValueError, ["weight_decay"]),
+    (AdamW, dict(betas=(0.9, 1.5)), ValueError, ["betas"]),
+    (Adam, dict(lr=0.1, learning_rate=0.2), TypeError, ["lr", "learning_rate"]),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs,error,words", BAD_HYPERPARAMETERS)
+def test_bad_hyperparameters_name_the_optimizer_and_the_argument(cls, kwargs, error, words):
     with pytest.raises(error) as info:
         cls(make_params(), **kwargs)
     for word in words:
-        assert word in str(info.value)
+        assert re.search(rf"\b{word}\b", str(info.value)), f"{word!r} not named in: {info.value}"
     assert cls.__name__ in str(info.value)
 
 
 def test_bad_params():
     w = Tensor([1.0], requires_grad=True)
-    with pytest.raises(ValueError, match="params is empty"):
-        SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="params is empty"):
-        Adam(iter(()))
-    with pytest.raises(TypeError, match=r"params\[1\] of type ndarray"):
-        SGD([w, np.zeros(3)], lr=0.1)
-    with pytest.raises(TypeError, match="iterable of Tensors"):
-        SGD(w, lr=0.1)
-    with pytest.raises(ValueError, match=r"params\[1\] twice"):
-        SGD([w, w], lr=0.1)
-    with pytest.raises(TypeError, match="int64"):
-        SGD([Tensor(np.arange(3))], lr=0.1)
+    for call, error in [(lambda: SGD([], lr=0.1), ValueError), (lambda: Adam(iter(())), ValueError),
+                        (lambda: SGD([w, np.zeros(3)], lr=0.1), TypeError), (lambda: SGD(w, lr=0.1), TypeError),
+                        (lambda: SGD([w, w], lr=0.1), ValueError),
+                        (lambda: SGD([Tensor(np.arange(3))], lr=0.1), TypeError)]:
+        with pytest.raises(error, match=r"\bparams\b"):
+            call()
 
 
 def test_params_may_be_any_iterable_and_learning_rate_alias_works():
@@ -345,25 +428,22 @@ def test_state_dict_is_plain_and_copied():
     entry = state["state"][0]
     assert type(entry["step"]) is int and entry["step"] == 3
     assert state["state"][1]["step"] == 2                 # parameter 1 missed one gradient
+    kept = np.array(optimizer.state[0]["exp_avg"], copy=True)
     entry["exp_avg"] += 1.0                                # editing the copy leaves the optimizer alone
-    assert not np.shares_memory(entry["exp_avg"], optimizer.state[0]["exp_avg"])
-    assert not np.array_equal(entry["exp_avg"], optimizer.state[0]["exp_avg"])
+    assert np.array_equal(np.asarray(optimizer.state[0]["exp_avg"]), kept)
     sgd = SGD(params, lr=0.1, momentum=0.9, nesterov=True).state_dict()["hyperparameters"]
     assert type(sgd["nesterov"]) is bool and type(sgd["momentum"]) is float
 
 
-def test_load_state_dict_copies_into_existing_buffers():
+def test_load_state_dict_puts_the_saved_buffers_back():
     params = make_params()
     optimizer = SGD(params, lr=0.1, momentum=0.9)
     run(optimizer, params, gradient_sequence(steps=2))
-    buffers = state_arrays(optimizer)
     saved = optimizer.state_dict()
     run(optimizer, params, gradient_sequence(seed=5, steps=2))
     optimizer.load_state_dict(saved)
-    after = state_arrays(optimizer)
-    assert all(a is b for a, b in zip(buffers, after))
-    assert all(np.array_equal(a, saved["state"][i]["momentum_buffer"])
-               for i, a in enumerate(after))
+    for i, entry in enumerate(optimizer.state):
+        assert np.array_equal(np.asarray(entry["momentum_buffer"]), saved["state"][i]["momentum_buffer"])
 
 
 def _bad_states():
@@ -410,11 +490,11 @@ def test_load_state_dict_refuses_another_optimizer_type():
     params = make_params()
     sgd = SGD(params, lr=0.1, momentum=0.9)
     adam, adamw = Adam(params), AdamW(params)
-    with pytest.raises(ValueError, match="'SGD' optimizer: expected type 'Adam'"):
+    with pytest.raises(ValueError, match="load_state_dict"):
         adam.load_state_dict(sgd.state_dict())
-    with pytest.raises(ValueError, match="'Adam' optimizer: expected type 'AdamW'"):
+    with pytest.raises(ValueError, match="load_state_dict"):
         adamw.load_state_dict(adam.state_dict())
-    with pytest.raises(ValueError, match="state for 3 parameters: this optimizer has 4"):
+    with pytest.raises(ValueError, match="load_state_dict"):
         SGD(params, lr=0.1).load_state_dict(SGD(params[:3], lr=0.1).state_dict())
 
 
@@ -438,17 +518,16 @@ def test_state_memory_is_the_textbook_count_and_does_not_grow(cls, kwargs, buffe
     optimizer = cls(params, **kwargs)
     _all_grads(params)
     optimizer.step()
-    held = state_arrays(optimizer)
-    assert len(held) == buffers_per_param * len(params)
+    assert len(state_arrays(optimizer)) == buffers_per_param * len(params)
     assert state_bytes(optimizer) == buffers_per_param * param_bytes
     for _ in range(3):
         optimizer.step()
-    again = state_arrays(optimizer)
-    assert len(again) == len(held) and all(a is b for a, b in zip(held, again))
+    assert len(state_arrays(optimizer)) == buffers_per_param * len(params), "further steps add no state"
+    assert state_bytes(optimizer) == buffers_per_param * param_bytes
 
 
 def test_optimizer_base_requires_an_update_rule():
     w = Tensor([1.0], requires_grad=True)
     w.grad = np.ones(1, dtype=np.float32)
-    with pytest.raises(NotImplementedError, match="_update"):
+    with pytest.raises(NotImplementedError, match=r"\bupdate\b"):
         Optimizer([w], lr=0.1).step()
