@@ -202,13 +202,15 @@ class Optimizer:
         copy = check_bool(f"{type(self).__name__}.state_dict copy", copy)
         hyperparameters = self._checked({name: getattr(self, name) for name in self._hyperparameter_names})
         state = []
-        for entry in self.state:
+        for entry, param in zip(self.state, self.params):
             copied = {}
             for key, value in entry.items():
-                if isinstance(value, np.ndarray):
-                    copied[key] = value.copy() if copy else value
-                else:
+                if key in self._state_counts:
                     copied[key] = int(value)
+                elif isinstance(value, np.ndarray):
+                    copied[key] = value.copy() if copy else value
+                else:           # a rule's arithmetic on a 0-d parameter gives NumPy scalars
+                    copied[key] = np.array(value, dtype=param.data.dtype)
             state.append(copied)
         return {"type": type(self).__name__, "hyperparameters": hyperparameters, "state": state}
 
@@ -321,7 +323,7 @@ class SGD(Optimizer):
         if self.momentum != 0.0:
             buf = state.get("momentum_buffer")
             if buf is None:                        # the first step: the buffer is the gradient
-                buf = state["momentum_buffer"] = d.copy()
+                buf = state["momentum_buffer"] = np.array(d)      # a copy, an array even for a 0-d d
             else:
                 buf *= self.momentum
                 buf += d if self.dampening == 0.0 else (1.0 - self.dampening) * d
