@@ -222,10 +222,9 @@ def backward(root: Tensor, grad=None) -> None:
         root.grad = grad if root.grad is None else root.grad + grad
         return
     order = topological_order(root)
-    # Hint: grads = {id(root): grad}; for each node of `order`, pop its gradient, call
-    # node.grad_fn(g), and for each (parent, parent_grad) that is not None: a leaf (grad_fn None)
-    # adds it into parent.grad (a copy when parent.grad is None), an interior parent sums it into
-    # grads (chapter 06, "Walking the graph backwards").
+    # Hint: grads = {id(root): grad}; for each node of `order`, pop its gradient, call node.grad_fn(g);
+    # each parent_grad that is not None goes into a leaf's .grad (a copy when it is None, else added)
+    # or is summed into grads for an interior parent (chapter 06, "Walking the graph backwards").
     ### BEGIN SOLUTION
     grads = {id(root): grad}
     for node in order:
