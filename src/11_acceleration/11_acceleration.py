@@ -507,7 +507,7 @@ if __name__ == "__main__":
     test_unit_flat()
 
 # %% [markdown]
-# ## The optimizer's rule, once for all parameters
+# ## One update for all parameters
 #
 # `update_all_at_once(optimizer, lr)` is what `Optimizer.step` hands its work to when the optimizer
 # was made with `foreach=True` (PyTorch's name for the same idea) or by `accelerate`. It applies
@@ -640,7 +640,7 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
         return False
     joined.gather_gradients()
     # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
-    # joined.share_state(entries) (chapter 12, "The optimizer's rule, once").
+    # joined.share_state(entries) (chapter 12, "One update for all parameters").
     ### BEGIN SOLUTION
     optimizer.update(joined.values, joined.grad, joined.state, lr)
     joined.share_state(entries)

@@ -199,7 +199,7 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
         return False
     joined.gather_gradients()
     # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
-    # joined.share_state(entries) (chapter 12, "The optimizer's rule, once").
+    # joined.share_state(entries) (chapter 12, "One update for all parameters").
     optimizer.update(joined.values, joined.grad, joined.state, lr)
     joined.share_state(entries)
     return True
