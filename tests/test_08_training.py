@@ -381,6 +381,17 @@ def test_property_accumulating_k_batches_equals_one_batch_k_times_larger(n, batc
         np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
 
 
+def test_gradients_left_from_before_the_epoch_do_not_reach_its_first_update():
+    data = DataLoader(regression_data(n=24), batch_size=8)
+    clean, stale = linear_trainer(seed=4), linear_trainer(seed=4)
+    for p in stale.model.parameters():
+        p.grad = np.full(p.data.shape, 100.0, dtype=np.float32)    # a backward pass nobody stepped on
+    clean.train_epoch(data, accumulation_steps=2)
+    stale.train_epoch(data, accumulation_steps=2)
+    for a, b in zip(clean.model.parameters(), stale.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 def test_step_counts_every_optimizer_update_including_the_leftover_window():
     trainer = linear_trainer()
     trainer.train_epoch(DataLoader(regression_data(n=40), batch_size=8), accumulation_steps=2)  # 5 batches

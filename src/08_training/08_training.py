@@ -144,7 +144,7 @@ def test_unit_cosine_schedule():
     assert abs(s.get_lr(50) - 0.055) < 1e-12, "halfway, the rate is the mean of max_lr and min_lr"
     assert abs(s.get_lr(25) - (0.01 + 0.09 * (1 + math.cos(math.pi / 4)) / 2)) < 1e-12
     assert all(s.get_lr(e) >= s.get_lr(e + 1) for e in range(120)), "the rate never rises"
-    assert type(s.get_lr(10)) is float
+    assert isinstance(s.get_lr(10), float)
     w = CosineSchedule(max_lr=1.0, min_lr=0.0, total_epochs=10, warmup_epochs=4)
     assert [w.get_lr(e) for e in range(5)] == [0.2, 0.4, 0.6, 0.8, 1.0]
     print("CosineSchedule: ok")
@@ -722,7 +722,7 @@ def test_unit_accumulation():
     x = np.arange(20, dtype=np.float32).reshape(10, 2) / 10
     y = x @ np.array([[1.0], [-1.0]], np.float32)
     weights = []
-    for batch, k in ((3, 2), (6, 1)):        # batches 3+3, 3+1 in two windows == batches of 6 and 4
+    for batch, k in ((3, 3), (9, 1)):        # windows of 3+3+3 and a short last 1 == batches of 9 and 1
         manual_seed(0)
         model = Linear(2, 1)
         trainer = Trainer(model, SGD(model.parameters(), lr=0.1), MSELoss())
