@@ -51,7 +51,8 @@ class AccumulationWindow:
     def add(self, batch_size: int) -> None:
         """Make room for the gradient of a batch of ``batch_size`` samples: call it right before
         that batch's backward pass."""
-        n = check_int("AccumulationWindow.add batch_size", batch_size, 1)
+        n = batch_size if type(batch_size) is int and batch_size >= 1 else \
+            check_int("AccumulationWindow.add batch_size", batch_size, 1)
         if self.batches and n != self.last:       # keep the sum relative to the newest batch size
             self._scale(self.last / n)
         self.batches, self.samples, self.last = self.batches + 1, self.samples + n, n

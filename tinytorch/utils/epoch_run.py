@@ -52,6 +52,7 @@ class EpochRun:
         self.means = RunningMeans(trainer.metric_slots)
         self.window = None
         self.snapshot = None
+        self._checked = (None, 0.0)          # the last loss skip_batch checked, and its value
 
     # -- entering and leaving -------------------------------------------------------------------
     def __enter__(self):
@@ -124,6 +125,7 @@ class EpochRun:
         when training); True when the loss is not finite and such batches are skipped."""
         check_outputs(outputs, self.epoch, self.index)
         value = check_loss(loss, self.epoch, self.index, graph=self.training)
+        self._checked = (loss, value)
         return self._nonfinite("loss", value)
 
     def skip_update(self, norm) -> bool:
@@ -136,8 +138,10 @@ class EpochRun:
     def record(self, outputs, targets, loss) -> None:
         """Add the batch (``outputs``, ``targets`` and its ``loss``) to the running means of the loss
         and of every metric, each weighted by the batch's number of samples."""
-        check_outputs(outputs, self.epoch, self.index)
-        value = check_loss(loss, self.epoch, self.index, graph=False)
+        checked, value = self._checked
+        if loss is not checked:                  # not checked by skip_batch (evaluation)
+            check_outputs(outputs, self.epoch, self.index)
+            value = check_loss(loss, self.epoch, self.index, graph=False)
         n = len(targets.data) if hasattr(targets, "data") else len(targets)
         where = f"epoch {self.epoch}, batch {self.index}" if self.training else f"evaluate, batch {self.index}"
         self.means.add(n, value, outputs, targets, where)
