@@ -12,7 +12,6 @@ are skipped, with the reason shown, where torch is not installed.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +26,7 @@ from tinytorch.core.losses import CrossEntropyLoss, MeanSquaredError, MSELoss
 from tinytorch.core.metrics import Accuracy, MeanAbsoluteError, metric_name
 from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm, grad_norm
+from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
 
 
 def require_torch():

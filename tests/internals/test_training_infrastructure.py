@@ -30,7 +30,7 @@ from tinytorch.utils.running_means import RunningMeans
 from tinytorch.utils.checkpoint_retention import retained_epochs
 from tinytorch.utils.training_memory import memory_table, training_memory
 
-from test_08_training import classification_loaders, mlp, regression_data
+from test_08_training import classification_loaders, mlp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 SOURCE = REPO_ROOT / "src" / "08_training" / "08_training.py"
