@@ -1,7 +1,8 @@
 """Module 08 training: what the Trainer and its safe checkpoints cost.
 
 (a) `Trainer.train_epoch` vs a hand loop of the same tinytorch calls over the same DataLoader:
-    forward, loss, zero_grad, backward, the gradient-norm check, step, and the two numbers the
+    forward, loss, zero_grad, backward, the gradient-norm check of `model.parameters()` (asked for
+    at every update, as the learner's `Trainer.update` does), step, and the two numbers the
     Trainer reports for every batch (the loss as a float and the batch's `Accuracy`, which the
     Trainer records as `train_loss` and `train_accuracy`). What is left is the Trainer's own
     bookkeeping (batch and loss checks, finiteness checks, the accumulation window, running means,
@@ -83,10 +84,10 @@ def epoch_setup():
     def hand_epoch(report=True):
         """One epoch by hand; with `report`, the mean loss and accuracy the Trainer returns and records."""
         model.train()
-        params = model.parameters()
+        optimizer.zero_grad()            # before the first batch and after each step, as the Trainer does
         loss_sum = correct = samples = 0.0
         for inputs, targets in loader:
-            outputs = model(inputs)
+            outputs = model.forward(inputs)
             loss = loss_fn(outputs, targets)
             loss.backward()
             if report:
@@ -94,10 +95,10 @@ def epoch_setup():
                 loss_sum += float(loss.data) * n
                 correct += accuracy(outputs, targets) * n
                 samples += n
-            if not math.isfinite(grad_norm(params)):
+            if not math.isfinite(grad_norm(model.parameters())):   # the Trainer's update asks the model
                 raise FloatingPointError("non-finite gradient")
             optimizer.step()
-            optimizer.zero_grad()        # after the step, as the Trainer does
+            optimizer.zero_grad()
         return (loss_sum / samples, correct / samples) if report else None
 
     return trainer, loader, hand_epoch

@@ -1,5 +1,10 @@
-"""Module 08 training: CosineSchedule, clip_grad_norm, metrics, Trainer, memory accounting, and the
-seeds' usage examples run as tests. Checkpoints are in test_08_training_checkpoint.py.
+"""Module 08 training: CosineSchedule, clip_grad_norm, metrics, Trainer, and the seeds' usage examples
+run as tests. Checkpoints are in test_08_training_checkpoint.py.
+
+Graded (`tito test 08` runs this file against a learner's package): every test asserts behaviour
+observable through the taught API (values, gradients, state, history, error type and the argument
+the message names), so it passes for any correct textbook body of the solution blocks. White-box
+tests of the reference and of the provided infrastructure are in tests/internals/.
 
 Tests marked `torch` compare against PyTorch (the test oracle, never imported by tinytorch); they
 are skipped, with the reason shown, where torch is not installed.
@@ -7,7 +12,6 @@ are skipped, with the reason shown, where torch is not installed.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,14 +19,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinytorch.core.activations import ReLU, Softmax
+from tinytorch.core.autograd import is_grad_enabled
 from tinytorch.core.dataloader import DataLoader, SimpleDataset, TensorDataset
 from tinytorch.core.layers import Dense, Dropout, Linear, Module, Sequential, manual_seed
 from tinytorch.core.losses import CrossEntropyLoss, MeanSquaredError, MSELoss
 from tinytorch.core.metrics import Accuracy, MeanAbsoluteError, metric_name
 from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.training import (CosineSchedule, Trainer, clip_grad_norm, memory_table,
-                                     retained_epochs, training_memory)
+from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
 
 
 def require_torch():
@@ -82,8 +86,8 @@ def test_cosine_schedule_follows_the_formula_and_returns_python_floats():
     s = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100)
     for e in range(100):
         expected = 0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * e / 100)) / 2
-        assert type(s.get_lr(e)) is float
-        assert s.get_lr(e) == pytest.approx(expected, rel=1e-15, abs=0)
+        assert isinstance(s.get_lr(e), float)
+        assert s.get_lr(e) == pytest.approx(expected, rel=1e-12, abs=0)
     assert s.get_lr(0) == 0.1
 
 
@@ -167,7 +171,7 @@ def params_with_grads(*grads):
 def test_clip_grad_norm_seed_example_returns_the_norm_before_clipping_and_keeps_ratios():
     (p,) = params_with_grads([100.0, 200.0, 50.0])
     norm = clip_grad_norm([p], max_norm=1.0)
-    assert type(norm) is float and norm == pytest.approx(math.sqrt(100**2 + 200**2 + 50**2))
+    assert isinstance(norm, float) and norm == pytest.approx(math.sqrt(100**2 + 200**2 + 50**2))
     assert f"{norm:.0f}" == "229"
     np.testing.assert_allclose(p.grad, np.array([100, 200, 50]) / norm, rtol=1e-6)
     assert [f"{g:.3f}" for g in p.grad] == ["0.436", "0.873", "0.218"]
@@ -280,7 +284,7 @@ def test_accuracy_with_class_indices_one_hot_and_tensors():
     assert acc(pred, labels) == 0.75
     assert acc(pred, np.eye(2)[labels]) == 0.75
     assert acc(Tensor(pred), Tensor(labels)) == 0.75
-    assert type(acc(pred, labels)) is float
+    assert isinstance(acc(pred, labels), float)
 
 
 def test_accuracy_for_a_single_output_binary_classifier_thresholds_at_one_half():
@@ -291,16 +295,16 @@ def test_accuracy_for_a_single_output_binary_classifier_thresholds_at_one_half()
 
 
 def test_accuracy_refuses_regression_targets_and_mismatched_shapes():
-    with pytest.raises(ValueError, match="regression|0/1"):
+    with pytest.raises(ValueError, match="Accuracy"):
         Accuracy()(np.array([[0.5], [1.5]]), np.array([[0.7], [2.5]]))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="Accuracy"):
         Accuracy()(np.zeros((4, 3)), np.zeros(5, dtype=int))
 
 
 def test_mean_absolute_error():
     assert MeanAbsoluteError()(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 1.0])) == pytest.approx(2.5 / 3)
     assert MeanAbsoluteError()(Tensor([[1.0], [3.0]]), Tensor([1.0, 1.0])) == 1.0
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="MeanAbsoluteError"):
         MeanAbsoluteError()(np.zeros(3), np.zeros(4))
 
 
@@ -325,7 +329,7 @@ def test_metric_names_become_snake_case_history_keys():
 
 def test_trainer_refuses_two_metrics_with_the_same_name():
     model = mlp()
-    with pytest.raises(ValueError, match="distinct"):
+    with pytest.raises(ValueError, match="metrics"):
         Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss(), metrics=[Accuracy(), Accuracy()])
 
 
@@ -376,6 +380,17 @@ def test_property_accumulating_k_batches_equals_one_batch_k_times_larger(n, batc
         np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
 
 
+def test_gradients_left_from_before_the_epoch_do_not_reach_its_first_update():
+    data = DataLoader(regression_data(n=24), batch_size=8)
+    clean, stale = linear_trainer(seed=4), linear_trainer(seed=4)
+    for p in stale.model.parameters():
+        p.grad = np.full(p.data.shape, 100.0, dtype=np.float32)    # a backward pass nobody stepped on
+    clean.train_epoch(data, accumulation_steps=2)
+    stale.train_epoch(data, accumulation_steps=2)
+    for a, b in zip(clean.model.parameters(), stale.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 def test_step_counts_every_optimizer_update_including_the_leftover_window():
     trainer = linear_trainer()
     trainer.train_epoch(DataLoader(regression_data(n=40), batch_size=8), accumulation_steps=2)  # 5 batches
@@ -400,9 +415,9 @@ def test_scheduler_sets_the_rate_at_the_start_of_each_epoch_and_history_records_
     seen = []
 
     class SpyLoss(MSELoss):
-        def __call__(self, pred, target):
+        def forward(self, pred, target):
             seen.append(trainer.optimizer.lr)
-            return super().__call__(pred, target)
+            return super().forward(pred, target)
 
     manual_seed(0)
     model = Linear(3, 2)
@@ -494,11 +509,11 @@ def test_an_empty_dataloader_is_refused_before_anything_changes():
     trainer, _ = bad_input_trainer()
     before = snapshot(trainer)
     empty = DataLoader(SimpleDataset(size=4, num_features=4, num_classes=3, seed=0), batch_size=8, drop_last=True)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="dataloader"):
         trainer.train_epoch(empty)
-    with pytest.raises(ValueError, match="empty|no batches"):
+    with pytest.raises(ValueError, match="dataloader"):
         trainer.train_epoch([])
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="dataloader"):
         trainer.evaluate(empty)
     assert_unchanged(trainer, before)
 
@@ -511,7 +526,7 @@ def test_a_non_scalar_loss_is_refused_before_anything_changes():
 
     trainer.loss_fn = per_sample_loss
     before, loader_before = snapshot(trainer), loader.state_dict()
-    with pytest.raises(ValueError, match="scalar"):
+    with pytest.raises(ValueError, match="loss"):
         trainer.train_epoch(loader)
     assert_unchanged(trainer, before, loader, loader_before)   # incl. Dropout generator and mode
 
@@ -520,9 +535,9 @@ def test_mismatched_batch_shapes_are_refused_before_anything_changes():
     trainer, _ = bad_input_trainer()
     x = np.zeros((8, 4), dtype=np.float32)
     before = snapshot(trainer)
-    with pytest.raises(ValueError, match=r"epoch 1, batch 0.*\(8, 4\).*\(7,\)"):
+    with pytest.raises(ValueError, match="batch 0"):
         trainer.train_epoch([(x, np.zeros(7, dtype=np.int64))])
-    with pytest.raises(ValueError, match="samples"):
+    with pytest.raises(ValueError, match="batch 0"):
         trainer.evaluate([(x, np.zeros(7, dtype=np.int64))])
     assert_unchanged(trainer, before)
 
@@ -544,8 +559,8 @@ class PoisonedLoss(MSELoss):
     def __init__(self, bad):
         self.bad, self.calls = set(bad), 0
 
-    def __call__(self, pred, target):
-        loss = super().__call__(pred, target)
+    def forward(self, pred, target):
+        loss = super().forward(pred, target)
         self.calls += 1
         return loss * float("nan") if self.calls - 1 in self.bad else loss
 
@@ -582,14 +597,15 @@ def test_skip_policy_skips_non_finite_batches_and_counts_them():
 
 
 class InfiniteGradient(Module):
-    """A linear model whose backward rule reports an infinite gradient (finite loss, inf grads)."""
+    """A linear model whose weights enter through sqrt(w - w) = 0: a finite output and loss, but an
+    infinite gradient (the slope of sqrt at 0)."""
 
     def __init__(self):
         self.w = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
 
     def forward(self, x):
-        out = (x.data @ self.w.data)[:, None]
-        return Tensor.record(out, (self.w,), lambda g: (np.full(3, np.inf, dtype=np.float32),))
+        zero = (self.w - Tensor(self.w.data.copy())).sqrt()
+        return (x * (self.w + zero)).sum(axis=1, keepdims=True)
 
 
 def test_non_finite_gradients_are_caught_by_clipping_and_never_reach_the_weights():
@@ -599,12 +615,13 @@ def test_non_finite_gradients_are_caught_by_clipping_and_never_reach_the_weights
         model = InfiniteGradient()
         trainer = Trainer(model, SGD(model.parameters(), lr=0.1), MSELoss(), grad_clip_norm=1.0,
                           nonfinite=policy)
-        if policy == "raise":
-            with pytest.raises(FloatingPointError, match="epoch 0, batch 0.*gradient norm|gradient norm.*epoch 0"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if policy == "raise":
+                with pytest.raises(FloatingPointError, match="batch 0"):
+                    trainer.train_epoch(batches)
+            else:
                 trainer.train_epoch(batches)
-        else:
-            trainer.train_epoch(batches)
-            assert trainer.skipped_steps == 2 and trainer.step == 0
+                assert trainer.skipped_steps == 2 and trainer.step == 0
         assert np.array_equal(model.w.data, np.ones(3, dtype=np.float32))
 
 
@@ -645,11 +662,30 @@ def test_evaluate_returns_accuracy_for_classification_matching_accuracy_metric()
     assert trainer.history["eval_loss"] == [loss] and trainer.history["val_accuracy"] == [accuracy]
 
 
-def test_evaluate_returns_none_accuracy_for_regression():
+def test_evaluate_returns_a_nan_accuracy_for_regression_and_history_keeps_none():
     trainer = linear_trainer()
     loss, accuracy = trainer.evaluate(DataLoader(regression_data(n=20), batch_size=8))
-    assert accuracy is None and math.isfinite(loss)
-    assert trainer.history["val_accuracy"] == [None]
+    assert isinstance(accuracy, float) and math.isnan(accuracy) and math.isfinite(loss)
+    assert f"{loss:.4f} {accuracy:.4f}" == f"{loss:.4f} nan"        # the seeds format it so
+    assert trainer.history["val_accuracy"] == [None]             # JSON-safe in a checkpoint
+
+
+def test_evaluate_runs_without_grad_mode_and_training_runs_with_it():
+    modes = []
+
+    class SpyLoss(MSELoss):
+        def forward(self, pred, target):
+            modes.append(is_grad_enabled())
+            return super().forward(pred, target)
+
+    manual_seed(0)
+    model = Linear(3, 2)
+    trainer = Trainer(model, SGD(model.parameters(), lr=0.1), SpyLoss())
+    loader = DataLoader(regression_data(n=16), batch_size=8)
+    trainer.evaluate(loader)
+    assert modes == [False, False]                                # no graph is built in evaluation
+    trainer.train_epoch(loader)
+    assert modes[2:] == [True, True] and is_grad_enabled()
 
 
 def test_one_hot_targets_and_binary_outputs_get_an_accuracy():
@@ -722,46 +758,6 @@ def test_fit_checkpoints_into_a_folder_with_the_managers_retention(tmp_path):
     assert len(files) <= 4
 
 
-# -- memory accounting -------------------------------------------------------------------------------
-def test_memory_table_answers_the_ten_million_parameter_question():
-    adam, sgdm, sgd = memory_table(10_000_000, "adam"), memory_table(10_000_000, "sgd_momentum"), \
-        memory_table(10_000_000, "sgd")
-    assert adam["parameters"] == adam["gradients"] == 40_000_000
-    assert adam["optimizer_state"] == 80_000_000 and adam["total"] == 160_000_000
-    assert sgdm["total"] == 120_000_000 and sgd["total"] == 80_000_000
-    assert f"{(adam['total'] - sgdm['total']) / sgdm['total'] * 100:.0f}" == "33"
-    assert adam["multiple_of_model"] == 4.0 and sgdm["multiple_of_model"] == 3.0
-    with pytest.raises(ValueError, match="optimizer"):
-        memory_table(10, "lion")
-
-
-def test_training_memory_measures_the_real_buffers():
-    model = mlp()
-    n_bytes = sum(p.data.nbytes for p in model.parameters())
-    adam = Adam(model.parameters(), lr=0.01)
-    trainer = Trainer(model, adam, CrossEntropyLoss())
-    before = training_memory(model, adam)
-    assert before["parameters"] == n_bytes and before["gradients"] == n_bytes
-    assert before["optimizer_state"] == 0                     # Adam allocates its moments on first step
-    trainer.train_epoch(classification_loaders()[0])
-    after = training_memory(model, adam)
-    assert after["optimizer_state"] == 2 * n_bytes
-    assert after["total"] == 4 * n_bytes and after["activations"] is None
-    sgd = SGD(model.parameters(), lr=0.1, momentum=0.9)
-    Trainer(model, sgd, CrossEntropyLoss()).train_epoch(classification_loaders()[0])
-    assert training_memory(model, sgd)["optimizer_state"] == n_bytes
-
-
-def test_training_memory_estimates_activations_layer_by_layer():
-    model = mlp(dropout=0.5)
-    model.train()
-    report = training_memory(model, None, batch_size=32, input_shape=(4,))
-    # input 32x4, Linear 32x16, ReLU 32x16, Dropout 32x16, Linear 32x3; float32
-    assert report["activations"] == 4 * 32 * (4 + 16 + 16 + 16 + 3)
-    assert model.training is True
-    assert report["total"] == report["parameters"] + report["gradients"] + report["activations"]
-
-
 # -- the seeds' examples -----------------------------------------------------------------------------
 def test_seed_004_pattern_loop_with_pkl_checkpoint_names(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -816,7 +812,7 @@ def test_seed_004_comparison_tab_imports_from_the_package_root(tmp_path, monkeyp
 
         if epoch % 10 == 0:
             trainer.save_checkpoint(f"ckpt_{epoch}.pkl")
-    assert acc is None and math.isfinite(eval_loss)
+    assert math.isnan(acc) and math.isfinite(eval_loss)          # regression: accuracy undefined
     assert sorted(p.name for p in tmp_path.glob("ckpt_*.pkl")) == sorted(f"ckpt_{e}.pkl" for e in range(0, 100, 10))
 
 
@@ -922,27 +918,3 @@ def test_seed_003_loss_library_names():
     regression_loss = mse_loss(predictions, continuous_targets)
     regression_loss.backward()
     assert regression_loss.item() == pytest.approx(0.25)
-
-
-def test_seed_004_question_four_retention_strategy_keeps_seven_of_a_hundred():
-    kept = retained_epochs(100, keep_last=3, every=25, best_epoch=72)
-    assert kept == [25, 50, 72, 75, 98, 99, 100] and len(kept) == 3 + 1 + 3
-
-
-@pytest.mark.parametrize("source", ["07_optimizers/07_optimizers.py", "08_training/08_training.py"])
-def test_every_solution_block_has_a_hint_and_stays_short(source):
-    """Brief rule 7: one to three comment lines above each block, the first a `# Hint:` naming the
-    chapter section; a block is something a learner writes (train_epoch's is a loop body)."""
-    lines = (Path(__file__).resolve().parent.parent / "src" / source).read_text().split("\n")
-    starts = [i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION"]
-    assert starts
-    for start in starts:
-        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-        above = start - 1
-        while lines[above].startswith(indent + "#") and not lines[above].strip().startswith("###"):
-            above -= 1
-        hint = lines[above + 1:start]
-        assert 1 <= len(hint) <= 3 and hint[0].strip().startswith("# Hint:"), (source, start + 1)
-        assert "chapter 0" in " ".join(hint), (source, start + 1)
-        end = next(i for i in range(start, len(lines)) if lines[i].strip() == "### END SOLUTION")
-        assert end - start - 1 <= 25, (source, start + 1, end - start - 1)

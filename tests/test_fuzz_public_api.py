@@ -58,9 +58,13 @@ from hypothesis.extra import numpy as hnp
 import tinytorch
 import tinytorch.core
 from tinytorch import datasets, milestones
-from tinytorch.core import (activations, autograd, checkpoint, clipping, dataloader, flat, kernels, layers,
-                            losses, memory, metrics, models, optimizers, schedule, spatial, tensor, training)
-from tinytorch.utils import datafiles, validation
+from tinytorch.core import (activations, autograd, clipping, datafiles, dataloader, flat, kernels, layers,
+                            losses, metrics, optimizers, schedule, spatial, tensor, training)
+from tinytorch.utils import atomic_write, checkpoint_retention, validation
+from tinytorch.utils import checkpoint_file as checkpoint_format
+from tinytorch.utils import model_adapter as models
+from tinytorch.utils import training_memory as memory
+from tinytorch.utils.epoch_run import EpochRun
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
 from tinytorch.core.layers import Dropout, Linear, Module, Sequential, manual_seed
@@ -634,33 +638,33 @@ recipe("set_model_random_state", fn_recipe(models.set_model_random_state, lambda
     "model": model(), "states": model().random_state()},
     aliases={"model": (*_MODEL_WORDS, "random state", "generators"), "states": ("random state",)}))
 
-recipe("write_checkpoint", fn_recipe(checkpoint.write_checkpoint, lambda env: {
+recipe("write_checkpoint", fn_recipe(checkpoint_format.write_checkpoint, lambda env: {
     "path": env / "out.ckpt", "state": {"w": np.ones(3, np.float32), "n": 2}, "extra_metadata": {"note": "x"}},
     aliases={"state": ("checkpoint state",)}))
 _FILE_WORDS = {"path": ("checkpoint",)}      # "<file> is not a valid TinyTorch checkpoint: ..."
-recipe("read_checkpoint", fn_recipe(checkpoint.read_checkpoint, lambda env: {"path": checkpoint_file(env)},
+recipe("read_checkpoint", fn_recipe(checkpoint_format.read_checkpoint, lambda env: {"path": checkpoint_file(env)},
                                     aliases=_FILE_WORDS))
-recipe("checkpoint_metadata", fn_recipe(checkpoint.checkpoint_metadata, lambda env: {"path": checkpoint_file(env)},
+recipe("checkpoint_metadata", fn_recipe(checkpoint_format.checkpoint_metadata, lambda env: {"path": checkpoint_file(env)},
                                         aliases=_FILE_WORDS))
-recipe("write_atomically", fn_recipe(checkpoint.write_atomically, lambda env: {
+recipe("write_atomically", fn_recipe(atomic_write.write_atomically, lambda env: {
     "path": env / "note.txt", "write": lambda tmp: Path(tmp).write_text("hello")}))
-recipe("retained_epochs", fn_recipe(checkpoint.retained_epochs, lambda env: {
+recipe("retained_epochs", fn_recipe(checkpoint_retention.retained_epochs, lambda env: {
     "saved_epochs": [1, 2, 3, 4, 5], "keep_last": 2, "every": 2, "best_epoch": 1}))
-recipe("improves", fn_recipe(checkpoint.improves, lambda env: {"value": 0.5, "best": 1.0, "mode": "min"}))
-recipe("CheckpointManager", fn_recipe(checkpoint.CheckpointManager, lambda env: {
+recipe("improves", fn_recipe(checkpoint_retention.improves, lambda env: {"value": 0.5, "best": 1.0, "mode": "min"}))
+recipe("CheckpointManager", fn_recipe(checkpoint_retention.CheckpointManager, lambda env: {
     "directory": env / "ckpts", "keep_last": 2, "keep_best": True, "monitor": "eval_loss", "mode": "min", "every": None}))
 
 
 def _manager(env):
-    manager = checkpoint.CheckpointManager(env / "ckpts", keep_last=1)
+    manager = checkpoint_retention.CheckpointManager(env / "ckpts", keep_last=1)
     manager.save({"w": np.ones(2, np.float32)}, epoch=1, value=0.5)
     return manager
 
 
-recipe("CheckpointManager.save", method_recipe(checkpoint.CheckpointManager, "save", lambda env: {
+recipe("CheckpointManager.save", method_recipe(checkpoint_retention.CheckpointManager, "save", lambda env: {
     "self": _manager(env), "state": {"w": np.zeros(2, np.float32)}, "epoch": 2, "value": 0.25},
     aliases={"state": ("checkpoint state",)}))
-recipe("CheckpointManager.path_for", method_recipe(checkpoint.CheckpointManager, "path_for",
+recipe("CheckpointManager.path_for", method_recipe(checkpoint_retention.CheckpointManager, "path_for",
                                                    lambda env: {"self": _manager(env), "epoch": 3}))
 
 # a list in the scheduler's place is the older Trainer(model, optimizer, loss_fn, metrics) call
@@ -699,6 +703,21 @@ recipe("Trainer.save_checkpoint", method_recipe(Trainer, "save_checkpoint", lamb
     "self": trainer(trained=True), "path": env / "t.ckpt"}))
 recipe("Trainer.load_checkpoint", method_recipe(Trainer, "load_checkpoint", lambda env: {
     "self": trainer(), "path": checkpoint_file(env)}, aliases=_FILE_WORDS))
+def _training_run(env):
+    """A trainer and the EpochRun of a training pass with one batch's gradient in its window."""
+    t = trainer(trained=True)
+    run = EpochRun(t, loader(), training=True).__enter__()
+    inputs, targets = next(run.batches())
+    outputs = t.model.forward(inputs)
+    loss = t.loss_fn(outputs, targets)
+    run.window.add(len(targets))
+    loss.backward()
+    return {"self": t, "run": run}
+
+
+recipe("Trainer.update", method_recipe(Trainer, "update", _training_run, also=_EPOCH_ERRORS))
+recipe("Accuracy.for_loss", method_recipe(Accuracy, "for_loss", lambda env: {"self": Accuracy(),
+                                                                             "loss_fn": CrossEntropyLoss()}))
 recipe("Trainer.training_mode", setter_recipe(Trainer, "training_mode", lambda env: {"self": trainer(), "value": False},
                                               aliases={"value": ("training_mode",)}))
 
@@ -1430,32 +1449,32 @@ def test_junk_entries_of_a_module_state_are_refused_before_anything_changes():
      r"Adam.state_dict copy must be True or False"),
     (lambda env: trainer().state_dict(copy="no"), TypeError, r"Trainer.state_dict copy must be True or False"),
     (lambda env: models.set_training(3.5, False), TypeError, r"set_training model 3.5 has no train\(\)/eval\(\)"),
-    (lambda env: models.run_model(None, leaf()), TypeError, r"run_model model None \(NoneType\) has neither forward"),
+    (lambda env: models.run_model(None, leaf()), TypeError, r"run_model model None \(NoneType\) has no forward"),
     (lambda env: Accuracy()([[0.1, 0.9], [0.2]], [1, 0]), ValueError, r"Accuracy y_pred: Tensor data must be"),
     (lambda env: metrics.MeanAbsoluteError()([1.0, 2.0], [[1.0], [2.0, 3.0]]), ValueError,
      r"MeanAbsoluteError y_true: Tensor data must be"),
-    (lambda env: checkpoint.write_checkpoint(env / "a.ckpt", {"w": np.array(["a"])}), TypeError,
+    (lambda env: checkpoint_format.write_checkpoint(env / "a.ckpt", {"w": np.array(["a"])}), TypeError,
      r"checkpoint state at 'w' holds an array of dtype <U1"),
-    (lambda env: checkpoint.write_checkpoint(env, {"w": np.ones(2)}), ValueError,
+    (lambda env: checkpoint_format.write_checkpoint(env, {"w": np.ones(2)}), ValueError,
      r"write_checkpoint path '.*' is a folder, not a file"),
-    (lambda env: checkpoint.write_checkpoint("", {"w": np.ones(2)}), ValueError, r"write_checkpoint path is empty"),
-    (lambda env: checkpoint.write_checkpoint(env / "a.ckpt", {}, extra_metadata=[("a", "b")]), TypeError,
+    (lambda env: checkpoint_format.write_checkpoint("", {"w": np.ones(2)}), ValueError, r"write_checkpoint path is empty"),
+    (lambda env: checkpoint_format.write_checkpoint(env / "a.ckpt", {}, extra_metadata=[("a", "b")]), TypeError,
      r"write_checkpoint extra_metadata must be a dict"),
-    (lambda env: checkpoint.write_atomically(env / "a.txt", "text"), TypeError,
+    (lambda env: atomic_write.write_atomically(env / "a.txt", "text"), TypeError,
      r"write_atomically write must be a function"),
-    (lambda env: checkpoint.checkpoint_metadata(0), TypeError, r"checkpoint_metadata path must be a path \(a str or pathlib.Path\)"),
-    (lambda env: checkpoint.checkpoint_metadata(env), ValueError, r"is not a valid TinyTorch checkpoint: it is not "
+    (lambda env: checkpoint_format.checkpoint_metadata(0), TypeError, r"checkpoint_metadata path must be a path \(a str or pathlib.Path\)"),
+    (lambda env: checkpoint_format.checkpoint_metadata(env), ValueError, r"is not a valid TinyTorch checkpoint: it is not "
                                                                    r"a regular file"),
-    (lambda env: checkpoint.read_checkpoint(b"x.ckpt"), TypeError, r"read_checkpoint path must be a path"),
-    (lambda env: checkpoint.retained_epochs(2**70, keep_last=2, every=2), ValueError,
+    (lambda env: checkpoint_format.read_checkpoint(b"x.ckpt"), TypeError, r"read_checkpoint path must be a path"),
+    (lambda env: checkpoint_retention.retained_epochs(2**70, keep_last=2, every=2), ValueError,
      r"retained_epochs saved_epochs must be <= 10000000, got 1180591620717411303424"),
-    (lambda env: checkpoint.retained_epochs(2.5), TypeError, r"retained_epochs saved_epochs must be a number"),
-    (lambda env: checkpoint.retained_epochs([1, 2], best_epoch=np.ones(2)), TypeError,
+    (lambda env: checkpoint_retention.retained_epochs(2.5), TypeError, r"retained_epochs saved_epochs must be a number"),
+    (lambda env: checkpoint_retention.retained_epochs([1, 2], best_epoch=np.ones(2)), TypeError,
      r"retained_epochs best_epoch must be an integer"),
-    (lambda env: checkpoint.improves(0.5, "1.0", "min"), TypeError, r"improves best must be a number or None"),
-    (lambda env: checkpoint.improves(0.5, 1.0, np.array(["min"])), TypeError, r"improves mode must be one of"),
-    (lambda env: checkpoint.CheckpointManager(_garbage_file(env)), ValueError, r"is a file, not a folder"),
-    (lambda env: checkpoint.CheckpointManager(""), ValueError, r"CheckpointManager directory is empty"),
+    (lambda env: checkpoint_retention.improves(0.5, "1.0", "min"), TypeError, r"improves best must be a number or None"),
+    (lambda env: checkpoint_retention.improves(0.5, 1.0, np.array(["min"])), TypeError, r"improves mode must be one of"),
+    (lambda env: checkpoint_retention.CheckpointManager(_garbage_file(env)), ValueError, r"is a file, not a folder"),
+    (lambda env: checkpoint_retention.CheckpointManager(""), ValueError, r"CheckpointManager directory is empty"),
     (lambda env: memory.training_memory(model(), optimizer=3), TypeError, r"training_memory optimizer must be"),
     (lambda env: memory.training_memory(model(), batch_size=4, input_shape=3), TypeError,
      r"training_memory input_shape must be a tuple"),
@@ -1478,9 +1497,9 @@ def test_module_08_and_09_arguments_the_fuzz_found_unnamed(call, error, words):
 
 
 def test_retained_epochs_of_a_long_run_are_computed_and_a_run_past_the_bound_is_refused_at_once():
-    assert checkpoint.retained_epochs(10**6, keep_last=2, every=None, best_epoch=7) == [7, 10**6 - 1, 10**6]
+    assert checkpoint_retention.retained_epochs(10**6, keep_last=2, every=None, best_epoch=7) == [7, 10**6 - 1, 10**6]
     with pytest.raises(ValueError, match=r"saved_epochs must be <= 10000000, got 1000000000000000"):
-        checkpoint.retained_epochs(10**15, keep_last=2, every=None, best_epoch=7)
+        checkpoint_retention.retained_epochs(10**15, keep_last=2, every=None, best_epoch=7)
 
 
 # ---- state_dict round trips: loading what state_dict() gave changes nothing, and a fresh object

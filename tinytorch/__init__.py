@@ -3,8 +3,9 @@
 Hand-written (not generated): it only re-exports the public names of the generated modules in
 `tinytorch.core`, so that `from tinytorch import Trainer, CosineSchedule, SGD, MSELoss` works.
 Each concept lives in the module named after it: `tinytorch.core.tensor`, `.layers`, `.losses`, ...
-(module 08 exports `.schedule`, `.clipping`, `.metrics`, `.checkpoint`, `.models`, `.memory`, `.training`;
-module 11 `.kernels`, `.flat`, `.acceleration`).
+(module 08 exports `.schedule`, `.clipping`, `.metrics`, `.training`; module 11 `.kernels`, `.flat`,
+`.acceleration`). The checkpoint files, their retention and the memory accounting are provided
+infrastructure in `tinytorch.utils`.
 """
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.autograd import is_grad_enabled, no_grad
@@ -17,12 +18,13 @@ from tinytorch.core.metrics import Accuracy, MeanAbsoluteError
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.spatial import AvgPool2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.checkpoint import CheckpointManager, read_checkpoint, retained_epochs, write_checkpoint
 from tinytorch.core.clipping import clip_grad_norm, grad_norm
-from tinytorch.core.memory import memory_table, training_memory
 from tinytorch.core.schedule import CosineSchedule
 from tinytorch.core.training import Trainer
 from tinytorch.core.acceleration import FusedCrossEntropyLoss, FusedLinear, accelerate
+from tinytorch.utils.checkpoint_file import read_checkpoint, write_checkpoint
+from tinytorch.utils.checkpoint_retention import CheckpointManager, retained_epochs
+from tinytorch.utils.training_memory import memory_table, training_memory
 
 __version__ = "0.1.0"
 

@@ -12,20 +12,17 @@ __all__ = ["CosineSchedule"]
 class CosineSchedule:
     """Cosine annealing from ``max_lr`` to ``min_lr`` over ``total_epochs``, with optional warmup.
 
-    ``get_lr(epoch)`` is, for ``warmup_epochs <= epoch < total_epochs``,
-    ``min_lr + (max_lr - min_lr) * (1 + cos(pi * (epoch - W) / (total_epochs - W))) / 2`` with
-    ``W = warmup_epochs`` (so with no warmup it is the textbook formula); during warmup it is
-    ``max_lr * (epoch + 1) / (W + 1)``; and it is exactly ``min_lr`` for every
-    ``epoch >= total_epochs``. Unlike PyTorch's ``CosineAnnealingLR``, which is periodic past
-    ``T_max`` (the rate rises again), this schedule holds ``min_lr`` once the schedule is over;
-    for epochs ``0..total_epochs`` the two agree.
+    ``get_lr(epoch)`` is ``min_lr + (max_lr - min_lr) * (1 + cos(pi * t)) / 2`` with ``t`` the
+    fraction of the schedule done, ``(epoch - W) / (total_epochs - W)`` for ``W = warmup_epochs``;
+    during warmup it is ``max_lr * (epoch + 1) / (W + 1)``; from ``total_epochs`` on it is exactly
+    ``min_lr`` (PyTorch's ``CosineAnnealingLR`` rises again there; up to it the two agree).
 
     >>> s = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=100)
     >>> [round(s.get_lr(e), 4) for e in (0, 25, 50, 75, 100, 150)]
     [0.1, 0.0868, 0.055, 0.0232, 0.01, 0.01]
     """
 
-    _KEYS = ("max_lr", "min_lr", "total_epochs", "warmup_epochs")
+    KEYS = ("max_lr", "min_lr", "total_epochs", "warmup_epochs")
 
     def __init__(self, max_lr=0.1, min_lr=0.01, total_epochs=100, warmup_epochs=0):
         max_lr = check_number("CosineSchedule max_lr", max_lr, minimum=0.0)
@@ -57,14 +54,14 @@ class CosineSchedule:
 
     def state_dict(self) -> dict:
         """Plain, JSON-able hyperparameters (the schedule has no other state)."""
-        return {key: getattr(self, key) for key in self._KEYS}
+        return {key: getattr(self, key) for key in self.KEYS}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``state_dict()``; everything is validated before anything changes."""
         if not isinstance(state, dict):
             raise TypeError(f"CosineSchedule.load_state_dict state must be a dict, got {describe(state)}")
-        if set(state) != set(self._KEYS):
-            raise ValueError(f"CosineSchedule.load_state_dict state must have keys {sorted(self._KEYS)}, "
+        if set(state) != set(self.KEYS):
+            raise ValueError(f"CosineSchedule.load_state_dict state must have keys {sorted(self.KEYS)}, "
                              f"got {sorted(map(str, state))}")
         checked = CosineSchedule(**state)        # runs every validation of __init__
         self.__dict__.update(checked.__dict__)

@@ -1,15 +1,21 @@
-# GENERATED FILE: DO NOT EDIT. Source: src/08_training/08_training.py
-# Edit the source, then run `make export` to regenerate this file.
+"""Where the bytes of a training run go: ``training_memory`` (measured) and ``memory_table`` (textbook).
 
-"""Where the bytes of a training run go (exported from module 08, src/08_training)."""
+Hand-written provided infrastructure (DESIGN.md, "Provided infrastructure"): no notebook exports it
+and no learner writes it; chapter 08 uses it to count the bytes of parameters, gradients, optimizer
+state and activations. Parameters, gradients and optimizer state are measured from the real buffers
+(``.nbytes``, the optimizer read through the no-copy view ``state_dict(copy=False)``; a gradient not
+allocated yet counts at the size it will have). Activations are an estimate: a batch of zeros goes
+through the model under ``no_grad`` in eval mode, adding up the bytes of the input and of each
+layer's output.
+"""
 import math
 
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.models import is_training, model_parameters, run_model, set_training
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
+from tinytorch.utils.model_adapter import is_training, model_parameters, run_model, set_training
 from tinytorch.utils.validation import check_choice, check_int, describe
 
 __all__ = ["memory_table", "training_memory"]
@@ -27,8 +33,6 @@ def memory_table(num_params: int, optimizer: str = "adam", bytes_per_param: int 
     bytes_per_param = check_int("memory_table bytes_per_param", bytes_per_param, 1)
     key = check_choice("memory_table optimizer", str(optimizer).lower() if isinstance(optimizer, str) else optimizer,
                        sorted(_OPTIMIZER_SLOTS))
-    # Hint: parameters and gradients take num_params * bytes_per_param each; the optimizer state
-    # is that many bytes per slot (_OPTIMIZER_SLOTS) (chapter 08, "Where training memory goes").
     params = num_params * bytes_per_param
     state = _OPTIMIZER_SLOTS[key] * params
     total = 2 * params + state

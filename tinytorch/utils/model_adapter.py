@@ -1,7 +1,21 @@
-# GENERATED FILE: DO NOT EDIT. Source: src/08_training/08_training.py
-# Edit the source, then run `make export` to regenerate this file.
+"""What training needs from a model, for ``Module``s and plain objects alike.
 
-"""What training needs from a model, for Modules and plain objects alike (exported from module 08)."""
+Hand-written provided infrastructure (DESIGN.md, "Provided infrastructure"): no notebook exports it
+and no learner writes it. The seeds train plain objects as often as ``Module``s (``SimpleNN`` has
+``forward(x)``, ``parameters()`` returning a list and a ``training`` attribute, and is neither a
+``Module`` nor callable), so training asks a model for two things only, ``forward(x)`` and
+``parameters()`` returning a list of Tensors, and uses more when it is there:
+
+- mode: ``train()`` / ``eval()`` when the model has them, else its ``training`` attribute is set;
+- state: a ``Module``'s named arrays (``layers.0.weight``, ...); a plain model's parameters by
+  position (``parameters.0``, ...), restored with the same checks (count, shapes, dtypes) before
+  anything changes;
+- random generators (Dropout's): ``random_state()`` / ``set_random_state()`` when present.
+
+A model lacking the two is a ``TypeError`` that says what a model needs.
+"""
+from copy import deepcopy
+
 import numpy as np
 
 from tinytorch.core.layers import Module
@@ -11,7 +25,7 @@ from tinytorch.utils.validation import check_bool, describe
 __all__ = ["check_model", "model_parameters", "run_model", "is_training", "set_training",
            "model_state", "load_model_state", "model_random_state", "set_model_random_state"]
 
-_NEEDS = "a model needs forward(x) (or to be callable) and parameters() returning a list of Tensors"
+_NEEDS = "a model needs forward(x) and parameters() returning a list of Tensors"
 
 
 def model_parameters(model) -> list:
@@ -29,19 +43,17 @@ def model_parameters(model) -> list:
 
 
 def check_model(model) -> None:
-    """TypeError unless ``model`` has forward (or __call__) and parameters() giving Tensors."""
-    if not (callable(model) or callable(getattr(model, "forward", None))):
-        raise TypeError(f"{describe(model)} has neither forward(x) nor __call__: {_NEEDS}")
+    """TypeError unless ``model`` has forward(x) and parameters() giving Tensors."""
+    if not callable(getattr(model, "forward", None)):
+        raise TypeError(f"{describe(model)} has no forward(x) method: {_NEEDS}")
     model_parameters(model)
 
 
 def run_model(model, inputs):
-    """``model(inputs)`` when the model is callable, else ``model.forward(inputs)``."""
-    if callable(model):
-        return model(inputs)
+    """``model.forward(inputs)``, after checking that the model has a forward method."""
     forward = getattr(model, "forward", None)
     if not callable(forward):
-        raise TypeError(f"run_model model {describe(model)} has neither forward(x) nor __call__: {_NEEDS}")
+        raise TypeError(f"run_model model {describe(model)} has no forward(x) method: {_NEEDS}")
     return forward(inputs)
 
 
@@ -102,9 +114,9 @@ def load_model_state(model, state) -> None:
 
 
 def model_random_state(model):
-    """The model's ``random_state()`` (its generators' states) when it has one, else None."""
+    """A copy of the model's ``random_state()`` (its generators' states) when it has one, else None."""
     getter = getattr(model, "random_state", None)
-    return getter() if callable(getter) else None
+    return deepcopy(getter()) if callable(getter) else None
 
 
 def set_model_random_state(model, states) -> None:

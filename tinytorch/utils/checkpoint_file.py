@@ -1,28 +1,35 @@
-# GENERATED FILE: DO NOT EDIT. Source: src/08_training/08_training.py
-# Edit the source, then run `make export` to regenerate this file.
+"""The checkpoint file: write, read and verify a state dict (``write_checkpoint``, ``read_checkpoint``,
+``checkpoint_metadata``).
 
-"""Checkpoint files: write, read and verify a state dict; keep the right files (exported from module 08).
+Hand-written provided infrastructure (DESIGN.md, "Provided infrastructure"): no notebook exports it
+and no learner writes it. It knows no trainer: a *state dict* (nested dicts, lists and tuples of
+numbers, strings, None and ndarrays) goes in and comes back out, verified.
 
-Knows no trainer: everything here takes or returns state dicts (nested dicts, lists, tuples, numbers,
-strings, None and ndarrays)."""
-
+The file is one safetensors file: an 8-byte little-endian header length, a JSON header (each
+array's dtype, shape and byte offsets, plus a ``__metadata__`` map of str to str), then the raw array
+bytes. The metadata holds ``format`` (``tinytorch.checkpoint``), ``format_version``, ``state`` (the
+rest of the state as canonical JSON, a placeholder where each array goes) and ``crc32c``, one
+CRC-32C over every array's name, dtype, shape and bytes in sorted name order, then the state JSON.
+Nothing is ever unpickled. Reading is bounded before any JSON is parsed (``MAX_HEADER_BYTES``,
+``MAX_ARRAYS``, ``MAX_DIMS``), reads the file into memory instead of mapping it (a file truncated
+under a map kills the reader with SIGBUS; a short read is a ``ValueError``), and verifies the
+checksum before anything is returned. Files are written through ``write_atomically``.
+"""
 import json
 import math
 import os
-import re
 import struct
-import tempfile
 from pathlib import Path
 
 import google_crc32c
 import numpy as np
 import safetensors.numpy
 
-from tinytorch.utils.validation import check_bool, check_choice, check_int, check_path, describe
+from tinytorch.utils.atomic_write import write_atomically
+from tinytorch.utils.validation import check_path, describe
 
-__all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata", "write_atomically",
-           "retained_epochs", "improves", "CheckpointManager",
-           "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "MAX_HEADER_BYTES", "MAX_ARRAYS"]
+__all__ = ["write_checkpoint", "read_checkpoint", "checkpoint_metadata",
+           "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "MAX_HEADER_BYTES", "MAX_ARRAYS", "MAX_DIMS"]
 
 CHECKPOINT_FORMAT = "tinytorch.checkpoint"
 CHECKPOINT_VERSION = 2          # 2: each owner stores its own state_dict (module 08, second pass)
@@ -104,55 +111,6 @@ def _checksum(arrays: dict, state_json: str) -> str:
         crc = google_crc32c.extend(crc, np.ascontiguousarray(a).reshape(-1).view(np.uint8))
     return f"{google_crc32c.extend(crc, state_json.encode()):08x}"
 
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:                              # platforms that cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path, write) -> Path:
-    """Make ``path`` hold what ``write(temporary_path)`` writes, all or nothing, durably.
-
-    The temporary file lives in the same folder, is fsynced, renamed onto ``path`` with
-    ``os.replace`` (atomic on POSIX local file systems), and the folder is fsynced so the rename
-    survives a crash. On any failure the temporary file is removed and ``path`` is untouched.
-    """
-    path = check_path("write_atomically path", path, file=True)
-    if not callable(write):
-        raise TypeError(f"write_atomically write must be a function write(temporary_path), got {describe(write)}")
-    directory = path.parent
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"write_atomically path {str(path)!r}: {str(directory)!r} is a file, not a folder")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.close(fd)
-        write(tmp)
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-    return path
 
 
 def write_checkpoint(path, state: dict, extra_metadata=None) -> Path:
@@ -323,176 +281,3 @@ def read_checkpoint(path) -> dict:
     if used != set(arrays):
         raise _bad(path, f"arrays {_few(set(arrays) - used)} are not referenced by the state")
     return state
-
-
-MAX_EPOCHS = 10_000_000   # retained_epochs looks at every saved epoch: a bound on that work
-
-
-def retained_epochs(saved_epochs, keep_last: int = 3, every=None, best_epoch=None) -> list:
-    """The epochs a ``CheckpointManager`` keeps: the last ``keep_last`` saved, ``best_epoch``, and
-    every saved epoch that is a multiple of ``every``. ``saved_epochs`` may be an int ``E``
-    (meaning epochs 1..E were saved).
-
-    >>> retained_epochs(100, keep_last=3, every=25, best_epoch=72)
-    [25, 50, 72, 75, 98, 99, 100]
-    """
-    if isinstance(saved_epochs, (int, np.integer)) and not isinstance(saved_epochs, (bool, np.bool_)):
-        count = check_int("retained_epochs saved_epochs", saved_epochs, 0)
-        if count > MAX_EPOCHS:       # the rule below walks every saved epoch: bound the work
-            raise ValueError(f"retained_epochs saved_epochs must be <= {MAX_EPOCHS}, got {count}")
-        saved = range(1, count + 1)
-    elif isinstance(saved_epochs, (str, bytes)) or not hasattr(saved_epochs, "__iter__"):
-        raise TypeError(f"retained_epochs saved_epochs must be a number of epochs or a list of epochs, "
-                        f"got {describe(saved_epochs)}")
-    else:
-        saved = sorted({check_int("retained_epochs saved_epochs entry", e, 0) for e in saved_epochs})
-        if len(saved) > MAX_EPOCHS:
-            raise ValueError(f"retained_epochs saved_epochs must list at most {MAX_EPOCHS} epochs, "
-                             f"got {len(saved)}")
-    keep_last = check_int("retained_epochs keep_last", keep_last, 0)
-    every = None if every is None else check_int("retained_epochs every", every, 1)
-    best_epoch = None if best_epoch is None else check_int("retained_epochs best_epoch", best_epoch, 0)
-    # Hint: keep the last keep_last saved epochs, every saved multiple of `every` (if set) and
-    # best_epoch (if it was saved) (chapter 08, "Keeping the right checkpoints").
-    kept = set(saved[-keep_last:]) if keep_last else set()
-    if every is not None:
-        kept.update(e for e in saved if e % every == 0)
-    if best_epoch is not None and best_epoch in saved:
-        kept.add(best_epoch)
-    return sorted(kept)
-
-
-def improves(value, best, mode: str) -> bool:
-    """Whether ``value`` beats ``best`` (None: nothing yet) when ``mode`` is "min" or "max";
-    a missing or non-finite value never does."""
-    mode = check_choice("improves mode", mode, ("min", "max"))
-    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float))):
-        raise TypeError(f"improves best must be a number or None, got {describe(best)}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return False
-    return best is None or (value < best if mode == "min" else value > best)
-
-
-class CheckpointManager:
-    """Save checkpoints into ``directory`` and keep only the last ``keep_last``, the best by
-    ``monitor`` (``mode`` "min": lowest is best, "max": highest) when ``keep_best``, and the
-    milestones (every ``every``-th epoch) when ``every`` is set. Files are
-    ``epoch_<e>.safetensors``; other files are never touched. The file just written is never
-    deleted, and settings that keep nothing (``keep_last=0``, ``keep_best=False``, no ``every``) are
-    refused.
-    """
-
-    INDEX = "checkpoints.json"
-    _NAME = re.compile(r"epoch_(\d+)\.safetensors")
-
-    def __init__(self, directory, keep_last: int = 3, keep_best: bool = True, monitor: str = "eval_loss",
-                 mode: str = "min", every=None):
-        check_path("CheckpointManager directory", directory)
-        if Path(directory).exists() and not Path(directory).is_dir():
-            raise ValueError(f"CheckpointManager directory {os.fspath(directory)!r} is a file, not a folder")
-        keep_last = check_int("CheckpointManager keep_last", keep_last, 0)
-        keep_best = check_bool("CheckpointManager keep_best", keep_best)
-        mode = check_choice("CheckpointManager mode", mode, ("min", "max"))
-        if not isinstance(monitor, str) or not monitor:
-            raise TypeError(f"CheckpointManager monitor must be a history key (a str), got {describe(monitor)}")
-        every = None if every is None else check_int("CheckpointManager every", every, 1)
-        if keep_last == 0 and not keep_best and every is None:
-            raise ValueError("CheckpointManager with keep_last=0, keep_best=False and every=None would keep "
-                             "no checkpoint at all: keep at least one kind")
-        self.directory = Path(directory)
-        self.keep_last, self.keep_best, self.monitor, self.mode, self.every = keep_last, keep_best, monitor, mode, every
-        self.records = self._load_index()      # epoch -> monitored value (or None)
-
-    # -- the index: a cache of what the files say ---------------------------------------------------
-    def _on_disk(self) -> dict:
-        """{epoch: path} of the checkpoint files in the folder."""
-        found = {}
-        if self.directory.is_dir():
-            for path in self.directory.iterdir():
-                match = self._NAME.fullmatch(path.name)
-                if match and path.is_file():
-                    found[int(match.group(1))] = path
-        return found
-
-    def _load_index(self) -> dict:
-        on_disk = self._on_disk()
-        try:
-            loaded = json.loads((self.directory / self.INDEX).read_text())
-            records = {int(e): v for e, v in loaded["records"].items()}
-            if set(records) == set(on_disk) and all(v is None or isinstance(v, (int, float))
-                                                    for v in records.values()):
-                return records
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
-        return self._rebuild(on_disk)                # missing, damaged or stale: ask the files
-
-    def _rebuild(self, on_disk: dict) -> dict:
-        records = {}
-        for epoch, path in on_disk.items():
-            value = None
-            try:
-                stored = json.loads(checkpoint_metadata(path).get("monitored", "{}"))
-                if stored.get("monitor") == self.monitor and isinstance(stored.get("value"), (int, float)):
-                    value = float(stored["value"])
-            except (OSError, ValueError, AttributeError):
-                pass
-            records[epoch] = value
-        return records
-
-    def _write_index(self) -> None:
-        text = json.dumps({"monitor": self.monitor, "mode": self.mode,
-                           "records": {str(e): v for e, v in sorted(self.records.items())}}, indent=1)
-        write_atomically(self.directory / self.INDEX, lambda tmp: Path(tmp).write_text(text))
-
-    # -- what is kept ---------------------------------------------------------------------------------
-    def path_for(self, epoch: int) -> Path:
-        return self.directory / f"epoch_{check_int('CheckpointManager epoch', epoch, 0)}.safetensors"
-
-    @property
-    def best_epoch(self):
-        best = None
-        for epoch in sorted(self.records):
-            if improves(self.records[epoch], None if best is None else self.records[best], self.mode):
-                best = epoch
-        return best
-
-    @property
-    def best_path(self):
-        best = self.best_epoch
-        return None if best is None else self.path_for(best)
-
-    @property
-    def latest_path(self):
-        return self.path_for(max(self.records)) if self.records else None
-
-    def kept_epochs(self) -> list:
-        best = self.best_epoch if self.keep_best else None
-        return retained_epochs(self.records, self.keep_last, self.every, best)
-
-    def save(self, state: dict, epoch: int, value=None) -> Path:
-        """Write ``state`` as the checkpoint of ``epoch`` with monitored ``value`` (a number or None:
-        such an epoch is never "best"), prune what the policy no longer keeps, return the path."""
-        epoch = check_int("CheckpointManager.save epoch", epoch, 0)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))):
-            raise TypeError(f"CheckpointManager.save value must be a number or None, got {describe(value)}")
-        value = None if value is None or not math.isfinite(float(value)) else float(value)
-        monitored = json.dumps({"monitor": self.monitor, "value": value})
-        path = write_checkpoint(self.path_for(epoch), state, extra_metadata={"monitored": monitored})
-        self.records[epoch] = value
-        keep = set(self.kept_epochs()) | {epoch}        # never delete the file just written
-        for old in sorted(set(self.records) - keep):
-            try:
-                self.path_for(old).unlink()
-            except FileNotFoundError:
-                pass
-            del self.records[old]
-        self._write_index()
-        return path
-
-    def files(self) -> list:
-        """The checkpoint files in the folder, by epoch."""
-        return [path for _, path in sorted(self._on_disk().items())]
-
-    def __repr__(self) -> str:
-        return (f"CheckpointManager({str(self.directory)!r}, keep_last={self.keep_last}, keep_best={self.keep_best}, "
-                f"monitor={self.monitor!r}, mode={self.mode!r}, every={self.every})")
