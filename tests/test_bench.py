@@ -27,9 +27,10 @@ def load(name: str):
     return module
 
 
-def test_hand_numpy_step_trains_exactly_like_tinytorch():
-    tiny_step, model, _ = steps.tinytorch_step(SIZES, BATCH)
-    hand_step = steps.numpy_step(SIZES, BATCH)
+@pytest.mark.parametrize("accelerated", [False, True], ids=["plain", "accelerated, same kernels"])
+def test_hand_numpy_step_trains_exactly_like_tinytorch(accelerated):
+    tiny_step, model, _ = steps.tinytorch_step(SIZES, BATCH, accelerated=accelerated)
+    hand_step = steps.numpy_step(SIZES, BATCH, kernels=accelerated)
     start = [p.data.copy() for p in model.parameters()]
     for ours, theirs in zip(start, hand_step.params):
         np.testing.assert_array_equal(ours, theirs)     # the same initial weights
@@ -85,13 +86,14 @@ def test_scaling_writes_json_csv_and_plots(tmp_path):
     assert saved["rows"] == rows and saved["machine"]["numpy"] == np.__version__
     with paths["csv"].open() as f:
         table = list(csv.DictReader(f))
-    assert len(table) == len(rows) * 2                      # tinytorch and numpy per row
-    assert {r["system"] for r in table} == {"tinytorch", "numpy"}
+    systems = {"tinytorch", "accelerated", "numpy", "numpy_kernels"}    # plain and accelerated, by hand
+    assert len(table) == len(rows) * len(systems)                      # and with the same kernels
+    assert {r["system"] for r in table} == systems
     numpy_rows = [r for r in table if r["system"] == "numpy"]
     assert all(float(r["ratio_to_numpy"]) == 1.0 for r in numpy_rows)
     figure = scaling.plot(rows)
     assert len(figure.axes) == 2                             # one panel per width
-    assert len(figure.axes[0].lines) == 2                    # one line per system
+    assert len(figure.axes[0].lines) == len(systems)         # one line per system
 
 
 def test_runner_shows_unjudged_single_numbers(capsys):
