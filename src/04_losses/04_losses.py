@@ -209,6 +209,9 @@ _UNSIGNED = {}      # an integer dtype -> the unsigned dtype of its size and byt
 
 
 def class_labels(name: str, labels: np.ndarray, logits: Tensor) -> np.ndarray:
+    """`labels` checked as class labels for `logits` (N, C): integers of shape (N,) in 0..C-1."""
+    if not isinstance(labels, np.ndarray):
+        raise TypeError(f"{name}: class labels must be an integer array, got {describe(labels)}")
     n, c = logits.shape
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{name}: class-label targets of shape {labels.shape} must be integers, got dtype "

@@ -48,6 +48,14 @@ from tinytorch.utils.validation import describe
 __all__ = ["no_grad", "is_grad_enabled", "set_grad_enabled", "topological_order", "backward"]
 
 
+def _check_node(name: str, value) -> None:
+    """A TypeError naming `name` unless `value` is a tensor. A tensor is recognised by what the engine
+    uses (`data`, `requires_grad`, `parents`, `grad_fn`), not by its class: a notebook that defines
+    its own `Tensor` (module 01's, run as a script) hands its tensors to this engine too."""
+    if not all(hasattr(value, attribute) for attribute in ("data", "requires_grad", "parents", "grad_fn")):
+        raise TypeError(f"{name} must be a Tensor, got {describe(value)}")
+
+
 class no_grad(contextlib.ContextDecorator):
     """Stop recording the graph inside a `with` block (or a decorated function).
 
@@ -137,6 +145,7 @@ def topological_order(root: Tensor) -> list:
     >>> topological_order(z) == [z, y]
     True
     """
+    _check_node("topological_order root", root)
     # Hint: depth-first from root over parents whose grad_fn is not None; a node goes on the list
     # after all its parents; return the list reversed. An explicit stack of (node, expanded) pairs
     # avoids Python's recursion limit (chapter 06, "Walking the graph backwards").
@@ -188,11 +197,8 @@ def _graph_freed(grad):
 
 def _root_gradient(root, grad) -> np.ndarray:
     """The gradient to start from: 1 for a one-element root, else `grad`, checked and converted to
-    the root's shape and dtype. A tensor is recognised by what the engine uses (`data`,
-    `requires_grad`, `parents`, `grad_fn`), not by its class: a notebook that defines its own
-    `Tensor` (module 01's, run as a script) hands its tensors to this engine too."""
-    if not all(hasattr(root, name) for name in ("data", "requires_grad", "parents", "grad_fn")):
-        raise TypeError(f"backward root must be a Tensor, got {describe(root)}")
+    the root's shape and dtype."""
+    _check_node("backward root", root)
     if not root.requires_grad:
         raise RuntimeError("backward() called on a tensor that does not require grad: "
                            "no input of the computation had requires_grad=True")

@@ -243,19 +243,22 @@ import numpy as np
 
 from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
-from tinytorch.core.layers import Linear, Module
+from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
 from tinytorch.core.optimizers import Adam, Optimizer, SGD
 from tinytorch.core.tensor import Tensor
-from tinytorch.utils.validation import describe
+from tinytorch.utils.validation import check_number, describe
 
 __all__ = ["FusedLinear", "fused_linear", "FusedCrossEntropyLoss", "fused_cross_entropy",
            "update_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
 
 
 def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
-    """`x @ weight.T + bias` for a 2-D `x` as one graph node, by the kernels' routes (other inputs,
-    such as a batch of sequences, go through module 03's `linear`)."""
+    """`x @ weight.T + bias` for a 2-D `x` of the weight's dtype as one graph node, by the kernels'
+    routes (other inputs, such as a batch of sequences or integers, go through module 03's `linear`)."""
+    check_linear_arguments(x, weight, bias)
+    if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
+        return linear(x, weight, bias)
     # Hint: out = affine(x.data, w, b); backward returns input_gradient(g, w, x.data) (None when x
     # needs none), g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
     ### BEGIN SOLUTION
@@ -285,10 +288,7 @@ class FusedLinear(Linear):
         self.training = layer.training
 
     def forward(self, x) -> Tensor:
-        x = self.checked_input(x)
-        if x.data.ndim != 2:
-            return super().forward(x)
-        return fused_linear(x, self.weight, self.bias)
+        return fused_linear(self.checked_input(x), self.weight, self.bias)
 
     def __repr__(self) -> str:
         return "Fused" + super().__repr__()
@@ -625,6 +625,10 @@ class JoinedState:
 def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     """One call of `optimizer.update` on all parameters at once (see above); False, having changed
     nothing, when that does not apply."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    if type(lr) is not float:
+        lr = check_number("update_all_at_once lr", lr, minimum=0.0)
     params = optimizer.params
     if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
         return False

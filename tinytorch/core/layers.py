@@ -162,7 +162,7 @@ def _linear_input(name: str, x, weight: Tensor) -> Tensor:
                     f"the input (Tensor(x.data, dtype=np.{weight.data.dtype})) or the layer's parameters")
 
 
-def _check_linear_parameters(x, weight, bias) -> None:
+def check_linear_arguments(x, weight, bias) -> None:
     """TypeError / ValueError naming `linear`'s argument whose type or shape cannot work. One
     expression decides in the usual case (this runs on every Linear call); the messages are built
     only when it fails."""
@@ -186,7 +186,7 @@ def _check_linear_parameters(x, weight, bias) -> None:
 def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     """`x @ weight.T + bias` (no bias when `bias` is None). `x` must have the weight's dtype or be
     integer/bool (then it is converted to it); a float64 input to a float32 weight is a TypeError."""
-    _check_linear_parameters(x, weight, bias)
+    check_linear_arguments(x, weight, bias)
     if x.data.dtype != weight.data.dtype:
         x = _linear_input("linear", x, weight)
     # Hint: y = x @ W.T + b with the Tensor operations of module 01; leave the bias out when it is
