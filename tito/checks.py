@@ -64,7 +64,7 @@ def run_notebook(notebook: Path, package: Path, timeout: float = 900) -> Outcome
                                              (result.stderr or result.stdout)[-3000:]}],
                            output=result.stdout + result.stderr)
         report = json.loads(report_path.read_text(encoding="utf-8"))
-    failures = [report["failure"]] if report.get("failure") else []
+    failures = report.get("failures") or ([report["failure"]] if report.get("failure") else [])
     return Outcome(bool(report["ok"]), passed=len(report["checks"]), failures=failures,
                    output=report.get("output", "") + result.stderr, notes=report["checks"])
 
@@ -91,6 +91,10 @@ def run_tests(test_files: list[Path], package: Path, root: Path, verbose: bool =
         report = json.loads(report_path.read_text(encoding="utf-8"))
     counts = report["counts"]
     ok = result.returncode == 0 and counts["failed"] == 0 and counts["error"] == 0
+    if not ok and not report["failures"]:
+        output = (result.stdout or "") + (result.stderr or "")
+        report["failures"].append({"error": f"pytest stopped (exit {result.returncode})",
+                                   "message": output.strip()[-1500:]})
     notes = [f"{counts['skipped']} skipped"] if counts["skipped"] else []
     return Outcome(ok, passed=counts["passed"], failures=report["failures"],
                    output=(result.stdout or "") + (result.stderr or ""), notes=notes,

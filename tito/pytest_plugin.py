@@ -4,7 +4,8 @@ Loaded with `-p tito.pytest_plugin`. Before any test runs it checks that `import
 package named by $TITO_EXPECT_PACKAGE (the learner's), and stops the session otherwise: a check that
 quietly ran against the reference would call wrong code right. For each failing test it records a
 few lines (the test, the failing line, the values compared, the learner's function where it broke)
-and writes them, with the counts, as JSON to $TITO_REPORT.
+and writes them, with the counts, as JSON to $TITO_REPORT. Values are summarised as in the
+notebook checks (`tito.report`): an array is its shape, dtype and a few values, never a dump.
 """
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tito.notebook_runner import got_expected
+from tito.report import compared, difference, explained_pair, install_summaries, short_lines, summarise
 
 _FAILURES: list[dict] = []
 _COUNTS = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
 _SKIPS: list[str] = []
 _PASSED_BY_FILE: dict[str, int] = {}
+
+
+def pytest_configure(config) -> None:
+    install_summaries()
 
 
 def pytest_sessionstart(session) -> None:
@@ -49,7 +54,7 @@ def _summary(item, excinfo, when: str) -> dict:
         "test": f"{item.path.name}::{item.nodeid.split('::', 1)[-1]}",
         "stage": when,
         "error": excinfo.typename,
-        "message": "\n".join(lines[:10]),
+        "message": short_lines("\n".join(lines).strip("\n"), 10),
     }
     if in_test:
         entry = in_test[-1]
@@ -60,11 +65,25 @@ def _summary(item, excinfo, when: str) -> dict:
         whose = "yours" if reference and str(path.resolve()).startswith(reference) else "reference"
         summary["where"] = (f"{entry.name} in tinytorch/{'/'.join(path.parts[path.parts.index('tinytorch') + 1:])}"
                             f":{entry.lineno + 1} ({whose}): {str(entry.statement).strip()}")
-    compared = got_expected("\n".join(lines))
-    if compared:
-        summary["got"], summary["expected"] = compared
+    pair = explained_pair("\n".join(lines))
+    if pair:
+        summary["got"], summary["expected"] = pair
+    values = _values(in_test[-1]) if in_test else None
+    if values is not None:
+        got, expected = values
+        summary["got"], summary["expected"] = summarise(got), summarise(expected)
+        summary["difference"] = difference(got, expected)
     summary["where_lines"] = [l.strip() for l in lines[1:] if l.strip().startswith("+")][:4]
     return summary
+
+
+def _values(entry):
+    """(got, expected) of the failing line of the test, read back from its frame (tito.report)."""
+    try:
+        source = Path(str(entry.path)).read_text(encoding="utf-8")
+        return compared(entry.frame.raw, entry.lineno + 1, source)
+    except Exception:
+        return None
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -73,6 +92,16 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and call.excinfo is not None:
         _FAILURES.append(_summary(item, call.excinfo, call.when))
+
+
+def pytest_collectreport(report) -> None:
+    """A test file that cannot even be imported is a failure of its own (named by its file)."""
+    if report.failed:
+        _COUNTS["error"] += 1
+        text = str(report.longrepr)
+        _FAILURES.append({"test": Path(report.nodeid.split("::", 1)[0]).name or report.nodeid,
+                          "stage": "collect", "error": "the test file could not be imported",
+                          "message": short_lines(text.strip()[-2000:], 10)})
 
 
 def pytest_runtest_logreport(report) -> None:
