@@ -1,23 +1,27 @@
 """The `tito` command: build TinyTorch yourself, one module at a time.
 
     tito module start 08          copy module 08's student notebook to workspace/ and open JupyterLab
-    tito module complete 08       compile, export your cells, check them; record progress on success
+    tito module complete 08       check your code of module 08 in the course; on success it is yours
     tito test 08 | training       run module 08's tests against your package (--verbose: tracebacks)
-    tito module status            which modules are yours
+    tito module status            which modules are yours, and whether they still pass the checks
+    tito module update            after a course update: rebuild, re-check, refresh your notebooks
     tito module reset 08          fresh notebook; yours is kept in workspace/backups/
     tito system doctor            is everything in place?
     tito milestone run mlp        train the milestone network on your package
 
-Your package is workspace/package/tinytorch (gitignored): the modules you completed, and the
-reference for every other one. DESIGN.md ("The learner's workflow") explains how.
+Your package is workspace/package/tinytorch (gitignored): the course's package with your code in the
+solution blocks of the modules you completed. DESIGN.md ("The learner's workflow") explains how.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -29,6 +33,8 @@ from rich.table import Table
 
 from tito import cells as nb
 from tito import checks
+from tito import package
+from tito import solutions
 from tito import workspace as ws
 
 # Wide enough for the status table when the output is a file or a pipe (CI, tests), not a terminal.
@@ -38,7 +44,7 @@ app = typer.Typer(help="Build TinyTorch yourself, one module at a time.\n\n\b\n"
                   + "\n\nRun `tito COMMAND --help` for each command's options.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False)
-module_app = typer.Typer(help="Start, complete, inspect and reset modules.", no_args_is_help=True)
+module_app = typer.Typer(help="Start, complete, inspect, update and reset modules.", no_args_is_help=True)
 system_app = typer.Typer(help="Check the set-up.", no_args_is_help=True)
 milestone_app = typer.Typer(help="Run a milestone (a whole network trained on real data) on your package.",
                             no_args_is_help=True)
@@ -73,34 +79,235 @@ def _relative(root: Path, path: Path) -> str:
         return str(path)
 
 
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_notebook(root: Path, mod: ws.Module) -> list[nb.Cell]:
+    """The cells of the learner's notebook, or a one-line error naming it and the way out."""
+    path = mod.working_copy
+    try:
+        return nb.read_notebook(path)
+    except json.JSONDecodeError as error:
+        problem = f"not valid JSON: {error}"
+    except (UnicodeDecodeError, OSError, AttributeError, TypeError, KeyError) as error:
+        problem = f"not a notebook: {type(error).__name__}: {error}"
+    _fail(f"{_relative(root, path)} is damaged ({problem}): repair it (a backup, your editor's undo), or "
+          f"`tito module reset {mod.number}` for a fresh notebook (the damaged one is kept in "
+          f"{ws.WORKSPACE}/backups/)")
+
+
+def _backup(root: Path, mod: ws.Module) -> Path:
+    """Save the learner's notebook in workspace/backups/ with a timestamp; returns the copy's path."""
+    backup = ws.workspace(root) / "backups" / f"{mod.folder}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.ipynb"
+    ws.write_atomic(backup, mod.working_copy.read_bytes())
+    return backup
+
+
+# ---------------------------------------------------------------- the package, kept current
+
+@dataclass
+class State:
+    progress: dict
+    stored: dict[str, list[solutions.Body]]     # module folder: the learner's stored bodies
+    record: dict                                # workspace/build.json: what the package was built from
+    course: str                                 # the course's fingerprint now
+    told_outdated: bool = False                 # the learner was told which notebooks are outdated
+
+    def completed(self, root: Path) -> list[ws.Module]:
+        return [m for m in ws.modules(root) if m.folder in self.stored]
+
+    def conflicts(self, mod: ws.Module) -> list[solutions.Conflict]:
+        return [solutions.Conflict.from_dict(c) for c in self.record.get("conflicts", {}).get(mod.folder, [])]
+
+
+def _prepare(root: Path, recheck: bool = True, skip: tuple | set = (), repairing: tuple | set = ()) -> State:
+    """What every command does first. Read the workspace (a damaged file gives a one-line message),
+    move a workspace of an older tito to stored solutions, rebuild the package if the course, the
+    stored solutions or the package itself changed, and re-run the tests of each completed module
+    whose recorded result is not for the current course (`skip`: modules the command checks itself;
+    `repairing`: modules whose stored solutions the command is about to replace, so they may be
+    missing or damaged)."""
+    try:
+        progress = ws.load_progress(root)
+    except ws.TitoError as error:
+        _fail(str(error))
+    try:
+        moved = package.migrate(root, progress)
+    except OSError as error:
+        _fail(f"could not move your workspace to stored solutions: {error}")
+    if moved:
+        for line in moved:
+            console.print(escape(line))
+        ws.save_progress(root, progress)
+    stored: dict[str, list[solutions.Body]] = {}
+    course_modules = ws.modules(root)
+    for mod in course_modules:
+        try:
+            found = solutions.load(mod)
+        except solutions.Damaged as error:
+            if mod in repairing:
+                continue
+            _fail(str(error))
+        if found is None:
+            if progress.get(mod.folder, {}).get("status") == "complete" and mod not in repairing:
+                _fail(f"{_relative(root, solutions.store_path(mod))} is missing, but "
+                      f"{ws.WORKSPACE}/progress.json says you completed module {mod.number}: "
+                      + solutions.way_out(mod))
+            continue
+        stored[mod.folder] = found
+    for folder in sorted(set(solutions.stored_folders(root)) - {m.folder for m in course_modules}):
+        try:
+            found = solutions.load(package._module_of(root, folder))
+        except solutions.Damaged:
+            continue
+        if found is not None:
+            stored[folder] = found
+    try:
+        ensured = package.ensure(root, stored)
+    except ws.TitoError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"could not write your package in {ws.WORKSPACE}/package: {error}")
+    state = State(progress, stored, ensured.record, ensured.course)
+    if ensured.rebuilt:
+        _print_rebuild(root, state, ensured)
+    if recheck:
+        due = [m for m in state.completed(root) if m not in skip and not _checked_now(root, state, m)]
+        if due:
+            _recheck(root, state, due)
+    return state
+
+
+def _print_rebuild(root: Path, state: State, ensured: package.Ensured) -> None:
+    mine = ", ".join(m.number for m in state.completed(root))
+    with_yours = f", with your code for module(s) {mine}" if mine else ""
+    if ensured.why == "course" and ensured.previous_course:
+        console.print(f"The course changed since your package was built: it was rebuilt from the course{with_yours}.")
+        outdated = [m.number for m in ws.modules(root) if m.working_copy.exists() and _notebook_outdated(root, state, m)]
+        if outdated:
+            console.print(f"Your notebook(s) of module(s) {', '.join(outdated)} are from the older course: "
+                          "`tito module update` refreshes them and keeps your code.")
+            state.told_outdated = True
+    elif ensured.why == "damaged" and ensured.damaged:
+        more = f" (and {len(ensured.damaged) - 1} more)" if len(ensured.damaged) > 1 else ""
+        console.print(f"{escape(ensured.damaged[0])}{more} was changed or damaged: your package was rebuilt "
+                      f"from the course and your stored solutions ({ws.WORKSPACE}/solutions/).")
+    elif ensured.why in ("damaged", "solutions", "course"):
+        console.print(f"Your package was rebuilt from the course{with_yours} "
+                      f"({ws.WORKSPACE}/build.json did not match it).")
+    conflicts = [c for m in state.completed(root) for c in state.conflicts(m)]
+    for conflict in conflicts:
+        console.print(f"  [yellow]![/] {escape(conflict.describe())}")
+    if conflicts:
+        numbers = sorted({c.module[:2] for c in conflicts})
+        console.print(f"  `tito module update {' '.join(numbers)}` keeps your old code in your notebook next to each "
+                      "such block; write the block, then `tito module complete` the module again.")
+    for folder in state.record.get("orphans", []):
+        console.print(f"  [yellow]![/] {ws.WORKSPACE}/solutions/{folder}.json: the course has no module {folder} "
+                      "any more; your code for it stays in that file.")
+
+
+def _checked_now(root: Path, state: State, mod: ws.Module) -> bool:
+    checked = state.progress.get(mod.folder, {}).get("checked") or {}
+    return checked.get("fingerprint") == package.check_fingerprint(root, mod, state.course)
+
+
+def _record_checks(root: Path, state: State, mods: list[ws.Module], outcome: checks.Outcome,
+                   extra_passed: dict | None = None) -> None:
+    """Store each module's result of one test run (its test files' share of it) in the progress."""
+    general = [f for f in outcome.failures if not f.get("test")]
+    for mod in mods:
+        names = {p.name for p in mod.test_files()}
+        failures = general + [f for f in outcome.failures if f.get("test", "").split("::")[0] in names]
+        passed = sum(outcome.passed_by_file.get(name, 0) for name in names) + (extra_passed or {}).get(mod, 0)
+        state.progress.setdefault(mod.folder, {})["checked"] = {
+            "fingerprint": package.check_fingerprint(root, mod, state.course), "ok": not failures,
+            "passed": passed, "failed": len(failures), "when": ws.now(),
+            "failures": [f.get("test") or f.get("error", "") for f in failures[:5]]}
+
+
+def _recheck(root: Path, state: State, due: list[ws.Module]) -> None:
+    numbers = ", ".join(m.number for m in due)
+    console.print(f"Checking your module(s) {numbers} against the current course (their last check was on "
+                  "another version of it)...")
+    files = list(dict.fromkeys(path for mod in due for path in mod.test_files()))
+    outcome = checks.run_tests(files, ws.package_dir(root), root)
+    _record_checks(root, state, due, outcome)
+    ws.save_progress(root, state.progress)
+    for mod in due:
+        checked = state.progress[mod.folder]["checked"]
+        if checked["ok"]:
+            console.print(f"  [green]ok[/] module {mod.number}: {checked['passed']} tests pass on your code")
+        else:
+            console.print(f"  [red]x[/] module {mod.number}: {checked['failed']} test(s) fail on your code "
+                          f"({escape(', '.join(checked['failures'][:3]))}): `tito test {mod.number}` shows why")
+
+
+def _notebook_outdated(root: Path, state: State, mod: ws.Module, cells: list[nb.Cell] | None = None) -> bool:
+    """True when the learner's notebook was made from another version of the course's notebook."""
+    if not mod.student_notebook.exists():
+        return False
+    recorded = state.progress.get(mod.folder, {}).get("notebook")
+    if recorded:
+        return recorded != _sha(mod.student_notebook)
+    try:                                   # a notebook from an older tito: compare the cells
+        mine = nb.student_cells(cells if cells is not None else nb.read_notebook(mod.working_copy), mod.number)
+    except (ValueError, OSError, AttributeError, TypeError, KeyError):
+        return True
+    theirs = iter([(c.kind, c.source.strip()) for c in mine])
+    return not all(cell in theirs for cell in ((c.kind, c.source.strip()) for c in nb.read_notebook(mod.student_notebook)))
+
+
 # ---------------------------------------------------------------- module start
 
-def _working_copy(root: Path, module: ws.Module) -> tuple[Path, bool]:
-    """The learner's notebook, created from the student notebook on first use."""
-    copy = module.working_copy
+def _working_copy(root: Path, mod: ws.Module, state: State, fresh: bool = False) -> tuple[Path, bool]:
+    """The learner's notebook, created from the student notebook on first use (with their stored
+    code in its blocks when they completed the module before, unless `fresh`)."""
+    copy = mod.working_copy
     created = False
     if not copy.exists():
-        if not module.student_notebook.exists():
-            _fail(f"{_relative(root, module.student_notebook)} is missing: run `make export`")
-        data = json.loads(module.student_notebook.read_text(encoding="utf-8"))
+        if not mod.student_notebook.exists():
+            _fail(f"{_relative(root, mod.student_notebook)} is missing: run `make export`")
+        data = json.loads(mod.student_notebook.read_text(encoding="utf-8"))
         data["metadata"]["kernelspec"] = {"display_name": ws.KERNEL_DISPLAY, "language": "python",
                                           "name": ws.KERNEL_NAME}
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if mod.folder in state.stored and not fresh:
+            text = _notebook_with(root, mod, state.stored[mod.folder], data["metadata"], None)[0]
+        else:
+            text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        ws.write_atomic(copy, text)
+        state.progress.setdefault(mod.folder, {})["notebook"] = _sha(mod.student_notebook)
         created = True
-    ws.write_overlays(ws.package_dir(root), root)
     ws.install_kernel()
-    progress = ws.load_progress(root)
-    entry = progress.setdefault(module.folder, {})
+    entry = state.progress.setdefault(mod.folder, {})
     entry.setdefault("started", ws.now())
-    ws.save_progress(root, progress)
+    ws.save_progress(root, state.progress)
     return copy, created
 
 
-def _inside_jupyter() -> bool:
-    """Binder, JupyterHub or a JupyterLab terminal: a server is already running; do not start another."""
-    return any(os.environ.get(name) for name in ("BINDER_SERVICE_HOST", "JUPYTERHUB_SERVICE_PREFIX",
-                                                  "JPY_SESSION_NAME", "JUPYTER_SERVER_URL"))
+def _notebook_with(root: Path, mod: ws.Module, theirs: list[solutions.Body], metadata: dict,
+                   backup: Path | None) -> tuple[str, list[solutions.Conflict]]:
+    """The student notebook's text with `theirs` in its blocks (and a note cell on top when some
+    could not go back in place)."""
+    when = ws.now()
+    cells, conflicts, gone = solutions.refresh_cells(nb.read_notebook(mod.student_notebook), mod.number,
+                                                     mod.folder, theirs, when)
+    if conflicts:
+        saved = f" Your notebook from before is saved as `{_relative(root, backup)}`." if backup else ""
+        lines = [f"**`tito module update` ({when}): the course changed.** Your code is back in its blocks, "
+                 f"except for the ones below.{saved}", ""]
+        for conflict in conflicts:
+            if conflict.kind == "changed":
+                lines.append(f"- `{conflict.owner}`: its def line changed (was `{conflict.old}`, now "
+                             f"`{conflict.new}`): your old code is kept as comments under the stub in its block.")
+            elif conflict.kind == "new":
+                lines.append(f"- `{conflict.owner}`: new in the course: write it.")
+        for body in gone:
+            lines += [f"- `{body.owner}`: the course no longer has this block. Your code for it was:", "",
+                      "  ```python", *[f"  {line}" for line in body.reindented("")], "  ```"]
+        cells.insert(0, nb.Cell("markdown", "\n".join(lines), {}))
+    return nb.notebook_json(cells, metadata), conflicts
 
 
 @module_app.command("start")
@@ -111,9 +318,12 @@ def module_start(
     """Copy the module's student notebook to workspace/ (once) and open it in JupyterLab."""
     root = _root()
     mod = _module(root, module)
-    copy, created = _working_copy(root, mod)
-    state = "created" if created else "already there (your work is kept)"
-    console.print(f"Module {mod.number} {mod.title()}: your notebook is {_relative(root, copy)} ({state}).")
+    state = _prepare(root)
+    copy, created = _working_copy(root, mod, state)
+    how = "created" if created else "already there (your work is kept)"
+    if created and mod.folder in state.stored:
+        how = "created, with the code you completed it with"
+    console.print(f"Module {mod.number} {mod.title()}: your notebook is {_relative(root, copy)} ({how}).")
     console.print(f"Its kernel is [bold]{ws.KERNEL_DISPLAY}[/]: `import tinytorch` there is your package. "
                   f"Fill each `### BEGIN SOLUTION` block, then run `tito module complete {mod.number}`.")
     if no_open:
@@ -133,6 +343,12 @@ def module_start(
     raise typer.Exit(subprocess.call([jupyter, "lab", *as_root, str(copy)], cwd=root))
 
 
+def _inside_jupyter() -> bool:
+    """Binder, JupyterHub or a JupyterLab terminal: a server is already running; do not start another."""
+    return any(os.environ.get(name) for name in ("BINDER_SERVICE_HOST", "JUPYTERHUB_SERVICE_PREFIX",
+                                                  "JPY_SESSION_NAME", "JUPYTER_SERVER_URL"))
+
+
 # ---------------------------------------------------------------- complete
 
 def _print_compile_errors(root: Path, notebook: Path, errors: list[checks.CompileError]) -> None:
@@ -141,20 +357,25 @@ def _print_compile_errors(root: Path, notebook: Path, errors: list[checks.Compil
         console.print(f"  cell {error.cell}, line {error.line}: {escape(error.message)}")
         if error.text:
             console.print(f"      {escape(error.text)}")
-    console.print("Nothing was exported; your package is unchanged. Fix the cells above and run again.")
 
 
 def _print_failures(title: str, outcome: checks.Outcome, verbose: bool) -> None:
     console.print(f"[bold red]{escape(title)}[/]")
+    several = len(outcome.failures) > 1
     for failure in outcome.failures[:20]:
         name = failure.get("check") or failure.get("test") or failure.get("stage") or "check"
+        if not failure.get("check") and not failure.get("test") and failure.get("cell"):
+            name = "a cell"
         where_cell = f" (cell {failure['cell']})" if failure.get("cell") else ""
-        console.print(f"  [red]x[/] [bold]{escape(str(name))}[/]{where_cell}")
+        first = "  [bold](the first failure)[/]" if failure.get("first") and several else ""
+        console.print(f"  [red]x[/] [bold]{escape(str(name))}[/]{where_cell}{first}")
         if failure.get("check_line") or failure.get("line"):
             console.print(f"      check:    {escape(failure.get('check_line') or failure['line'])}")
         if failure.get("got") is not None:
             console.print(f"      got:      {escape(failure['got'])}")
             console.print(f"      expected: {escape(failure['expected'])}")
+        if failure.get("difference"):
+            console.print(f"      differs:  {escape(failure['difference'])}")
         message = failure.get("message") or ""
         lines = message.splitlines() or [""]
         console.print(f"      error:    {escape(failure.get('error', ''))}: {escape(lines[0])}")
@@ -166,12 +387,49 @@ def _print_failures(title: str, outcome: checks.Outcome, verbose: bool) -> None:
             console.print(escape(failure["traceback"]))
     if len(outcome.failures) > 20:
         console.print(f"  ... and {len(outcome.failures) - 20} more")
+    if several and any(f.get("first") for f in outcome.failures):
+        console.print("  A later failure may only follow from an earlier one (a cell that fails defines nothing "
+                      "after its failing line): fix the first one first.")
     if not verbose:
         console.print("  (--verbose shows the full tracebacks)")
 
 
+def _outside_blocks(mod: ws.Module, cells: list[nb.Cell]) -> list[int]:
+    """Numbers of the learner's `#| export` cells that differ from the course's notebook outside
+    their solution blocks (such changes never reach the package)."""
+    try:
+        mine = nb.student_cells(cells, mod.number)
+    except ValueError:
+        return []
+    course = {c.source.strip() for c in nb.read_notebook(mod.student_notebook) if c.kind == "code"}
+
+    def exported(cell: nb.Cell) -> bool:
+        return cell.kind == "code" and any(d and d[0] == "export" for d in map(nb.directive, cell.source.splitlines()))
+
+    return [number for number, cell in enumerate(mine, start=1) if exported(cell) and cell.source.strip() not in course]
+
+
+def _print_mismatch(root: Path, mod: ws.Module, conflicts: list[solutions.Conflict]) -> None:
+    console.print(f"[bold red]The solution blocks of your notebook do not match the course's module {mod.number}[/] "
+                  f"({_relative(root, mod.working_copy)}):")
+    for c in conflicts:
+        if c.kind == "changed":
+            console.print(f"  {escape(c.owner)}: the def line is `{escape(str(c.old))}` in your notebook, "
+                          f"`{escape(str(c.new))}` in the course")
+        elif c.kind == "new":
+            console.print(f"  {escape(c.owner)}: the course has this block, your notebook does not")
+        elif c.kind == "gone":
+            console.print(f"  {escape(c.owner)}: your notebook has this block, the course does not")
+        else:
+            console.print(f"  {escape(c.owner)}: no code in its block")
+    console.print(f"  If the course changed, `tito module update {mod.number}` refreshes your notebook and keeps "
+                  "your code; a def line you changed by hand must be put back as the course has it (only the "
+                  "code between the fences is yours).")
+
+
 def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -> bool:
-    """Compile, export into a staged copy of the learner's package, check; commit only if all passed.
+    """Compile, splice the learner's blocks into a staged copy of their package, check; commit only
+    if all passed.
 
     Several modules are checked together (one pytest run over all their tests) and committed all or
     none; each module's tests then run against a package holding every one of them."""
@@ -179,8 +437,9 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
     for mod in mods:
         if not mod.working_copy.exists():
             _fail(f"you have not started module {mod.number}: run `tito module start {mod.number}` first")
-    notebooks = {mod: nb.read_notebook(mod.working_copy) for mod in mods}
-    progress = ws.load_progress(root)
+    state = _prepare(root, skip=set(mods), repairing=set(mods))
+    notebooks = {mod: _read_notebook(root, mod) for mod in mods}
+    progress = state.progress
     for mod in mods:
         progress.setdefault(mod.folder, {})["last_attempt"] = ws.now()
 
@@ -191,7 +450,7 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         console.print(f"Module {names} is not complete. Your package is unchanged.")
         return False
 
-    # 1. Compile every cell: nothing is exported from a notebook that is not valid Python.
+    # 1. Compile every cell: nothing is taken from a notebook that is not valid Python.
     broken = {mod: checks.compile_errors(cells) for mod, cells in notebooks.items()}
     if any(broken.values()):
         for mod, errors in broken.items():
@@ -209,34 +468,66 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         console.print("  Each still raises NotImplementedError: replace the stub between its "
                       "`### BEGIN SOLUTION` / `### END SOLUTION` lines (the hint above says what to write).")
         return failed("not written: " + ", ".join(o for owners in missing.values() for o in owners))
-    # 3. Export your cells into a staged copy of your package.
-    files_of: dict[ws.Module, dict[Path, str]] = {}
+    # 3. Your blocks, matched with the course's: same blocks, same def lines.
+    mine: dict[str, list[solutions.Body]] = {}
+    mismatched = False
     for mod, cells in notebooks.items():
-        label = _relative(root, mod.working_copy)
         try:
-            exported = nb.export_code(cells, label)
+            theirs = solutions.bodies(cells, mod.number)
         except ValueError as error:
-            _fail(str(error))
-        header = (f"# GENERATED FILE: DO NOT EDIT. Source: {label} (your notebook)\n"
-                  f"# Written by `tito module complete {mod.number}`.\n\n")
-        files_of[mod] = {nb.target_path(target): header + code for target, code in exported.items()}
-    files = {path: text for module_files in files_of.values() for path, text in module_files.items()}
-    staging = ws.stage_package(root, files)
+            console.print(f"[bold red]{escape(_relative(root, mod.working_copy))}[/]: {escape(str(error))}")
+            return failed("solution fences")
+        course = solutions.bodies(nb.read_source(mod.source), mod.number)
+        _, conflicts = solutions.match(mod.folder, theirs, course)
+        if conflicts:
+            _print_mismatch(root, mod, conflicts)
+            mismatched = True
+        mine[mod.folder] = theirs
+    if mismatched:
+        return failed("notebook does not match the course")
+    for mod, cells in notebooks.items():
+        outside = _outside_blocks(mod, cells)
+        if outside:
+            console.print(f"Note: outside its solution blocks, your notebook of module {mod.number} differs from the "
+                          f"course's in cell(s) {', '.join(map(str, outside[:6]))}. Only the code between the fences "
+                          "goes into your package (the rest is the course's); if the course changed, "
+                          f"`tito module update {mod.number}` refreshes your notebook and keeps your code.")
+    # 4. The package with your blocks in the course, staged; its checks.
+    stored = dict(state.stored)
+    stored.update(mine)
     try:
-        console.print(f"Module {names}: exported "
-                      + ", ".join(f"tinytorch/{p.relative_to('tinytorch').as_posix()}" for p in files)
-                      + " to a staged copy of your package; checking it...")
-        # 4. The notebooks' own checks, then the modules' tests, against the staged package.
-        passed_inline: dict[ws.Module, int] = {}
+        result = package.build(root, stored)
+    except ws.TitoError as error:
+        _fail(str(error))
+    staging = Path(tempfile.mkdtemp(prefix="tito-stage-")) / "package"
+    try:
+        package.materialize(result, staging)
+        files = sorted({f for mod in mods for f in result.targets.get(mod.folder, [])})
+        console.print(f"Module {names}: your code in the course's " + ", ".join(files)
+                      + ", in a staged copy of your package; checking it...")
+        inline_passed: dict[ws.Module, int] = {}
+        inline_failed = False
         for mod in mods:
             inline = checks.run_notebook(mod.working_copy, staging)
             if not inline.ok:
-                _print_failures(f"Module {mod.number}: the notebook's checks failed:", inline, verbose)
-                name = (inline.failures[0].get("check") or "a cell") if inline.failures else "a cell"
-                return failed(f"check failed: {name}")
-            passed_inline[mod] = len(inline.notes)
+                _print_failures(f"Module {mod.number}: the notebook's checks failed "
+                                f"({len(inline.failures)} failure(s), {inline.passed} check(s) passed):",
+                                inline, verbose)
+                inline_failed = True
+                first = inline.failures[0] if inline.failures else {}
+                progress[mod.folder]["last_result"] = f"check failed: {first.get('check') or 'a cell'}"
+                continue
+            inline_passed[mod] = len(inline.notes)
             console.print(f"  [green]ok[/] module {mod.number}, the notebook's checks: "
                           f"{', '.join(inline.notes) or 'cells ran'}")
+        if inline_failed:
+            reasons = {mod: progress[mod.folder].get("last_result") for mod in mods}
+            failed("check failed")
+            for mod, reason in reasons.items():
+                if reason and reason.startswith("check failed:"):
+                    progress[mod.folder]["last_result"] = reason
+            ws.save_progress(root, progress)
+            return False
         test_files = list(dict.fromkeys(path for mod in mods for path in mod.test_files()))
         tests = checks.run_tests(test_files, staging, root, verbose=verbose)
         if not tests.ok:
@@ -247,16 +538,19 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
                       + (f" ({'; '.join(tests.notes)})" if tests.notes else ""))
     finally:
         shutil.rmtree(staging.parent, ignore_errors=True)
-    # 5. Everything passed: your files replace the modules' files in your package.
-    ws.commit_package(root, files)
+    # 5. Everything passed: your code is stored, and your package becomes the staged one.
     for mod in mods:
-        count = passed_inline[mod] + sum(tests.passed_by_file.get(p.name, 0) for p in mod.test_files())
-        progress[mod.folder].update(status="complete", completed=ws.now(), last_result="complete",
-                                    checks=count,
-                                    files=sorted(p.as_posix() for p in files_of[mod]))
+        solutions.save(mod, mine[mod.folder], origin=_relative(root, mod.working_copy))
+    digests = {folder: solutions.digest(package._module_of(root, folder)) or "" for folder in stored}
+    state.record = package.commit(root, result, state.course, digests)
+    _record_checks(root, state, mods, tests, extra_passed=inline_passed)
+    for mod in mods:
+        entry = progress[mod.folder]
+        entry.update(status="complete", completed=ws.now(), last_result="complete",
+                     checks=entry["checked"]["passed"], files=result.targets.get(mod.folder, []))
     ws.save_progress(root, progress)
-    console.print(f"[bold green]Module {names} complete.[/] `import tinytorch` now uses your "
-                  + ", ".join(p.stem for p in files) + ". `tito test NN` re-runs a module's tests any time; "
+    console.print(f"[bold green]Module {names} complete.[/] Your package now runs your code in "
+                  + ", ".join(Path(f).stem for f in files) + ". `tito test NN` re-runs a module's tests any time; "
                   "`tito module status` shows your progress.")
     return True
 
@@ -266,7 +560,8 @@ def module_complete(
     module: list[str] = typer.Argument(..., help="module number(s) or name(s): 08, or 01 02 03"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="full tracebacks and pytest output"),
 ) -> None:
-    """Compile your notebook, export your cells, run the module's checks on them; record progress."""
+    """Check your code of the module in the course (its notebook's checks, its tests); on success it
+    is stored and your package runs it."""
     root = _root()
     chosen = list(dict.fromkeys(_module(root, key) for key in module))
     if not complete_modules(root, chosen, verbose):
@@ -300,14 +595,22 @@ def test_command(
     root = _root()
     key = module_option or module
     chosen = [_module(root, key)] if key and key != "all" else ws.modules(root)
-    progress = ws.load_progress(root)
-    package = ws.package_dir(root)
-    ws.write_overlays(package, root)
+    state = _prepare(root, skip=set(chosen))
+    package_folder = ws.package_dir(root)
     files = list(dict.fromkeys(path for mod in chosen for path in mod.test_files()))
     for mod in chosen:
-        whose = "yours" if progress.get(mod.folder, {}).get("status") == "complete" else "the reference (not completed)"
-        console.print(f"Module {mod.number} {mod.title()}: {whose}")
-    outcome = checks.run_tests(files, package, root, verbose=verbose)
+        if mod.folder in state.stored:
+            course_code = [c.owner for c in state.conflicts(mod) if c.kind != "gone"]
+            whose = "yours" + (f" (the course's code in {', '.join(course_code)}: see `tito module status`)"
+                               if course_code else "")
+        else:
+            whose = "the reference (not completed)"
+        console.print(f"Module {mod.number} {mod.title()}: {escape(whose)}")
+    outcome = checks.run_tests(files, package_folder, root, verbose=verbose)
+    completed = [m for m in chosen if m.folder in state.stored]
+    if completed:
+        _record_checks(root, state, completed, outcome)
+        ws.save_progress(root, state.progress)
     if outcome.ok:
         console.print(f"[bold green]{outcome.passed} passed[/]"
                       + (f" ({'; '.join(outcome.notes)})" if outcome.notes else "") + ": "
@@ -317,51 +620,165 @@ def test_command(
     raise typer.Exit(1)
 
 
-# ---------------------------------------------------------------- status and reset
+# ---------------------------------------------------------------- status, update and reset
 
 @module_app.command("status")
 def module_status() -> None:
-    """A table of the modules: not started / in progress / complete, when, checks passed."""
+    """A table of the modules: not started / in progress / complete / failing / needs attention."""
     root = _root()
-    progress = ws.load_progress(root)
+    state = _prepare(root)
+    progress = state.progress
     table = Table(title="Your TinyTorch")
-    for column in ("Module", "Status", "Completed", "Checks passed", "Your files", "Last attempt"):
+    for column in ("Module", "Status", "Completed", "Checks passed", "Your code", "Last attempt"):
         table.add_column(column)
+    attention = []
+    outdated = []
     for mod in ws.modules(root):
         entry = progress.get(mod.folder, {})
-        if entry.get("status") == "complete":
-            status = "[green]complete[/]"
+        checks_passed, yours = "", "reference"
+        if mod.folder in state.stored:
+            conflicts = state.conflicts(mod)
+            checked = entry.get("checked") or {}
+            current = _checked_now(root, state, mod)
+            if conflicts:
+                status = "[yellow]needs attention[/]"
+                attention += [c.describe() for c in conflicts]
+            elif current and not checked.get("ok"):
+                status = "[red]failing[/]"
+                attention.append(f"module {mod.number}: {checked.get('failed')} test(s) fail on your code with the "
+                                 f"current course ({', '.join(checked.get('failures', [])[:3])}): "
+                                 f"`tito test {mod.number}` shows why")
+            elif current:
+                status = "[green]complete[/]"
+            else:
+                status = "[yellow]complete, not checked[/]"
+                attention.append(f"module {mod.number}: not checked against the current course: "
+                                 f"`tito test {mod.number}`")
+            if current and not checked.get("ok"):
+                checks_passed = f"{checked.get('passed', 0)} ({checked.get('failed')} failing)"
+            else:
+                checks_passed = str(entry.get("checks") or checked.get("passed", ""))
+            yours = f"{state.record.get('yours', {}).get(mod.folder, 0)} of " \
+                    f"{state.record.get('blocks', {}).get(mod.folder, 0)} blocks"
+        elif entry.get("status") == "not recovered":
+            status = "[red]needs attention[/]"
+            attention.append(f"module {mod.number}: your code could not be recovered when tito moved your workspace: "
+                             f"complete it again")
         elif mod.working_copy.exists():
             status = "[yellow]in progress[/]"
         else:
             status = "not started"
-        table.add_row(mod.folder, status, entry.get("completed", ""),
-                      str(entry.get("checks", "")) if entry.get("status") == "complete" else "",
-                      ", ".join(Path(f).name for f in entry.get("files", [])) or "reference",
+        if mod.working_copy.exists() and _notebook_outdated(root, state, mod):
+            outdated.append(mod.number)
+        table.add_row(mod.folder, status, entry.get("completed", "") if mod.folder in state.stored else "",
+                      checks_passed, yours,
                       escape(entry.get("last_result", "")) if entry.get("last_attempt") else "")
     console.print(table)
-    console.print(f"Your package: {_relative(root, ws.package_dir(root) / 'tinytorch')} "
-                  "(modules you have not completed come from the reference).")
+    for line in attention:
+        console.print(f"  [yellow]![/] {escape(line)}")
+    if outdated and not state.told_outdated:
+        console.print(f"  Your notebook(s) of module(s) {', '.join(outdated)} are from an older version of the course: "
+                      "`tito module update` refreshes them and keeps your code.")
+    console.print(f"Your package: {_relative(root, ws.package_dir(root) / 'tinytorch')} (the course's code, with "
+                  "yours in the solution blocks of the modules you completed).")
+
+
+@module_app.command("update")
+def module_update(
+    module: Optional[list[str]] = typer.Argument(None, help="module number(s) or name(s); every module you started "
+                                                             "when omitted"),
+) -> None:
+    """After a course update (`git pull`): rebuild your package from the course and your code,
+    re-run the tests of your completed modules, and refresh your notebooks from the course's with
+    your code in their blocks (the old ones are kept in workspace/backups/)."""
+    root = _root()
+    state = _prepare(root)
+    if module:
+        chosen = list(dict.fromkeys(_module(root, key) for key in module))
+    else:
+        chosen = [m for m in ws.modules(root) if m.working_copy.exists()]
+    console.print(f"Your package is built from the current course ({state.record.get('built', '?')}).")
+    for mod in chosen:
+        if not mod.working_copy.exists():
+            console.print(f"  module {mod.number}: you have no notebook of it (`tito module start {mod.number}`)")
+            continue
+        _refresh(root, state, mod)
+    ws.save_progress(root, state.progress)
+    console.print("`tito module status` shows where each module stands.")
+
+
+def _refresh(root: Path, state: State, mod: ws.Module) -> None:
+    cells = _read_notebook(root, mod)
+    try:
+        theirs = solutions.bodies(cells, mod.number)
+    except ValueError as error:
+        console.print(f"  [red]x[/] module {mod.number}: {escape(_relative(root, mod.working_copy))}: {escape(str(error))}: "
+                      f"fix its fences, or `tito module reset {mod.number}`")
+        return
+    course = solutions.bodies(nb.read_notebook(mod.student_notebook), mod.number)
+    _, mismatch = solutions.match(mod.folder, theirs, course)
+    mismatch = [c for c in mismatch if c.kind != "unwritten"]
+    if not _notebook_outdated(root, state, mod, cells) and not mismatch:
+        console.print(f"  module {mod.number}: your notebook is up to date with the course")
+        return
+    backup = _backup(root, mod)
+    metadata = json.loads(mod.student_notebook.read_text(encoding="utf-8"))["metadata"]
+    metadata["kernelspec"] = {"display_name": ws.KERNEL_DISPLAY, "language": "python", "name": ws.KERNEL_NAME}
+    text, conflicts = _notebook_with(root, mod, theirs, metadata, backup)
+    ws.write_atomic(mod.working_copy, text)
+    state.progress.setdefault(mod.folder, {})["notebook"] = _sha(mod.student_notebook)
+    console.print(f"  module {mod.number}: your notebook is refreshed from the course, with your code in its blocks "
+                  f"(the one before is saved as {_relative(root, backup)})")
+    for conflict in conflicts:
+        if conflict.kind == "changed":
+            console.print(f"    [yellow]![/] {escape(conflict.owner)}: its def line changed (was `{escape(str(conflict.old))}`, "
+                          f"now `{escape(str(conflict.new))}`): your old code is kept as comments in its block")
+        elif conflict.kind == "gone":
+            console.print(f"    [yellow]![/] {escape(conflict.owner)}: the course no longer has it: your old code is in "
+                          "the note at the top of the notebook")
+        elif conflict.kind == "new":
+            console.print(f"    [yellow]![/] {escape(conflict.owner)}: new in the course: write it")
 
 
 @module_app.command("reset")
-def module_reset(module: str = typer.Argument(..., help="module number or name")) -> None:
+def module_reset(
+    module: str = typer.Argument(..., help="module number or name"),
+    drop: bool = typer.Option(False, "--package", help="also take the module out of your package: the course's "
+                                                        "code runs for it again (your stored code goes to "
+                                                        "workspace/backups/)"),
+) -> None:
     """Restore the pristine student notebook; yours is kept in workspace/backups/ with a timestamp.
 
-    Only the notebook changes: your package keeps what you completed until the next complete."""
+    Only the notebook changes (unless --package): your package keeps what you completed until the
+    next complete."""
     root = _root()
     mod = _module(root, module)
+    state = _prepare(root, repairing={mod} if drop else ())
     copy = mod.working_copy
     if copy.exists():
-        backups = ws.workspace(root) / "backups"
-        backups.mkdir(parents=True, exist_ok=True)
-        backup = backups / f"{mod.folder}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.ipynb"
-        shutil.copy2(copy, backup)
+        backup = _backup(root, mod)
         copy.unlink()
         console.print(f"Your notebook is saved as {_relative(root, backup)}.")
-    if ws.load_progress(root).get(mod.folder, {}).get("status") == "complete":
+    if drop:
+        store = solutions.store_path(mod)
+        if store.exists():
+            saved = ws.workspace(root) / "backups" / f"{mod.folder}-solutions-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.json"
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(store, saved)
+            console.print(f"Your stored code of module {mod.number} is saved as {_relative(root, saved)}.")
+        entry = state.progress.setdefault(mod.folder, {})
+        for name in ("status", "completed", "checked", "checks", "files", "last_attempt", "last_result"):
+            entry.pop(name, None)
+        ws.save_progress(root, state.progress)
+        state.stored.pop(mod.folder, None)
+        try:
+            state.record = package.ensure(root, state.stored).record
+        except (ws.TitoError, OSError) as error:
+            _fail(str(error))
+        console.print(f"Module {mod.number} is out of your package: the course's code runs for it.")
+    elif mod.folder in state.stored:
         console.print(f"Your package keeps your completed module {mod.number} until you complete it again.")
-    new, _ = _working_copy(root, mod)
+    new, _ = _working_copy(root, mod, state, fresh=True)
     console.print(f"Fresh notebook: {_relative(root, new)}.")
 
 
@@ -437,19 +854,18 @@ def system_doctor() -> None:
         python3.exists(), "run `make venv`")
     lab = shutil.which("jupyter-lab", path=str(Path(sys.executable).parent))
     row("JupyterLab", lab or "not installed", bool(lab) or _inside_jupyter(), "run `make venv`")
-    package = ws.package_dir(root)
-    ws.write_overlays(package, root)
-    probe = subprocess.run([sys.executable, "-P", "-c", _PROBE], env=ws.learner_env(package),
+    state = _prepare(root, recheck=False)
+    package_folder = ws.package_dir(root)
+    probe = subprocess.run([sys.executable, "-P", "-c", _PROBE], env=ws.learner_env(package_folder),
                            capture_output=True, text=True, cwd=ws.workspace(root))
     if probe.returncode != 0:
         row("import tinytorch (yours)", probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "failed",
             False, "a completed module of yours does not import: `tito module reset NN` or fix and complete it")
     else:
         found = json.loads(probe.stdout)
-        mine = sorted(name for name, origin in found["modules"].items()
-                      if origin and str(package) in origin)
         row("import tinytorch under tito", _relative(root, Path(found["tinytorch"])),
-            found["tinytorch"] == str(package / "tinytorch"), "reinstall: `make venv`")
+            found["tinytorch"] == str(package_folder / "tinytorch"), "reinstall: `make venv`")
+        mine = [m.folder for m in state.completed(root)]
         row("Your modules in it", ", ".join(mine) or "none yet (all from the reference)", True)
     plain = subprocess.run([sys.executable, "-P", "-c", "import tinytorch, os; print(os.path.dirname(tinytorch.__file__))"],
                            capture_output=True, text=True, cwd=ws.workspace(root),
@@ -470,9 +886,8 @@ def system_doctor() -> None:
 def milestone_run(name: str = typer.Argument(..., help="mlp or cnn")) -> None:
     """Train a milestone network with your package (`python -m tinytorch.milestones NAME`)."""
     root = _root()
-    package = ws.package_dir(root)
-    ws.write_overlays(package, root)
-    env = ws.learner_env(package)
+    _prepare(root)
+    env = ws.learner_env(ws.package_dir(root))
     probe = subprocess.run([sys.executable, "-P", "-c", "import importlib.util as u; "
                             "print(u.find_spec('tinytorch.milestones') is not None)"],
                            env=env, capture_output=True, text=True, cwd=ws.workspace(root))

@@ -2,8 +2,8 @@
 
 Jupyter starts a kernel in the folder of its notebook. From there this finds the clone
 (`tito.workspace.find_root`) and puts its `workspace/package` first on sys.path (and on PYTHONPATH,
-for processes the notebook starts), then runs the ordinary ipykernel. Modules the learner has not
-completed come from the reference through the overlay (see tito/workspace.py).
+for processes the notebook starts), then runs the ordinary ipykernel. That package is the course's,
+with the learner's code in the solution blocks of the modules they completed (see tito/package.py).
 """
 from __future__ import annotations
 

@@ -26,7 +26,6 @@ import io
 import json
 import linecache
 import os
-import re
 import sys
 import traceback
 from pathlib import Path

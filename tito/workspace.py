@@ -4,24 +4,23 @@ Everything is in `workspace/` at the root of the clone (gitignored, so it never 
 change to a committed file and never reaches `make test`):
 
     workspace/modules/NN_name/NN_name.ipynb   the learner's working copies (`tito module start`)
-    workspace/package/tinytorch/...           the learner's package: only the files exported from
-                                              completed modules, plus overlay `__init__.py` files
-    workspace/progress.json                   what is complete, when, how many checks passed
-    workspace/backups/                        notebooks saved by `tito module reset`
+    workspace/solutions/NN_name.json          the bodies of the solution blocks of each module the
+                                              learner completed (tito/solutions.py): their work
+    workspace/package/tinytorch/...           the learner's package, built from the course and
+                                              those bodies (tito/package.py); rebuilt at will
+    workspace/build.json                      what the package was built from (to see a course update)
+    workspace/progress.json                   dates and check results per module
+    workspace/backups/                        notebooks saved by `reset` and `update`
 
-The overlay: `workspace/package/tinytorch/__init__.py` appends the reference package folder to
-its own `__path__` and then runs the reference `__init__.py`. Python looks a submodule up along
-`__path__` in order, so `tinytorch.core.training` is the learner's file when they completed that
-module and the reference file otherwise. Putting `workspace/package` first on `sys.path` (through
-PYTHONPATH for `tito test`/`complete`, through the "TinyTorch (yours)" kernel for notebooks) makes
-`import tinytorch` the learner's package; without it (`make test`, the book) it is the reference.
+Putting `workspace/package` first on `sys.path` (through PYTHONPATH for `tito test`/`complete`,
+through the "TinyTorch (yours)" kernel for notebooks) makes `import tinytorch` the learner's package;
+without it (`make test`, the book) it is the reference.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -130,65 +129,29 @@ def package_dir(root: Path) -> Path:
     return workspace(root) / "package"
 
 
-_OVERLAY = '''\
-# Written by `tito`: part of YOUR tinytorch. The .py files in this folder were exported from your
-# notebooks by `tito module complete`; any module not here comes from the reference package:
-# {reference}
-import os as _os
-
-_REFERENCE = {reference!r}
-__path__.append(_REFERENCE)
-_INIT = _os.path.join(_REFERENCE, "__init__.py")
-if _os.path.exists(_INIT):
-    with open(_INIT, encoding="utf-8") as _file:
-        _CODE = compile(_file.read(), _INIT, "exec")
-    del _file
-    exec(_CODE)
-    del _CODE
-del _os, _INIT
-'''
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def overlay_text(reference_folder: Path) -> str:
-    return _OVERLAY.format(reference=str(reference_folder))
-
-
-def _package_folders(top: Path) -> list[Path]:
-    """`top` and its sub-folders, not descending into links (the linked data folders)."""
-    found = []
-    for folder, subfolders, _ in os.walk(top):
-        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__" and not (Path(folder) / d).is_symlink())
-        found.append(Path(folder))
-    return found
-
-
-def write_overlays(package: Path, root: Path) -> None:
-    """Give every folder of the learner's `tinytorch/` an overlay `__init__.py` onto the reference,
-    and a link to each data folder of the reference (a folder without `__init__.py` inside a
-    package, such as `tinytorch/data/`), so code that finds its files next to itself finds them."""
-    top = package / "tinytorch"
-    top.mkdir(parents=True, exist_ok=True)
-    reference = root / "tinytorch"
-    for folder in _package_folders(reference):
-        if folder == reference or (folder / "__init__.py").exists() or not (folder.parent / "__init__.py").exists():
-            continue
-        link = top / folder.relative_to(reference)
-        if link.parent.is_dir() and not link.exists() and not link.is_symlink():
-            link.symlink_to(folder, target_is_directory=True)
-    for folder in _package_folders(top):
-        init = folder / "__init__.py"
-        text = overlay_text(reference / folder.relative_to(top))
-        if not init.exists() or init.read_text(encoding="utf-8") != text:
-            init.write_text(text, encoding="utf-8")
-
-
-def learner_files(package: Path) -> dict[str, bytes]:
-    """{relative path: bytes} of every file of a learner package (caches left out)."""
-    if not package.exists():
-        return {}
-    return {p.relative_to(package).as_posix(): p.read_bytes() for p in sorted(package.rglob("*"))
-            if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
-            and not any(parent.is_symlink() for parent in p.parents)}
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `path` so that a reader sees the old file or the new one, never half of one: a
+    temporary file in the same folder, flushed to disk, then renamed over it (os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    handle = tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False)
+    try:
+        with handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~_umask())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def learner_env(package: Path) -> dict[str, str]:
@@ -200,34 +163,6 @@ def learner_env(package: Path) -> dict[str, str]:
     return env
 
 
-def stage_package(root: Path, files: dict[Path, str]) -> Path:
-    """A temporary copy of the learner's package with `files` (relative to the package folder)
-    written over it. Nothing in workspace/ changes until `commit_package`."""
-    staging = Path(tempfile.mkdtemp(prefix="tito-stage-")) / "package"
-    current = package_dir(root)
-    if current.exists():
-        shutil.copytree(current, staging, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    for relative, text in files.items():
-        target = staging / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    write_overlays(staging, root)
-    return staging
-
-
-def commit_package(root: Path, files: dict[Path, str]) -> None:
-    """Write the checked files into the learner's package (each file atomically)."""
-    package = package_dir(root)
-    for relative, text in files.items():
-        target = package / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False,
-                                         suffix=".tmp") as handle:
-            handle.write(text)
-        os.replace(handle.name, target)
-    write_overlays(package, root)
-
-
 # ---------------------------------------------------------------- progress
 
 def _progress_path(root: Path) -> Path:
@@ -235,21 +170,30 @@ def _progress_path(root: Path) -> Path:
 
 
 def load_progress(root: Path) -> dict:
+    """{module folder: {started, completed, last_attempt, last_result, checks, checked, ...}}.
+
+    Only dates and check results live here: which modules are complete is what workspace/solutions/
+    holds, so a damaged progress file can be deleted without losing any work."""
     path = _progress_path(root)
     if not path.exists():
         return {}
+    problem = None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise TitoError(f"{path} is not valid JSON ({error}): fix or delete it") from None
+        problem = f"not valid JSON: {error}"
+    except (UnicodeDecodeError, OSError) as error:
+        problem = str(error)
+    else:
+        if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+            return data
+        problem = "not a table of modules"
+    raise TitoError(f"{WORKSPACE}/progress.json is damaged ({problem}): delete it; tito makes a new one "
+                    f"(modules you completed stay complete: your code is in {WORKSPACE}/solutions/)")
 
 
 def save_progress(root: Path, progress: dict) -> None:
-    path = _progress_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(progress, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(_progress_path(root), json.dumps(progress, indent=1, sort_keys=True) + "\n")
 
 
 def now() -> str:
@@ -278,7 +222,6 @@ def install_kernel() -> Path:
     folder = kernel_dir()
     text = json.dumps(kernel_spec(), indent=1, sort_keys=True) + "\n"
     spec = folder / "kernel.json"
-    if not spec.exists() or spec.read_text(encoding="utf-8") != text:
-        folder.mkdir(parents=True, exist_ok=True)
-        spec.write_text(text, encoding="utf-8")
+    if not spec.exists() or spec.read_text(encoding="utf-8", errors="replace") != text:
+        write_atomic(spec, text)
     return spec
