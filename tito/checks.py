@@ -69,6 +69,24 @@ def run_notebook(notebook: Path, package: Path, timeout: float = 900) -> Outcome
                    output=report.get("output", "") + result.stderr, notes=report["checks"])
 
 
+def _unused_plugins(test_files: list[Path], root: Path) -> list[str]:
+    """`-p no:NAME` for installed pytest plugins these tests do not use: tito runs the tests in one
+    process (no xdist), and the Hypothesis and AnyIO plugins cost a second of imports to a run that
+    has no test of theirs."""
+    texts = []
+    for path in [*test_files, root / "tests" / "conftest.py"]:
+        if not path.exists():
+            continue
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            texts.append("hypothesis anyio")        # unreadable: keep every plugin
+    blocked = ["xdist", "xdist.looponfail"]
+    blocked += [] if any("hypothesis" in text for text in texts) else ["hypothesispytest"]
+    blocked += [] if any("anyio" in text for text in texts) else ["anyio"]
+    return [option for name in blocked for option in ("-p", f"no:{name}")]
+
+
 def run_tests(test_files: list[Path], package: Path, root: Path, verbose: bool = False,
               timeout: float = 1800) -> Outcome:
     """pytest on `test_files` against `package`, with tito's guard and failure summaries."""
@@ -79,6 +97,7 @@ def run_tests(test_files: list[Path], package: Path, root: Path, verbose: bool =
         env = learner_env(package)
         env["TITO_REPORT"] = str(report_path)
         command = [sys.executable, "-P", "-m", "pytest", "-p", "tito.pytest_plugin", "-p", "no:cacheprovider",
+                   *_unused_plugins(test_files, root),
                    "--rootdir", str(root), "-c", str(root / "pyproject.toml"),
                    *(["--tb=long", "-v"] if verbose else ["-q", "--tb=no", "--no-header", "-rN"]),
                    *map(str, test_files)]

@@ -477,7 +477,7 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         except ValueError as error:
             console.print(f"[bold red]{escape(_relative(root, mod.working_copy))}[/]: {escape(str(error))}")
             return failed("solution fences")
-        course = solutions.bodies(nb.read_source(mod.source), mod.number)
+        course = solutions.bodies(solutions.course_cells(mod), mod.number)
         _, conflicts = solutions.match(mod.folder, theirs, course)
         if conflicts:
             _print_mismatch(root, mod, conflicts)

@@ -26,6 +26,7 @@ import io
 import json
 import linecache
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -42,8 +43,14 @@ def got_expected(message: str) -> tuple[str, str] | None:
     return explained_pair(message)
 
 
+_IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$|^\s*\w+\s*=\s*[%!]", re.MULTILINE)
+
+
 def _ipython_to_python(source: str) -> str:
-    """Cell source with IPython syntax (magics, `!cmd`) turned into plain Python, when IPython is here."""
+    """Cell source with IPython syntax (magics, `!cmd`, `x?`) turned into plain Python, when IPython
+    is here (and imported only for a cell that may have such syntax: the import costs a second)."""
+    if not _IPYTHON_SYNTAX.search(source):
+        return source
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:

@@ -127,14 +127,14 @@ def build(root: Path, stored: dict[str, list[solutions.Body]]) -> Build:
             continue
         try:
             rendered, conflicts, yours = solutions.render(module, mine)
-            course = solutions.bodies(nb.read_source(module.source), module.number)
+            blocks = len(nb.solution_blocks(solutions.course_cells(module), module.number))
         except ValueError as error:
             raise TitoError(f"{module.source.relative_to(root).as_posix()}: {error}") from None
         for path, text in rendered.items():
             result.files[path.relative_to("tinytorch").as_posix()] = text.encode("utf-8")
         result.conflicts[folder] = conflicts
         result.yours[folder] = yours
-        result.blocks[folder] = len(course)
+        result.blocks[folder] = blocks
         result.targets[folder] = sorted(p.as_posix() for p in rendered)
     return result
 
