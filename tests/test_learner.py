@@ -545,6 +545,13 @@ def test_the_package_is_the_course_with_the_learners_bodies(toy):
     status = tito("module", "status").stdout
     assert status_of(status, "01_toy")[1:2] == ["complete"] and status_of(status, "01_toy")[4] == "3 of 3 blocks"
     assert status_of(status, "02_more")[1] == "not started" and status_of(status, "02_more")[4] == "reference"
+    # A lost notebook of a completed module comes back from `start` with the learner's code in it.
+    ws.find_module(root, "01").working_copy.unlink()
+    started = tito("module", "start", "01", "--no-open")
+    assert "created, with the code you completed it with" in started.stdout
+    assert [b.body for b in nb.solution_blocks(nb.read_notebook(ws.find_module(root, "01").working_copy), "01")] == \
+        [[block.indent + line for line in MINE[block.owner]] for block in nb.solution_blocks(
+            nb.read_source(ws.find_module(root, "01").source), "01")]
 
 
 def test_a_failed_complete_leaves_the_package_byte_for_byte(toy):

@@ -10,11 +10,19 @@
    package (08's in step 1; all the others completed in one command, whose single test run covers
    their tests against a package holding every learner module).
 
-The steps share one copy and run in order. `tito` runs as a learner runs it: a subprocess in the
+Then a course update (issue 19, "Done means"), on a second copy made OLDER by a synthetic edit (an
+extra provided function exported by module 01, an extra hand-written package file), so that it
+does not depend on what the modules hold: a learner completes module 01 there with their own code;
+the copy is brought to the current tree (as `git pull` would); their work is kept, `tito test 01`
+grades their code against the new reference, `tito test 03` passes, `status` tells the truth, and
+`tito module update` refreshes their notebook with their code in it.
+
+The steps of each copy share it and run in order. `tito` runs as a learner runs it: a subprocess in the
 clone (`python -m tito`, the console script's code), with the clone found from the current folder.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -26,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from tito import cells as nb
-from tito.workspace import find_module, learner_files, modules
+from tito.workspace import find_module, modules
 
 pytestmark = pytest.mark.slow
 
@@ -93,8 +101,18 @@ def status_row(table: str, folder: str) -> dict[str, str]:
     return dict(zip(names, (cell.strip() for cell in row.split("│")[1:-1])))
 
 
-def package_bytes(root: Path) -> dict[str, bytes]:
-    return learner_files(root / "workspace" / "package")
+def package_bytes(root: Path) -> dict[str, object]:
+    """Every file's bytes and every link's target of the learner's package (caches left out)."""
+    package = root / "workspace" / "package"
+    found: dict[str, object] = {}
+    for path in sorted(package.rglob("*")):
+        if "__pycache__" in path.parts or any(p.is_symlink() for p in path.parents):
+            continue
+        if path.is_symlink():
+            found[path.relative_to(package).as_posix()] = ("link", os.readlink(path))
+        elif path.is_file():
+            found[path.relative_to(package).as_posix()] = path.read_bytes()
+    return found
 
 
 def training(root: Path):
@@ -107,25 +125,28 @@ def test_step1_reference_solution_completes_and_status_shows_it(clone):
     assert started.returncode == 0, started.stdout + started.stderr
     module = training(root)
     assert Path(started.stdout.strip().splitlines()[-1]) == module.working_copy
-    assert not (root / "workspace" / "package" / "tinytorch" / "core" / "training.py").exists()
+    # Before any complete, the learner's package is the course's own package, file for file.
+    training_py = root / "workspace" / "package" / "tinytorch" / "core" / "training.py"
+    assert training_py.read_bytes() == (root / "tinytorch" / "core" / "training.py").read_bytes()
     fill_with_reference(module.working_copy, module.source)
     result = tito("module", "complete", "08")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Module 08 complete" in result.stdout
-    # The learner's package now holds the module's files, exported from the learner's notebook.
+    # The learner's package holds the module's files: the course's source with the learner's blocks.
     exported = nb.export_code(nb.read_source(module.source), "reference")
     for target, code in exported.items():
         mine = (root / "workspace" / "package" / nb.target_path(target)).read_text(encoding="utf-8")
-        assert "workspace/modules/08_training/08_training.ipynb (your notebook)" in mine.splitlines()[0]
+        assert "Built by `tito` from src/08_training/08_training.py" in mine.splitlines()[0]
         assert mine.endswith(code)
     status = tito("module", "status")
     assert status.returncode == 0, status.stderr
     columns = status_row(status.stdout, module.folder)
     assert columns["Status"] == "complete", columns
     assert int(columns["Checks passed"]) > 0, columns
-    assert columns["Your files"] != "reference", columns
+    blocks = len(nb.solution_blocks(nb.read_source(module.source), "08"))
+    assert columns["Your code"] == f"{blocks} of {blocks} blocks", columns
     other = status_row(status.stdout, modules(root)[0].folder)
-    assert other["Status"] == "not started" and other["Your files"] == "reference", other
+    assert other["Status"] == "not started" and other["Your code"] == "reference", other
     STEP_ORDER.append(1)
 
 
@@ -225,11 +246,16 @@ def test_step5_all_modules_completed_with_the_reference_pass_every_test(clone):
     status = tito("module", "status").stdout
     for module in modules(root):
         assert status_row(status, module.folder)["Status"] == "complete"
-    # Every generated file of the reference has the learner's twin, and nothing else is the reference.
+    # Every generated file of the reference is built with the learner's blocks; every other file of
+    # the package is the reference's own (hand-written files copied, data folders linked).
     reference = {p.relative_to(root).as_posix() for p in (root / "tinytorch").rglob("*.py")
                  if p.read_text(encoding="utf-8").startswith("# GENERATED FILE")}
-    mine = {name for name, data in package_bytes(root).items() if b"(your notebook)" in data}
+    package = package_bytes(root)
+    mine = {name for name, data in package.items() if isinstance(data, bytes) and b"Built by `tito`" in data[:200]}
     assert mine == reference
+    for name, data in package.items():
+        if name not in mine and isinstance(data, bytes):
+            assert data == (root / name).read_bytes(), name
     # The package is the reference's generated files, each exported from the learner's notebook
     # (module 08's from the reference text it was completed with in step 1): what the completes
     # tested, nothing more and nothing less.
@@ -238,3 +264,108 @@ def test_step5_all_modules_completed_with_the_reference_pass_every_test(clone):
         for target, code in nb.export_code(cells, "mine").items():
             text = (root / "workspace" / "package" / nb.target_path(target)).read_text(encoding="utf-8")
             assert text.endswith(code)
+
+
+# ---------------------------------------------------------------- a course update
+
+UPGRADE_ORDER: list[int] = []
+OLDER_CELL = '\n\n# %%\n#| export\ndef _older_course_helper():\n    """Provided code of the older course."""\n    return "older"\n'
+OLDER_FILE = "tinytorch/_older_course.py"
+MARK = "# my own code"
+
+
+@pytest.fixture(scope="module")
+def upgrade(tmp_path_factory, repo_root):
+    """A copy of the repository made older (see the module's docstring), and a `tito` for it."""
+    root = copy_repository(repo_root, tmp_path_factory.mktemp("older"))
+    source = find_module(root, "01").source
+    source.write_text(source.read_text(encoding="utf-8").rstrip("\n") + "\n" + OLDER_CELL, encoding="utf-8")
+    (root / OLDER_FILE).write_text('"""Hand-written, of the older course."""\nOLDER = True\n', encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("_older_export", repo_root / "tools" / "export.py")
+    exporter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(exporter)
+    exporter.write(root)                # `make export` of the older copy (in this process: its imports are paid)
+    kernels = tmp_path_factory.mktemp("kernels-older")
+
+    def tito(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = dict(os.environ, TITO_KERNEL_DIR=str(kernels), COLUMNS="160")
+        env.pop("TINYTORCH_ROOT", None)
+        env.pop("PYTHONPATH", None)
+        return subprocess.run([sys.executable, "-m", "tito", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return root, tito
+
+
+def targets_of(root: Path, number: str) -> list[Path]:
+    """The package files a module's source exports, relative to the package folder."""
+    return [nb.target_path(t) for t in nb.export_code(nb.read_source(find_module(root, number).source), "x")]
+
+
+def test_upgrade1_a_learner_completes_module_01_on_the_older_course(upgrade):
+    root, tito = upgrade
+    module = find_module(root, "01")
+    assert tito("module", "start", "01", "--no-open").returncode == 0
+    assert "_older_course_helper" in module.working_copy.read_text(encoding="utf-8")
+    # Their own plain code: the textbook bodies, each opened by a line of their own.
+    fill_with_reference(module.working_copy, module.source, edit=lambda owner, lines: [
+        (lines[0][:len(lines[0]) - len(lines[0].lstrip())] if lines else "") + MARK, *lines])
+    result = tito("module", "complete", "01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    package = root / "workspace" / "package"
+    assert "_older_course_helper" in "".join((package / t).read_text(encoding="utf-8") for t in targets_of(root, "01"))
+    assert (package / OLDER_FILE).exists()
+    UPGRADE_ORDER.append(1)
+
+
+def test_upgrade2_after_the_pull_their_code_is_graded_against_the_new_reference(upgrade, repo_root):
+    root, tito = upgrade
+    assert UPGRADE_ORDER == [1]
+    # `git pull`: the copy becomes the current tree (the older additions are gone).
+    (root / OLDER_FILE).unlink()
+    copy_repository(repo_root, root)
+    module = find_module(root, "01")
+    blocks = len(nb.solution_blocks(nb.read_source(module.source), "01"))
+    result = tito("test", "01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The course changed since your package was built: it was rebuilt from the course, with your code " \
+           "for module(s) 01." in result.stdout
+    assert f"Module 01 {module.title()}: yours" in result.stdout
+    # The package is the new course's, with their bodies: nothing of the older provided code is left.
+    package = package_bytes(root)
+    assert not any("_older_course" in name for name in package)
+    mine = "".join(package[t.as_posix()].decode() for t in targets_of(root, "01"))
+    assert mine.count(MARK) == blocks and "_older_course_helper" not in mine
+    for name, data in package.items():
+        if isinstance(data, bytes) and Path(name) not in targets_of(root, "01"):
+            assert data == (root / name).read_bytes(), name           # the new reference, byte for byte
+    # Module 03 (not completed) runs on their module 01, and its tests pass; nothing is re-checked
+    # again (`tito test 01` recorded module 01's result for this course).
+    result = tito("test", "03")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the reference (not completed)" in result.stdout and "Checking your module" not in result.stdout
+    status = tito("module", "status")
+    columns = status_row(status.stdout, module.folder)
+    assert columns["Status"] == "complete" and columns["Your code"] == f"{blocks} of {blocks} blocks", columns
+    assert "Your notebook(s) of module(s) 01 are from an older version of the course" in status.stdout
+    UPGRADE_ORDER.append(2)
+
+
+def test_upgrade3_update_refreshes_their_notebook_with_their_code(upgrade):
+    root, tito = upgrade
+    assert UPGRADE_ORDER == [1, 2]
+    module = find_module(root, "01")
+    before = module.working_copy.read_text(encoding="utf-8")
+    result = tito("module", "update", "01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "module 01: your notebook is refreshed from the course, with your code in its blocks" in result.stdout
+    assert "Checking your module" not in result.stdout
+    backups = list((root / "workspace" / "backups").glob("01_*.ipynb"))
+    assert len(backups) == 1 and backups[0].read_text(encoding="utf-8") == before
+    cells = nb.read_notebook(module.working_copy)
+    blocks = nb.solution_blocks(cells, "01")
+    assert all(block.body and block.body[0].strip() == MARK for block in blocks)
+    assert "_older_course_helper" not in module.working_copy.read_text(encoding="utf-8")
+    assert nb.stubs_left(cells) == []
+    status = tito("module", "status").stdout
+    assert status_row(status, module.folder)["Status"] == "complete" and "older version" not in status
