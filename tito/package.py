@@ -305,6 +305,10 @@ def ensure(root: Path, stored: dict[str, list[solutions.Body]]) -> Ensured:
         why = "solutions"
     else:
         damaged = damage(package_dir(root), record)
+        links = {name: str(path) for name, path in reference_tree(root)[1].items()}
+        if record.get("links") != links:             # the clone moved: its data folders are elsewhere
+            damaged += [f"{WORKSPACE}/package/tinytorch/{name}" for name in sorted(links)
+                        if record.get("links", {}).get(name) != links[name]] or [f"{WORKSPACE}/package/tinytorch"]
         why = "damaged" if damaged else ""
     if not why:
         return Ensured(record, course)

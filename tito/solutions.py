@@ -90,14 +90,20 @@ def signature(lines: list[str], begin: int, indent: int) -> str | None:
     return " ".join(lines[start].split())
 
 
+TOP_LEVEL = "top-level code"
+
+
 def bodies(cells: list[nb.Cell], chapter: str = "00") -> list[Body]:
     """Every solution block of the cells, in order, as a Body."""
     found, seen = [], {}
     for block in nb.solution_blocks(cells, chapter):
-        ordinal = seen.get(block.owner, 0)
-        seen[block.owner] = ordinal + 1
+        # A block outside any def or class is named after its cell, whose number differs between a
+        # source and its notebook (the Colab cell): such blocks are keyed by their order instead.
+        owner = TOP_LEVEL if block.owner.startswith("the code of cell ") else block.owner
+        ordinal = seen.get(owner, 0)
+        seen[owner] = ordinal + 1
         lines = cells[block.cell].source.splitlines()
-        found.append(Body(key=f"{block.owner}#{ordinal}", owner=block.owner, ordinal=ordinal,
+        found.append(Body(key=f"{owner}#{ordinal}", owner=owner, ordinal=ordinal,
                           signature=signature(lines, block.begin, len(block.indent)),
                           indent=block.indent, lines=list(block.body)))
     return found
