@@ -222,7 +222,7 @@ In a clone of the repository, or in a Binder terminal, `tito` checks your code (
 
 ```bash
 tito module start {number}      # your copy of the notebook, in JupyterLab
-tito module complete {number}   # check your code; export it if right
+tito module complete {number}   # check your code; keep it if right
 tito test {number}              # the module's tests on your package{"".join(chr(10) + c for c in extra)}
 ```
 
