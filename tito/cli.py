@@ -252,8 +252,12 @@ def _notebook_outdated(root: Path, state: State, mod: ws.Module, cells: list[nb.
     if recorded:
         return recorded != _sha(mod.student_notebook)
     try:                                   # a notebook from an older tito: compare the cells
-        mine = nb.student_cells(cells if cells is not None else nb.read_notebook(mod.working_copy), mod.number)
+        cells = cells if cells is not None else nb.read_notebook(mod.working_copy)
     except (ValueError, OSError, AttributeError, TypeError, KeyError):
+        return False                       # damaged: `complete` and `update` say so, with the way out
+    try:
+        mine = nb.student_cells(cells, mod.number)
+    except ValueError:
         return True
     theirs = iter([(c.kind, c.source.strip()) for c in mine])
     return not all(cell in theirs for cell in ((c.kind, c.source.strip()) for c in nb.read_notebook(mod.student_notebook)))
