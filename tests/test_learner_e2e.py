@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -63,15 +64,13 @@ def fill_with_reference(notebook: Path, source: Path, edit=None) -> None:
     mine = nb.solution_blocks(cells, "00")
     assert [b.owner for b in mine] == [b.owner for b in reference]
     per_cell: dict[int, list] = {}
-    for ref, block in zip(reference, mine):
-        per_cell.setdefault(block.cell, []).append((ref, block))
+    for ref, block in zip(reference, mine):            # in the notebook's order: edit sees blocks in order
+        body = list(ref.body) if edit is None else edit(block.owner, list(ref.body))
+        per_cell.setdefault(block.cell, []).append((body, block))
     raw = [c for c in data["cells"] if c["cell_type"] in ("code", "markdown")]
     for index, pairs in per_cell.items():
         lines = cells[index].source.splitlines()
-        for ref, block in reversed(pairs):
-            body = list(ref.body)
-            if edit is not None:
-                body = edit(block.owner, body)
+        for body, block in reversed(pairs):
             lines[block.begin + 1:block.end] = body
         raw[index]["source"] = "\n".join(lines).splitlines(keepends=True)
     notebook.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -297,6 +296,14 @@ def upgrade(tmp_path_factory, repo_root):
     return root, tito
 
 
+def textbook_learner():
+    """tests/textbook_learner.py: a learner's plain bodies, written by hand (not the reference's)."""
+    spec = importlib.util.spec_from_file_location("_textbook", Path(__file__).with_name("textbook_learner.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def targets_of(root: Path, number: str) -> list[Path]:
     """The package files a module's source exports, relative to the package folder."""
     return [nb.target_path(t) for t in nb.export_code(nb.read_source(find_module(root, number).source), "x")]
@@ -307,9 +314,20 @@ def test_upgrade1_a_learner_completes_module_01_on_the_older_course(upgrade):
     module = find_module(root, "01")
     assert tito("module", "start", "01", "--no-open").returncode == 0
     assert "_older_course_helper" in module.working_copy.read_text(encoding="utf-8")
-    # Their own plain code: the textbook bodies, each opened by a line of their own.
-    fill_with_reference(module.working_copy, module.source, edit=lambda owner, lines: [
-        (lines[0][:len(lines[0]) - len(lines[0].lstrip())] if lines else "") + MARK, *lines])
+    # Their own plain code: the textbook learner's bodies (tests/textbook_learner.py: plain code,
+    # not the reference's), each opened by a line of their own.
+    theirs = textbook_learner()._bodies_for(module.folder)
+    seen: dict[str, int] = {}
+
+    def own(owner: str, lines: list[str]) -> list[str]:
+        indent = lines[0][:len(lines[0]) - len(lines[0].lstrip())] if lines else ""
+        ordinal = seen[owner] = seen.get(owner, -1) + 1
+        if owner in theirs:
+            text = textwrap.dedent(theirs[owner][min(ordinal, len(theirs[owner]) - 1)]).strip("\n")
+            lines = [indent + line if line.strip() else "" for line in text.splitlines()]
+        return [indent + MARK, *lines]
+
+    fill_with_reference(module.working_copy, module.source, edit=own)
     result = tito("module", "complete", "01")
     assert result.returncode == 0, result.stdout + result.stderr
     package = root / "workspace" / "package"
@@ -336,6 +354,11 @@ def test_upgrade2_after_the_pull_their_code_is_graded_against_the_new_reference(
     assert not any("_older_course" in name for name in package)
     mine = "".join(package[t.as_posix()].decode() for t in targets_of(root, "01"))
     assert mine.count(MARK) == blocks and "_older_course_helper" not in mine
+    # Exactly their code in the new course: the current source exported with their bodies.
+    theirs = nb.export_code(textbook_learner().substituted_cells(module.source, module.folder), "theirs")
+    for target, code in theirs.items():
+        text = package[nb.target_path(target).as_posix()].decode()
+        assert "\n".join(line for line in text.split("\n", 3)[3].split("\n") if line.strip() != MARK) == code
     for name, data in package.items():
         if isinstance(data, bytes) and Path(name) not in targets_of(root, "01"):
             assert data == (root / name).read_bytes(), name           # the new reference, byte for byte
