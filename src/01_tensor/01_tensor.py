@@ -57,10 +57,9 @@
 
 # %%
 #| export
-import warnings
-
 import numpy as np
 
+from tinytorch.utils.tensor_data import numeric_array
 from tinytorch.utils.validation import check_bool, check_int, describe
 
 _grad_enabled = True     # process-wide, like PyTorch's: is the graph being recorded?
@@ -93,7 +92,8 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         requires_grad = check_bool("Tensor requires_grad", requires_grad)
-        array = _numeric_array(data, dtype)      # provided below: refuses text, objects, ragged lists
+        # provided (tinytorch/utils/tensor_data.py): an ndarray of numbers; text, objects, ragged lists refused
+        array = numeric_array(data.data if isinstance(data, Tensor) else data, dtype)
         # Hint: without an explicit dtype, floating data of any other precision becomes float32; integer
         # and bool data keep their dtype (chapter 01, "01. Tensor": the first of its three choices).
         ### BEGIN SOLUTION
@@ -230,51 +230,6 @@ class Tensor:
     def T(self):
         """All axes reversed (the matrix transpose for 2-D tensors)."""
         return permute(self, tuple(reversed(range(self.data.ndim))))
-
-
-_NUMERIC_KINDS = "biuf"    # bool, signed and unsigned integers, floating point
-
-
-def _numeric_array(data, dtype) -> np.ndarray:
-    """`data` as an ndarray of numbers (bool, integer or floating), or a TypeError / ValueError naming
-    `Tensor data` or `Tensor dtype` and what was given. Strings, bytes, objects, complex numbers and
-    ragged nested lists are refused here, so no operation ever meets them."""
-    if isinstance(data, Tensor):
-        data = data.data
-    if dtype is not None:
-        try:
-            if isinstance(dtype, (np.dtype, type)):
-                dtype = np.dtype(dtype)
-            else:
-                # Some spellings NumPy still accepts (such as "a" for bytes, alone or inside a tuple)
-                # warn as deprecated before the check below refuses them: the learner gets our error,
-                # not NumPy's warning as well.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"Tensor dtype must be a NumPy numeric dtype, got {describe(dtype)}") from None
-        if dtype.kind not in _NUMERIC_KINDS:
-            raise TypeError(f"Tensor dtype must be bool, an integer or a floating dtype, got {dtype}")
-    if isinstance(data, (str, bytes, bytearray)):
-        raise TypeError(f"Tensor data must be numbers, got text {describe(data)}")
-    if data is None:   # NumPy would make it NaN when a dtype is given
-        raise TypeError("Tensor data must be numbers, got None")
-    if isinstance(data, np.ndarray) and data.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(f"Tensor data must be numbers (bool, integer or floating), got an array of "
-                        f"dtype {data.dtype}: {describe(data)}")
-    try:
-        array = np.asarray(data, dtype=dtype)
-    except OverflowError as error:           # Tensor(2**70), Tensor(inf, dtype=np.int64), Tensor(-1, dtype=np.uint8)
-        raise ValueError(f"Tensor data {describe(data)} does not fit in dtype "
-                         f"{np.dtype(dtype) if dtype is not None else 'int64'} ({error})") from None
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"Tensor data must be a number, an array, or a nested list of numbers with "
-                         f"one rectangular shape; got {describe(data)} ({error})") from None
-    if array.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(f"Tensor data must be numbers (bool, integer or floating), got {describe(data)} "
-                        f"of dtype {array.dtype}")
-    return array
 
 
 def as_float(x: Tensor) -> Tensor:
