@@ -1,14 +1,17 @@
 """A learner, end to end, on a temporary copy of the repository (issue 9, "Proof").
 
-1. start module 08, fill every stub with the reference solution: `tito module complete 08` passes
-   and `tito module status` shows it;
+1. start module 08, fill every stub with a learner's plain textbook code (tests/textbook_learner.py,
+   written by hand, not the reference's): `tito module complete 08` passes and `status` shows it;
 2. cosine written with sin: complete fails naming the schedule's check, the learner's package is
    byte-for-byte unchanged;
 3. a syntax error: refused with the cell and line, nothing exported;
 4. untouched stubs: the report names the unimplemented functions;
-5. every module completed with the reference text: every module's tests pass against the learner's
-   package (08's in step 1; all the others completed in one command, whose single test run covers
-   their tests against a package holding every learner module).
+5. every other module completed with that learner's plain code (module 11's blocks, which it has no
+   body for, with the reference text) in one command: every module's graded tests pass against the
+   learner's package, the milestones' targets (module 10's tests) included;
+6. the Trainer runs the learner's optimizer rule and engine (their source, once per parameter and
+   step and once per batch) and gives the course's numbers, and a run resumed from a checkpoint
+   continues exactly.
 
 Then a course update (issue 19, "Done means"), on a second copy made OLDER by a synthetic edit (an
 extra provided function exported by module 01, an extra hand-written package file), so that it
@@ -32,6 +35,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tito import cells as nb
@@ -76,6 +80,25 @@ def fill_with_reference(notebook: Path, source: Path, edit=None) -> None:
     notebook.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
+def fill_with_textbook(notebook: Path, source: Path, folder: str) -> None:
+    """Write the textbook learner's body (tests/textbook_learner.py: plain code written by hand, not
+    the reference's) into each block of the learner's notebook; blocks it has no body for (module
+    11's) get the reference text."""
+    bodies = textbook_learner()._bodies_for(folder)
+    used: dict[str, int] = {}
+
+    def edit(owner, lines):
+        if owner not in bodies:
+            return lines
+        position = used.get(owner, 0)
+        used[owner] = position + 1
+        indent = lines[0][:len(lines[0]) - len(lines[0].lstrip())] if lines else ""
+        text = textwrap.dedent(bodies[owner][min(position, len(bodies[owner]) - 1)]).strip("\n")
+        return [(indent + line) if line.strip() else "" for line in text.splitlines()]
+
+    fill_with_reference(notebook, source, edit)
+
+
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory, repo_root):
     root = copy_repository(repo_root, tmp_path_factory.mktemp("clone"))
@@ -118,7 +141,7 @@ def training(root: Path):
     return find_module(root, "training")
 
 
-def test_step1_reference_solution_completes_and_status_shows_it(clone):
+def test_step1_a_plain_learner_completes_module_08_and_status_shows_it(clone):
     root, tito = clone
     started = tito("module", "start", "08", "--no-open")
     assert started.returncode == 0, started.stdout + started.stderr
@@ -127,12 +150,12 @@ def test_step1_reference_solution_completes_and_status_shows_it(clone):
     # Before any complete, the learner's package is the course's own package, file for file.
     training_py = root / "workspace" / "package" / "tinytorch" / "core" / "training.py"
     assert training_py.read_bytes() == (root / "tinytorch" / "core" / "training.py").read_bytes()
-    fill_with_reference(module.working_copy, module.source)
+    fill_with_textbook(module.working_copy, module.source, module.folder)
     result = tito("module", "complete", "08")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Module 08 complete" in result.stdout
     # The learner's package holds the module's files: the course's source with the learner's blocks.
-    exported = nb.export_code(nb.read_source(module.source), "reference")
+    exported = nb.export_code(nb.read_notebook(module.working_copy), "theirs")
     for target, code in exported.items():
         mine = (root / "workspace" / "package" / nb.target_path(target)).read_text(encoding="utf-8")
         assert "Built by `tito` from src/08_training/08_training.py" in mine.splitlines()[0]
@@ -221,7 +244,7 @@ def test_step4_untouched_stubs_are_named(clone):
     STEP_ORDER.append(4)
 
 
-def test_step5_all_modules_completed_with_the_reference_pass_every_test(clone):
+def test_step5_a_plain_learner_completes_every_module_and_passes_every_test(clone):
     root, tito = clone
     assert STEP_ORDER == [1, 2, 3, 4]
     # Module 08 is the learner's since step 1 (step 4 reset only its notebook; the package kept it,
@@ -233,7 +256,7 @@ def test_step5_all_modules_completed_with_the_reference_pass_every_test(clone):
     rest = [m for m in modules(root) if m != training_module]
     for module in rest:
         assert tito("module", "start", module.number, "--no-open").returncode == 0
-        fill_with_reference(module.working_copy, module.source)
+        fill_with_textbook(module.working_copy, module.source, module.folder)
     result = tito("module", "complete", *(m.number for m in rest))
     assert result.returncode == 0, result.stdout + result.stderr
     tested = re.search(r"ok (\d+) tests of (.+)", result.stdout)
@@ -255,14 +278,91 @@ def test_step5_all_modules_completed_with_the_reference_pass_every_test(clone):
     for name, data in package.items():
         if name not in mine and isinstance(data, bytes):
             assert data == (root / name).read_bytes(), name
-    # The package is the reference's generated files, each exported from the learner's notebook
-    # (module 08's from the reference text it was completed with in step 1): what the completes
-    # tested, nothing more and nothing less.
+    # The package is the reference's generated files, each exported from the learner's notebook:
+    # what the completes tested, nothing more and nothing less.
     for module in modules(root):
-        cells = nb.read_source(module.source) if module == training_module else nb.read_notebook(module.working_copy)
+        # (module 08's notebook was reset in step 4; its package kept the code of step 1)
+        cells = (textbook_learner().substituted_cells(module.source, module.folder) if module == training_module
+                 else nb.read_notebook(module.working_copy))
         for target, code in nb.export_code(cells, "mine").items():
             text = (root / "workspace" / "package" / nb.target_path(target)).read_text(encoding="utf-8")
             assert text.endswith(code)
+    STEP_ORDER.append(5)
+
+
+TRAINING_RUN = r"""
+import inspect, json, sys
+import numpy as np
+import tinytorch
+from tinytorch import CrossEntropyLoss, DataLoader, Linear, ReLU, SGD, Sequential, TensorDataset, Trainer
+from tinytorch import manual_seed
+from tinytorch.core import autograd, optimizers
+
+calls = {"update": 0, "backward": 0}
+watched = {optimizers.SGD.update.__code__: "update", autograd.backward.__code__: "backward"}
+
+def count(frame, event, arg):
+    if event == "call" and frame.f_code in watched:
+        calls[watched[frame.f_code]] += 1
+
+def trainer():
+    manual_seed(0)
+    model = Sequential(Linear(6, 12), ReLU(), Linear(12, 3))
+    return Trainer(model, SGD(model.parameters(), lr=0.1, momentum=0.9), CrossEntropyLoss())
+
+rng = np.random.default_rng(0)
+data = TensorDataset(rng.standard_normal((64, 6)).astype(np.float32), rng.integers(0, 3, 64))
+loader = DataLoader(data, batch_size=16, shuffle=True, seed=1)
+straight = trainer()
+sys.setprofile(count)
+losses = [straight.train_epoch(loader) for _ in range(4)]
+sys.setprofile(None)
+interrupted = trainer()
+for _ in range(2):
+    interrupted.train_epoch(loader)
+interrupted.save_checkpoint("half.safetensors")
+resumed = trainer()
+resumed.load_checkpoint("half.safetensors")
+for _ in range(2):
+    resumed.train_epoch(loader)
+print(json.dumps({
+    "package": tinytorch.__file__, "calls": calls, "losses": losses,
+    "weights": [p.data.tolist() for p in straight.model.parameters()],
+    "resumed_exactly": all(np.array_equal(a.data, b.data) for a, b in
+                           zip(straight.model.parameters(), resumed.model.parameters())),
+    "update_source": inspect.getsource(optimizers.SGD.update),
+    "backward_source": inspect.getsource(autograd.backward)}))
+"""
+
+
+def test_step6_the_trainer_runs_the_learners_optimizer_and_engine_with_the_references_numbers(clone, tmp_path):
+    root, _ = clone
+    assert STEP_ORDER == [1, 2, 3, 4, 5]
+    from tito.workspace import learner_env, package_dir
+
+    def run(env, folder):
+        folder.mkdir()
+        done = subprocess.run([sys.executable, "-P", "-c", TRAINING_RUN], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    theirs = run(learner_env(package_dir(root)), tmp_path / "theirs")
+    course = run({k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, tmp_path / "course")
+    assert theirs["package"].startswith(str(package_dir(root)))
+    # Their code ran: the rule and the engine the Trainer called are the ones they wrote ...
+    bodies = textbook_learner()._bodies_for
+    assert 'state["momentum_buffer"] = buf' in theirs["update_source"]
+    assert 'grads[parent] = grads[parent] + parent_grad' in theirs["backward_source"]
+    assert bodies("07_optimizers") and bodies("06_autograd")
+    # ... once per parameter and step, and once per batch: 4 epochs of 4 batches, 4 parameters
+    assert theirs["calls"] == {"update": 4 * 4 * 4, "backward": 4 * 4}
+    # ... and gave the course's numbers, and a run resumed from a checkpoint continues exactly.
+    np.testing.assert_allclose(theirs["losses"], course["losses"], rtol=1e-5)
+    for mine, reference in zip(theirs["weights"], course["weights"]):
+        np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-6)
+    assert theirs["resumed_exactly"] and course["resumed_exactly"]
+    STEP_ORDER.append(6)
 
 
 # ---------------------------------------------------------------- a course update

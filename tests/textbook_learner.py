@@ -257,6 +257,152 @@ BODIES: dict[str, dict[str, str | list[str]]] = {
             return grad
         """,
     },
+    "05_dataloader": {
+        "Dataset": """
+            def __len__(self):
+                raise NotImplementedError("a Dataset subclass must define __len__")
+
+            def __getitem__(self, index):
+                raise NotImplementedError("a Dataset subclass must define __getitem__")
+        """,
+        "TensorDataset.__init__": """
+            rows = arrays[0].shape[0]
+            for array in arrays:
+                if array.shape[0] != rows:
+                    raise ValueError(f"all tensors need {rows} rows, got shape {array.shape}")
+            self.arrays = list(arrays)
+        """,
+        "TensorDataset.__getitem__": """
+            items = []
+            for array in self.arrays:
+                items.append(Tensor(array[index], dtype=array.dtype))
+            return tuple(items)
+        """,
+        "DataLoader.__init__": """
+            self.dataset, self.batch_size = dataset, batch_size
+            self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
+            self.epoch, self.epoch_is_set = 0, False
+            self.rng = np.random.default_rng(None)
+        """,
+        "DataLoader.__len__": """
+            if self.drop_last:
+                return len(self.dataset) // self.batch_size
+            return (len(self.dataset) + self.batch_size - 1) // self.batch_size
+        """,
+        "DataLoader.set_epoch": """
+            self.epoch_is_set = True
+            self.epoch = epoch
+        """,
+        "DataLoader.order": """
+            indices = np.arange(len(self.dataset))
+            if self.shuffle:
+                rng = self.rng if self.seed is None else np.random.default_rng([self.seed, epoch])
+                indices = rng.permutation(indices)
+            return indices
+        """,
+        "DataLoader.__iter__": """
+            order = self.order()
+            if not self.epoch_is_set:
+                self.epoch = self.epoch + 1
+            for b in range(len(self)):
+                indices = order[b * self.batch_size:(b + 1) * self.batch_size]
+                if isinstance(self.dataset, TensorDataset):
+                    yield self.dataset[indices]
+                else:
+                    yield collate([self.dataset[int(i)] for i in indices], indices)
+        """,
+        "SimpleDataset.__init__": """
+            rng = np.random.default_rng(seed)
+            centres = rng.normal(0.0, 2.0, size=(num_classes, num_features)).astype(np.float32)
+            labels = np.arange(size) % num_classes
+            rng.shuffle(labels)
+            noise = rng.standard_normal((size, num_features)).astype(np.float32)
+            self.centres = centres
+            self.num_features = num_features
+            self.num_classes = num_classes
+            self.seed = seed
+            self.features = Tensor(centres[labels] + noise)
+            self.labels = Tensor(labels.astype(np.int64))
+            super().__init__(self.features, self.labels)
+        """,
+    },
+    "08_training": {
+        "CosineSchedule.get_lr": """
+            return self.max_lr - (self.max_lr - self.min_lr) * (1 - math.cos(math.pi * progress)) / 2
+        """,
+        "clip_grad_norm": """
+            squares = 0.0
+            for g in grads:
+                squares += float(np.sum(np.square(g, dtype=np.float64)))
+            total_norm = math.sqrt(squares)
+            if np.isfinite(total_norm) and total_norm > max_norm:
+                for g in grads:
+                    g *= max_norm / total_norm
+        """,
+        "Trainer.train_epoch": """
+            self.training_mode = True
+            self.optimizer.zero_grad()
+            waiting = 0
+            for inputs, targets in run.batches():
+                outputs = self.model.forward(inputs)
+                loss = self.loss_fn(outputs, targets)
+                if run.skip_batch(outputs, loss):
+                    continue
+                run.window.add(len(inputs))
+                loss.backward()
+                run.record(outputs, targets, loss)
+                waiting = waiting + 1
+                if waiting % accumulation_steps == 0:
+                    self.update(run)
+            if run.window.batches:
+                self.update(run)
+        """,
+        "Trainer.update": """
+            run.window.average()
+            if self.grad_clip_norm is None:
+                norm = grad_norm(self.model.parameters())
+            else:
+                norm = clip_grad_norm(self.model.parameters(), self.grad_clip_norm)
+            if not run.skip_update(norm):
+                self.optimizer.step()
+                self.step = self.step + 1
+            self.optimizer.zero_grad()
+        """,
+        "Trainer.evaluate": """
+            self.training_mode = False
+            with no_grad():
+                for inputs, targets in run.batches():
+                    predictions = self.model.forward(inputs)
+                    run.record(predictions, targets, self.loss_fn(predictions, targets))
+        """,
+        "Trainer.state_dict": """
+            state = {}
+            state["model"] = model_state(self.model, copy=copy)
+            state["optimizer"] = self.optimizer.state_dict(copy=copy)
+            state["scheduler"] = self.scheduler.state_dict() if self.scheduler is not None else None
+            state["random_state"] = model_random_state(self.model)
+            state["trainer"] = trainer_progress(self, copy=copy)
+            return state
+        """,
+    },
+    "09_convolutions": {
+        "conv2d": """
+            for y in range(oh):
+                for z in range(ow):
+                    patch = xpad[:, :, y * sh:y * sh + kh, z * sw:z * sw + kw]
+                    cols[:, :, :, :, y, z] = patch.transpose(1, 2, 3, 0)
+            w_matrix = weight.data.reshape(n_out, channels * kh * kw)
+            out = w_matrix @ cols.reshape(channels * kh * kw, n * oh * ow)
+        """,
+        "max_pool2d": """
+            windows = [x.data[:, :, rows, cols] for rows, cols in views]
+            out = np.max(np.stack(windows), axis=0)
+        """,
+        "avg_pool2d": """
+            windows = [x.data[:, :, rows, cols] for rows, cols in views]
+            out = np.mean(np.stack(windows), axis=0)
+        """,
+    },
 }
 
 
