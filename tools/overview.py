@@ -55,6 +55,7 @@ VOICE = "cmu_us_slt_arctic_hts"
 VOICE_PACKAGE = "festvox-us-slt-hts"
 ENGINE_PACKAGES = ("festival", VOICE_PACKAGE, "lame")
 MP3_KBPS = 40
+LAME_ARGS = ("--quiet", "--noreplaygain", "-m", "m", "--resample", "22.05", "--cbr", "-b", str(MP3_KBPS))
 MAX_AUDIO_BYTES = 2 * 1024 * 1024
 INSTALL_HINT = "apt-get install festival festvox-us-slt-hts lame"
 
@@ -230,7 +231,11 @@ def full_deck(job: dict, values: dict, glue: dict) -> tuple[list[Slide], dict[st
     if row is not None:
         turn = Slide("Your turn", kind="turn")
         functions = job.get("functions") or []
-        if functions:
+        if len(functions) > 5:
+            turn.items.append(("text", "In the student notebook, each of these is a stub for you to write; "
+                                       "its hint names the section that explains it:"))
+            turn.items.append(("names", "\n".join(name for name, _ in functions)))
+        elif functions:
             turn.items.append(("text", "In the student notebook, each of these is a stub for you to write:"))
             turn.items += [("bullet", f"`{name}`  ({where_})") for name, where_ in functions]
         else:
@@ -332,14 +337,14 @@ def draw_slide(painter: Painter, slide: Slide, index: int, total: int, chapter: 
         y = painter.lines(left, 0.56, painter.wrap(_mathtext(slide.title), 40, right - left, weight="bold"),
                           40, color="white", weight="bold")
         for kind, text in slide.items:
-            size = 22 if kind == "subtitle" else 16
+            size = 24 if kind == "subtitle" else 18
             y -= 0.02
             y = painter.lines(left, y, painter.wrap(_mathtext(text), size, right - left), size,
                               color="white" if kind == "subtitle" else "#d1d5db")
         return
     # Title, accent rule, footer with the chapter and the page, and a progress bar.
-    top = painter.lines(left, 0.93, painter.wrap(_mathtext(slide.title), 30, right - left, weight="bold"),
-                        30, color=INK, weight="bold")
+    top = painter.lines(left, 0.93, painter.wrap(_mathtext(slide.title), 34, right - left, weight="bold"),
+                        34, color=INK, weight="bold")
     fig.patches.append(plt.Rectangle((left, top - 0.005), 0.06, 0.008, transform=fig.transFigure, color=ACCENT))
     fig.text(left, 0.035, f"TinyTorch  \u00b7  {chapter}", fontsize=11, color=MUTED, va="bottom")
     fig.text(right, 0.035, f"{index} / {total}", fontsize=11, color=MUTED, va="bottom", ha="right")
@@ -348,39 +353,57 @@ def draw_slide(painter: Painter, slide: Slide, index: int, total: int, chapter: 
     figure_keys = [text for kind, text in slide.items if kind == "figure"]
     words = [(kind, text) for kind, text in slide.items if kind != "figure"]
     body_top, body_bottom = top - 0.05, 0.09
-    text_right = right if not figure_keys else (left + 0.40 if words else left)
+    image = plt.imread(io.BytesIO(figures[figure_keys[0]]), format="png") if figure_keys else None
+    # A wide figure goes above the text, full width; any other beside it, on the right.
+    wide = image is not None and image.shape[1] / image.shape[0] > 2.2
+    text_right = right if image is None or wide else (left + 0.40 if words else left)
+    if image is not None:
+        if wide and words:
+            box = (left, body_top - 0.42, right - left, 0.42)
+        elif wide or not words:
+            box = (left, body_bottom, right - left, body_top - body_bottom)
+        else:
+            box = (text_right + 0.03, body_bottom, right - text_right - 0.03, body_top - body_bottom)
+        x0, y0, box_w, box_h = box
+        aspect = image.shape[0] / image.shape[1] * W / H          # height per width, in figure fractions
+        w, h = (box_w, box_w * aspect) if box_w * aspect <= box_h else (box_h / aspect, box_h)
+        bottom = y0 + box_h - h if wide and words else y0 + (box_h - h) / 2
+        axes = fig.add_axes([x0 + (box_w - w) / 2, bottom, w, h])
+        axes.imshow(image, interpolation="antialiased")
+        axes.set_axis_off()
+        if wide and words:
+            body_top = y0 + box_h - h - 0.04
     y = body_top
     for kind, text in words:
         if kind == "bullet":
-            size = 19
+            size = 22
             lines = painter.wrap(_mathtext(text), size, text_right - left - 0.03)
             fig.text(left, y, "\u2022", fontsize=size, color=ACCENT, va="top")
             y = painter.lines(left + 0.025, y, lines, size, color=INK) - 0.018
         elif kind == "math":
-            size = 24
+            size = 28
             fig.text((left + text_right) / 2, y - 0.01, f"${text}$", fontsize=size, color=INK, va="top", ha="center")
             y -= size * 2.0 / 72 / H + 0.01
+        elif kind == "names":
+            size, names = 18, text.splitlines()
+            half = (len(names) + 1) // 2
+            bottom = y
+            for column, chunk in enumerate((names[:half], names[half:])):
+                bottom = min(bottom, painter.lines(left + 0.025 + column * 0.42, y, chunk, size, color=INK,
+                                                   family="DejaVu Sans Mono"))
+            y = bottom - 0.018
         elif kind == "code":
-            size = 17
+            size = 19
             y = painter.lines(left + 0.025, y, text.splitlines(), size, color=INK, family="DejaVu Sans Mono") - 0.018
         elif kind == "subtitle":
             size = 26
             y = painter.lines(left, y, painter.wrap(_mathtext(text), size, text_right - left), size,
                               color=INK, weight="bold") - 0.03
         else:
-            size = 19
+            size = 21
             y = painter.lines(left, y, painter.wrap(_mathtext(text), size, text_right - left), size, color=MUTED) - 0.018
         if y < body_bottom:
             raise OverviewError(f"slide {index} ({slide.title!r}) holds too much text: split it")
-    if figure_keys:
-        image = plt.imread(io.BytesIO(figures[figure_keys[0]]), format="png")
-        x0 = text_right + (0.03 if words else 0)
-        box_w, box_h = right - x0, body_top - body_bottom
-        aspect = image.shape[0] / image.shape[1] * W / H          # height per width, in figure fractions
-        w, h = (box_w, box_w * aspect) if box_w * aspect <= box_h else (box_h / aspect, box_h)
-        axes = fig.add_axes([x0 + (box_w - w) / 2, body_bottom + (box_h - h) / 2, w, h])
-        axes.imshow(image, interpolation="antialiased")
-        axes.set_axis_off()
 
 
 def render_deck(slides: list[Slide], figures: dict, chapter: str, out: Path) -> int:
@@ -427,8 +450,12 @@ def spoken(text: str) -> str:
     """The transcript as the voice should read it."""
     for written, said in PRONOUNCE.items():
         text = re.sub(rf"(?<![\w.]){re.escape(written)}(?![\w])", said, text)
-    text = text.replace("`", "")
-    return text
+    # 2.2e-08 -> "2.2 times ten to the minus 8"; the voice would spell it out letter by letter.
+    text = re.sub(r"\b(\d+(?:\.\d+)?)e([-+]?)0*(\d+)\b",
+                  lambda m: f"{m[1]} times ten to the {'minus ' if m[2] == '-' else ''}{m[3]}", text)
+    text = re.sub(r"(?<![\w.])-?inf\b", lambda m: "minus infinity" if m[0].startswith("-") else "infinity", text)
+    text = re.sub(r"(?<![\w.])nan\b", "not a number", text)
+    return text.replace("`", "").replace("\u00d7", " by ")
 
 
 def probe() -> dict:
@@ -465,8 +492,7 @@ def encode(wav: Path, mp3: Path, title: str) -> float:
     """MP3 from the WAV; returns the duration in seconds."""
     with wave.open(str(wav)) as audio:
         seconds = audio.getnframes() / audio.getframerate()
-    result = subprocess.run(["lame", "--quiet", "--noreplaygain", "-m", "m", "--resample", "22.05", "--cbr",
-                             "-b", str(MP3_KBPS), "--tt", title, "--ta", "TinyTorch", str(wav), str(mp3)],
+    result = subprocess.run(["lame", *LAME_ARGS, "--tt", title, "--ta", "TinyTorch", str(wav), str(mp3)],
                             capture_output=True, text=True)
     if result.returncode != 0 or not mp3.exists():
         raise OverviewError(f"lame failed: {result.stdout}{result.stderr}")
@@ -526,7 +552,8 @@ def run_job(job: dict) -> dict:
         result["transcript"] = transcript
         result["script_values"] = script_used
         if speech.get("ok"):
-            audio_key = sha("audio", chapter_source, transcript, speech["versions"], own)
+            # Keyed on what the MP3 is made of: the words as spoken, the engine, the encoder's settings.
+            audio_key = sha("audio", spoken(transcript), speech["versions"], LAME_ARGS, VOICE)
             audio_cached = cache / f"{stem}.audio.{audio_key[:20]}.mp3"
             meta_cached = audio_cached.with_suffix(".json")
             if audio_cached.exists() and meta_cached.exists():
