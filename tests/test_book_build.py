@@ -5,6 +5,7 @@ Each tiny build starts a kernel and takes a few seconds; they are marked slow bu
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -84,6 +85,8 @@ def tiny_book(tmp_path: Path, repo_root: Path):
         shutil.copy(repo_root / "_config.yml", root / "_config.yml")
         (root / "tools").mkdir()
         shutil.copy(repo_root / "tools" / "sphinx_tinytorch.py", root / "tools")  # local extension
+        shutil.copy(repo_root / "tools" / "overview.py", root / "tools")          # its slides and audio
+        shutil.copytree(repo_root / "tools" / "static", root / "tools" / "static")
         (root / "_toc.yml").write_text(TINY_TOC)
         (root / "book" / "intro.md").write_text("# Tiny book\n\nA landing page.\n")
         if chapter is not None:
@@ -93,8 +96,8 @@ def tiny_book(tmp_path: Path, repo_root: Path):
     return make
 
 
-def build(run_tool, root: Path, *args: str):
-    result = run_tool("build_book.py", root, *args, timeout=240)
+def build(run_tool, root: Path, *args: str, env: dict | None = None):
+    result = run_tool("build_book.py", root, *args, timeout=240, env=env)
     return result, result.stdout + result.stderr
 
 
@@ -214,3 +217,48 @@ def test_built_site_loads_no_external_scripts(repo_root):
     assert (html_dir / "_static" / "mermaid" / "mermaid.min.js").exists()
     for page in pages:
         assert page.read_text().count("const THEBE_JS_URL") <= 1, page.name
+
+
+DECK = """---
+subtitle: A deck that cites {glue:text}`answer:.2f`
+---
+
+## The answer
+
+- It is {glue:text}`answer:.2f`, computed by the chapter
+"""
+
+SCRIPT = """The chapter computes its answer, {glue:text}`answer:.2f`, and this sentence says it aloud.
+"""
+
+
+@pytest.mark.slow
+def test_a_chapter_without_its_deck_fails_the_strict_build(run_tool, tiny_book):
+    root = tiny_book("# A chapter with no code\n\nNothing to execute, so no kernel starts.\n")
+    (root / "book" / "slides").mkdir()          # the book uses decks: every chapter needs one
+    result, log = build(run_tool, root)
+    assert result.returncode != 0
+    assert "book/slides/01_demo.md" in log and "book/audio/01_demo.txt" in log
+
+
+@pytest.mark.slow
+def test_a_deck_and_a_script_build_without_the_speech_engine(run_tool, tiny_book, tmp_path):
+    """Slides from the chapter's own glued value; no engine: one line in the log, the card says how."""
+    root = tiny_book(GOOD_CHAPTER)
+    (root / "book" / "slides").mkdir()
+    (root / "book" / "audio").mkdir()
+    (root / "book" / "slides" / "01_demo.md").write_text(DECK)
+    (root / "book" / "audio" / "01_demo.txt").write_text(SCRIPT)
+    result, log = build(run_tool, root, env={**os.environ, "TINYTORCH_SPEECH": "off"})
+    assert result.returncode == 0, log[-4000:]
+    assert log.count("no speech engine here") == 1, "the build must say once that the engine is missing"
+    html_dir = root / "_build" / "html"
+    page = (html_dir / "book" / "chapters" / "01_demo.html").read_text()
+    assert "apt-get install festival festvox-us-slt-hts lame" in page
+    assert "computes its answer, 42.25, and this sentence" in page          # the transcript, filled in
+    assert 'class="tt-overview tt-deck" data-stem="01_demo"' in page
+    from pypdf import PdfReader
+
+    pages = [p.extract_text() for p in PdfReader(str(html_dir / "overview" / "01_demo.pdf")).pages]
+    assert len(pages) == 2 and "42.25" in pages[0] and "It is 42.25, computed by the chapter" in pages[1]
+    assert not (html_dir / "overview" / "01_demo.mp3").exists()

@@ -304,7 +304,7 @@ def _level2_headings(text: str) -> list[str]:
 def _furnish(app: Sphinx, docname: str, source: list) -> None:
     root = Path(app.srcdir)
     rows = _rows(root)
-    if not rows:
+    if not rows and not _uses_overviews(root):
         return
     text = source[0]
     if TABLE_MARKER in text:
