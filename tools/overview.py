@@ -3,6 +3,7 @@
     python tools/overview.py JOB.json        # build one chapter's deck and audio (the book build runs this)
     python tools/overview.py --probe         # which speech engine this machine has, and its versions
     python tools/overview.py --setup         # install it with apt-get where allowed (make book/test do)
+    python tools/overview.py --speak JOB.json   # speak paragraphs into the cache (JOB: texts, cache, speech)
 
 Sources, beside the chapter (`book/chapters/NN_name.md`):
   book/slides/NN_name.md   the deck: optional front matter (`subtitle:`, `next:`), then one slide per
@@ -55,7 +56,7 @@ VOICE = "cmu_us_slt_arctic_hts"
 VOICE_PACKAGE = "festvox-us-slt-hts"
 ENGINE_PACKAGES = ("festival", VOICE_PACKAGE, "lame")
 MP3_KBPS = 40
-LAME_ARGS = ("--quiet", "--noreplaygain", "-m", "m", "--resample", "22.05", "--cbr", "-b", str(MP3_KBPS))
+LAME_ARGS = ("--quiet", "--noreplaygain", "-t", "-m", "m", "--resample", "22.05", "--cbr", "-b", str(MP3_KBPS))
 MAX_AUDIO_BYTES = 2 * 1024 * 1024
 INSTALL_HINT = "apt-get install festival festvox-us-slt-hts lame"
 
@@ -435,11 +436,16 @@ def slides_text(slides: list[Slide]) -> list[str]:
 
 # ---------------------------------------------------------------- the narration
 
+def script_paragraphs(path: Path) -> list[str]:
+    """The script's paragraphs, each on one line, glue roles still in them."""
+    source = Path(path).read_text(encoding="utf-8")
+    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", source) if part.strip()
+            and not part.strip().startswith("<!--")]
+
+
 def script_text(job: dict, values: dict) -> tuple[str, dict[str, str]]:
-    """The transcript: the script's paragraphs, values filled in, one paragraph per line."""
-    source = Path(job["script"]).read_text(encoding="utf-8")
-    paragraphs = [" ".join(part.split()) for part in re.split(r"\n\s*\n", source) if part.strip()
-                  and not part.strip().startswith("<!--")]
+    """The transcript: the script's paragraphs, values filled in, a blank line between them."""
+    paragraphs = script_paragraphs(job["script"])
     if not paragraphs:
         raise OverviewError(f"{job['script']}: the script is empty")
     text, used = fill("\n\n".join(paragraphs), values, job["script"])
@@ -480,23 +486,99 @@ def probe() -> dict:
     return {"ok": True, "missing": [], "versions": f"{festival} | {VOICE} {voice} | {lame} | {MP3_KBPS} kbps"}
 
 
-def synthesize(text: str, wav: Path) -> subprocess.Popen:
-    """Start Festival speaking `text` into `wav` (returns the running process)."""
-    source = wav.with_suffix(".txt")
-    source.write_text(spoken(text), encoding="utf-8")
-    return subprocess.Popen(["text2wave", "-eval", f"({'voice_' + VOICE})", str(source), "-o", str(wav)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+# Festival speaks several files in one run (the voice loads once); each becomes one WAV, exactly
+# what text2wave would write for it.
+SPEAK_SCHEME = """(voice_%s)
+(define (tinytorch_speak infile outfile)
+  (let ((whole nil))
+    (set! tts_hooks
+          (list utt.synth
+                (lambda (utt)
+                  (set! whole (if whole (wave.append whole (utt.wave utt)) (utt.wave utt))))))
+    (tts_file infile nil)
+    (wave.save whole outfile 'riff)))
+""" % VOICE
+PAUSE_SECONDS = 0.7          # between paragraphs
 
 
-def encode(wav: Path, mp3: Path, title: str) -> float:
-    """MP3 from the WAV; returns the duration in seconds."""
-    with wave.open(str(wav)) as audio:
-        seconds = audio.getnframes() / audio.getframerate()
-    result = subprocess.run(["lame", *LAME_ARGS, "--tt", title, "--ta", "TinyTorch", str(wav), str(mp3)],
-                            capture_output=True, text=True)
-    if result.returncode != 0 or not mp3.exists():
+def paragraph_mp3(cache: Path, text: str, speech: dict) -> Path:
+    """Where the cache keeps one paragraph's MP3: keyed on the words as spoken, the engine's and
+    the voice's versions and the encoder's settings."""
+    return cache / "speech" / f"{sha('paragraph', spoken(text), speech['versions'], LAME_ARGS)[:24]}.mp3"
+
+
+def start_speaking(texts: list[str], cache: Path, speech: dict):
+    """Start one Festival run for the paragraphs whose MP3 is not cached; None when all are."""
+    todo = {}
+    for text in texts:
+        target = paragraph_mp3(cache, text, speech)
+        if not target.exists():
+            todo[target] = text
+    if not todo:
+        return None
+    tmp = Path(tempfile.mkdtemp(prefix="tinytorch-speech-"))
+    lines = [SPEAK_SCHEME]
+    for index, text in enumerate(todo.values()):
+        (tmp / f"{index}.txt").write_text(spoken(text) + "\n", encoding="utf-8")
+        lines.append(f'(tinytorch_speak "{tmp / f"{index}.txt"}" "{tmp / f"{index}.wav"}")')
+    (tmp / "speak.scm").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    process = subprocess.Popen(["festival", "--batch", str(tmp / "speak.scm")], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    return tmp, process, list(todo)
+
+
+def finish_speaking(run) -> None:
+    """Wait for Festival, encode each WAV to MP3 into the cache (atomically), clean up."""
+    if run is None:
+        return
+    tmp, process, targets = run
+    try:
+        log, _ = process.communicate(timeout=900)
+        for index, target in enumerate(targets):
+            wav = tmp / f"{index}.wav"
+            if process.returncode != 0 or not wav.exists() or wav.stat().st_size < 1000:
+                raise OverviewError(f"festival failed (exit {process.returncode}): {log[-2000:]}")
+            encode(wav, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def encode(wav: Path, mp3: Path) -> None:
+    """MP3 frames only (no tag), so that paragraphs can be joined by concatenation."""
+    mp3.parent.mkdir(parents=True, exist_ok=True)
+    partial = mp3.with_name(mp3.name + f".{os.getpid()}.part")
+    result = subprocess.run(["lame", *LAME_ARGS, str(wav), str(partial)], capture_output=True, text=True)
+    if result.returncode != 0 or not partial.exists():
         raise OverviewError(f"lame failed: {result.stdout}{result.stderr}")
-    return seconds
+    os.replace(partial, mp3)
+
+
+def pause_mp3(cache: Path, speech: dict) -> Path:
+    """The silence put between two paragraphs (made once, cached)."""
+    target = cache / "speech" / f"pause-{sha('pause', PAUSE_SECONDS, speech['versions'], LAME_ARGS)[:16]}.mp3"
+    if not target.exists():
+        tmp = Path(tempfile.mkdtemp(prefix="tinytorch-pause-"))
+        try:
+            with wave.open(str(tmp / "pause.wav"), "wb") as silence:
+                silence.setnchannels(1)
+                silence.setsampwidth(2)
+                silence.setframerate(22050)
+                silence.writeframes(b"\0\0" * int(22050 * PAUSE_SECONDS))
+            encode(tmp / "pause.wav", target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def mp3_seconds(size: int) -> float:
+    """How long a constant-bit-rate MP3 without tags plays: its bits over the bit rate."""
+    return size * 8 / (MP3_KBPS * 1000)
+
+
+def speak_texts(texts: list[str], cache: Path, speech: dict) -> None:
+    """Put the MP3 of each paragraph into the cache (the build does this for every paragraph that
+    cites no value before any chapter runs)."""
+    finish_speaking(start_speaking(texts, cache, speech))
 
 
 # ---------------------------------------------------------------- one chapter's job, cached
@@ -515,106 +597,95 @@ def _matplotlib_version() -> str:
     return version("matplotlib")
 
 
+def _keep_only(cache: Path, pattern: str, keep: Path) -> None:
+    """Drop this chapter's older cache entries: the cache holds one deck and one audio per chapter."""
+    for old in cache.glob(pattern):
+        if old.name.split(".")[2] != keep.name.split(".")[2]:
+            old.unlink(missing_ok=True)
+
+
+def _deck(job: dict, values: dict, glue: dict, own: bytes, result: dict):
+    """The deck's cache entry and, when it must be drawn, what to draw: (cached path, slides, figures)."""
+    slides, used, figures = full_deck(job, values, glue)
+    key = sha("deck", Path(job["chapter"]).read_bytes(), Path(job["deck"]).read_bytes(), slides_text(slides),
+              [s.kind for s in slides], used, {k: sha(v) for k, v in figures.items()}, job.get("title"), own,
+              _matplotlib_version())
+    result["deck"] = {"pages": len(slides), "values": used, "slides": slides_text(slides)}
+    return Path(job["cache"]) / f"{job['stem']}.deck.{key[:20]}.pdf", slides, figures
+
+
 def run_job(job: dict) -> dict:
-    """Build (or take from the cache) one chapter's deck and audio into job["out"]; returns the result."""
+    """Build (or take from the cache) one chapter's deck and audio into job["out"]; returns the result.
+    Festival speaks in its own process while this one draws the deck."""
     start = time.monotonic()
     stem, out, cache = job["stem"], Path(job["out"]), Path(job["cache"])
     out.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
     glue = load_glue(job.get("glue"))
+    result = {"stem": stem, "deck": None, "audio": None, "errors": [], "cached": []}
     try:
         values = job["values"] if "values" in job else glue_values(job, glue)
     except OverviewError as error:
+        result["errors"].append(str(error))
         values = {}
-        result_errors = [str(error)]
-    else:
-        result_errors = []
-    own = Path(__file__).read_bytes()
-    chapter_source = Path(job["chapter"]).read_bytes()
-    result = {"stem": stem, "deck": None, "audio": None, "errors": result_errors, "cached": []}
+    speech = job.get("speech") or {"ok": False}
 
-    # The deck: everything drawn is in (slides, figures); the key hashes exactly that.
-    deck_running = None
-    try:
-        slides, used, figures = full_deck(job, values, glue)
-        deck_key = sha("deck", chapter_source, Path(job["deck"]).read_bytes(), slides_text(slides),
-                       [s.kind for s in slides], used, {k: sha(v) for k, v in figures.items()},
-                       job.get("title"), own, _matplotlib_version())
-        deck_cached = cache / f"{stem}.deck.{deck_key[:20]}.pdf"
-        deck_running = (slides, figures, deck_key, deck_cached, used)
-    except OverviewError as error:
-        result["errors"].append(str(error))
-
-    # The audio: the transcript, the engine's versions.
-    speech, audio_job = job.get("speech") or {"ok": False}, None
-    try:
-        transcript, script_used = script_text(job, values)
-        (out / f"{stem}.txt").write_text(transcript, encoding="utf-8")
-        result["transcript"] = transcript
-        result["script_values"] = script_used
-        if speech.get("ok"):
-            # Keyed on what the MP3 is made of: the words as spoken, the engine, the encoder's settings.
-            audio_key = sha("audio", spoken(transcript), speech["versions"], LAME_ARGS, VOICE)
-            audio_cached = cache / f"{stem}.audio.{audio_key[:20]}.mp3"
-            meta_cached = audio_cached.with_suffix(".json")
-            if audio_cached.exists() and meta_cached.exists():
-                seconds = json.loads(meta_cached.read_text())["seconds"]
-                result["cached"].append("audio")
-            else:
-                tmp = Path(tempfile.mkdtemp(prefix=f"tinytorch-{stem}-"))
-                audio_job = (tmp, synthesize(transcript, tmp / "speech.wav"), audio_cached, meta_cached)
-    except OverviewError as error:
-        result["errors"].append(str(error))
-
-    # Draw the deck while Festival speaks.
-    if deck_running is not None:
-        slides, figures, deck_key, deck_cached, used = deck_running
+    # 1. The transcript; Festival starts on the paragraphs whose MP3 is not cached yet (the build
+    #    had those without values spoken before the chapter ran).
+    speaking = paragraphs = None
+    if Path(job["script"]).exists():
         try:
+            transcript, result["script_values"] = script_text(job, values)
+            (out / f"{stem}.txt").write_text(transcript, encoding="utf-8")
+            result["transcript"] = transcript
+            if speech.get("ok"):
+                paragraphs = transcript.strip().split("\n\n")
+                speaking = start_speaking(paragraphs, cache, speech)
+                if speaking is None:
+                    result["cached"].append("audio")
+        except OverviewError as error:
+            result["errors"].append(str(error))
+
+    # 2. The deck, drawn while Festival speaks.
+    if Path(job["deck"]).exists():
+        try:
+            deck_cached, slides, figures = _deck(job, values, glue, Path(__file__).read_bytes(), result)
             if deck_cached.exists() and deck_cached.stat().st_size > 0:
                 result["cached"].append("deck")
-                pages = len(slides)
             else:
-                cache.mkdir(parents=True, exist_ok=True)
                 partial = deck_cached.with_suffix(".part")
-                pages = render_deck(slides, figures, job["title"], partial)
+                try:
+                    render_deck(slides, figures, job["title"], partial)
+                except ValueError as error:        # matplotlib's mathtext parser, for one
+                    raise OverviewError(f"{job['deck']}: cannot draw it: {error}") from error
                 os.replace(partial, deck_cached)
+                _keep_only(cache, f"{stem}.deck.*.pdf", deck_cached)
             shutil.copyfile(deck_cached, out / f"{stem}.pdf")
             data = base64.b64encode(deck_cached.read_bytes()).decode()
             # The viewer reads the PDF from a script, the one way that works from file:// pages too.
             (out / f"{stem}.pdf.js").write_text(
                 f"(window.TinyTorchDecks = window.TinyTorchDecks || {{}})[{json.dumps(stem)}] = \"{data}\";\n")
-            result["deck"] = {"pages": pages, "bytes": deck_cached.stat().st_size, "values": used,
-                              "slides": slides_text(slides)}
-        except OverviewError as error:
-            result["errors"].append(f"{job['deck']}: {error}")
-
-    if audio_job is not None:
-        tmp, process, audio_cached, meta_cached = audio_job
-        try:
-            log, _ = process.communicate(timeout=600)
-            wav = tmp / "speech.wav"
-            if process.returncode != 0 or not wav.exists() or wav.stat().st_size < 1000:
-                raise OverviewError(f"festival failed for {job['script']}: {log[-2000:]}")
-            partial = tmp / "speech.mp3"
-            seconds = encode(wav, partial, job["title"])
-            cache.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(partial, audio_cached.with_suffix(".part"))
-            os.replace(audio_cached.with_suffix(".part"), audio_cached)
-            meta_cached.write_text(json.dumps({"seconds": seconds}))
+            result["deck"]["bytes"] = deck_cached.stat().st_size
         except OverviewError as error:
             result["errors"].append(str(error))
-            audio_cached = None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if speech.get("ok") and "transcript" in result and (audio_job is not None or "audio" in result["cached"]) \
-            and audio_cached is not None and audio_cached.exists():
-        size = audio_cached.stat().st_size
-        if size == 0:
-            result["errors"].append(f"{stem}: the audio is empty")
-        elif size > MAX_AUDIO_BYTES:
-            result["errors"].append(f"{stem}: the audio is {size} bytes, over {MAX_AUDIO_BYTES}")
-        else:
-            shutil.copyfile(audio_cached, out / f"{stem}.mp3")
-            result["audio"] = {"seconds": round(seconds, 3), "bytes": size}
+            result["deck"] = None
+
+    # 3. The MP3: the paragraphs' MP3s with a pause between them, joined frame to frame.
+    if paragraphs is not None:
+        try:
+            finish_speaking(speaking)
+            pause = pause_mp3(cache, speech).read_bytes()
+            parts = [paragraph_mp3(cache, text, speech).read_bytes() for text in paragraphs]
+            audio = pause.join(parts)
+            result["paragraphs"] = [paragraph_mp3(cache, text, speech).name for text in paragraphs]
+            if not audio or any(not part for part in parts):
+                raise OverviewError(f"{stem}: the audio came out empty")
+            if len(audio) > MAX_AUDIO_BYTES:
+                raise OverviewError(f"{stem}: the audio is {len(audio)} bytes, over {MAX_AUDIO_BYTES}")
+            (out / f"{stem}.mp3").write_bytes(audio)
+            result["audio"] = {"seconds": round(mp3_seconds(len(audio)), 3), "bytes": len(audio)}
+        except OverviewError as error:
+            result["errors"].append(str(error))
     result["seconds"] = round(time.monotonic() - start, 2)
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=True))
     return result
@@ -651,6 +722,11 @@ def main(argv: list[str]) -> int:
         return 0
     if argv == ["--setup"]:
         return setup()
+    if len(argv) == 2 and argv[0] == "--speak":
+        job = json.loads(Path(argv[1]).read_text())
+        speak_texts(job["texts"], Path(job["cache"]), job["speech"])
+        print(json.dumps({"spoken": len(job["texts"])}))
+        return 0
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2

@@ -46,6 +46,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -391,7 +392,9 @@ class OverviewDirective(Directive):
 
 
 class Overviews:
-    """The jobs of one build: started per chapter as it is read, collected before writing."""
+    """The jobs of one build. Before any chapter runs, the paragraphs of the scripts that cite no
+    value are spoken (they need no execution); each chapter's job starts as soon as the chapter has
+    run; all are collected before the first page is written."""
 
     def __init__(self, app: Sphinx):
         self.app = app
@@ -400,16 +403,25 @@ class Overviews:
         self.out = Path(app.outdir) / OVERVIEW_DIR
         self.cache = build / "overview_cache"
         self.jobs_dir = build / "overview_jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.module = _overview_module()
         self.speech = self.module.probe()
-        self.early = ThreadPoolExecutor(max_workers=1)   # while chapters execute: one core for the kernel
+        # One job per core: the kernel that executes the chapters shares a core with them.
+        self.pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
         self.futures: dict[str, object] = {}
+        self.spoken: dict[str, object] = {}
         self.results: dict[str, dict] = {}
         self.problems: dict[str, list[str]] = {}
         if not self.speech["ok"]:
             LOGGER.info(f"tinytorch: no speech engine here (missing: {', '.join(self.speech['missing'])}): the "
                         f"chapters' audio overviews are not built. To build them: {self.module.INSTALL_HINT} "
                         "(make book does it when run as root), then build again.")
+            return
+        for script in sorted((self.root / self.module.SCRIPTS).glob("*.txt")):
+            texts = [p for p in self.module.script_paragraphs(script) if not self.module.GLUE_TEXT.search(p)]
+            path = self.jobs_dir / f"{script.stem}.speak.json"
+            path.write_text(json.dumps({"texts": texts, "cache": str(self.cache), "speech": self.speech}))
+            self.spoken[script.stem] = self.pool.submit(self._run, ["--speak", str(path)])
 
     def spec(self, stem: str) -> dict | None:
         root = self.root
@@ -444,37 +456,35 @@ class Overviews:
             return None
         return job if deck.exists() or script.exists() else None
 
-    def start(self, stem: str, executor: ThreadPoolExecutor) -> None:
+    def start(self, stem: str) -> None:
         job = self.spec(stem)
         if job is None:
             return
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
         path = self.jobs_dir / f"{stem}.json"
         path.write_text(json.dumps(job, indent=1))
-        self.futures[stem] = executor.submit(self._run, path)
+        before = self.spoken.get(stem)
+        # The paragraphs spoken ahead were submitted first, so this never waits for a queued job.
+        self.futures[stem] = self.pool.submit(lambda: (before and before.result(), self._run([str(path)]))[1])
 
     @staticmethod
-    def _run(path: Path) -> dict:
+    def _run(args: list[str]) -> dict:
         script = Path(__file__).resolve().parent / "overview.py"
-        result = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True)
+        result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
         if result.returncode != 0:
-            return {"errors": [f"tools/overview.py failed (exit {result.returncode}):\n"
+            return {"errors": [f"tools/overview.py {' '.join(args)} failed (exit {result.returncode}):\n"
                                f"{(result.stdout + result.stderr)[-3000:]}"], "deck": None, "audio": None}
         return json.loads(result.stdout.strip().splitlines()[-1])
 
     def finish(self, chapters: list[str]) -> None:
-        """Start what did not start, run the rest on every core, and report what went wrong."""
-        late = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
+        """Start what did not start (a chapter Sphinx did not re-read), wait, and report problems."""
+        started = time.monotonic()
         for stem in chapters:
-            future = self.futures.get(stem)
-            if future is None and stem not in self.problems:
-                self.start(stem, late)
-            elif future is not None and future.cancel():
-                self.futures[stem] = late.submit(self._run, self.jobs_dir / f"{stem}.json")
+            if stem not in self.futures and stem not in self.problems:
+                self.start(stem)
         for stem, future in self.futures.items():
             self.results[stem] = future.result()
-        self.early.shutdown()
-        late.shutdown()
+        ahead = [future.result() for future in self.spoken.values()]
+        self.pool.shutdown()
         for stem in chapters:
             docname = f"book/chapters/{stem}"
             result = self.results.get(stem) or {}
@@ -488,11 +498,25 @@ class Overviews:
                 problems.append("the audio overview came out missing or empty")
             for problem in dict.fromkeys(problems):
                 LOGGER.warning(f"slides and audio: {problem}", location=docname)
+        problems = [e for r in ahead for e in r.get("errors", [])]
+        for problem in problems:
+            LOGGER.warning(f"slides and audio: {problem}")
+        if not problems and not any(self.problems.values()) and all(r.get("audio") for r in self.results.values()):
+            self._forget_old_paragraphs()
         built = [r for r in self.results.values() if r.get("deck")]
         cached = sum(len(r.get("cached", [])) for r in self.results.values())
+        work = sum(r.get("seconds", 0) for r in self.results.values())
         LOGGER.info(f"tinytorch: slides for {len(built)} chapters, audio for "
                     f"{sum(bool(r.get('audio')) for r in self.results.values())} "
-                    f"({cached} parts taken from {self.cache})")
+                    f"({cached} parts taken from {self.cache}); chapter jobs took {work:.0f} s, "
+                    f"{time.monotonic() - started:.0f} s of them after the last chapter was read")
+
+    def _forget_old_paragraphs(self) -> None:
+        """The cache keeps the paragraphs the scripts say now (and the pause), nothing older."""
+        keep = {name for r in self.results.values() for name in r.get("paragraphs", [])}
+        for old in (self.cache / "speech").glob("*.mp3"):
+            if old.name not in keep and not old.name.startswith("pause-"):
+                old.unlink(missing_ok=True)
 
 
 def _title(chapter: Path) -> str:
@@ -524,7 +548,7 @@ def _overview_chapter_read(app: Sphinx, doctree) -> None:
     state = _overview_state(app)
     match = CHAPTER.match(app.env.docname)
     if state is not None and match:
-        state.start(match[1], state.early)
+        state.start(match[1])
 
 
 def _overview_collect(app: Sphinx, env) -> list:
