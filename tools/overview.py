@@ -23,15 +23,17 @@ matplotlib's PDF backend (PdfPages, TrueType fonts embedded so the text can be s
 searched), one 16:9 page per slide.
 
 The audio is spoken by Festival with the HTS voice cmu_us_slt_arctic_hts (Debian: festival,
-festvox-us-slt-hts) and encoded to MP3 by LAME (Debian: lame), mono, 40 kbit/s. Without them the
-deck is still built and the result says which programs are missing.
+festvox-us-slt-hts) and encoded to MP3 by LAME (Debian: lame), mono, 22.05 kHz, 40 kbit/s constant.
+Without them the deck and the transcript are still built.
 
-The sphinx extension (tools/sphinx_tinytorch.py) writes one JOB.json per chapter as soon as the
-chapter is executed and runs this script in the background, so the work overlaps the execution of
-the later chapters. A job's results are cached under `_build/overview_cache/`, keyed on the sha256
-of everything that goes into them: the chapter's source, the deck or script source, the glued
-values they cite, the generated slides' inputs, this file, and the versions of matplotlib,
-Festival, the voice and LAME. An unchanged chapter costs a hash and a copy.
+The sphinx extension (tools/sphinx_tinytorch.py) has the paragraphs that cite no value spoken
+before any chapter runs (`--speak`), then writes one JOB.json per chapter as soon as the chapter is
+executed and runs this script on it in the background, so the work overlaps the execution of the
+later chapters. Results are cached under `_build/overview_cache/`: each paragraph's MP3, keyed on
+its words as spoken, Festival's, the voice's and LAME's versions and the encoder's settings (a
+chapter's MP3 is its paragraphs' frames joined with a pause), and each deck, keyed on the chapter's
+source, the deck's source, the filled slides, the figures, this file and matplotlib's version.
+An unchanged chapter costs a hash and a copy.
 """
 from __future__ import annotations
 
