@@ -3,9 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SPEECH := $(VENV)/.speech-checked
 PORT ?= 8000
 
-.PHONY: venv export export-check book test serve bench bench-scaling clean
+.PHONY: venv speech export export-check book test serve bench bench-scaling clean
 
 venv: $(STAMP)
 
@@ -17,6 +18,17 @@ $(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt requireme
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+# The speech engine of the chapters' audio overviews (Debian: festival, its HTS voice, lame):
+# installed with apt-get when run as root, else one line says how. Never fails; tried once per
+# .venv by `make book` and `make test`, every time by `make speech`.
+speech: $(STAMP)
+	-@$(PY) tools/overview.py --setup
+	@touch $(SPEECH)
+
+$(SPEECH): | $(STAMP)
+	-@$(PY) tools/overview.py --setup
+	@touch $(SPEECH)
+
 export: $(STAMP)
 	$(PY) tools/export.py
 
@@ -24,12 +36,12 @@ export-check: $(STAMP)
 	$(PY) tools/export.py --check
 
 # Export, execute every chapter, build the site (warnings are shown; a failing cell still fails).
-book: export
+book: export $(SPEECH)
 	$(PY) tools/build_book.py --lenient
 	@echo "Open $(CURDIR)/_build/html/index.html (or run make serve)"
 
 # Export check, strict book build, pytest + doctests: all run, summary at the end, non-zero if any failed.
-test: $(STAMP)
+test: $(STAMP) $(SPEECH)
 	$(PY) tools/run_checks.py
 
 serve: $(STAMP)

@@ -5,6 +5,7 @@ Each tiny build starts a kernel and takes a few seconds; they are marked slow bu
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -84,6 +85,8 @@ def tiny_book(tmp_path: Path, repo_root: Path):
         shutil.copy(repo_root / "_config.yml", root / "_config.yml")
         (root / "tools").mkdir()
         shutil.copy(repo_root / "tools" / "sphinx_tinytorch.py", root / "tools")  # local extension
+        shutil.copy(repo_root / "tools" / "overview.py", root / "tools")          # its slides and audio
+        shutil.copytree(repo_root / "tools" / "static", root / "tools" / "static")
         (root / "_toc.yml").write_text(TINY_TOC)
         (root / "book" / "intro.md").write_text("# Tiny book\n\nA landing page.\n")
         if chapter is not None:
@@ -93,8 +96,8 @@ def tiny_book(tmp_path: Path, repo_root: Path):
     return make
 
 
-def build(run_tool, root: Path, *args: str):
-    result = run_tool("build_book.py", root, *args, timeout=240)
+def build(run_tool, root: Path, *args: str, env: dict | None = None):
+    result = run_tool("build_book.py", root, *args, timeout=240, env=env)
     return result, result.stdout + result.stderr
 
 
@@ -214,3 +217,51 @@ def test_built_site_loads_no_external_scripts(repo_root):
     assert (html_dir / "_static" / "mermaid" / "mermaid.min.js").exists()
     for page in pages:
         assert page.read_text().count("const THEBE_JS_URL") <= 1, page.name
+
+
+DECK = """---
+subtitle: A deck for a chapter with no code
+---
+
+## The point
+
+- A deck builds without the speech engine
+"""
+
+SCRIPT = """This sentence would be spoken, if the build had a voice.
+"""
+
+NO_CODE_CHAPTER = "# A chapter with no code\n\nNothing to execute, so no kernel starts.\n"
+
+
+@pytest.mark.slow
+def test_a_chapter_without_its_deck_fails_the_strict_build(run_tool, tiny_book):
+    root = tiny_book(NO_CODE_CHAPTER)
+    (root / "book" / "slides").mkdir()          # the book uses decks: every chapter needs one
+    result, log = build(run_tool, root)
+    assert result.returncode != 0
+    assert "book/slides/01_demo.md" in log and "book/audio/01_demo.txt" in log
+
+
+@pytest.mark.slow
+def test_a_deck_and_a_script_build_without_the_speech_engine(run_tool, tiny_book, tmp_path):
+    """No engine: the deck and the transcript are built, the log says so once, the card says how.
+    (That decks take the chapter's glued values is checked on the real book: test_overview.py.)"""
+    root = tiny_book(NO_CODE_CHAPTER)
+    (root / "book" / "slides").mkdir()
+    (root / "book" / "audio").mkdir()
+    (root / "book" / "slides" / "01_demo.md").write_text(DECK)
+    (root / "book" / "audio" / "01_demo.txt").write_text(SCRIPT)
+    result, log = build(run_tool, root, env={**os.environ, "TINYTORCH_SPEECH": "off"})
+    assert result.returncode == 0, log[-4000:]
+    assert log.count("no speech engine here") == 1, "the build must say once that the engine is missing"
+    html_dir = root / "_build" / "html"
+    page = (html_dir / "book" / "chapters" / "01_demo.html").read_text()
+    assert "apt-get install festival festvox-us-slt-hts lame" in page
+    assert "This sentence would be spoken, if the build had a voice." in page      # the transcript
+    assert 'class="tt-overview tt-deck" data-stem="01_demo"' in page
+    from pypdf import PdfReader
+
+    pages = [p.extract_text() for p in PdfReader(str(html_dir / "overview" / "01_demo.pdf")).pages]
+    assert len(pages) == 2 and "A chapter with no code" in pages[0] and "A deck builds without" in pages[1]
+    assert not (html_dir / "overview" / "01_demo.mp3").exists()

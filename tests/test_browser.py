@@ -333,3 +333,128 @@ def test_screenshots_are_saved(browsed):
         # A blank 1280x2000 page still compresses to ~12 KB, so look at the pixels too.
         assert inked_fraction(png) > 0.02, f"{png}: almost nothing is drawn on the page"
         assert state["title"], f"{stem}: the page has no title"
+
+
+# ---------------------------------------------------------------- a chapter's slides and audio (issue 21)
+
+DECK_CHAPTER = CHAPTERS_DIR / "04_losses.md"
+
+
+def deck_target(site: Path) -> tuple[int, str, str]:
+    """(page, role, value): the first slide of DECK_CHAPTER's deck citing a glued number, and the
+    value this build glued for it (formatted by myst-nb, as on the chapter's page)."""
+    from myst_nb.core.variables import format_plain_text
+
+    deck = REPO_ROOT / "book" / "slides" / f"{DECK_CHAPTER.stem}.md"
+    text = re.sub(r"\A---\n.*?\n---\n", "", deck.read_text(), flags=re.DOTALL)
+    slides = re.split(r"^## ", text, flags=re.MULTILINE)[1:]
+    index, role = next((i, m[1]) for i, s in enumerate(slides) for m in [re.search(r"\{glue:text\}`([^`]+)`", s)] if m)
+    key, _, spec = role.rpartition(":") if ":" in role else (role, "", "")
+    glue = json.loads((site.parent / "jupyter_execute" / "book" / "chapters" / f"{DECK_CHAPTER.stem}.glue.json").read_text())
+    return index + 2, role, format_plain_text(glue[key]["data"]["text/plain"], spec or "s")   # page 1 is the title
+
+
+DECK_STATE = """(() => {
+  const deck = document.querySelector('.tt-deck');
+  const fill = deck.querySelector('.tt-progress-fill');
+  const audio = document.querySelector('audio.tt-audio');
+  return {
+    rendered: deck.dataset.rendered || '', page: deck.querySelector('.tt-page').textContent,
+    pages: deck.querySelector('.tt-pages').textContent, zoom: deck.querySelector('.tt-zoom').textContent,
+    progress: parseFloat(fill.style.width) / 100,   // the bar's target width (it animates there)
+    canvas: deck.querySelector('canvas').getBoundingClientRect().width,
+    text: deck.querySelector('.textLayer').innerText.replace(/\\s+/g, ' '),
+    download: deck.querySelector('a.tt-download').getAttribute('href'),
+    audio: audio ? {ready: audio.readyState, duration: audio.duration, expected: Number(audio.dataset.duration),
+                    error: audio.error && audio.error.code} : null,
+    missing: (document.querySelector('.tt-audio-card .tt-missing') || {}).textContent || '',
+  };
+})()"""
+
+AUDIO_LOADED = """(() => { const a = document.querySelector('audio.tt-audio');
+  return !a || a.readyState >= 1 || a.error !== null; })()"""
+
+
+async def browse_deck(browser: Browser, url: str, target: int) -> dict:
+    browser.events.clear()
+    await browser.call("Page.navigate", url=url)
+    await browser.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'", f"{url} to load")
+    await browser.wait_for("document.querySelector('.tt-deck') && document.querySelector('.tt-deck').dataset.rendered === '1'",
+                           "the deck's first slide to be drawn", timeout=30)
+    states = {"first": await browser.evaluate(DECK_STATE)}
+    for page in range(2, target + 1):
+        await browser.evaluate("document.querySelector('.tt-deck .tt-next').click(), true")
+        await browser.wait_for(f"document.querySelector('.tt-deck').dataset.rendered === '{page}'", f"slide {page} to be drawn")
+    states["target"] = await browser.evaluate(DECK_STATE)
+    await browser.evaluate("document.querySelector('.tt-deck .tt-prev').click(), true")
+    await browser.wait_for(f"document.querySelector('.tt-deck').dataset.rendered === '{target - 1}'", "the previous slide")
+    await browser.evaluate("document.querySelector('.tt-deck .tt-zoom-in').click(), true")
+    await browser.wait_for(f"document.querySelector('.tt-deck').dataset.rendered === '{target - 1}'", "the zoomed slide")
+    states["zoomed"] = await browser.evaluate(DECK_STATE)
+    await browser.wait_for(AUDIO_LOADED, "the audio's metadata to load", timeout=20)
+    states["audio"] = (await browser.evaluate(DECK_STATE))["audio"]
+    states["missing"] = states["target"]["missing"]
+    await browser.settle()
+    states["errors"] = console_errors(browser.events)
+    return states
+
+
+@pytest.fixture(scope="module")
+def deck_browsed(site):
+    """The deck chapter opened twice in one browser: served over HTTP, and from disk (file://)."""
+    page = site / DECK_CHAPTER.relative_to(REPO_ROOT).with_suffix(".html")
+    assert page.exists(), f"no page for {DECK_CHAPTER.name}"
+    target, role, value = deck_target(site)
+    results = {}
+
+    async def run(server: Server):
+        with tempfile.TemporaryDirectory(prefix="tinytorch-chromium-") as profile:
+            browser = Browser(Path(profile))
+            try:
+                await asyncio.wait_for(browser.connect(), 30)
+                rel = page.relative_to(site).as_posix()
+                for how, url in (("http", f"{server.url}/{rel}"), ("file", page.resolve().as_uri())):
+                    results[how] = await asyncio.wait_for(browse_deck(browser, url, target), 90)
+            finally:
+                if browser.ws is not None:
+                    browser.ws.close()
+                browser.close()
+
+    with Server(site) as server:
+        asyncio.run(run(server))
+        statuses = list(server.statuses)
+    return results, statuses, (target, role, value)
+
+
+@pytest.mark.parametrize("how", ["http", "file"])
+def test_the_deck_moves_and_shows_a_glued_value(deck_browsed, how):
+    results, _, (target, role, value) = deck_browsed
+    state = results[how]
+    first, at, zoomed = state["first"], state["target"], state["zoomed"]
+    pages = int(first["pages"])
+    assert first["page"] == "1" and pages >= 5, f"{how}: the viewer starts at {first['page']} of {pages}"
+    assert at["page"] == str(target), f"{how}: after moving on, the viewer says slide {at['page']}, not {target}"
+    assert abs(at["progress"] - target / pages) < 0.02, f"{how}: the progress bar is at {at['progress']:.2f}"
+    assert value in at["text"], (f"{how}: slide {target} should show {{glue:text}}`{role}` = {value!r} "
+                                 f"(this build's value); its text layer reads {at['text']!r}")
+    assert zoomed["page"] == str(target - 1) and zoomed["zoom"] == "125%", f"{how}: prev/zoom: {zoomed}"
+    assert zoomed["canvas"] > at["canvas"] * 1.2, f"{how}: zooming in did not enlarge the slide"
+    assert zoomed["download"].endswith(f"overview/{DECK_CHAPTER.stem}.pdf")
+    assert not state["errors"], f"{how}: console errors:\n" + "\n".join(state["errors"])
+
+
+@pytest.mark.parametrize("how", ["http", "file"])
+def test_the_audio_loads_with_its_duration(deck_browsed, how):
+    results, statuses, _ = deck_browsed
+    state = results[how]
+    audio = state["audio"]
+    if audio is None:
+        assert "apt-get install festival" in state["missing"], "no audio and no word on how to get it"
+        pytest.skip("the build had no speech engine (Festival + LAME): the card says how to get the audio")
+    assert audio["error"] is None, f"{how}: the audio failed to load (MediaError {audio['error']})"
+    assert audio["ready"] >= 1, f"{how}: the audio's metadata did not load"
+    assert 120 <= audio["duration"] <= 240, f"{how}: the overview plays {audio['duration']:.1f} s"
+    assert abs(audio["duration"] - audio["expected"]) < 0.5, (
+        f"{how}: the browser says {audio['duration']:.2f} s, the build synthesized {audio['expected']} s")
+    failed = [(code, path) for code, path in statuses if code >= 400 and not path.startswith("/favicon.ico")]
+    assert not failed, f"requests that failed: {failed}"

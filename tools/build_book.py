@@ -8,7 +8,8 @@ Every build
   1. deletes `<root>/_build/.jupyter_cache` and `_build/html` (also under the output dir), so no
      stale execution result or page of a removed chapter survives;
   2. vendors the browser assets the site needs offline (mermaid, MathJax) into
-     `<root>/_build/_vendor/`, which `_config.yml` lists in `html_static_path`;
+     `<root>/_build/_vendor/`, which `_config.yml` lists in `html_static_path` (and pdf.js, for
+     the chapters' slide viewers);
   3. runs `jupyter-book build ROOT --all` (every page re-read, every chapter executed: the config
      says `execute_notebooks: force`), adding `-W -n --keep-going` unless `--lenient`.
 
@@ -46,10 +47,15 @@ class Asset:
     prefix: str  # folder inside the tarball whose files are kept
     entry: str  # the file the config points at, relative to _static/<name>/
     skip_suffixes: tuple[str, ...] = (".map", ".d.ts")
+    package: str = ""  # the npm package, when it is not `name`
+
+    @property
+    def npm_name(self) -> str:
+        return self.package or self.name
 
     @property
     def tarball(self) -> str:
-        return f"{self.name}-{self.version}.tgz"
+        return f"{self.npm_name}-{self.version}.tgz"
 
 
 # Versions are pinned here and referenced in _config.yml (mermaid_use_local, mathjax_path);
@@ -69,6 +75,18 @@ ASSETS = (
         prefix="es5/",
         entry="tex-mml-chtml.js",
     ),
+    # pdf.js for the chapters' slide viewer (tools/sphinx_tinytorch.py). The 3.x line is the last
+    # with classic (non-module) scripts, which load from file:// pages; with the worker script
+    # loaded on the page as well, pdf.js runs it on the main thread and never starts a Worker
+    # (which file:// pages may not). The legacy build supports older browsers too.
+    Asset(
+        name="pdfjs",
+        version="3.11.174",
+        integrity="sha512-TdTZPf1trZ8/UFu5Cx/GXB7GZM30LT+wWUNfsi6Bq8ePLnb+woNKtDymI2mxZYBpMbonNFqKmiz684DIfnd8dA==",
+        prefix="legacy/build/",
+        entry="pdf.min.js",
+        package="pdfjs-dist",
+    ),
 )
 
 
@@ -82,6 +100,8 @@ def _wanted(asset: Asset, member: str) -> str | None:
     rest = inner[len(asset.prefix):]
     if asset.name == "mermaid" and rest != asset.entry:
         return None  # one self-contained classic bundle; the ESM builds and chunks are not needed
+    if asset.name == "pdfjs" and rest not in (asset.entry, "pdf.worker.min.js"):
+        return None  # the library and its worker, minified; no sandbox, no source maps
     return rest
 
 
@@ -101,7 +121,7 @@ def _fetch(asset: Asset, downloads: Path) -> Path:
             "(Debian: apt-get install -y npm) and run the build again."
         )
     downloads.mkdir(parents=True, exist_ok=True)
-    spec = f"{asset.name}@{asset.version}"
+    spec = f"{asset.npm_name}@{asset.version}"
     result = subprocess.run([npm, "pack", spec, "--pack-destination", str(downloads), "--silent"],
                             capture_output=True, text=True)
     if result.returncode != 0 or not tarball.exists():

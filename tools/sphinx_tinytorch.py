@@ -27,16 +27,36 @@ hint names) and the `tito` commands that check them. A page whose source holds t
 `% tinytorch: modules table` gets the table of every module there (the "Build it yourself" page).
 A chapter whose module exists in src/ but has no row fails the build (a warning), so a new
 module's chapter cannot silently lack its header.
+
+4. Slides and audio (issue 21). When the book has a `book/slides/` folder, every chapter gets, in
+its header, an "Audio overview" card (a player, the duration, the transcript one click away) and a
+slide viewer (pdf.js: previous/next, page x of N, zoom, progress bar, fullscreen, download). As
+soon as a chapter has been executed (`doctree-read`), its job (tools/overview.py) starts in the
+background with the values the chapter glued in this build; the jobs are collected before any page
+is written (`env-updated`). A chapter without its deck (`book/slides/NN_name.md`) or script
+(`book/audio/NN_name.txt`), a deck or audio that came out missing or empty, or a glue key the
+chapter does not have fails the strict build. A machine without the speech engine gets the decks,
+one line in the log saying how to get the audio, and a card that says the same.
 """
 from __future__ import annotations
 
+import html
+import json
+import os
 import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+from docutils import nodes
+from docutils.parsers.rst import Directive
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
+from sphinx.util.osutil import relative_uri
 
 LOGGER = logging.getLogger(__name__)
 MODULES_TABLE = "book/modules.yml"
@@ -285,7 +305,7 @@ def _level2_headings(text: str) -> list[str]:
 def _furnish(app: Sphinx, docname: str, source: list) -> None:
     root = Path(app.srcdir)
     rows = _rows(root)
-    if not rows:
+    if not rows and not _uses_overviews(root):
         return
     text = source[0]
     if TABLE_MARKER in text:
@@ -302,7 +322,12 @@ def _furnish(app: Sphinx, docname: str, source: list) -> None:
             at = _after_title(text)
             if at < 0:
                 raise ExtensionError(f"sphinx_tinytorch: {docname} has no level-1 title")
-            text = text[:at] + _header(row, links, len(functions)) + text[at:]
+            header = _header(row, links, len(functions))
+            if _uses_overviews(root):
+                # The audio card right under the module-info box, the slides under the launch cards.
+                header = header.replace("\n````{grid}", _overview_block("audio", stem) + "````{grid}", 1)
+                header += _overview_block("slides", stem)
+            text = text[:at] + header + text[at:]
             turn = _your_turn(module, links, functions, row.get("commands") or [])
             level2 = _level2_headings(text)
             if "Your turn" in level2:
@@ -313,12 +338,307 @@ def _furnish(app: Sphinx, docname: str, source: list) -> None:
                 turn = turn.replace("\n\n## Your turn\n", "\n", 1)
             text = text.rstrip("\n") + "\n" + turn
         else:
+            if _uses_overviews(root):
+                at = _after_title(text)
+                if at >= 0:
+                    text = text[:at] + _overview_block("audio", stem) + _overview_block("slides", stem) + text[at:]
             same = [p.name for p in (root / "src").glob(f"{stem[:2]}_*") if p.is_dir()]
             if same and module is None:
                 LOGGER.warning(f"{docname}: no row of {MODULES_TABLE} covers this chapter of module "
                                f"{same[0]}: add one (tier, difficulty, time, prerequisites; `chapters:` "
                                "when the chapter is not named after the module)", location=docname)
     source[0] = text
+
+
+# ---------------------------------------------------------------- 4. slides and audio overviews
+
+OVERVIEW_DIR = "overview"          # in the HTML output: NN_name.pdf, .pdf.js, .mp3, .txt, .json
+PDFJS = ("pdfjs/pdf.worker.min.js", "pdfjs/pdf.min.js")   # vendored by tools/build_book.py
+STATIC = Path(__file__).resolve().parent / "static"       # the viewer's own script and style
+
+
+def _uses_overviews(root: Path) -> bool:
+    """A book opts in by having a book/slides/ folder; from then on every chapter needs a deck."""
+    return (root / "book" / "slides").is_dir()
+
+
+def _overview_block(part: str, stem: str) -> str:
+    return f"\n```{{tinytorch-overview}} {part}\n```\n\n"
+
+
+def _overview_module():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import overview
+    finally:
+        sys.path.pop(0)
+    return overview
+
+
+class OverviewNode(nodes.General, nodes.Element):
+    """Where a chapter's audio card or slide viewer goes; drawn when the page is written."""
+
+
+class OverviewDirective(Directive):
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        env = self.state.document.settings.env
+        part = self.arguments[0]
+        if part not in {"audio", "slides"}:
+            raise self.error(f"tinytorch-overview: unknown part {part!r} (audio or slides)")
+        return [OverviewNode(part=part, stem=Path(env.docname).name)]
+
+
+class Overviews:
+    """The jobs of one build. Before any chapter runs, the paragraphs of the scripts that cite no
+    value are spoken (they need no execution); each chapter's job starts as soon as the chapter has
+    run; all are collected before the first page is written."""
+
+    def __init__(self, app: Sphinx):
+        self.app = app
+        self.root = Path(app.srcdir)
+        build = Path(app.outdir).parent
+        self.out = Path(app.outdir) / OVERVIEW_DIR
+        self.cache = build / "overview_cache"
+        self.jobs_dir = build / "overview_jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.module = _overview_module()
+        self.speech = self.module.probe()
+        # One job per core: the kernel that executes the chapters shares a core with them.
+        self.pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
+        self.futures: dict[str, object] = {}
+        self.spoken: dict[str, object] = {}
+        self.results: dict[str, dict] = {}
+        self.problems: dict[str, list[str]] = {}
+        if not self.speech["ok"]:
+            LOGGER.info(f"tinytorch: no speech engine here (missing: {', '.join(self.speech['missing'])}): the "
+                        f"chapters' audio overviews are not built. To build them: {self.module.INSTALL_HINT} "
+                        "(make book does it when run as root), then build again.")
+            return
+        for script in sorted((self.root / self.module.SCRIPTS).glob("*.txt")):
+            texts = [p for p in self.module.script_paragraphs(script) if not self.module.GLUE_TEXT.search(p)]
+            path = self.jobs_dir / f"{script.stem}.speak.json"
+            path.write_text(json.dumps({"texts": texts, "cache": str(self.cache), "speech": self.speech}))
+            self.spoken[script.stem] = self.pool.submit(self._run, ["--speak", str(path)])
+
+    def spec(self, stem: str) -> dict | None:
+        root = self.root
+        chapter = root / "book" / "chapters" / f"{stem}.md"
+        deck = root / self.module.DECKS / f"{stem}.md"
+        script = root / self.module.SCRIPTS / f"{stem}.txt"
+        problems = self.problems.setdefault(stem, [])
+        if not deck.exists():
+            problems.append(f"no slide deck: write {deck.relative_to(root)} (DESIGN.md, \"Slides and audio\")")
+        if not script.exists():
+            problems.append(f"no audio script: write {script.relative_to(root)} (DESIGN.md, \"Slides and audio\")")
+        rows = _rows(root)
+        module = _chapters(rows).get(stem)
+        if module is not None and not (root / "src" / module / f"{module}.py").exists():
+            module = None
+        chapters = sorted(p.stem for p in (root / "book" / "chapters").glob("*.md"))
+        following = chapters[chapters.index(stem) + 1:] if stem in chapters else []
+        output = Path(self.app.env.mystnb_config.output_folder)
+        glue_path = output / "book" / "chapters" / f"{stem}.glue.json"
+        job = {
+            "stem": stem, "title": _title(chapter), "chapter": str(chapter), "deck": str(deck),
+            "script": str(script), "glue": str(glue_path), "out": str(self.out), "cache": str(self.cache),
+            "module": rows.get(module) if module else None, "module_name": module,
+            "functions": _to_write(root, module) if module else [],
+            "next_title": _title(root / "book" / "chapters" / f"{following[0]}.md") if following else "",
+            "speech": self.speech,
+        }
+        try:
+            job["values"] = self.module.glue_values(job, self.module.load_glue(glue_path))
+        except self.module.OverviewError as error:
+            problems.append(str(error))
+            return None
+        return job if deck.exists() or script.exists() else None
+
+    def start(self, stem: str) -> None:
+        job = self.spec(stem)
+        if job is None:
+            return
+        path = self.jobs_dir / f"{stem}.json"
+        path.write_text(json.dumps(job, indent=1))
+        before = self.spoken.get(stem)
+        # The paragraphs spoken ahead were submitted first, so this never waits for a queued job.
+        self.futures[stem] = self.pool.submit(lambda: (before and before.result(), self._run([str(path)]))[1])
+
+    @staticmethod
+    def _run(args: list[str]) -> dict:
+        script = Path(__file__).resolve().parent / "overview.py"
+        result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            return {"errors": [f"tools/overview.py {' '.join(args)} failed (exit {result.returncode}):\n"
+                               f"{(result.stdout + result.stderr)[-3000:]}"], "deck": None, "audio": None}
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def finish(self, chapters: list[str]) -> None:
+        """Start what did not start (a chapter Sphinx did not re-read), wait, and report problems."""
+        started = time.monotonic()
+        for stem in chapters:
+            if stem not in self.futures and stem not in self.problems:
+                self.start(stem)
+        for stem, future in self.futures.items():
+            self.results[stem] = future.result()
+        ahead = [future.result() for future in self.spoken.values()]
+        self.pool.shutdown()
+        for stem in chapters:
+            docname = f"book/chapters/{stem}"
+            result = self.results.get(stem) or {}
+            problems = list(self.problems.get(stem, [])) + list(result.get("errors", []))
+            deck_file = self.out / f"{stem}.pdf"
+            if (self.root / self.module.DECKS / f"{stem}.md").exists() and not (
+                    result.get("deck") and deck_file.exists() and deck_file.stat().st_size > 0):
+                problems.append("the slide deck came out missing or empty")
+            if result and self.speech["ok"] and (self.root / self.module.SCRIPTS / f"{stem}.txt").exists() \
+                    and not result.get("audio"):
+                problems.append("the audio overview came out missing or empty")
+            for problem in dict.fromkeys(problems):
+                LOGGER.warning(f"slides and audio: {problem}", location=docname)
+        problems = [e for r in ahead for e in r.get("errors", [])]
+        for problem in problems:
+            LOGGER.warning(f"slides and audio: {problem}")
+        if not problems and not any(self.problems.values()) and all(r.get("audio") for r in self.results.values()):
+            self._forget_old_paragraphs()
+        built = [r for r in self.results.values() if r.get("deck")]
+        cached = sum(len(r.get("cached", [])) for r in self.results.values())
+        work = sum(r.get("seconds", 0) for r in self.results.values())
+        LOGGER.info(f"tinytorch: slides for {len(built)} chapters, audio for "
+                    f"{sum(bool(r.get('audio')) for r in self.results.values())} "
+                    f"({cached} parts taken from {self.cache}); chapter jobs took {work:.0f} s, "
+                    f"{time.monotonic() - started:.0f} s of them after the last chapter was read")
+
+    def _forget_old_paragraphs(self) -> None:
+        """The cache keeps the paragraphs the scripts say now (and the pause), nothing older."""
+        keep = {name for r in self.results.values() for name in r.get("paragraphs", [])}
+        for old in (self.cache / "speech").glob("*.mp3"):
+            if old.name not in keep and not old.name.startswith("pause-"):
+                old.unlink(missing_ok=True)
+
+
+def _title(chapter: Path) -> str:
+    if not chapter.exists():
+        return chapter.stem
+    text = chapter.read_text(encoding="utf-8")
+    at = _after_title(text)
+    if at < 0:
+        return chapter.stem
+    line = text[:at].rstrip("\n").splitlines()[-1]
+    return line[2:].strip()
+
+
+def _overview_state(app: Sphinx) -> Overviews | None:
+    return getattr(app, "_tinytorch_overviews", None)
+
+
+def _overviews_start(app: Sphinx) -> None:
+    app._tinytorch_overviews = None
+    if app.builder.format == "html" and _uses_overviews(Path(app.srcdir)):
+        app._tinytorch_overviews = Overviews(app)
+        if STATIC.is_dir():
+            for name in ("tinytorch_overview.js", "tinytorch_overview.css"):
+                if not (STATIC / name).exists():
+                    raise ExtensionError(f"sphinx_tinytorch: {STATIC / name} is missing")
+
+
+def _overview_chapter_read(app: Sphinx, doctree) -> None:
+    state = _overview_state(app)
+    match = CHAPTER.match(app.env.docname)
+    if state is not None and match:
+        state.start(match[1])
+
+
+def _overview_collect(app: Sphinx, env) -> list:
+    state = _overview_state(app)
+    if state is not None:
+        chapters = sorted(p.stem for p in (state.root / "book" / "chapters").glob("*.md"))
+        state.finish(chapters)
+    return []
+
+
+def _seconds(value: float) -> str:
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def _audio_html(state: Overviews, stem: str, base: str) -> str:
+    result = state.results.get(stem) or {}
+    url = lambda name: relative_uri(base, f"{OVERVIEW_DIR}/{name}")  # noqa: E731
+    transcript = result.get("transcript") or ""
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in transcript.split("\n\n") if p.strip())
+    details = (f'<details class="tt-transcript"><summary>Transcript</summary>{paragraphs}'
+               f'<p><a href="{url(stem + ".txt")}">Transcript as plain text</a></p></details>') if paragraphs else ""
+    audio = result.get("audio")
+    if audio:
+        player = (f'<audio class="tt-audio" controls preload="metadata" src="{url(stem + ".mp3")}" '
+                  f'data-duration="{audio["seconds"]}"></audio>'
+                  f'<p class="tt-meta">{_seconds(audio["seconds"])} \u00b7 a narrated summary of this chapter, '
+                  f'spoken by Festival ({state.module.VOICE}) \u00b7 <a href="{url(stem + ".mp3")}" download>MP3</a></p>')
+    else:
+        player = ('<p class="tt-meta tt-missing">The audio was not built on this machine: the book build needs '
+                  f'Festival with its HTS voice and LAME (Debian: <code>{state.module.INSTALL_HINT}</code>, or run '
+                  '<code>make book</code> as root), then <code>make book</code> again. The transcript is below.</p>')
+    return (f'<div class="tt-overview tt-audio-card" data-stem="{stem}"><p class="tt-card-title">'
+            f'Audio overview</p>{player}{details}</div>')
+
+
+def _slides_html(state: Overviews, stem: str, base: str) -> str:
+    result = state.results.get(stem) or {}
+    deck = result.get("deck")
+    if not deck:
+        return '<div class="tt-overview tt-deck tt-missing"><p>No slides for this chapter in this build.</p></div>'
+    url = lambda name: relative_uri(base, f"{OVERVIEW_DIR}/{name}")  # noqa: E731
+    pdf = url(stem + ".pdf")
+    return f"""<div class="tt-overview tt-deck" data-stem="{stem}" data-pages="{deck['pages']}" data-script="{url(stem + '.pdf.js')}" tabindex="0" aria-label="Slides">
+<p class="tt-card-title">Slides</p>
+<div class="tt-deck-bar" role="toolbar" aria-label="Slide controls">
+<button type="button" class="tt-prev" aria-label="Previous slide">&#9664;</button>
+<span class="tt-count">Slide <span class="tt-page">1</span> of <span class="tt-pages">{deck['pages']}</span></span>
+<button type="button" class="tt-next" aria-label="Next slide">&#9654;</button>
+<span class="tt-gap"></span>
+<button type="button" class="tt-zoom-out" aria-label="Zoom out">&minus;</button>
+<span class="tt-zoom">100%</span>
+<button type="button" class="tt-zoom-in" aria-label="Zoom in">+</button>
+<button type="button" class="tt-fullscreen">Full screen</button>
+<a class="tt-download" href="{pdf}" download>Download PDF</a>
+</div>
+<div class="tt-progress" aria-hidden="true"><div class="tt-progress-fill"></div></div>
+<div class="tt-stage"><div class="tt-sheet"><canvas></canvas><div class="textLayer"></div></div></div>
+<noscript><p><a href="{pdf}">The slides as a PDF</a></p></noscript>
+</div>"""
+
+
+def _visit_overview(self, node: OverviewNode) -> None:
+    state = _overview_state(self.builder.app)
+    if state is None:
+        raise nodes.SkipNode
+    base = self.builder.get_target_uri(self.builder.current_docname)
+    draw = _audio_html if node["part"] == "audio" else _slides_html
+    self.body.append(draw(state, node["stem"], base))
+    raise nodes.SkipNode
+
+
+def _skip(self, node) -> None:
+    raise nodes.SkipNode
+
+
+def _overview_assets(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    state = _overview_state(app)
+    match = CHAPTER.match(pagename)
+    if state is None or not match or match[1] not in state.results:
+        return
+    for script in PDFJS:
+        app.add_js_file(script)
+    app.add_js_file("tinytorch_overview.js", defer="defer")
+    app.add_css_file("tinytorch_overview.css")
+
+
+def _overview_static(app: Sphinx, config) -> None:
+    if STATIC.is_dir() and _uses_overviews(Path(app.srcdir)):
+        config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 # Chapters wrap code at 79 characters (tests/test_book_code_width.py); with the theme's 16 px side
@@ -337,4 +657,12 @@ def setup(app: Sphinx) -> dict:
     app.connect("html-page-context", _fix_scripts, priority=900)
     app.connect("html-page-context", _code_width_style)
     app.connect("source-read", _furnish)
+    app.add_node(OverviewNode, html=(_visit_overview, None), latex=(_skip, None), text=(_skip, None),
+                 man=(_skip, None), texinfo=(_skip, None))
+    app.add_directive("tinytorch-overview", OverviewDirective)
+    app.connect("config-inited", _overview_static)
+    app.connect("builder-inited", _overviews_start)
+    app.connect("doctree-read", _overview_chapter_read)
+    app.connect("env-updated", _overview_collect)
+    app.connect("html-page-context", _overview_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
