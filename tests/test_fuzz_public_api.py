@@ -404,6 +404,8 @@ recipe("FusedCrossEntropyLoss.forward", method_recipe(acceleration.FusedCrossEnt
 recipe("accelerate", fn_recipe(acceleration.accelerate, lambda env: {
     "model": model(), "optimizer": None, "loss_fn": losses.CrossEntropyLoss()},
     aliases={"model": ("accelerate model",), "optimizer": ("accelerate optimizer",)}))
+recipe("zero_all_at_once", fn_recipe(acceleration.zero_all_at_once, lambda env: {
+    "optimizer": SGD([leaf(), leaf((3,))], lr=0.1)}, aliases={"optimizer": ("zero_all_at_once",)}))
 recipe("checked_predictions", fn_recipe(losses.checked_predictions, lambda env: {"name": "mse_loss", "pred": leaf()},
                                         aliases={"pred": ("mse_loss",)}, fuzz=("pred",)))
 recipe("target_array", fn_recipe(losses.target_array, lambda env: {"name": "mse_loss", "target": [1.0, 2.0]},

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HAND_OFFS = {
     ("core/tensor.py", "backward", "tinytorch.core.autograd"),
     ("core/optimizers.py", "step", "tinytorch.core.acceleration"),
+    ("core/optimizers.py", "zero_grad", "tinytorch.core.acceleration"),
 }
 
 

@@ -15,7 +15,7 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.utils.validation import check_number, describe
 
 __all__ = ["FusedLinear", "fused_linear", "FusedCrossEntropyLoss", "fused_cross_entropy",
-           "update_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
+           "update_all_at_once", "zero_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
 
 
 def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
@@ -116,6 +116,37 @@ class JoinedState:
         """True while every parameter still holds the values it had when this was made."""
         return all(p.data is d for p, d in zip(self.params, self.datas))
 
+    def unchanged(self, entries: list) -> bool:
+        """True when every value, gradient and state entry is still the array this handed out and
+        every counter the joined one: nothing to check or gather, the rule can run at once (one
+        identity test per array: this runs on every step)."""
+        for param, data, grad in zip(self.params, self.datas, self.grads):
+            if param.data is not data or param.grad is not grad:
+                return False
+        size = len(self.state)
+        for entry in entries:
+            if len(entry) != size:
+                return False
+        for key, value in self.state.items():
+            views = self.views.get(key)
+            if views is None:                          # a counter
+                for entry in entries:
+                    if entry.get(key) != value:
+                        return False
+            else:
+                for entry, view in zip(entries, views):
+                    if entry.get(key) is not view:
+                        return False
+        return True
+
+    def zero_gradients(self) -> bool:
+        """All gradients set to zero with one call, when they are still the joined views."""
+        for param, grad in zip(self.params, self.grads):
+            if param.grad is not grad:
+                return False
+        self.grad.fill(0)
+        return True
+
     def gather_gradients(self) -> None:
         """Each `.grad` a view of the joined gradient buffer (a replaced `.grad` is copied in)."""
         for param, view in zip(self.params, self.grads):
@@ -183,30 +214,42 @@ class JoinedState:
 
 def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     """One call of `optimizer.update` on all parameters at once (see above); False, having changed
-    nothing, when that does not apply."""
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
-    if type(lr) is not float:
+    nothing, when that does not apply. Checks the gradients as `step` does, unless every array is
+    still the one handed out at the previous step."""
+    if type(lr) is not float or not isinstance(optimizer, Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
-    params = optimizer.params
-    if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
-        return False
-    joined = _joined.get(optimizer)
-    if joined is None or not joined.current():
-        values = end_to_end([p.data for p in params])
-        if values is None or values.nbytes > MAX_END_TO_END_BYTES:
-            _joined.pop(optimizer, None)
-            return False
-        joined = _joined[optimizer] = JoinedState(optimizer, values)
     entries = optimizer.state
-    if any(entries) and not joined.gather_state(entries):
-        return False
-    joined.gather_gradients()
+    joined = _joined.get(optimizer)
+    if joined is None or not joined.unchanged(entries):
+        optimizer.check_gradients()
+        params = optimizer.params
+        if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
+            return False
+        if joined is None or not joined.current():
+            values = end_to_end([p.data for p in params])
+            if values is None or values.nbytes > MAX_END_TO_END_BYTES:
+                _joined.pop(optimizer, None)
+                return False
+            joined = _joined[optimizer] = JoinedState(optimizer, values)
+        if any(entries) and not joined.gather_state(entries):
+            return False
+        joined.gather_gradients()
     # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
     # joined.share_state(entries) (chapter 12, "One update for all parameters").
     optimizer.update(joined.values, joined.grad, joined.state, lr)
     joined.share_state(entries)
     return True
+
+
+def zero_all_at_once(optimizer: Optimizer) -> bool:
+    """`optimizer.zero_grad()` with one call when its gradients lie end to end (the one-call update
+    laid them out); False, having changed nothing, otherwise."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"zero_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    joined = _joined.get(optimizer)
+    return joined is not None and joined.zero_gradients()
 
 
 def _fuse_layers(owner) -> int:
