@@ -67,12 +67,12 @@ def topological_order(root: Tensor) -> list:
         if expanded:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         for parent in node.parents:
-            if parent.grad_fn is not None and id(parent) not in visited:
+            if parent.grad_fn is not None and parent not in visited:
                 stack.append((parent, False))
     order.reverse()
     return order
@@ -118,12 +118,12 @@ def backward(root: Tensor, grad=None) -> None:
         root.grad = grad if root.grad is None else root.grad + grad
         return
     order = topological_order(root)
-    # Hint: grads = {id(root): grad}; for each node of `order`, pop its gradient, call node.grad_fn(g);
+    # Hint: grads = {root: grad}; for each node of `order`, pop its gradient, call node.grad_fn(g);
     # each parent_grad that is not None goes into a leaf's .grad (a copy when it is None, else added)
     # or is summed into grads for an interior parent (chapter 06, "Walking the graph backwards").
-    grads = {id(root): grad}
+    grads = {root: grad}
     for node in order:
-        node_grad = grads.pop(id(node), None)
+        node_grad = grads.pop(node, None)
         if node_grad is None:         # every consumer of this node declined to send a gradient
             continue
         for parent, parent_grad in zip(node.parents, node.grad_fn(node_grad)):
@@ -134,10 +134,10 @@ def backward(root: Tensor, grad=None) -> None:
                     parent.grad = parent_grad.copy()
                 else:
                     parent.grad += parent_grad
-            elif id(parent) in grads:
-                grads[id(parent)] = grads[id(parent)] + parent_grad
+            elif parent in grads:
+                grads[parent] = grads[parent] + parent_grad
             else:
-                grads[id(parent)] = parent_grad
+                grads[parent] = parent_grad
     for node in order:            # provided: release the graph (see above) ...
         for parent in node.parents:
             # ... and keep every leaf's .grad an array: NumPy arithmetic on 0-d arrays returns

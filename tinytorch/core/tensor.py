@@ -411,9 +411,13 @@ def matmul(a: Tensor, b) -> Tensor:
             g = np.expand_dims(g, -2)
         grad_a = grad_b = None
         if a.requires_grad:                               # g @ b.T
-            grad_a = unbroadcast(_product_in_order_of(A, g, np.swapaxes(B, -1, -2)), A.shape).reshape(a.shape)
+            grad_a = _product_in_order_of(A, g, np.swapaxes(B, -1, -2))
+            if grad_a.shape != a.shape:                   # batch axes to sum, or a 1-D operand
+                grad_a = unbroadcast(grad_a, A.shape).reshape(a.shape)
         if b.requires_grad:                               # a.T @ g
-            grad_b = unbroadcast(_product_in_order_of(B, np.swapaxes(A, -1, -2), g), B.shape).reshape(b.shape)
+            grad_b = _product_in_order_of(B, np.swapaxes(A, -1, -2), g)
+            if grad_b.shape != b.shape:
+                grad_b = unbroadcast(grad_b, B.shape).reshape(b.shape)
         return grad_a, grad_b
     return Tensor.record(out, (a, b), backward)
 
@@ -529,9 +533,10 @@ def reshape(a: Tensor, shape) -> Tensor:
 
 def permute(a: Tensor, axes: tuple) -> Tensor:
     check_tensor("permute", a)
-    axes = _axes(axes, a.ndim, "permute axes")
-    if sorted(axes) != list(range(a.ndim)):
-        raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
+    if axes != (1, 0) or a.data.ndim != 2:       # the usual case, a matrix transposed, passes one test
+        axes = _axes(axes, a.data.ndim, "permute axes")
+        if sorted(axes) != list(range(a.data.ndim)):
+            raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
     return Tensor.record(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
