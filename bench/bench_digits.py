@@ -5,6 +5,12 @@ The data is the milestone's: the 1,438 training digits with their four one-pixel
 (7,190 images), standardised. Both sides run the 64-64-10 ReLU MLP with cross-entropy and SGD
 (lr 0.2, momentum 0.9) over shuffled batches of 64, and both report the epoch's mean loss and
 accuracy (the Trainer always does). Timed interleaved by `steps.time_interleaved`, median.
+
+Shown, not judged: plain and accelerated (`tinytorch.accelerate`). On this network a batch's
+arithmetic takes about 80 us, so the epoch measures the per-batch work around it: the learner's
+Trainer loop with its checks, running means and rollback guard, the loader building two tensors
+from the learner's TensorDataset, the learner's engine. The Trainer's own share is judged by the
+training bench (a hand loop of the same calls), the framework's by bench_mlp's 8-8-8-2 row.
 """
 import sys
 from pathlib import Path
@@ -16,6 +22,7 @@ steps.pin_threads()
 
 import numpy as np  # noqa: E402
 
+from tinytorch.core.acceleration import accelerate  # noqa: E402
 from tinytorch.core.dataloader import DataLoader, DigitsDataset, TensorDataset  # noqa: E402
 from tinytorch.core.layers import manual_seed  # noqa: E402
 from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
@@ -35,11 +42,13 @@ def make_data():
     return x, labels
 
 
-def tinytorch_epoch_fn(x, y):
+def tinytorch_epoch_fn(x, y, accelerated: bool = False):
     manual_seed(0)
     model = mlp_model()
-    trainer = Trainer(model, SGD(model.parameters(), lr=LR, momentum=MOMENTUM), CrossEntropyLoss(),
-                      metrics=[Accuracy()])
+    optimizer, loss_fn = SGD(model.parameters(), lr=LR, momentum=MOMENTUM), CrossEntropyLoss()
+    if accelerated:
+        model, optimizer, loss_fn = accelerate(model, optimizer, loss_fn)
+    trainer = Trainer(model, optimizer, loss_fn, metrics=[Accuracy()])
     loader = DataLoader(TensorDataset(Tensor(x), Tensor(y)), batch_size=BATCH, shuffle=True, seed=0)
 
     def epoch():
@@ -94,11 +103,13 @@ def numpy_epoch_fn(x, y):
 
 def run() -> list:
     x, y = make_data()
-    epochs = {"tinytorch": tinytorch_epoch_fn(x, y), "numpy": numpy_epoch_fn(x, y)}
+    epochs = {"tinytorch": tinytorch_epoch_fn(x, y), "accelerated": tinytorch_epoch_fn(x, y, accelerated=True),
+              "numpy": numpy_epoch_fn(x, y)}
     ms = {name: seconds * 1e3 for name, seconds in steps.time_interleaved(epochs, ROUNDS, warmup=1).items()}
-    return [{"figure": f"digits MLP epoch ({len(y):,} images) vs hand NumPy (ms)",
-             "tinytorch": ms["tinytorch"], "reference": ms["numpy"],
-             "ratio": ms["tinytorch"] / ms["numpy"], "target": "<= 1.3", "unit": "ms"}]
+    return [{"figure": f"digits MLP epoch ({len(y):,} images), {kind} vs hand NumPy (ms)",
+             "tinytorch": ms[system], "reference": ms["numpy"], "ratio": ms[system] / ms["numpy"],
+             "target": None, "unit": "ms"}
+            for kind, system in (("plain", "tinytorch"), ("accelerated", "accelerated"))]
 
 
 if __name__ == "__main__":
