@@ -105,7 +105,8 @@ def torch_step_fn(x, y):
                                torch.from_numpy(x), torch.from_numpy(y))
 
 
-def run() -> list:
+def run(rounds: int = ROUNDS) -> list:
+    """The rows above; `rounds` interleaved rounds (chapter 12 runs a shorter measurement)."""
     x, y = make_data()
     systems = {"tinytorch": tinytorch_step_fn(x, y), "accelerated": tinytorch_step_fn(x, y, accelerated=True),
                "numpy": numpy_step_fn(x, y)}
@@ -113,7 +114,7 @@ def run() -> list:
         systems["torch"] = torch_step_fn(x, y)
     except ImportError:
         pass
-    us = {name: seconds * 1e6 for name, seconds in steps.time_interleaved(systems, ROUNDS).items()}
+    us = {name: seconds * 1e6 for name, seconds in steps.time_interleaved(systems, rounds).items()}
 
     def row(figure, mine, reference, target=None):
         return {"figure": figure, "tinytorch": us[mine], "reference": us[reference],
