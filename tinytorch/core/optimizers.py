@@ -253,7 +253,8 @@ class Optimizer:
                 value = entry[key]
                 if not isinstance(value, np.ndarray) or value.shape != param.data.shape \
                         or value.dtype != param.data.dtype:
-                    given = f"shape {getattr(value, 'shape', '?')} and dtype {getattr(value, 'dtype', '?')}"
+                    given = (f"shape {value.shape} and dtype {value.dtype}" if isinstance(value, np.ndarray)
+                             else f"{describe(value)}, which is not an ndarray")
                     raise ValueError(f"{owner} got state[{index}][{key!r}] with {given}: params[{index}] "
                                      f"needs shape {param.data.shape} and dtype {param.data.dtype}")
             for key in self._state_counts:
