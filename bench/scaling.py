@@ -58,6 +58,8 @@ def measure_in_processes(shapes, batches, processes: int = 3, rounds: int = 5,
     (shape, batch): each system's median microseconds over the processes, and for every system
     its ratio to hand-written NumPy in each process, `<system>_ratios` (lowest to highest)."""
     import subprocess
+    if steps.quick():
+        processes = 1
     request = json.dumps({"shapes": [list(s) for s in shapes], "batches": list(batches),
                           "rounds": rounds, "sample_seconds": sample_seconds, "with_torch": with_torch})
     runs = []
