@@ -58,6 +58,8 @@ def measure_in_processes(shapes, batches, processes: int = 3, rounds: int = 5,
     (shape, batch): each system's median microseconds over the processes, and for every system
     its ratio to hand-written NumPy in each process, `<system>_ratios` (lowest to highest)."""
     import subprocess
+    if steps.quick():
+        processes = 1
     request = json.dumps({"shapes": [list(s) for s in shapes], "batches": list(batches),
                           "rounds": rounds, "sample_seconds": sample_seconds, "with_torch": with_torch})
     runs = []
@@ -101,6 +103,7 @@ def write(rows: list, folder: Path = OUT_DIR) -> dict:
 def plot(rows: list, axes=None):
     """Log-log step time against batch size, one panel per width, one line per system."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
     widths = sorted({row["width"] for row in rows})
     if axes is None:
         fig, axes = plt.subplots(1, len(widths), figsize=(3.2 * len(widths), 3.2),
@@ -115,6 +118,9 @@ def plot(rows: list, axes=None):
         ax.set_yscale("log")
         ax.set_xticks(batches, [str(b) for b in batches])
         ax.minorticks_off()
+        # 1, 2 and 5 of every decade, in plain numbers: a span under a decade still gets labels
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         ax.set_xlabel("batch size")
         ax.set_title(f"MLP {'-'.join(map(str, mine[0]['sizes']))}", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)

@@ -17,6 +17,11 @@ gradients, backward, SGD with momentum; float32 throughout. The versions are
 Threads: call `pin_threads()` before NumPy is imported anywhere (BLAS reads its thread count
 once, at import). With one thread per library no idle worker spins on the other's core, and each
 library does the same work on the same core, so the ratios compare frameworks, not thread pools.
+
+TINYTORCH_QUICK=1 (set by tests/test_book_visible_cells.py, which runs the book's visible cells to
+prove they run, not to measure) makes every timing here one short round, and
+`scaling.measure_in_processes` one process: the code paths are the same, the numbers meaningless.
+The book build and `make bench` never set it.
 """
 from __future__ import annotations
 
@@ -28,6 +33,11 @@ import time
 LR, MOMENTUM = 0.01, 0.9
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS")
+
+
+def quick() -> bool:
+    """True under TINYTORCH_QUICK=1: time everything once, briefly (see the module's docstring)."""
+    return os.environ.get("TINYTORCH_QUICK", "").strip() not in ("", "0")
 
 
 def pin_threads() -> None:
@@ -228,10 +238,13 @@ def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
     an idle machine; a library that kept extra threads busy would be charged for them. Work that
     waits on the disk (fsync) needs the wall clock: pass `clock=time.perf_counter`.
     """
+    if quick():
+        rounds, warmup, sample_seconds = 1, 1, min(sample_seconds, 0.001)
     for step in steps.values():            # caches, allocator pools, lazily created state
         for _ in range(warmup):
             step()
-    repeats = {name: calls_per_sample(step, sample_seconds, clock=clock) for name, step in steps.items()}
+    trials = 1 if quick() else 5
+    repeats = {name: calls_per_sample(step, sample_seconds, trials, clock=clock) for name, step in steps.items()}
     samples = {name: [] for name in steps}
     order = list(steps)
     for round_ in range(rounds):

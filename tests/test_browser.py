@@ -4,7 +4,10 @@ _build/html is served on an ephemeral 127.0.0.1 port and the landing page and th
 are opened through the DevTools protocol (tornado, already a kernel dependency, is the websocket
 client). For each page: every mermaid diagram was drawn as an <svg>, the glued numbers are visible
 text (one of them recomputed here from tinytorch itself), the console shows no error (console.error,
-uncaught exceptions, failed loads), and a screenshot is saved under _build/screenshots/.
+uncaught exceptions, failed loads), and a screenshot is saved under _build/screenshots/. One
+chapter's slide deck and audio are exercised (issue 21). Every page is opened once more in a
+1280 x 900 window with scroll bars, as a reader's, and no code block or output may be wider than
+its box (issue 20: the chapters wrap code at 76 characters, and a code block there holds 77).
 
 Skipped (with the reason) only when no `chromium` is on PATH. Without a built site it fails: run
 `make test` (which builds first) or `.venv/bin/python tools/build_book.py`.
@@ -94,11 +97,11 @@ class Server:
 class Browser:
     """Headless Chromium driven over the DevTools protocol: one page target, events collected."""
 
-    def __init__(self, profile: Path):
+    def __init__(self, profile: Path, flags: list[str] = FLAGS, size: tuple[int, int] = (WIDTH, HEIGHT)):
         self.profile = profile
         self.process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-             "--remote-debugging-address=127.0.0.1", f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
+            [CHROMIUM, *flags, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+             "--remote-debugging-address=127.0.0.1", f"--window-size={size[0]},{size[1]}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.events: list[dict] = []
         self.ws = None
@@ -458,3 +461,85 @@ def test_the_audio_loads_with_its_duration(deck_browsed, how):
         f"{how}: the browser says {audio['duration']:.2f} s, the build synthesized {audio['expected']} s")
     failed = [(code, path) for code, path in statuses if code >= 400 and not path.startswith("/favicon.ico")]
     assert not failed, f"requests that failed: {failed}"
+
+
+# ---------------------------------------------------------------- code that fits at 1280 px (issue 20)
+
+CLIP_WIDTH, CLIP_HEIGHT = 1280, 900
+CODE_COLUMNS = 76           # tests/test_book_code_width.py: the longest line a chapter may show
+CLIP_PAGES = [REPO_ROOT / "book" / "intro.md", REPO_ROOT / "book" / "build_it_yourself.md",
+              *sorted(CHAPTERS_DIR.glob("*.md"))]
+
+CLIPPED = """(() => {
+  // Every code block and every output: its content must fit its box (no horizontal scroll bar).
+  const boxes = [...document.querySelectorAll('pre, div.highlight, div.cell_output, div.output')]
+    .filter(e => !e.closest('.mermaid') && !e.classList.contains('mermaid'));
+  const clipped = boxes.filter(e => e.scrollWidth > e.clientWidth).map(e => ({
+    what: e.tagName.toLowerCase() + '.' + [...e.classList].join('.'),
+    scroll: e.scrollWidth, client: e.clientWidth,
+    line: (e.innerText || '').split('\\n').reduce((a, b) => b.length > a.length ? b : a, '').slice(0, 90),
+  }));
+  // How many characters a code block's line holds here: its inner width over one character's.
+  let columns = null;
+  const pre = [...document.querySelectorAll('div.cell_input pre, div.highlight pre')]
+    .find(e => e.clientWidth > 0);
+  if (pre) {
+    const probe = document.createElement('span');
+    probe.textContent = 'x'.repeat(100);
+    pre.appendChild(probe);
+    const style = getComputedStyle(pre);
+    const inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    columns = Math.floor(inner / (probe.getBoundingClientRect().width / 100));
+    probe.remove();
+  }
+  return {boxes: boxes.length, clipped, columns, width: window.innerWidth,
+          page: document.documentElement.clientWidth};
+})()"""
+
+
+@pytest.fixture(scope="module")
+def code_boxes(site):
+    """{page stem: what CLIPPED found}, every page opened over HTTP in a 1280 x 900 window."""
+    results = {}
+
+    async def run(server: Server):
+        with tempfile.TemporaryDirectory(prefix="tinytorch-chromium-") as profile:
+            # Scroll bars shown, as in a reader's window: the page gets 1280 px less the bar.
+            browser = Browser(Path(profile), [f for f in FLAGS if f != "--hide-scrollbars"],
+                              (CLIP_WIDTH, CLIP_HEIGHT))
+            try:
+                await asyncio.wait_for(browser.connect(), 30)
+                for source in CLIP_PAGES:
+                    rel = source.relative_to(REPO_ROOT).with_suffix(".html").as_posix()
+                    if not (site / rel).exists():
+                        continue
+                    url = f"{server.url}/{rel}"
+                    await browser.call("Page.navigate", url=url)
+                    await browser.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
+                                           f"{url} to load", timeout=30)
+                    await browser.evaluate("document.fonts.ready.then(() => true)")
+                    results[source.stem] = await browser.evaluate(CLIPPED)
+            finally:
+                if browser.ws is not None:
+                    browser.ws.close()
+                browser.close()
+
+    with Server(site) as server:
+        asyncio.run(run(server))
+    return results
+
+
+@pytest.mark.parametrize("source", CLIP_PAGES, ids=lambda p: p.stem)
+def test_no_code_or_output_is_clipped_at_1280_px(code_boxes, source):
+    assert source.stem in code_boxes, f"{source.name} has no page on the site"
+    found = code_boxes[source.stem]
+    assert found["width"] == CLIP_WIDTH, f"the window is {found['width']} px wide, not {CLIP_WIDTH}"
+    if found["columns"] is not None:
+        assert found["columns"] >= CODE_COLUMNS, (
+            f"{source.stem}: a code block holds {found['columns']} characters at {CLIP_WIDTH} px, "
+            f"fewer than the {CODE_COLUMNS} the chapters wrap at")
+    clipped = [f"{c['what']}: {c['scroll']} px of content in {c['client']} px: {c['line']!r}"
+               for c in found["clipped"]]
+    assert not clipped, (f"{source.stem}: {len(clipped)} code blocks or outputs are cut off at "
+                         f"{CLIP_WIDTH}x{CLIP_HEIGHT} (wrap the code, or print shorter lines):\n"
+                         + "\n".join(clipped))

@@ -37,6 +37,19 @@ is written (`env-updated`). A chapter without its deck (`book/slides/NN_name.md`
 (`book/audio/NN_name.txt`), a deck or audio that came out missing or empty, or a glue key the
 chapter does not have fails the strict build. A machine without the speech engine gets the decks,
 one line in the log saying how to get the audio, and a card that says the same.
+
+5. Figure numbers start at 1 on every page (issue 20). Sphinx numbers figures through the whole
+book unless the table of contents is numbered, and a numbered table of contents would number every
+heading too (the chapters carry their own numbers). With `tinytorch_numfig_per_page` (on by
+default; `_config.yml` sets it), the numbers Sphinx assigned are renumbered page by page, in the
+order Sphinx counted them, after Sphinx assigned them (`env-get-updated`): chapter 04's first
+figure is "Fig. 1", whatever the chapters before it hold. A `{numref}` to a figure on another page
+shows that page's number.
+
+6. The repository's address in the prose. `{{ repository_url }}` and `{{ repository_name }}` in a
+page (code blocks included, where MyST's own substitutions do not reach) become `repository.url`
+of `_config.yml` and its last part, so "Build it yourself" shows the clone command with the one
+setting the launch cards are built from.
 """
 from __future__ import annotations
 
@@ -129,7 +142,7 @@ def _chapters(rows: dict) -> dict[str, str]:
 
 def _links(app: Sphinx, module: str, docname: str) -> dict[str, str]:
     options = app.config.html_theme_options or {}
-    repository = (options.get("repository_url") or "").rstrip("/")
+    repository = repository_url(app)
     branch = options.get("repository_branch") or "main"
     binder = ((options.get("launch_buttons") or {}).get("binderhub_url") or "https://mybinder.org").rstrip("/")
     match = re.match(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?$", repository)
@@ -641,9 +654,9 @@ def _overview_static(app: Sphinx, config) -> None:
         config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
-# Chapters wrap code at 79 characters (tests/test_book_code_width.py); with the theme's 16 px side
-# padding a code block at the usual width shows only 77, so the last characters hid behind a
-# scroll bar. Half the padding makes the 79 fit.
+# Chapters wrap code at 76 characters (tests/test_book_code_width.py). In a 1280-px window with a
+# scroll bar, beside the page's table of contents, a code block holds 77 characters with half the
+# theme's 16 px side padding and about 75 with all of it (tests/test_browser.py measures it).
 CODE_WIDTH_STYLE = ("<style>div.highlight pre, div.cell_output pre "
                     "{ padding-left: 8px; padding-right: 8px; }</style>")
 
@@ -652,11 +665,55 @@ def _code_width_style(app: Sphinx, pagename, templatename, context, doctree) -> 
     context["metatags"] = context.get("metatags", "") + CODE_WIDTH_STYLE
 
 
+# ---------------------------------------------------------------- 5. figure numbers per page
+
+def _number_figures_per_page(app: Sphinx, env) -> list[str]:
+    """Renumber each page's figures (tables, code blocks: every numbered kind) from 1, keeping the
+    order Sphinx counted them in; returns the pages whose numbers changed (to be written again)."""
+    if not app.config.tinytorch_numfig_per_page or not app.config.numfig:
+        return []
+    changed = []
+    for docname, kinds in env.toc_fignumbers.items():
+        renumbered = {}
+        for figtype, numbers in kinds.items():
+            counters: dict[tuple, int] = {}
+            renumbered[figtype] = {}
+            for figure_id, number in sorted(numbers.items(), key=lambda item: item[1]):
+                prefix = tuple(number[:-1])       # a section number, when the toc is numbered
+                counters[prefix] = counters.get(prefix, 0) + 1
+                renumbered[figtype][figure_id] = (*prefix, counters[prefix])
+        if renumbered != kinds:
+            env.toc_fignumbers[docname] = renumbered
+            changed.append(docname)
+    return changed
+
+
+# ---------------------------------------------------------------- 6. the repository's address
+
+def repository_url(app: Sphinx) -> str:
+    options = app.config.html_theme_options or {}
+    return (options.get("repository_url") or "").rstrip("/")
+
+
+def _substitute_repository(app: Sphinx, docname: str, source: list) -> None:
+    if "{{ repository_" not in source[0]:
+        return
+    url = repository_url(app)
+    if not url:
+        raise ExtensionError(f"sphinx_tinytorch: {docname} cites {{{{ repository_url }}}}, but "
+                             "_config.yml sets no repository.url")
+    name = url.removesuffix(".git").rsplit("/", 1)[-1]
+    source[0] = source[0].replace("{{ repository_url }}", url).replace("{{ repository_name }}", name)
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinxcontrib.mermaid")
     app.connect("html-page-context", _fix_scripts, priority=900)
     app.connect("html-page-context", _code_width_style)
     app.connect("source-read", _furnish)
+    app.connect("source-read", _substitute_repository)
+    app.add_config_value("tinytorch_numfig_per_page", True, "env", [bool])
+    app.connect("env-get-updated", _number_figures_per_page, priority=900)
     app.add_node(OverviewNode, html=(_visit_overview, None), latex=(_skip, None), text=(_skip, None),
                  man=(_skip, None), texinfo=(_skip, None))
     app.add_directive("tinytorch-overview", OverviewDirective)
