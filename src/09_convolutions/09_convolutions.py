@@ -14,7 +14,8 @@
 # # Module 09: Convolutions
 #
 # A `Linear` layer on a 28x28 image treats its 784 pixels as unrelated numbers: moving a digit one
-# pixel to the right gives it a completely different input. A convolution slides one small filter
+# pixel to the right changes a large share of them (every stroke's edge moves; chapter 09 counts
+# them), and the layer has no way to tell that the new input is the old one moved. A convolution slides one small filter
 # (a 3x3 grid of weights, say) over every position of the image, so the same pattern is detected
 # wherever it appears, with a handful of weights instead of one per pixel pair. Pooling then keeps
 # the strongest response in each small neighbourhood, halving the resolution.
