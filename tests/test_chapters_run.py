@@ -1,9 +1,9 @@
-"""Every chapter runs top to bottom as a plain notebook, outside the book build.
+"""Every chapter has code cells, and the `>>>` examples of its plain-text snippets run as doctests.
 
-That is what a Binder reader does: jupytext opens the .md as a notebook and they press "run all".
-Each chapter is copied into its own temporary folder first, so whatever it writes (checkpoints,
-figures) lands there, never in the repository, and tests can run in parallel. The `>>>` examples
-of a chapter's plain-text snippets run as doctests (see below).
+That every chapter runs top to bottom is the strict book build's job (it executes every cell of
+every chapter, a failing cell fails it); that the cells a reader sees run on their own, in order,
+in a fresh notebook is tests/test_book_visible_cells.py's. Running every chapter a third time here
+would only cost time.
 """
 from __future__ import annotations
 
@@ -32,21 +32,6 @@ def test_every_chapter_is_collected():
     assert CHAPTERS, "no chapters in book/chapters/"
     without_code = [path.name for path in CHAPTERS if not has_code_cells(path)]
     assert not without_code, f"chapters with no code cell (nothing is computed in them): {without_code}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("chapter", RUNNABLE, ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
-def test_chapter_runs_as_a_notebook(chapter: Path, execute_chapter, tmp_path: Path):
-    copy = tmp_path / chapter.name
-    shutil.copy(chapter, copy)
-    notebook = execute_chapter(copy, timeout=180)   # a failing cell raises CellExecutionError
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert code, f"{chapter.name}: no code cells found by jupytext"
-    unrun = [index for index, cell in enumerate(code) if cell.get("execution_count") is None
-             and cell.source.strip()]
-    assert not unrun, f"{chapter.name}: code cells {unrun} did not run"
-    errors = [output for cell in code for output in cell.get("outputs", []) if output.get("output_type") == "error"]
-    assert not errors, f"{chapter.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
 
 
 # `>>>` examples in a chapter's prose or plain code blocks (API snippets that are not code cells)
