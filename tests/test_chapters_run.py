@@ -10,7 +10,6 @@ from __future__ import annotations
 import doctest
 import io
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ def has_code_cells(path: Path) -> bool:
     return "```{code-cell}" in path.read_text()
 
 
-RUNNABLE = [path for path in (INTRO, *CHAPTERS) if has_code_cells(path)]
 
 
 def test_every_chapter_is_collected():
