@@ -58,3 +58,31 @@ def execute_chapter():
         return notebook
 
     return run
+
+
+@pytest.fixture(scope="session")
+def run_export():
+    """run_export("--root", folder, "--check", ...): tools/export.py's main in this process (the code the
+    command runs; jupytext is imported once per test process instead of once per call), returning a
+    CompletedProcess-like result with returncode, stdout and stderr."""
+    import contextlib
+    import importlib.util
+    import io
+    import types
+
+    spec = importlib.util.spec_from_file_location("_export_tool", REPO_ROOT / "tools" / "export.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def run(*args) -> types.SimpleNamespace:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = tool.main([str(a) for a in args])
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else 1
+                if stop.code is not None and not isinstance(stop.code, int):
+                    print(stop.code, file=err)
+        return types.SimpleNamespace(returncode=code or 0, stdout=out.getvalue(), stderr=err.getvalue())
+
+    return run

@@ -4,7 +4,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 import pytest
 
@@ -61,34 +60,12 @@ def fake_repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def export(run_tool, root: Path, *args: str):
-    """tools/export.py's main, run in this process (the same code the command runs; jupytext's
-    import is paid once per test process instead of once per call): a CompletedProcess-like result."""
-    import contextlib
-    import io
-    import types
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = _export_tool().main(["--root", str(root), *map(str, args)])
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
-            if not isinstance(stop.code, int) and stop.code is not None:
-                print(stop.code, file=err)
-    return types.SimpleNamespace(returncode=code or 0, stdout=out.getvalue(), stderr=err.getvalue())
+def export(run_export, root: Path, *args: str):
+    return run_export("--root", root, *args)
 
 
-def _export_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_export_tool", REPO_ROOT / "tools" / "export.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_export_writes_header_and_only_export_cells(run_tool, fake_repo):
-    result = export(run_tool, fake_repo)
+def test_export_writes_header_and_only_export_cells(run_export, fake_repo):
+    result = export(run_export, fake_repo)
     assert result.returncode == 0, result.stderr
     text = (fake_repo / "tinytorch" / "core" / "demo.py").read_text()
     lines = text.splitlines()
@@ -108,63 +85,63 @@ def test_export_writes_header_and_only_export_cells(run_tool, fake_repo):
     assert namespace["area"](1.0) == pytest.approx(3.141592653589793)
 
 
-def test_check_passes_right_after_export(run_tool, fake_repo):
-    export(run_tool, fake_repo)
-    result = export(run_tool, fake_repo, "--check")
+def test_check_passes_right_after_export(run_export, fake_repo):
+    export(run_export, fake_repo)
+    result = export(run_export, fake_repo, "--check")
     assert result.returncode == 0, result.stderr
 
 
-def test_check_fails_when_generated_file_is_edited_by_hand(run_tool, fake_repo):
-    export(run_tool, fake_repo)
+def test_check_fails_when_generated_file_is_edited_by_hand(run_export, fake_repo):
+    export(run_export, fake_repo)
     target = fake_repo / "tinytorch" / "core" / "demo.py"
     target.write_text(target.read_text().replace("return 2 * x", "return 3 * x"))
-    result = export(run_tool, fake_repo, "--check")
+    result = export(run_export, fake_repo, "--check")
     assert result.returncode != 0
     assert "make export" in result.stderr
     assert "tinytorch/core/demo.py" in result.stderr
     # `make export` repairs it.
-    export(run_tool, fake_repo)
+    export(run_export, fake_repo)
     assert "return 2 * x" in target.read_text()
-    assert export(run_tool, fake_repo, "--check").returncode == 0
+    assert export(run_export, fake_repo, "--check").returncode == 0
 
 
-def test_check_fails_when_source_changes_without_export(run_tool, fake_repo):
-    export(run_tool, fake_repo)
+def test_check_fails_when_source_changes_without_export(run_export, fake_repo):
+    export(run_export, fake_repo)
     source = fake_repo / "src" / "01_demo" / "01_demo.py"
     source.write_text(source.read_text().replace("return 2 * x", "return x + x"))
-    result = export(run_tool, fake_repo, "--check")
+    result = export(run_export, fake_repo, "--check")
     assert result.returncode != 0
     assert "make export" in result.stderr
     assert "differs from its source" in result.stderr
 
 
-def test_check_fails_when_a_generated_file_has_no_source(run_tool, fake_repo):
-    export(run_tool, fake_repo)
+def test_check_fails_when_a_generated_file_has_no_source(run_export, fake_repo):
+    export(run_export, fake_repo)
     shutil.copy(fake_repo / "tinytorch" / "core" / "demo.py", fake_repo / "tinytorch" / "core" / "orphan.py")
-    result = export(run_tool, fake_repo, "--check")
+    result = export(run_export, fake_repo, "--check")
     assert result.returncode != 0
     assert "make export" in result.stderr
     assert "tinytorch/core/orphan.py" in result.stderr
     # The export removes what no source asks for.
-    export(run_tool, fake_repo)
+    export(run_export, fake_repo)
     assert not (fake_repo / "tinytorch" / "core" / "orphan.py").exists()
 
 
-def test_check_fails_when_a_generated_file_is_missing(run_tool, fake_repo):
-    result = export(run_tool, fake_repo, "--check")
+def test_check_fails_when_a_generated_file_is_missing(run_export, fake_repo):
+    result = export(run_export, fake_repo, "--check")
     assert result.returncode != 0
     assert "missing" in result.stderr and "make export" in result.stderr
 
 
-def test_hand_written_files_are_never_touched_or_flagged(run_tool, fake_repo):
-    export(run_tool, fake_repo)
+def test_hand_written_files_are_never_touched_or_flagged(run_export, fake_repo):
+    export(run_export, fake_repo)
     for name, text in HAND_WRITTEN.items():
         assert (fake_repo / name).read_text() == text, name
-    assert export(run_tool, fake_repo, "--check").returncode == 0
+    assert export(run_export, fake_repo, "--check").returncode == 0
     # Editing a hand-written file is none of the exporter's business.
     (fake_repo / "tinytorch" / "core" / "helpers.py").write_text("VALUE = 2\n")
-    assert export(run_tool, fake_repo, "--check").returncode == 0
-    export(run_tool, fake_repo)
+    assert export(run_export, fake_repo, "--check").returncode == 0
+    export(run_export, fake_repo)
     assert (fake_repo / "tinytorch" / "core" / "helpers.py").read_text() == "VALUE = 2\n"
 
 
@@ -173,7 +150,7 @@ def test_real_repository_is_in_sync(run_tool, repo_root):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_an_export_cell_can_name_another_module(run_tool, fake_repo):
+def test_an_export_cell_can_name_another_module(run_export, fake_repo):
     source = fake_repo / "src" / "01_demo" / "01_demo.py"
     source.write_text(SOURCE + '''
 # %%
@@ -181,10 +158,10 @@ def test_an_export_cell_can_name_another_module(run_tool, fake_repo):
 def triple(x):
     return 3 * x
 ''')
-    assert export(run_tool, fake_repo).returncode == 0
+    assert export(run_export, fake_repo).returncode == 0
     extra = (fake_repo / "tinytorch" / "core" / "extra.py").read_text()
     demo = (fake_repo / "tinytorch" / "core" / "demo.py").read_text()
     assert extra.startswith(HEADER + " Source: src/01_demo/01_demo.py")
     assert "def triple(x):" in extra and "def triple" not in demo
     assert "def double(x):" in demo and "def double" not in extra
-    assert export(run_tool, fake_repo, "--check").returncode == 0
+    assert export(run_export, fake_repo, "--check").returncode == 0

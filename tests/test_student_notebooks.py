@@ -135,25 +135,25 @@ def test_export_writes_the_same_bytes_twice(tmp_path):
         assert notebook_of(source).read_text(encoding="utf-8") == text
 
 
-def test_a_hand_edited_student_notebook_fails_the_export_check(run_tool, tmp_path):
+def test_a_hand_edited_student_notebook_fails_the_export_check(run_export, tmp_path):
     root = tmp_path / "repo"
     source = SOURCES[0]
     (root / "src" / source.stem).mkdir(parents=True)
     (root / "src" / source.stem / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
     (root / "_config.yml").write_text((ROOT / "_config.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    assert run_tool("export.py", "--root", root).returncode == 0
-    assert run_tool("export.py", "--root", root, "--check").returncode == 0
+    assert run_export("--root", root).returncode == 0
+    assert run_export("--root", root, "--check").returncode == 0
     student = root / "modules" / source.stem / f"{source.stem}.ipynb"
     student.write_text(student.read_text(encoding="utf-8").replace(nb.STUB_MARK, "was edited"), encoding="utf-8")
-    result = run_tool("export.py", "--root", root, "--check")
+    result = run_export("--root", root, "--check")
     assert result.returncode == 1
     assert f"modules/{source.stem}/{source.stem}.ipynb differs from its source" in result.stderr
     stray = root / "modules" / "99_stray" / "99_stray.ipynb"
     stray.parent.mkdir()
     stray.write_text("{}")
-    result = run_tool("export.py", "--root", root, "--check")
+    result = run_export("--root", root, "--check")
     assert "modules/99_stray/99_stray.ipynb is generated but no source exports it" in result.stderr
-    assert run_tool("export.py", "--root", root).returncode == 0
+    assert run_export("--root", root).returncode == 0
     assert not stray.exists() and nb.STUB_MARK in student.read_text(encoding="utf-8")
 
 
