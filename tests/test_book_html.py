@@ -319,6 +319,8 @@ def test_every_figure_on_the_page_carries_its_alt_text(site, source):
     shown = [(img.get("alt", ""), " ".join(fig.find("figcaption").get_text().split()) if fig.find("figcaption") else "")
              for fig in page.find_all("figure") for img in fig.find_all("img")]
     assert len(shown) == len(figures), (source.name, len(shown), len(figures))
-    for (key, alt, _), (img_alt, caption) in zip(figures, shown):
+    for number, ((key, alt, _), (img_alt, caption)) in enumerate(zip(figures, shown), start=1):
         assert img_alt == alt, f"{source.name}: figure {key} shows alt {img_alt!r}"
         assert caption, f"{source.name}: figure {key} has no caption on the page"
+        # numbered from 1 on every page (tools/sphinx_tinytorch.py), not through the book
+        assert caption.startswith(f"Fig. {number} "), f"{source.name}: figure {key} is captioned {caption[:12]!r}"

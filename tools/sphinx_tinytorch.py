@@ -39,6 +39,9 @@ is written (`env-updated`). A chapter without its deck (`book/slides/NN_name.md`
 (`book/audio/NN_name.txt`), a deck or audio that came out missing or empty, or a glue key the
 chapter does not have fails the strict build. A machine without the speech engine gets the decks,
 one line in the log saying how to get the audio, and a card that says the same.
+
+5. Figure numbers start at 1 on every page (the book's table of contents is not numbered, so
+Sphinx would count the figures of all pages in one series).
 """
 from __future__ import annotations
 
@@ -721,6 +724,24 @@ def _code_width_style(app: Sphinx, pagename, templatename, context, doctree) -> 
     context["metatags"] = context.get("metatags", "") + CODE_WIDTH_STYLE
 
 
+# ---------------------------------------------------------------- 5. figure numbers per page
+
+def _number_figures_per_page(app: Sphinx, env) -> list:
+    """Figures (and tables and code blocks with captions) are numbered from 1 on every page.
+
+    The table of contents is not numbered, so Sphinx counts every figure of the book in one series
+    and a chapter's first figure could be "Fig. 12". Sphinx has just assigned those numbers
+    (`env-get-updated`, its own handler runs first); this renumbers each page's figures of each
+    kind 1, 2, 3 in the order Sphinx gave them, which is their order on the page. Numbers that carry
+    a section prefix (a numbered toctree) are left alone."""
+    for kinds in env.toc_fignumbers.values():
+        for numbers in kinds.values():
+            if all(len(number) == 1 for number in numbers.values()):
+                for index, key in enumerate(sorted(numbers, key=numbers.get), start=1):
+                    numbers[key] = (index,)
+    return []
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinxcontrib.mermaid")
     app.connect("html-page-context", _fix_scripts, priority=900)
@@ -734,4 +755,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-read", _overview_chapter_read)
     app.connect("env-updated", _overview_collect)
     app.connect("html-page-context", _overview_assets)
+    app.connect("env-get-updated", _number_figures_per_page, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
