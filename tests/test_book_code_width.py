@@ -30,7 +30,8 @@ from myst_text import walk_fences
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [REPO_ROOT / "book" / "intro.md",
-           *sorted((REPO_ROOT / "book" / "chapters").glob("*.md"))]
+           *sorted((REPO_ROOT / "book" / "chapters").glob("*.md")),
+           *sorted((REPO_ROOT / "book").glob("appendix_*.md"))]
 MAX_COLUMNS = 76
 NOT_CODE = ("{mermaid}", "{math}", "{raw}")
 PRE = re.compile(r"<pre\b([^>]*)>(.*?)</pre>", re.DOTALL)

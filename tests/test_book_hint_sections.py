@@ -44,10 +44,13 @@ def references(text: str) -> list[tuple[int, str, str]]:
             for number, title in REFERENCE.findall(hint)]
 
 
-def headings(number: str) -> set[str]:
-    chapters = list(CHAPTERS.glob(f"{number}_*.md"))
-    assert len(chapters) == 1, f"expected one chapter {number}_*.md, found {chapters}"
-    return {title.strip() for title in HEADING.findall(chapters[0].read_text())}
+def headings_by_chapter(number: str) -> dict[str, set[str]]:
+    """{chapter file name: its heading titles} for every chapter numbered `number` (a module's
+    chapters may be several, as module 08's three)."""
+    chapters = sorted(CHAPTERS.glob(f"{number}_*.md"))
+    assert chapters, f"no chapter {number}_*.md"
+    return {path.name: {title.strip() for title in HEADING.findall(path.read_text())}
+            for path in chapters}
 
 
 def test_a_hint_spanning_lines_is_read_whole():
@@ -63,8 +66,12 @@ def test_the_hints_name_chapters_at_all():
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
 def test_every_hint_names_an_existing_section(source: Path):
+    """The section exists in exactly one chapter of that number, so the learner (and the chapter's
+    "Your turn") can tell which page explains it."""
     missing = []
     for line, number, title in references(source.read_text()):
-        if title not in headings(number):
-            missing.append(f"{source.name}:{line}: chapter {number} has no section {title!r}")
+        holders = [name for name, titles in headings_by_chapter(number).items() if title in titles]
+        if len(holders) != 1:
+            missing.append(f"{source.name}:{line}: section {title!r} is in {len(holders)} chapters "
+                           f"numbered {number} ({holders}), not exactly one")
     assert not missing, "\n".join(missing)

@@ -276,3 +276,51 @@ def test_the_site_links_every_chapter_from_the_landing_page(site):
     hrefs = {url.split("#")[0] for _, url in parse(intro).links}
     for source in CHAPTERS:
         assert f"chapters/{source.stem}.html" in hrefs, f"intro.html does not link {source.stem}"
+
+
+# Figures of the pages that follow issue 20's figure rules (module 08's chapters and appendix):
+# every `{glue:figure}` has a caption and alt text that describes the figure (not a file name),
+# and the page's <img> carries that alt text.
+DESCRIBED = [path for path in (*CHAPTERS, *sorted((REPO_ROOT / "book").glob("appendix_*.md")))
+             if path.name.startswith("08_") or path.name == "appendix_training.md"]
+FIGURE_BLOCK = re.compile(r"^(`{3,})\{glue:figure\}[ \t]+(\S+)[ \t]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def described_figures(text: str) -> list[tuple[str, str, str]]:
+    """(key, alt text, caption) of every glue:figure of a chapter source."""
+    found = []
+    for _, key, body in FIGURE_BLOCK.findall(text):
+        options = dict(re.findall(r"^:([\w-]+):[ \t]*(.*)$", body, re.MULTILINE))
+        caption = " ".join(line for line in body.splitlines() if not re.match(r"^:[\w-]+:", line)).strip()
+        found.append((key, options.get("alt", ""), caption))
+    return found
+
+
+def test_described_figures_are_read_from_the_source():
+    text = "```{glue:figure} k\n:alt: A chart of x against y, rising.\n:name: fig-k\n\nThe caption.\n```\n"
+    assert described_figures(text) == [("k", "A chart of x against y, rising.", "The caption.")]
+
+
+@pytest.mark.parametrize("source", DESCRIBED, ids=ids)
+def test_every_figure_has_a_caption_and_real_alt_text(source):
+    figures = described_figures(source.read_text())
+    for key, alt, caption in figures:
+        assert len(alt.split()) >= 8 and "/" not in alt and not alt.endswith(".png"), (
+            f"{source.name}: figure {key} needs alt text that describes it, got {alt!r}")
+        assert len(caption.split()) >= 5, f"{source.name}: figure {key} has no caption"
+
+
+@pytest.mark.parametrize("source", DESCRIBED, ids=ids)
+def test_every_figure_on_the_page_carries_its_alt_text(site, source):
+    from bs4 import BeautifulSoup
+
+    figures = described_figures(source.read_text())
+    page = BeautifulSoup(page_for(site, source).read_text(encoding="utf-8"), "html.parser")
+    shown = [(img.get("alt", ""), " ".join(fig.find("figcaption").get_text().split()) if fig.find("figcaption") else "")
+             for fig in page.find_all("figure") for img in fig.find_all("img")]
+    assert len(shown) == len(figures), (source.name, len(shown), len(figures))
+    for number, ((key, alt, _), (img_alt, caption)) in enumerate(zip(figures, shown), start=1):
+        assert img_alt == alt, f"{source.name}: figure {key} shows alt {img_alt!r}"
+        assert caption, f"{source.name}: figure {key} has no caption on the page"
+        # numbered from 1 on every page (tools/sphinx_tinytorch.py), not through the book
+        assert caption.startswith(f"Fig. {number} "), f"{source.name}: figure {key} is captioned {caption[:12]!r}"

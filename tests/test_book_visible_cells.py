@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PAGES = [path for path in (REPO_ROOT / "book" / "intro.md", *sorted((REPO_ROOT / "book" / "chapters").glob("*.md")))
+PAGES = [path for path in (REPO_ROOT / "book" / "intro.md", *sorted((REPO_ROOT / "book" / "chapters").glob("*.md")),
+                                  *sorted((REPO_ROOT / "book").glob("appendix_*.md")))
          if "```{code-cell}" in path.read_text(encoding="utf-8")]
 HIDDEN = {"remove-cell", "remove-input", "remove_cell", "remove_input"}
 QUICK = "TINYTORCH_QUICK"

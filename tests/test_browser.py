@@ -36,7 +36,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = REPO_ROOT / "book" / "chapters"
-TRAINING = CHAPTERS_DIR / "08_training.md"
+TRAINING = CHAPTERS_DIR / "08_training_stability.md"   # the chapter that glues the cosine values
 CHROMIUM = shutil.which("chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

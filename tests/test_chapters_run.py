@@ -18,6 +18,7 @@ from myst_text import blank_blocks
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INTRO = REPO_ROOT / "book" / "intro.md"
 CHAPTERS = sorted((REPO_ROOT / "book" / "chapters").glob("*.md"))
+APPENDICES = sorted((REPO_ROOT / "book").glob("appendix_*.md"))
 
 
 def has_code_cells(path: Path) -> bool:
@@ -55,7 +56,8 @@ def run_doctests(name: str, text: str, cwd: Path) -> tuple[int, int, str]:
     return result.attempted, result.failed, report.getvalue()
 
 
-@pytest.mark.parametrize("chapter", [INTRO, *CHAPTERS], ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
+@pytest.mark.parametrize("chapter", [INTRO, *CHAPTERS, *APPENDICES],
+                         ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
 def test_chapter_doctests(chapter: Path, tmp_path: Path):
     attempted, failed, report = run_doctests(chapter.name, chapter.read_text(), tmp_path)
     assert not failed, f"{chapter.name}: {failed} of {attempted} `>>>` examples failed:\n{report}"

@@ -87,8 +87,47 @@ def test_chapter_has_the_module_info_box_and_the_four_cards(site, chapter, modul
     assert expected["Run this chapter in Binder"] in launch
 
 
+def section_titles(chapter: str) -> set[str]:
+    """Every heading title of a chapter's source (outside code fences)."""
+    from myst_text import walk_fences
+
+    titles = set()
+    text = (ROOT / "book" / "chapters" / f"{chapter}.md").read_text(encoding="utf-8")
+    for _, line, event, stack in walk_fences(text, lambda fence, info: True):
+        heading = re.match(r"^#{1,6}\s+(.+?)\s*$", line)
+        if event == "text" and not stack and heading:
+            titles.add(heading[1].strip())
+    return titles
+
+
+def placement(module: str) -> dict[str, list]:
+    """{chapter: the module's solution blocks its "Your turn" lists}: a block belongs to the one
+    chapter of its module whose headings hold the section its hint names; a module with one
+    chapter, or a section found in none or several of them, puts it in every chapter."""
+    chapters = [c for c, m in CHAPTERED if m == module]
+    titles = {c: section_titles(c) for c in chapters}
+    placed = {c: [] for c in chapters}
+    for block in nb.solution_blocks(nb.read_source(ROOT / "src" / module / f"{module}.py"), module[:2]):
+        holders = [c for c in chapters if block.section in titles[c]]
+        for chapter in holders if len(holders) == 1 else chapters:
+            placed[chapter].append(block)
+    return placed
+
+
+def test_module_08_spreads_its_functions_over_its_three_chapters():
+    placed = placement("08_training")
+    owners = {chapter: {block.owner for block in blocks} for chapter, blocks in placed.items()}
+    assert owners == {
+        "08_training": {"Trainer.train_epoch", "Trainer.update", "Trainer.evaluate"},
+        "08_training_stability": {"CosineSchedule.get_lr", "clip_grad_norm"},
+        "08_training_state": {"Trainer.state_dict"},
+    }, owners
+
+
 @pytest.mark.parametrize(("chapter", "module"), CHAPTERED, ids=PAIR_IDS)
 def test_chapter_ends_with_your_turn_listing_every_function_to_write(site, chapter, module):
+    """Each function is listed (with where it is explained) in the chapter that explains it; a
+    module's other chapters name it and link that chapter."""
     page = soup(site / "book" / "chapters" / f"{chapter}.html")
     main = article(page)
     headings = main.find_all("h2")
@@ -96,10 +135,21 @@ def test_chapter_ends_with_your_turn_listing_every_function_to_write(site, chapt
     assert titles and titles[-1] == "Your turn" and titles.count("Your turn") == 1, titles
     section = headings[-1].find_parent("section") or main
     text = " ".join(section.get_text().split()).replace("\u201c", '"').replace("\u201d", '"')  # smart quotes
-    blocks = nb.solution_blocks(nb.read_source(ROOT / "src" / module / f"{module}.py"), module[:2])
-    for block in blocks:
-        assert block.owner in text, block.owner
+    placed = placement(module)
+    here = placed[chapter]
+    table = section.find("table")
+    listed = [" ".join(row.find("td").get_text().split()) for row in table.find("tbody").find_all("tr")] \
+        if table else []
+    assert listed == [block.owner for block in here], (chapter, listed)
+    for block in here:
         assert f'chapter {block.chapter}, "{block.section}"' in text, block.section
+    links = {a["href"].split("#")[0] for a in section.find_all("a", href=True)}
+    for other, blocks in placed.items():
+        elsewhere = [block for block in blocks if block not in here]
+        for block in elsewhere:
+            assert block.owner in text, f"{chapter} does not name {block.owner}, explained in {other}"
+        if elsewhere:
+            assert f"{other}.html" in links, f"{chapter}'s Your turn does not link {other}"
     number = module[:2]
     for command in (f"tito module start {number}", f"tito module complete {number}", f"tito test {number}"):
         assert command in text

@@ -23,7 +23,9 @@ is extended as Sphinx reads it (the .md file itself is not touched): after the t
 box and four cards (build it in Binder: the student notebook; open it in Colab: the student
 notebook; run this chapter in Binder; view the source); at the end, a "Your turn" section listing
 the functions to write (read from the module's solution blocks in src/, with the section each
-hint names) and the `tito` commands that check them. A page whose source holds the line
+hint names) and the `tito` commands that check them. A module whose row lists several chapters
+(`chapters:`) has each function listed in the chapter that holds the section its hint names, and
+the others named with a link to their chapter. A page whose source holds the line
 `% tinytorch: modules table` gets the table of every module there (the "Build it yourself" page).
 A chapter whose module exists in src/ but has no row fails the build (a warning), so a new
 module's chapter cannot silently lack its header.
@@ -163,6 +165,11 @@ def _links(app: Sphinx, module: str, docname: str) -> dict[str, str]:
 
 def _to_write(root: Path, module: str) -> list[tuple[str, str]]:
     """(function, where it is explained) for each solution block of the module, in order."""
+    return [(owner, where) for owner, where, _ in _blocks(root, module)]
+
+
+def _blocks(root: Path, module: str) -> list[tuple[str, str, str]]:
+    """(function, where it is explained, the section's title) for each solution block's owner."""
     from tito.cells import read_source, solution_blocks
 
     blocks = solution_blocks(read_source(root / "src" / module / f"{module}.py"), module[:2])
@@ -170,23 +177,61 @@ def _to_write(root: Path, module: str) -> list[tuple[str, str]]:
     for block in blocks:
         if block.owner not in seen:
             seen.add(block.owner)
-            rows.append((block.owner, f'chapter {block.chapter}, "{block.section}"'))
+            rows.append((block.owner, f'chapter {block.chapter}, "{block.section}"', block.section))
     return rows
 
 
-def _what_to_do(count: int) -> str:
+def _section_titles(path: Path) -> set[str]:
+    """Titles of every heading of a chapter source, outside code fences."""
+    titles, fence = set(), None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        marker = re.match(r"^(`{3,}|~{3,}|:{3,})", stripped)
+        if marker and (fence is None or stripped.startswith(fence)):
+            fence = None if fence else marker[1]
+            continue
+        heading = re.match(r"^#{1,6}\s+(.+?)\s*#*\s*$", line)
+        if fence is None and heading:
+            titles.add(heading[1].strip())
+    return titles
+
+
+def _module_chapters(root: Path, module: str, row: dict) -> list[str]:
+    """The chapter files (stems) that carry the module's header, in the row's order."""
+    return [c for c in row.get("chapters") or [module] if (root / "book" / "chapters" / f"{c}.md").exists()]
+
+
+def _placement(root: Path, module: str, row: dict) -> dict[str, list[tuple[str, str]]]:
+    """{chapter stem: [(function, where)]}: the functions each chapter of the module lists under
+    "Your turn". A function goes to the one chapter whose headings hold the section its hint names;
+    when no chapter or several of them do (or the module has one chapter), every chapter lists it."""
+    chapters = _module_chapters(root, module, row)
+    titles = {c: _section_titles(root / "book" / "chapters" / f"{c}.md") for c in chapters}
+    placed: dict[str, list[tuple[str, str]]] = {c: [] for c in chapters}
+    for owner, where, section in _blocks(root, module):
+        holders = [c for c in chapters if section in titles[c]]
+        for chapter in holders if len(holders) == 1 else chapters:
+            placed[chapter].append((owner, where))
+    return placed
+
+
+def _what_to_do(count: int, here: int | None = None) -> str:
     if count == 0:
         return ("Nothing to write here: this module runs what you built. *Your turn* at the end of "
                 "this page says how to run it on your own package.")
-    return (f"You can build this module yourself: {count} function{'s' if count > 1 else ''} to "
-            "write, listed under *Your turn* at the end of this page.")
+    if here is None or here == count:
+        return (f"You can build this module yourself: {count} function{'s' if count > 1 else ''} to "
+                "write, listed under *Your turn* at the end of this page.")
+    return (f"You can build this module yourself: {count} functions to write, {here or 'none'} of "
+            "them explained in this chapter; *Your turn* at the end of this page lists "
+            f"{('it' if here == 1 else 'them') if here else 'where each is explained'}.")
 
 
 def _dots(difficulty: int) -> str:
     return "\u25cf" * difficulty + "\u25cb" * (4 - difficulty)
 
 
-def _header(row: dict, links: dict, count: int) -> str:
+def _header(row: dict, links: dict, count: int, here: int | None = None) -> str:
     return f"""
 
 :::{{admonition}} Module info
@@ -195,7 +240,7 @@ def _header(row: dict, links: dict, count: int) -> str:
 **{row['tier'].upper()} TIER** | Difficulty: {_dots(row['difficulty'])} ({row['difficulty']}/4) | \
 Time: {row['time']} | Prerequisites: {row['prerequisites']}
 
-{_what_to_do(count)} {{doc}}`/book/build_it_yourself` explains the workflow.
+{_what_to_do(count, here)} {{doc}}`/book/build_it_yourself` explains the workflow.
 :::
 
 ````{{grid}} 1 2 2 2
@@ -229,9 +274,23 @@ The module's source, from which the package and the notebook are generated.
 """
 
 
-def _your_turn(module: str, links: dict, functions: list[tuple[str, str]], extra: list[str]) -> str:
+def _elsewhere_text(number: str, total: int, elsewhere: list[tuple[str, list[str]]]) -> str:
+    """The sentence naming the functions of the module that its other chapters explain."""
+    def names(functions):
+        quoted = [f"`{name}`" for name in functions]
+        return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+    parts = [f"{names(functions)} in {{doc}}`/book/chapters/{chapter}`" for chapter, functions in elsewhere]
+    return (f"The module's other functions are explained in its other chapters: {'; '.join(parts)}. "
+            f"`tito module complete {number}` checks all {total} together, so complete the module "
+            "once every stub is written; the notebook's inline checks test each one as you go.\n")
+
+
+def _your_turn(module: str, links: dict, functions: list[tuple[str, str]], extra: list[str],
+               elsewhere: list[tuple[str, list[str]]] | None = None, total: int | None = None) -> str:
     number = module[:2]
     notebook = f"[`modules/{module}/{module}.ipynb`]({links['notebook']})"
+    others = _elsewhere_text(number, total or len(functions), elsewhere) if elsewhere else ""
     if functions:
         rows = "\n".join(f"| `{name}` | {where} |" for name, where in functions)
         intro = f"""In the student notebook of this module, {notebook}, each of these is a stub that raises
@@ -241,7 +300,11 @@ explains it.
 | You write | Explained in |
 | --- | --- |
 {rows}
-"""
+
+{others}"""
+    elif others:
+        intro = f"""Nothing in this chapter is yours to write. In the student notebook of this module, {notebook},
+each function to write is a stub that raises `NotImplementedError`. {others}"""
     else:
         intro = f"""This module has nothing to fill in: its student notebook, {notebook}, runs on whatever
 you have built so far, with the reference for every module you have not completed.
@@ -332,16 +395,22 @@ def _furnish(app: Sphinx, docname: str, source: list) -> None:
             row = rows[module]
             links = _links(app, module, docname)
             functions = _to_write(root, module)
+            placed = _placement(root, module, row)
+            here = placed.get(stem, functions)
+            listed_here = {name for name, _ in here}
+            elsewhere = [(chapter, [name for name, _ in listed if name not in listed_here])
+                         for chapter, listed in placed.items() if chapter != stem]
+            elsewhere = [(chapter, names) for chapter, names in elsewhere if names]
             at = _after_title(text)
             if at < 0:
                 raise ExtensionError(f"sphinx_tinytorch: {docname} has no level-1 title")
-            header = _header(row, links, len(functions))
+            header = _header(row, links, len(functions), len(here))
             if _uses_overviews(root):
                 # The audio card right under the module-info box, the slides under the launch cards.
                 header = header.replace("\n````{grid}", _overview_block("audio", stem) + "````{grid}", 1)
                 header += _overview_block("slides", stem)
             text = text[:at] + header + text[at:]
-            turn = _your_turn(module, links, functions, row.get("commands") or [])
+            turn = _your_turn(module, links, here, row.get("commands") or [], elsewhere, len(functions))
             level2 = _level2_headings(text)
             if "Your turn" in level2:
                 # The chapter wrote its own "Your turn": keep it, add the list and the commands to it.
@@ -458,7 +527,7 @@ class Overviews:
             "stem": stem, "title": _title(chapter), "chapter": str(chapter), "deck": str(deck),
             "script": str(script), "glue": str(glue_path), "out": str(self.out), "cache": str(self.cache),
             "module": rows.get(module) if module else None, "module_name": module,
-            "functions": _to_write(root, module) if module else [],
+            "functions": _placement(root, module, rows[module]).get(stem, []) if module else [],
             "next_title": _title(root / "book" / "chapters" / f"{following[0]}.md") if following else "",
             "speech": self.speech,
         }
@@ -722,4 +791,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-read", _overview_chapter_read)
     app.connect("env-updated", _overview_collect)
     app.connect("html-page-context", _overview_assets)
+    app.connect("env-get-updated", _number_figures_per_page, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
