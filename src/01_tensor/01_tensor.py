@@ -782,7 +782,7 @@ def reshape(a: Tensor, shape) -> Tensor:
 
 def permute(a: Tensor, axes: tuple) -> Tensor:
     check_tensor("permute", a)
-    if axes != (1, 0) or a.data.ndim != 2:       # the usual case, a matrix transposed, passes one test
+    if type(axes) is not tuple or axes != (1, 0) or a.data.ndim != 2:    # not a transposed matrix
         axes = _axes(axes, a.data.ndim, "permute axes")
         if sorted(axes) != list(range(a.data.ndim)):
             raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
