@@ -153,9 +153,10 @@ def feedback(module: str = typer.Argument(..., help="module number or name"),
     through the exchange when the course has one."""
     the_course, mod = _course(course), _module(module)
     result = _run(classroom.feedback, the_course, mod.folder)
-    how = "returned through the exchange (learners: `nbgrader fetch_feedback`, or the Assignments tab)" \
-        if result["exchange"] else "in feedback/STUDENT/ (no exchange: send them to the learners)"
-    console.print(f"{len(result['pages'])} feedback page(s) of {mod.folder}, {how}.")
+    kept = "in feedback/STUDENT/MODULE/ (send them to the learners)"
+    how = (f"returned through the exchange to {', '.join(result['returned'])} (the Assignments tab, or "
+           f"`nbgrader fetch_feedback`); the others' are {kept}") if result["exchange"] else f"{kept}"
+    console.print(f"{len(result['pages'])} feedback page(s) of {mod.folder}: {how}.")
 
 
 @class_app.command("grades")

@@ -50,8 +50,17 @@ configure(get_config(), __file__, course_id={course_id!r}, exchange={exchange!r}
 '''
 
 
+def _scripts_on_path() -> None:
+    """nbgrader runs the `alembic` script of its own environment (creating a gradebook): make sure
+    this Python's scripts folder is on PATH, as it is in an activated environment."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(filter(None, [scripts, os.environ.get("PATH")]))
+
+
 @contextlib.contextmanager
 def in_folder(folder: Path):
+    _scripts_on_path()
     here = os.getcwd()
     os.chdir(folder)
     try:
@@ -422,16 +431,18 @@ def scores(course: Course, folder: str, students: list[str] | None = None) -> li
 
 @_in_course
 def feedback(course: Course, folder: str) -> dict:
-    """nbgrader's feedback (one HTML page per autograded notebook), returned through the exchange
-    when the course has one."""
+    """nbgrader's feedback (one HTML page per autograded notebook), returned through the exchange to
+    the learners who submitted through it (a zip's feedback stays in feedback/STUDENT/)."""
     api = course.api()
     _check(api.generate_feedback(folder, force=True), f"generate the feedback of {folder}")
-    released = False
+    returned = []
     if api.exchange_is_functional:
-        _check(api.release_feedback(folder), f"return the feedback of {folder}")
-        released = True
+        for secret in sorted((course.root / "feedback").glob(f"*/{folder}/submission_secret.txt")):
+            sid = secret.parent.parent.name
+            _check(api.release_feedback(folder, student_id=sid), f"return {sid}'s feedback of {folder}")
+            returned.append(sid)
     pages = sorted((course.root / "feedback").glob(f"*/{folder}/*.html"))
-    return {"pages": pages, "exchange": released}
+    return {"pages": pages, "exchange": bool(returned), "returned": returned}
 
 
 @_in_course

@@ -1,31 +1,28 @@
-"""Grading a module one function at a time: the graded tests that call a function, run on the course's
-package with only that function's code the learner's.
+"""Grading a module one function at a time: the graded tests that call a function decide its points.
 
 A module's nbgrader assignment has one graded cell per function the learner writes
 (`classroom/rubric.yml`, `tito/rubric.py`). The cell calls `check("08_training", "clip_grad_norm")`,
 which
 
-1. reads the learner's solution blocks from the cells the kernel ran (the notebook as it ran, cell by
-   cell; a cell run twice counts once, its last run), keyed like `tito module complete` keys them;
-2. builds, in a temporary folder, the course's package in which only that function's blocks hold
-   the learner's bodies (the rest is the course's own code), the way tito builds a learner's package
-   (`tito/package.py`);
-3. runs that function's graded tests (the rubric's `tests`: the graded tests that call it) with
-   pytest on that package, in a separate process whose `import tinytorch` is that package;
-4. prints what passed or failed and, if anything failed, raises `CheckFailed`: nbgrader then gives
+1. reads the learner's solution blocks from the cells the kernel ran (a cell run twice counts once,
+   its last run), keyed as `tito module complete` keys them;
+2. grades them (`grade`), each function on its own tests, the rubric's `tests` (the graded tests
+   that call it), run with pytest in a separate process on a package built as tito builds a
+   learner's (`tito/package.py`): the course's package with the learner's bodies in its blocks;
+3. prints what passed or failed and, if the function failed, raises `CheckFailed`: nbgrader gives
    the cell 0 points, else all of its points.
 
-So each function earns its points on its own: a wrong function loses exactly its points, never those
-of the functions that call it. A function still a stub, or whose def line differs from the course's,
-earns nothing without running anything (its tests are, by the rubric's definition, those that fail
-on a stub). The learner's code never runs in the grader's process: nbgrader runs the notebook in a
-kernel, and the tests run in a child of that kernel.
+The rule (`grade`): a function not written (its stub) or whose def line changed earns nothing, and
+nothing runs for it (its tests are, by the rubric's definition, those that fail on its stub). The
+written functions run together, on the package with all of them in it; a function whose tests all
+pass there earns its points; a function with a failing test is graded again alone, on the course's
+package with only it the learner's, and that run decides. So a wrong function loses exactly its
+points, never those of the functions that call it, and a complete notebook costs one pytest run.
 
-The first graded cell that runs grades every function of the module at once, `jobs` at a time
-(`TITO_GRADE_JOBS`, default: the number of cores), and the results are kept for the kernel's life,
-keyed by the function's code: the other cells print theirs. Functions whose code is the course's own
-run together, in one pytest run over their tests on the course's package (the same tests on the same
-code as separate runs would be).
+The learner's code never runs in the grader's process: nbgrader runs the notebook in a kernel, the
+tests run in a child of that kernel. The first graded cell grades every function of the module and
+the verdicts are kept for the kernel's life, keyed by each function's code; the other cells print
+theirs. Runs of functions graded alone go `jobs` at a time (`TITO_GRADE_JOBS`, default: the cores).
 """
 from __future__ import annotations
 
@@ -223,70 +220,94 @@ def _function_id(test: str) -> str:
 def grade(root: Path, module: Module, mine: list[solutions.Body], checks: dict, jobs: int | None = None,
           owners: list[str] | None = None) -> dict[str, Verdict]:
     """{owner: Verdict} for `owners` (default: every check of the module's rubric `checks`, owner:
-    tito.rubric.Check) given the learner's bodies `mine`."""
+    tito.rubric.Check) given the learner's bodies `mine`.
+
+    A function not written (a stub) or whose def line changed gets 0 points, and nothing runs for
+    it. The written ones are graded together first: their tests on the package with all of them in
+    it (and the course's code in every other block), one pytest run. A function whose tests all
+    pass there earns its points. A function with a failing test is graded again alone, on the
+    course's package with only it the learner's (one run per function; those whose code is the
+    course's own share one run on the course's package): its verdict is that run's. So a mistake in
+    one function never costs another function its points."""
     owners = list(checks) if owners is None else owners
     course = course_bodies(module)
     verdicts: dict[str, Verdict] = {}
-    alone: dict[str, list[solutions.Body]] = {}
-    as_course: list[str] = []
-    for owner in owners:
+    written: dict[str, list[solutions.Body]] = {}
+    for owner in checks:
         theirs, ours = bodies_of(owner, mine), bodies_of(owner, course)
-        tests = checks[owner].tests
         use, conflicts = solutions.match(module.folder, theirs, ours)
-        if len(use) < len(ours):
-            kinds = {c.kind for c in conflicts if c.owner == owner}
-            if "changed" in kinds:
-                reason = ("its def line differs from the course's (only the code between the fences is yours: "
-                          "put the def line back as the notebook had it). Not graded: 0 points.")
-            elif "unwritten" in kinds:
-                reason = "not written yet (its block is still the stub). 0 points."
-            else:
-                reason = "its block is not in your notebook (or its cell never ran). 0 points."
-            verdicts[owner] = Verdict(owner, False, len(tests), reason=reason)
-        elif _same_code(theirs, ours):
-            as_course.append(owner)
+        if len(use) == len(ours):
+            written[owner] = theirs
+            continue
+        if owner not in owners:
+            continue
+        kinds = {c.kind for c in conflicts if c.owner == owner}
+        if "changed" in kinds:
+            reason = ("its def line differs from the course's (only the code between the fences is yours: put the "
+                      "def line back as the notebook had it). Not graded: 0 points.")
+        elif "unwritten" in kinds:
+            reason = "not written yet (its block is still the stub). 0 points."
         else:
-            alone[owner] = theirs
-    runs: list[tuple[list[str], list[solutions.Body] | None]] = [([o], b) for o, b in alone.items()]
-    if as_course:
-        runs.insert(0, (as_course, None))
-    if not runs:
+            reason = "its block is not in your notebook (or its cell never ran). 0 points."
+        verdicts[owner] = Verdict(owner, False, len(checks[owner].tests), reason=reason)
+    due = [o for o in owners if o in written]
+    if not due:
         return verdicts
     scratch = Path(tempfile.mkdtemp(prefix="tito-grade-"))
+    counter = iter(range(10 ** 6))
 
-    def one(index: int, group: list[str], bodies: list[solutions.Body] | None) -> None:
-        started = time.monotonic()
-        folder = build_package(root, module, bodies, scratch / f"run{index}")
+    def run(group: list[str], bodies: list[solutions.Body] | None) -> dict[str, list[dict]]:
+        """{owner: its failing tests} of one pytest run over the group's tests on a package."""
+        folder = build_package(root, module, bodies, scratch / f"run{next(counter)}")
         tests = list(dict.fromkeys(t for owner in group for t in checks[owner].tests))
-        report = run_tests(root, folder, tests)
-        failures = report.get("failures", [])
-        for owner in group:
-            mine_tests = set(checks[owner].tests)
-            files = {t.split("::", 1)[0] for t in mine_tests}
+        failures = run_tests(root, folder, tests).get("failures", [])
+        return {owner: [f for f in failures if _concerns(f, checks[owner].tests)] for owner in group}
 
-            def concerns(failure: dict) -> bool:
-                test = failure.get("test")
-                if not test:
-                    return True
-                if "::" not in test:                      # a file that could not be collected
-                    return test in files
-                return _function_id(test) in mine_tests
-
-            own = [f for f in failures if concerns(f)]
-            verdicts[owner] = Verdict(owner, not own, len(mine_tests), own, seconds=time.monotonic() - started)
-
-    workers = max(1, min(len(runs), jobs or default_jobs()))
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(one, i, group, bodies) for i, (group, bodies) in enumerate(runs)]
-            for future in futures:
-                future.result()
+        started = time.monotonic()
+        together = run(due, [b for owner in due for b in written[owner]])
+        again = [o for o in due if together[o]]
+        for owner in due:
+            if not together[owner]:
+                verdicts[owner] = Verdict(owner, True, len(checks[owner].tests), seconds=time.monotonic() - started)
+        others_are_course = lambda owner: all(_same_code(written[o], bodies_of(o, course))  # noqa: E731
+                                              for o in due if o != owner)
+        runs: list[tuple[list[str], list[solutions.Body] | None]] = []
+        as_course = [o for o in again if _same_code(written[o], bodies_of(o, course))]
+        for owner in again:
+            if others_are_course(owner):        # the package of that run was already this one alone
+                verdicts[owner] = Verdict(owner, False, len(checks[owner].tests), together[owner])
+            elif owner not in as_course:
+                runs.append(([owner], written[owner]))
+        if as_course and not all(o in verdicts for o in as_course):
+            runs.append(([o for o in as_course if o not in verdicts], None))
+
+        def alone(group: list[str], bodies: list[solutions.Body] | None) -> None:
+            began = time.monotonic()
+            for owner, failures in run(group, bodies).items():
+                verdicts[owner] = Verdict(owner, not failures, len(checks[owner].tests), failures,
+                                          seconds=time.monotonic() - began)
+
+        if runs:
+            with ThreadPoolExecutor(max_workers=max(1, min(len(runs), jobs or default_jobs()))) as pool:
+                for future in [pool.submit(alone, group, bodies) for group, bodies in runs]:
+                    future.result()
     except BaseException:
         _stop_all()
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return verdicts
+    return {o: verdicts[o] for o in owners if o in verdicts}
+
+
+def _concerns(failure: dict, tests: list[str]) -> bool:
+    """Whether a failure of a run counts against a function graded by `tests`."""
+    test = failure.get("test")
+    if not test:                                  # pytest or the package itself did not run
+        return True
+    if "::" not in test:                          # a test file that could not be collected
+        return any(t.split("::", 1)[0] == test for t in tests)
+    return _function_id(test) in set(tests)
 
 
 def default_jobs() -> int:
