@@ -130,3 +130,27 @@ def small_clone(destination: Path) -> Path:
     shutil.copy2(ROOT / "tools" / "export.py", destination / "tools" / "export.py")
     shutil.copy2(ROOT / "pyproject.toml", destination / "pyproject.toml")
     return destination
+
+
+def _sources(cells: list[dict]) -> list[tuple[str, str]]:
+    return [(c["cell_type"], "".join(c["source"])) for c in cells]
+
+
+def check_release(course_root, folder: str) -> None:
+    """The release's cells are the student notebook's, then the graded work with the rubric's points."""
+    from tito.assignment import HEADING
+    from tito.rubric import load
+
+    rubric = load(ROOT)[folder]
+    released = json.loads((course_root / "release" / folder / f"{folder}.ipynb").read_text(encoding="utf-8"))
+    student = json.loads(module(folder).student_notebook.read_text(encoding="utf-8"))
+    learner = _sources(student["cells"])
+    assert _sources(released["cells"])[:len(learner)] == learner
+    extra = released["cells"][len(learner):]
+    assert "".join(extra[0]["source"]).startswith(HEADING)
+    graded = [c for c in extra if c["metadata"].get("nbgrader", {}).get("grade")]
+    assert sorted(c["metadata"]["nbgrader"]["points"] for c in graded) == sorted(
+        [c.points for c in rubric.checks.values()] + [q.points for q in rubric.questions])
+    answers = [c for c in graded if c["cell_type"] == "markdown"]
+    assert all("".join(c["source"]) == "YOUR ANSWER HERE" for c in answers) and len(answers) == len(rubric.questions)
+    assert not any("BEGIN SOLUTION" in "".join(c["source"]) for c in extra)

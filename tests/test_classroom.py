@@ -15,7 +15,7 @@ import pytest
 
 from typer.testing import CliRunner
 
-from classroom_helpers import (ROOT, fetch_and_submit, fetch_feedback, module, reference, small_clone,
+from classroom_helpers import (ROOT, check_release, fetch_and_submit, fetch_feedback, module, reference, small_clone,
                                textbook, tito, with_wrong)
 from tito import classroom
 from tito.rubric import load
@@ -52,10 +52,13 @@ def test_class_help_lists_every_instructor_command():
 
 
 def test_module_08_through_the_exchange(course):
+    """ada hands in the reference (and answers a question), bob the reference with a wrong
+    clip_grad_norm, cy the untouched release: module 08's case of the gate too."""
     the_course, exchange, base = course
     folder, rubric = "08_training", RUBRIC["08_training"]
     released = classroom.release(the_course, folder)
     assert released["exchange"] and (exchange / COURSE_ID / "outbound" / folder / f"{folder}.ipynb").is_file()
+    check_release(the_course.root, folder)
     mod = module(folder)
 
     def answer_q1(data: dict) -> dict:
@@ -104,6 +107,8 @@ def _csv(the_course) -> list[dict]:
 
 
 def test_module_03_through_tito_module_submit_zips(course, tmp_path):
+    """ada writes the textbook learner's code, bob the same with a wrong linear (so his other
+    functions are graded again alone, on the course's code), cy nothing, in tito's notebook."""
     the_course, exchange, base = course
     folder, rubric = "03_layers", RUBRIC["03_layers"]
     mod = module(folder)
