@@ -20,6 +20,16 @@ WRONG = {
         for g in grads:                        # clips each number on its own: the direction changes
             np.clip(g, -max_norm, max_norm, out=g)
     """,
+    ("08_training", "CosineSchedule.get_lr"): """
+        return self.max_lr * (1.0 + math.cos(math.pi * progress)) / 2.0    # forgets min_lr
+    """,
+    ("08_training", "Trainer.evaluate"): """
+        self.training_mode = False
+        for inputs, targets in run.batches():         # records a graph for every batch, in training mode
+            outputs = self.model.forward(inputs)
+            loss = self.loss_fn(outputs, targets)
+            run.record(outputs, targets, loss)
+    """,
     ("03_layers", "linear"): """
         return x @ weight.T                    # forgets the bias
     """,

@@ -15,9 +15,11 @@ which
 The rule (`grade`): a function not written (its stub) or whose def line changed earns nothing, and
 nothing runs for it (its tests are, by the rubric's definition, those that fail on its stub). The
 written functions run together, on the package with all of them in it; a function whose tests all
-pass there earns its points; a function with a failing test is graded again alone, on the course's
-package with only it the learner's, and that run decides. So a wrong function loses exactly its
-points, never those of the functions that call it, and a complete notebook costs one pytest run.
+pass there earns its points; a function with failing tests has those run again on the course's
+package with only it the learner's, and earns its points if they pass there. So every test of a
+function passes with the learner's code, or with only that function theirs: a wrong function loses
+exactly its points, never those of the functions that call it, and a complete notebook costs one
+pytest run.
 
 The learner's code never runs in the grader's process: nbgrader runs the notebook in a kernel, the
 tests run in a child of that kernel. The first graded cell grades every function of the module and
@@ -225,10 +227,10 @@ def grade(root: Path, module: Module, mine: list[solutions.Body], checks: dict, 
     A function not written (a stub) or whose def line changed gets 0 points, and nothing runs for
     it. The written ones are graded together first: their tests on the package with all of them in
     it (and the course's code in every other block), one pytest run. A function whose tests all
-    pass there earns its points. A function with a failing test is graded again alone, on the
-    course's package with only it the learner's (one run per function; those whose code is the
-    course's own share one run on the course's package): its verdict is that run's. So a mistake in
-    one function never costs another function its points."""
+    pass there earns its points. For a function with failing tests, those tests run again on the
+    course's package with only that function the learner's (one run per function; those whose code
+    is the course's own share one run on the course's package): it earns its points if they pass
+    there. So a mistake in one function never costs another function its points."""
     owners = list(checks) if owners is None else owners
     course = course_bodies(module)
     verdicts: dict[str, Verdict] = {}
@@ -256,35 +258,42 @@ def grade(root: Path, module: Module, mine: list[solutions.Body], checks: dict, 
     scratch = Path(tempfile.mkdtemp(prefix="tito-grade-"))
     counter = iter(range(10 ** 6))
 
-    def run(group: list[str], bodies: list[solutions.Body] | None) -> dict[str, list[dict]]:
-        """{owner: its failing tests} of one pytest run over the group's tests on a package."""
+    def run(selection: dict[str, list[str]], bodies: list[solutions.Body] | None) -> dict[str, list[dict]]:
+        """{owner: its failing tests} of one pytest run of {owner: tests} on a package."""
         folder = build_package(root, module, bodies, scratch / f"run{next(counter)}")
-        tests = list(dict.fromkeys(t for owner in group for t in checks[owner].tests))
+        tests = list(dict.fromkeys(t for names in selection.values() for t in names))
         failures = run_tests(root, folder, tests).get("failures", [])
-        return {owner: [f for f in failures if _concerns(f, checks[owner].tests)] for owner in group}
+        return {owner: [f for f in failures if _concerns(f, names)] for owner, names in selection.items()}
+
+    def failed_tests(owner: str) -> list[str]:
+        """The tests of `owner` that failed in the run together (all of them if the run broke)."""
+        names = [_function_id(f["test"]) for f in together[owner] if "::" in (f.get("test") or "")]
+        if len(names) < len(together[owner]):
+            return list(checks[owner].tests)
+        return [t for t in checks[owner].tests if t in set(names)]
 
     try:
         started = time.monotonic()
-        together = run(due, [b for owner in due for b in written[owner]])
+        together = run({o: checks[o].tests for o in due}, [b for owner in due for b in written[owner]])
         again = [o for o in due if together[o]]
         for owner in due:
             if not together[owner]:
                 verdicts[owner] = Verdict(owner, True, len(checks[owner].tests), seconds=time.monotonic() - started)
         others_are_course = lambda owner: all(_same_code(written[o], bodies_of(o, course))  # noqa: E731
                                               for o in due if o != owner)
-        runs: list[tuple[list[str], list[solutions.Body] | None]] = []
+        runs: list[tuple[dict[str, list[str]], list[solutions.Body] | None]] = []
         as_course = [o for o in again if _same_code(written[o], bodies_of(o, course))]
         for owner in again:
             if others_are_course(owner):        # the package of that run was already this one alone
                 verdicts[owner] = Verdict(owner, False, len(checks[owner].tests), together[owner])
             elif owner not in as_course:
-                runs.append(([owner], written[owner]))
+                runs.append(({owner: failed_tests(owner)}, written[owner]))
         if as_course and not all(o in verdicts for o in as_course):
-            runs.append(([o for o in as_course if o not in verdicts], None))
+            runs.append(({o: failed_tests(o) for o in as_course if o not in verdicts}, None))
 
-        def alone(group: list[str], bodies: list[solutions.Body] | None) -> None:
+        def alone(selection: dict[str, list[str]], bodies: list[solutions.Body] | None) -> None:
             began = time.monotonic()
-            for owner, failures in run(group, bodies).items():
+            for owner, failures in run(selection, bodies).items():
                 verdicts[owner] = Verdict(owner, not failures, len(checks[owner].tests), failures,
                                           seconds=time.monotonic() - began)
 
