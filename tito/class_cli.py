@@ -119,6 +119,8 @@ def collect(module: str = typer.Argument(..., help="module number or name"),
 @class_app.command("autograde")
 def autograde(module: str = typer.Argument(..., help="module number or name"),
               student: Optional[list[str]] = typer.Option(None, "--student", "-s", help="only these students"),
+              jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="notebooks graded at a time "
+                                                                          "(default: the cores, at most 4)"),
               course: Optional[Path] = CourseOption) -> None:
     """Grade the module's submissions (nbgrader autograde: each notebook in its own kernel, with the
     course's time and memory limits); print each score and any graded cell a submission changed."""
@@ -127,7 +129,7 @@ def autograde(module: str = typer.Argument(..., help="module number or name"),
     def progress(sid: str, seconds: float) -> None:
         console.print(f"  graded {escape(sid)} ({seconds:.1f} s)")
 
-    scores = _run(classroom.autograde, the_course, mod.folder, student or None, progress)
+    scores = _run(classroom.autograde, the_course, mod.folder, student or None, progress, jobs)
     _print_scores(mod.folder, scores)
 
 
