@@ -27,9 +27,13 @@ COURSE_ID = "tinytorch"
 
 def tito_class(args: list[str]):
     """`tito class ...` in this process (typer's runner): nbgrader is imported once for the file."""
+    return tito_here(["class", *args])
+
+
+def tito_here(args: list[str], env: dict | None = None) -> str:
     from tito.cli import app
 
-    result = CliRunner().invoke(app, ["class", *args])
+    result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result.output
 
@@ -44,11 +48,11 @@ def course(tmp_path_factory):
 
 
 def test_class_help_lists_every_instructor_command():
-    result = tito(["class", "--help"], ROOT)
+    result = tito(["class", "--help"], ROOT)             # the real command, as an instructor types it
     assert result.returncode == 0, result.stderr
     for command in ("setup", "release", "collect", "autograde", "feedback", "grades", "status"):
         assert f"tito class {command}" in result.stdout and f"  {command} " in result.stdout, command
-    assert "tito module submit" in tito(["--help"], ROOT).stdout
+    assert "tito module submit" in tito_here(["--help"])
 
 
 def test_module_08_through_the_exchange(course):
@@ -107,23 +111,24 @@ def _csv(the_course) -> list[dict]:
 
 
 def test_module_03_through_tito_module_submit_zips(course, tmp_path):
-    """ada writes the textbook learner's code, bob the same with a wrong linear (so his other
-    functions are graded again alone, on the course's code), cy nothing, in tito's notebook."""
+    """In tito's notebook: ada writes the reference, bob the textbook learner's code with a wrong
+    linear (so his functions whose tests call linear are graded again alone, on the course's code),
+    cy nothing: module 03's case of the gate too."""
     the_course, exchange, base = course
     folder, rubric = "03_layers", RUBRIC["03_layers"]
     mod = module(folder)
     classroom.release(the_course, folder)
+    check_release(the_course.root, folder)
     clone = small_clone(tmp_path / "clone")
     zips = tmp_path / "zips"
-    started = tito(["module", "start", "03", "--no-open"], clone)
-    assert started.returncode == 0, started.stdout + started.stderr
+    learner = {"TINYTORCH_ROOT": str(clone), "TITO_KERNEL_DIR": str(tmp_path / "kernels")}
+    tito_here(["module", "start", "03", "--no-open"], learner)
     copy = clone / "workspace" / "modules" / folder / f"{folder}.ipynb"
     pristine = json.loads(copy.read_text())
-    for learner, bodies in (("ada", textbook(mod)), ("bob", with_wrong(textbook(mod), folder, "linear")),
+    for name, bodies in (("ada", reference(mod)), ("bob", with_wrong(textbook(mod), folder, "linear")),
                             ("cy", None)):
         copy.write_text(json.dumps(pristine if bodies is None else classroom.fill(pristine, bodies, folder)))
-        packed = tito(["module", "submit", "03", "--name", learner, "--out", str(zips)], clone)
-        assert packed.returncode == 0, packed.stdout + packed.stderr
+        tito_here(["module", "submit", "03", "--name", name, "--out", str(zips)], learner)
     with zipfile.ZipFile(zips / f"{folder}-bob.zip") as archive:
         assert sorted(archive.namelist()) == [f"{folder}.ipynb", "tito-status.json"]
         status = json.loads(archive.read("tito-status.json"))
@@ -133,7 +138,7 @@ def test_module_03_through_tito_module_submit_zips(course, tmp_path):
     # A fourth learner hands in the release itself, with a wrong linear, and edits its graded cell
     # to pass and deletes the one of Dropout.forward: restored, graded as released, reported.
     release = json.loads((the_course.root / "release" / folder / f"{folder}.ipynb").read_text())
-    eve = classroom.fill(release, with_wrong(textbook(mod), folder, "linear"), folder)
+    eve = classroom.fill(release, with_wrong(reference(mod), folder, "linear"), folder)
     for cell in eve["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check-linear":
             cell["source"] = "print('all good')"

@@ -1,9 +1,9 @@
 """The gate: for every graded module, nbgrader's release is the student notebook (plus the graded
 work), its pristine release scores 0 points and the reference solutions score every autograded point
 (the answers to the chapter's questions wait for a grader), each through nbgrader's autograde in one
-course folder, one autograde run per module for both. Module 08's case is played by its class in
-tests/test_classroom.py (its learner ada hands in the reference, cy the untouched release), so it is
-not run twice."""
+course folder, one autograde run per module for both. The cases of modules 08 and 03 are played by
+their classes in tests/test_classroom.py (ada hands in the reference, cy the untouched release,
+and their releases are checked the same way), so they are not run twice."""
 from __future__ import annotations
 
 
@@ -16,7 +16,7 @@ from tito.rubric import load
 pytestmark = pytest.mark.slow
 RUBRIC = load(ROOT)
 GRADED = [folder for folder, entry in RUBRIC.items() if entry.graded()]
-IN_CLASS = "08_training"                        # gated in tests/test_classroom.py
+IN_CLASS = {"08_training", "03_layers"}         # gated by their classes in tests/test_classroom.py
 
 
 def test_every_module_with_work_to_grade_is_graded():
@@ -33,7 +33,7 @@ def course(tmp_path_factory):
     return classroom.setup(tmp_path_factory.mktemp("gate") / "course", ROOT, notebook_timeout=600)
 
 
-@pytest.mark.parametrize("folder", [f for f in GRADED if f != IN_CLASS])
+@pytest.mark.parametrize("folder", [f for f in GRADED if f not in IN_CLASS])
 def test_release_is_the_student_notebook_blank_scores_zero_and_the_reference_full_marks(course, folder):
     rubric = RUBRIC[folder]
     classroom.release(course, folder)
