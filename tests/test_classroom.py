@@ -186,3 +186,15 @@ def test_a_notebook_over_its_memory_limit_fails_its_cell_not_the_grader(course, 
     first, second = notebook.cells
     assert first.outputs[-1]["ename"] == "MemoryError"
     assert second.outputs[0]["text"].strip() == "1024"
+
+
+def test_a_notebook_has_one_time_budget_for_all_its_cells():
+    """GradingExecute gives each cell at most what is left of the notebook's budget."""
+    import time
+
+    _, grading_execute = classroom.grading_classes()
+    execute = grading_execute(timeout=600, notebook_timeout=30)
+    execute._deadline = time.monotonic() + 12
+    assert 10 <= execute._get_timeout(None) <= 12
+    execute._deadline = time.monotonic() - 5                  # spent: the next cell still gets a second
+    assert execute._get_timeout(None) == 1
