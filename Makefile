@@ -10,7 +10,7 @@ PORT ?= 8000
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt requirements/constraints.txt
+$(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt requirements/class.txt requirements/constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -9,6 +9,9 @@ and ratio may be None for a figure that is a single number. Exit status 1 when a
     python bench/run.py --processes 5   # each module in 5 fresh processes instead of 3
     python bench/run.py --scaling       # the scaling sweep instead (bench/scaling.py)
 
+A module may set `PROCESSES = 1` at top level (bench_nbgrader.py: minutes of autograding) to run in
+fewer processes than asked.
+
 Each module runs in several fresh processes, one after another, and the table shows for every
 figure the process whose ratio is the median (each process's own figure is already the median
 over its interleaved rounds) and the range of the ratio over the processes. A process keeps its
@@ -70,6 +73,15 @@ def processes_option(names: list[str]) -> tuple:
     return names[:at] + names[at + 2:], int(value)
 
 
+def module_processes(path: Path, processes: int) -> int:
+    """A module may ask for fewer processes with a top-level `PROCESSES = N` (read, not imported):
+    a figure minutes long, such as autograding a class, is not run three times."""
+    import re
+
+    found = re.search(r"^PROCESSES = (\d+)\b", path.read_text(encoding="utf-8"), re.M)
+    return min(processes, int(found[1])) if found else processes
+
+
 def run_in_processes(path: Path, processes: int) -> list:
     """`run()` of the bench module at `path` in `processes` fresh Python processes, one after another:
     a list with each process's rows."""
@@ -126,7 +138,7 @@ def main(names: list[str]) -> int:
         paths = [p for p in paths if any(n in p.stem for n in names)]
     rows = []
     for path in paths:
-        rows.extend(combine(run_in_processes(path, processes)))
+        rows.extend(combine(run_in_processes(path, module_processes(path, processes))))
     header = ("figure", "tinytorch", "reference", "ratio", f"ratio in {processes} processes", "target", "")
     table = [header] + [(r["figure"], fmt(r["tinytorch"], r.get("unit", "")), fmt(r["reference"], r.get("unit", "")),
                          "-" if r["ratio"] is None else f"{r['ratio']:.3f}", spread(r), r["target"] or "info",

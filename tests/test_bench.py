@@ -155,3 +155,13 @@ def test_training_bench_hand_loop_makes_the_trainers_calls():
     for (name, ours), (_, theirs) in zip(trainer.model.named_parameters(), other.model.named_parameters()):
         np.testing.assert_array_equal(ours.data, theirs.data, err_msg=name)
     assert hand_epoch(report=False) is None
+
+
+def test_runner_runs_a_module_in_fewer_processes_when_it_asks(tmp_path):
+    run = load("run")
+    asks, plain = tmp_path / "bench_long.py", tmp_path / "bench_short.py"
+    asks.write_text("PROCESSES = 1\n\ndef run():\n    return []\n")
+    plain.write_text("def run():\n    return []\n")
+    assert run.module_processes(asks, 3) == 1 and run.module_processes(plain, 3) == 3
+    assert run.module_processes(asks, 1) == 1
+    assert load("bench_nbgrader").PROCESSES == 1

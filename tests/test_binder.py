@@ -36,11 +36,13 @@ def test_requirements_install_the_repo_and_the_kernel_needs(repo_root):
         assert name in pinned, f"binder/requirements.txt does not pin {name}"
 
 
-def test_requirements_agree_with_the_dev_pins(repo_root):
+@pytest.mark.parametrize("environment", ["binder/requirements.txt", "classroom/hub/requirements.txt"])
+def test_requirements_agree_with_the_dev_pins(repo_root, environment):
+    """Binder's and the class hub's environments pin what the dev environment resolved."""
     constraints = pins(repo_root / "requirements" / "constraints.txt")
-    for name, version in pins(repo_root / "binder" / "requirements.txt").items():
+    for name, version in pins(repo_root / environment).items():
         assert constraints.get(name) == version, (
-            f"binder pins {name}=={version}, requirements/constraints.txt has {constraints.get(name)}")
+            f"{environment} pins {name}=={version}, requirements/constraints.txt has {constraints.get(name)}")
 
 
 def test_runtime_pins_python_311(repo_root):

@@ -6,8 +6,10 @@
     tito module status            which modules are yours, and whether they still pass the checks
     tito module update            after a course update: rebuild, re-check, refresh your notebooks
     tito module reset 08          fresh notebook; yours is kept in workspace/backups/
+    tito module submit 08         pack your notebook and its status into a zip for your instructor
     tito system doctor            is everything in place?
     tito milestone run mlp        train the milestone network on your package
+    tito class --help             for instructors: teach a class with nbgrader (INSTRUCTORS.md)
 
 Your package is workspace/package/tinytorch (gitignored): the course's package with your code in the
 solution blocks of the modules you completed. DESIGN.md ("The learner's workflow") explains how.
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -36,6 +38,7 @@ from tito import checks
 from tito import package
 from tito import solutions
 from tito import workspace as ws
+from tito.class_cli import class_app
 
 # Wide enough for the status table when the output is a file or a pipe (CI, tests), not a terminal.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -51,6 +54,7 @@ milestone_app = typer.Typer(help="Run a milestone (a whole network trained on re
 app.add_typer(module_app, name="module")
 app.add_typer(system_app, name="system")
 app.add_typer(milestone_app, name="milestone")
+app.add_typer(class_app, name="class")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -784,6 +788,86 @@ def module_reset(
         console.print(f"Your package keeps your completed module {mod.number} until you complete it again.")
     new, _ = _working_copy(root, mod, state, fresh=True)
     console.print(f"Fresh notebook: {_relative(root, new)}.")
+
+
+# ---------------------------------------------------------------- submit
+
+def _learner_name(name: Optional[str]) -> str:
+    """--name, else $TITO_LEARNER, else git's user.name, else the login name."""
+    import getpass
+
+    if name:
+        return name
+    if os.environ.get("TITO_LEARNER"):
+        return os.environ["TITO_LEARNER"]
+    try:
+        found = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        found = ""
+    return found or getpass.getuser()
+
+
+def _module_state(root: Path, state: State, mod: ws.Module) -> dict:
+    """What `tito module status` knows of one module, as data."""
+    entry = state.progress.get(mod.folder, {})
+    checked = entry.get("checked") or {}
+    if mod.folder in state.stored:
+        current = _checked_now(root, state, mod)
+        if state.conflicts(mod):
+            label = "needs attention"
+        elif current and not checked.get("ok"):
+            label = "failing"
+        else:
+            label = "complete" if current else "complete, not checked"
+        yours = f"{state.record.get('yours', {}).get(mod.folder, 0)} of {state.record.get('blocks', {}).get(mod.folder, 0)} blocks"
+    else:
+        label = "in progress" if mod.working_copy.exists() else "not started"
+        yours = "reference"
+    return {"status": label, "started": entry.get("started"), "completed": entry.get("completed"),
+            "checks_passed": checked.get("passed", entry.get("checks")), "checks_failed": checked.get("failed"),
+            "last_attempt": entry.get("last_attempt"), "last_result": entry.get("last_result"), "your_code": yours,
+            "conflicts": [c.describe() for c in state.conflicts(mod)] if mod.folder in state.stored else []}
+
+
+@module_app.command("submit")
+def module_submit(
+    module: str = typer.Argument(..., help="module number or name"),
+    name: Optional[str] = typer.Option(None, "--name", help="your name as your instructor knows you (default: "
+                                                             "$TITO_LEARNER, git's user.name, your login)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for the zip (default: workspace/submissions)"),
+) -> None:
+    """Pack your notebook of the module, with what `tito module status` knows of it, into
+    NN_name-YOURNAME.zip for your instructor (`tito class collect NN --zips FOLDER`)."""
+    import zipfile
+
+    from tito.classroom import student_id
+
+    root = _root()
+    mod = _module(root, module)
+    state = _prepare(root)
+    if not mod.working_copy.exists():
+        _fail(f"you have no notebook of module {mod.number}: `tito module start {mod.number}` first")
+    _read_notebook(root, mod)                               # a damaged notebook: one line, the way out
+    learner = student_id(_learner_name(name))
+    info = {"module": mod.folder, "learner": learner,
+            "submitted": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            **_module_state(root, state, mod)}
+    try:
+        info["course_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                               text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        info["course_commit"] = None
+    folder = out or ws.workspace(root) / "submissions"
+    target = Path(folder) / f"{mod.folder}-{learner}.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.tmp")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(mod.working_copy, f"{mod.folder}.ipynb")
+        archive.writestr("tito-status.json", json.dumps(info, indent=1) + "\n")
+    os.replace(partial, target)
+    console.print(f"Module {mod.number} ({info['status']}, your code: {info['your_code']}) packed for your instructor: "
+                  f"{_relative(root, target)}")
+    print(target)
 
 
 # ---------------------------------------------------------------- doctor

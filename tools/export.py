@@ -9,6 +9,10 @@ as generated. `#| export core.other` sends one cell to another module instead (m
 `core.metrics` this way); that cell carries its own imports. The `### BEGIN SOLUTION` / `### END SOLUTION` fences are dropped; the code between
 them is kept. Hand-written files in tinytorch/ (no header) are never touched.
 
+Each module the course grades (classroom/rubric.yml) also becomes nbgrader's source version of it,
+`classroom/source/NN_name/NN_name.ipynb` (committed, like the student notebooks: an instructor's course
+folder is set up from it; `tito/assignment.py` says what it holds).
+
 Each source also becomes a student notebook, `modules/NN_name/NN_name.ipynb` (committed, so Binder,
 Colab and GitHub open it): the same cells, every solution block replaced by a stub that raises
 NotImplementedError naming the function and the chapter section of its `# Hint:` line (the hint
@@ -27,7 +31,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:        # tito/ (the shared cell rules) when run as a plain script
     sys.path.insert(0, str(ROOT))
+from tito import assignment  # noqa: E402
 from tito import cells as nb  # noqa: E402
+from tito import rubric as rubrics  # noqa: E402
 
 SRC = ROOT / "src"
 PACKAGE = ROOT / "tinytorch"
@@ -79,6 +85,17 @@ def colab_cell(root: Path = ROOT) -> nb.Cell | None:
         f"                    \"tinytorch @ git+{url}@{branch}\"], check=True)"))
 
 
+def notebook_metadata(source: Path, root: Path = ROOT) -> dict:
+    name = source.parent.name
+    return {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "tinytorch": {"module": name, "source": source.relative_to(root).as_posix(),
+                      "generated": "by `make export`; do not edit (your copy: `tito module start "
+                                   f"{name[:2]}`)"},
+    }
+
+
 def student_notebook(source: Path, root: Path = ROOT) -> tuple[Path, str]:
     """(path, text) of the student notebook of one source file."""
     name = source.parent.name
@@ -87,13 +104,7 @@ def student_notebook(source: Path, root: Path = ROOT) -> tuple[Path, str]:
         student = nb.student_cells(cells, chapter=name[:2])
     except ValueError as error:
         raise SystemExit(f"{source.relative_to(root).as_posix()}: {error}") from None
-    metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-        "tinytorch": {"module": name, "source": source.relative_to(root).as_posix(),
-                      "generated": "by `make export`; do not edit (your copy: `tito module start "
-                                   f"{name[:2]}`)"},
-    }
+    metadata = notebook_metadata(source, root)
     first = colab_cell(root)
     return root / STUDENT / name / f"{name}.ipynb", nb.notebook_json(([first] if first else []) + student,
                                                                        metadata)
@@ -108,13 +119,32 @@ def planned(root: Path = ROOT) -> dict[Path, str]:
             plan[path] = text
         path, text = student_notebook(source, root)
         plan[path] = text
+    table = rubric_table(root)
+    for source in module_sources(root / "src"):
+        entry = table.get(source.parent.name)
+        if entry is not None and entry.graded():
+            path, text = assignment.source_notebook(root, source, entry, colab_cell(root),
+                                                    notebook_metadata(source, root))
+            plan[path] = text
     return plan
 
 
+def rubric_table(root: Path = ROOT) -> dict:
+    """The course's rubric (classroom/rubric.yml), checked against src/ and tests/; empty for a tree
+    without one (the exporter's own tests)."""
+    if not (root / rubrics.RUBRIC).exists():
+        return {}
+    try:
+        return rubrics.load(root)
+    except rubrics.RubricError as error:
+        raise SystemExit(str(error)) from None
+
+
 def generated_files(root: Path = ROOT) -> set[Path]:
-    """Files the export owns: tinytorch/ files with the header, and every notebook in modules/."""
+    """Files the export owns: tinytorch/ files with the header, every notebook in modules/ and in
+    classroom/source/."""
     package = {p for p in (root / "tinytorch").rglob("*.py") if p.read_text(encoding="utf-8").startswith(GENERATED_MARK)}
-    return package | set((root / STUDENT).glob("*/*.ipynb"))
+    return package | set((root / STUDENT).glob("*/*.ipynb")) | set((root / assignment.SOURCE).glob("*/*.ipynb"))
 
 
 def check(root: Path = ROOT) -> list[str]:
@@ -154,13 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         problems = check(args.root)
         if problems:
-            print("tinytorch/ or modules/ is out of sync with src/ (generated files must not be edited by hand):",
+            print("tinytorch/, modules/ or classroom/source/ is out of sync with src/ and classroom/rubric.yml "
+                  "(generated files must not be edited by hand):",
                   file=sys.stderr)
             for problem in problems:
                 print("  - " + problem, file=sys.stderr)
             print("Run `make export` and commit the regenerated files.", file=sys.stderr)
             return 1
-        print(f"export check: tinytorch/ and the student notebooks in modules/ match src/ "
+        print(f"export check: tinytorch/, the student notebooks in modules/ and the nbgrader sources in "
+              f"classroom/source/ match src/ and classroom/rubric.yml "
               f"({len(module_sources(args.root / 'src'))} modules)")
         return 0
     changed = write(args.root)

@@ -1,0 +1,200 @@
+"""A class of three, graded with nbgrader through `tito class`: for module 08 through the exchange
+(fetch and submit as the Assignments tab does), for module 03 through `tito module submit` zips;
+release, submit, collect, autograde, feedback, CSV and status, with exact scores. One more learner
+edits and deletes graded cells: nbgrader's checksums catch it, the cells are restored, it is
+reported. The gate over every module is tests/test_classroom_gate.py; the hub, test_classroom_hub.py.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from typer.testing import CliRunner
+
+from classroom_helpers import (ROOT, check_release, fetch_and_submit, fetch_feedback, module, reference, small_clone,
+                               textbook, tito, with_wrong)
+from tito import classroom
+from tito.rubric import load
+
+pytestmark = pytest.mark.slow
+RUBRIC = load(ROOT)
+COURSE_ID = "tinytorch"
+
+
+def tito_class(args: list[str]):
+    """`tito class ...` in this process (typer's runner): nbgrader is imported once for the file."""
+    return tito_here(["class", *args])
+
+
+def tito_here(args: list[str], env: dict | None = None) -> str:
+    from tito.cli import app
+
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    base = tmp_path_factory.mktemp("class")
+    exchange = base / "exchange"
+    tito_class(["setup", str(base / "course"), "--exchange", str(exchange), "--timeout", "300", "--memory-mb", "3072"])
+    assert (base / "course" / "source" / "08_training" / "08_training.ipynb").is_file()
+    return classroom.open_course(base / "course", ROOT), exchange, base
+
+
+def test_class_help_lists_every_instructor_command():
+    result = tito(["class", "--help"], ROOT)             # the real command, as an instructor types it
+    assert result.returncode == 0, result.stderr
+    for command in ("setup", "release", "collect", "autograde", "feedback", "grades", "status"):
+        assert f"tito class {command}" in result.stdout and f"  {command} " in result.stdout, command
+    assert "tito module submit" in tito_here(["--help"])
+
+
+def test_module_08_through_the_exchange(course):
+    """ada hands in the reference (and answers a question), bob the reference with a wrong
+    clip_grad_norm, cy the untouched release: module 08's case of the gate too."""
+    the_course, exchange, base = course
+    folder, rubric = "08_training", RUBRIC["08_training"]
+    released = classroom.release(the_course, folder)
+    assert released["exchange"] and (exchange / COURSE_ID / "outbound" / folder / f"{folder}.ipynb").is_file()
+    check_release(the_course.root, folder)
+    mod = module(folder)
+
+    def answer_q1(data: dict) -> dict:
+        for cell in data["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade_id") == "answer-q1":
+                cell["source"] = "Adam: parameters, gradients and two moments, four copies of the model."
+        return data
+
+    homes = {sid: base / "home" / sid for sid in ("ada", "bob", "cy")}
+    fetch_and_submit(exchange, COURSE_ID, "ada", homes["ada"], folder, reference(mod), edit=answer_q1)
+    fetch_and_submit(exchange, COURSE_ID, "bob", homes["bob"], folder,
+                     with_wrong(reference(mod), folder, "clip_grad_norm"))
+    fetch_and_submit(exchange, COURSE_ID, "cy", homes["cy"], folder, None)
+    assert classroom.collect(the_course, folder) == ["ada", "bob", "cy"]
+    scores = {s.student: s for s in classroom.autograde(the_course, folder, jobs=1)}
+    full, clip = rubric.code_points, rubric.checks["clip_grad_norm"].points
+    assert (scores["ada"].code, scores["bob"].code, scores["cy"].code) == (full, full - clip, 0)
+    assert all(s.max_code == full and s.max_written == rubric.question_points for s in scores.values())
+    assert scores["ada"].needs_manual and scores["ada"].written == 0        # an answer waits for a grader
+    assert not scores["cy"].needs_manual and scores["cy"].written == 0      # unanswered: 0, nothing to grade
+    assert not any(s.problems for s in scores.values())
+    graded = json.loads((the_course.root / "autograded" / "bob" / folder / f"{folder}.ipynb").read_text())
+    outputs = {c["metadata"]["nbgrader"]["grade_id"]: c.get("outputs", []) for c in graded["cells"]
+               if c["metadata"].get("nbgrader", {}).get("grade") and c["cell_type"] == "code"}
+    clip_error = [o for o in outputs["check-clip_grad_norm"] if o["output_type"] == "error"]
+    assert clip_error and "clip_grad_norm" in clip_error[0]["evalue"] and "got:" in clip_error[0]["evalue"]
+    assert not any(o["output_type"] == "error" for o in outputs["check-Trainer_train_epoch"])
+
+    result = classroom.feedback(the_course, folder)
+    assert result["exchange"] and len(result["pages"]) == 3
+    pages = fetch_feedback(exchange, COURSE_ID, "bob", homes["bob"], folder)
+    assert pages and "clip_grad_norm" in pages[0].read_text(encoding="utf-8")
+
+    table = classroom.status(the_course)
+    assert table[1]["bob"][folder].startswith(f"{full - clip:g}/{rubric.total:g}")
+    assert "to grade by hand" in table[1]["ada"][folder]
+    rows = _csv(the_course)
+    assert {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in rows if r["assignment"] == folder} == {
+        ("ada", folder): full, ("bob", folder): full - clip, ("cy", folder): 0.0}
+
+
+def _csv(the_course) -> list[dict]:
+    target = classroom.export_csv(the_course, the_course.root / "grades.csv")
+    with open(target, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_module_03_through_tito_module_submit_zips(course, tmp_path):
+    """In tito's notebook: ada writes the reference, bob the textbook learner's code with a wrong
+    linear (so his functions whose tests call linear are graded again alone, on the course's code),
+    cy nothing: module 03's case of the gate too."""
+    the_course, exchange, base = course
+    folder, rubric = "03_layers", RUBRIC["03_layers"]
+    mod = module(folder)
+    classroom.release(the_course, folder)
+    check_release(the_course.root, folder)
+    clone = small_clone(tmp_path / "clone")
+    zips = tmp_path / "zips"
+    learner = {"TINYTORCH_ROOT": str(clone), "TITO_KERNEL_DIR": str(tmp_path / "kernels")}
+    tito_here(["module", "start", "03", "--no-open"], learner)
+    copy = clone / "workspace" / "modules" / folder / f"{folder}.ipynb"
+    pristine = json.loads(copy.read_text())
+    for name, bodies in (("ada", reference(mod)), ("bob", with_wrong(textbook(mod), folder, "linear")),
+                            ("cy", None)):
+        copy.write_text(json.dumps(pristine if bodies is None else classroom.fill(pristine, bodies, folder)))
+        tito_here(["module", "submit", "03", "--name", name, "--out", str(zips)], learner)
+    with zipfile.ZipFile(zips / f"{folder}-bob.zip") as archive:
+        assert sorted(archive.namelist()) == [f"{folder}.ipynb", "tito-status.json"]
+        status = json.loads(archive.read("tito-status.json"))
+    assert status["module"] == folder and status["learner"] == "bob" and status["status"] == "in progress"
+    assert status["your_code"] == "reference" and status["submitted"].endswith("UTC")
+
+    # A fourth learner hands in the release itself, with a wrong linear, and edits its graded cell
+    # to pass and deletes the one of Dropout.forward: restored, graded as released, reported.
+    release = json.loads((the_course.root / "release" / folder / f"{folder}.ipynb").read_text())
+    eve = classroom.fill(release, with_wrong(reference(mod), folder, "linear"), folder)
+    for cell in eve["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "check-linear":
+            cell["source"] = "print('all good')"
+    eve["cells"] = [c for c in eve["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != "check-Dropout_forward"]
+    with zipfile.ZipFile(zips / f"{folder}-eve.zip", "w") as archive:
+        archive.writestr(f"{folder}.ipynb", json.dumps(eve))
+
+    collected = tito_class(["collect", "03", "--zips", str(zips), "--course", str(the_course.root)])
+    assert "ada, bob, cy, eve" in collected
+    graded = tito_class(["autograde", "03", "--course", str(the_course.root)])
+    scores = {s.student: s for s in classroom.scores(the_course, folder)}
+    full, linear = rubric.code_points, rubric.checks["linear"].points
+    assert {sid: s.code for sid, s in scores.items()} == {"ada": full, "bob": full - linear, "cy": 0,
+                                                          "eve": full - linear}
+    assert scores["eve"].problems == ["graded cell check-linear (2 points) was edited",
+                                      "graded cell check-Dropout_forward (2 points) was deleted"]
+    assert not scores["ada"].problems and not scores["bob"].problems
+    assert "check-linear (2 points) was edited" in graded and "restored" in graded
+
+    returned = tito_class(["feedback", "03", "--course", str(the_course.root)])
+    assert "4 feedback page(s) of 03_layers" in returned and "feedback/STUDENT/MODULE/" in returned
+    shown = tito_class(["status", "--course", str(the_course.root)])
+    assert "03_layers" in shown and f"{full - linear:g}/{rubric.total:g} ! cells changed" in shown
+    rows = _csv(the_course)
+    assert {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == folder} == {
+        "ada": full, "bob": full - linear, "cy": 0.0, "eve": full - linear}
+
+
+def test_a_notebook_over_its_memory_limit_fails_its_cell_not_the_grader(course, tmp_path):
+    """The grading kernel runs under tito.limits: an allocation past the limit is a MemoryError in
+    the learner's cell (and its children inherit the limit); the notebook is still graded."""
+    from nbclient import NotebookClient
+    import nbformat
+
+    the_course, _, _ = course
+    limited, _ = classroom.grading_classes()
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import numpy as np\nbig = np.ones(2 * 1024 ** 3, dtype=np.uint8)"),
+        nbformat.v4.new_code_cell("import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0] // 2 ** 20)")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    manager = limited(kernel_name="python3")
+    manager.memory_mb = 1024
+    client = NotebookClient(notebook, km=manager, timeout=120, allow_errors=True)
+    client.execute()
+    first, second = notebook.cells
+    assert first.outputs[-1]["ename"] == "MemoryError"
+    assert second.outputs[0]["text"].strip() == "1024"
+
+
+def test_a_notebook_has_one_time_budget_for_all_its_cells():
+    """GradingExecute gives each cell at most what is left of the notebook's budget."""
+    import time
+
+    _, grading_execute = classroom.grading_classes()
+    execute = grading_execute(timeout=600, notebook_timeout=30)
+    execute._deadline = time.monotonic() + 12
+    assert 10 <= execute._get_timeout(None) <= 12
+    execute._deadline = time.monotonic() - 5                  # spent: the next cell still gets a second
+    assert execute._get_timeout(None) == 1
