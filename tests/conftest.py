@@ -11,6 +11,19 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Test files that read the built site rather than the `site` fixture (tools/run_checks.py runs every
+# test that needs the site after the build, and all others while it builds).
+READ_THE_SITE = {"test_browser.py", "test_overview.py", "test_book_figures.py", "test_learner_book.py",
+                 "test_book_html.py", "test_book_code_width.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `needs_site` every test that uses the `site` fixture or lives in a file of READ_THE_SITE."""
+    for item in items:
+        if "site" in getattr(item, "fixturenames", ()) or item.path.name in READ_THE_SITE:
+            item.add_marker(pytest.mark.needs_site)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -6,12 +6,14 @@ Parts, in this order (pytest last, because some tests read the built site in _bu
   export  tools/export.py --check        tinytorch/ is what `make export` would write from src/
   src     tools/run_checks.py --src      every src/*/*.py run as a script: its test_unit_* checks
   book    tools/build_book.py            strict build: cache cleared, every chapter executed, -W -n
-  pytest  pytest tests/ + doctests of tinytorch/
+  pytest  pytest tests/ + doctests of tinytorch/, while the book builds (tests not reading the site)
+  site    pytest tests/ reading the built site (marked needs_site), once the build is done
 Exit status: 0 only when every part passed.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,31 +50,78 @@ def run_src_checks() -> int:
     return 1 if failed else 0
 
 
+PYTEST = [PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider"]
+# The test files whose tests read the built site (the `site` fixture of tests/conftest.py, or files
+# of the build): they run once the build is done. Every other file runs while the book builds.
+NEEDS_SITE = "needs_site"
+
+
 def parts() -> list[tuple[str, list[str]]]:
+    """(name, command) of each part, in the order of the summary."""
     return [
         ("export check", [PY, "tools/export.py", "--check"]),
         ("src checks", [PY, "tools/run_checks.py", "--src"]),
         ("book build (strict)", [PY, "tools/build_book.py"]),
         # Test files are spread over the cores (pytest-xdist); a file's tests stay together in one
         # worker, so module-level fixtures and the files a test writes are never shared.
-        ("pytest + doctests", [PY, "-m", "pytest", "-n", "auto", "--dist", "loadfile", "--doctest-modules",
-                               "tests", "tinytorch"]),
+        ("pytest + doctests", [*PYTEST, "-m", f"not {NEEDS_SITE}", "--doctest-modules", "tests", "tinytorch"]),
+        ("pytest on the built site", [*PYTEST, "-m", NEEDS_SITE, "tests"]),
     ]
 
 
+def build_env() -> dict:
+    """The strict build's environment: speech by flite where it is installed (tools/overview.py,
+    probe: the same pipeline and checks as Festival's voice, about ten times quicker to speak), unless
+    TINYTORCH_SPEECH already says which; `make book` keeps Festival."""
+    env = dict(os.environ)
+    if "TINYTORCH_SPEECH" not in env and shutil.which("flite") and shutil.which("lame"):
+        env["TINYTORCH_SPEECH"] = "flite"
+    return env
+
+
+def start(name: str, command: list[str], log: Path, env=None) -> tuple:
+    print(f"=== make test: {name}: {' '.join(command[1:])} (started; output below when it ends)", flush=True)
+    handle = log.open("w", encoding="utf-8")
+    return name, subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env), \
+        handle, log, time.monotonic()
+
+
+def finish(running: tuple) -> tuple[str, int, float]:
+    name, process, handle, log, started = running
+    status = process.wait()
+    handle.close()
+    seconds = time.monotonic() - started
+    print(f"\n=== make test: {name}: {'done' if status == 0 else f'FAILED (exit {status})'} in {seconds:.0f} s",
+          flush=True)
+    print(log.read_text(encoding="utf-8", errors="replace"), flush=True)
+    return name, status, seconds
+
+
 def main() -> int:
+    """The export and src checks first (seconds); then the strict book build and the tests that do
+    not read the site, side by side (the build executes its chapters one after another, so it
+    leaves a core free most of the time); then, once the site exists, the tests that read it."""
+    (export, src, book, tests, site_tests) = parts()
     results = []
-    for name, command in parts():
+    for name, command in (export, src):
         print(f"\n=== make test: {name}: {' '.join(command[1:])}", flush=True)
-        start = time.monotonic()
+        started = time.monotonic()
         status = subprocess.run(command, cwd=ROOT).returncode
-        results.append((name, status, time.monotonic() - start))
+        results.append((name, status, time.monotonic() - started))
+    logs = ROOT / "_build" / "test-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    building = start(*book, logs / "book.log", env=build_env())
+    testing = start(*tests, logs / "pytest.log")
+    results.append(finish(building))
+    checking_site = start(*site_tests, logs / "pytest-site.log")
+    results.append(finish(testing))
+    results.append(finish(checking_site))
 
     failed = [name for name, status, _ in results if status != 0]
     print("\n=== make test summary")
     for name, status, seconds in results:
         verdict = "PASS" if status == 0 else f"FAIL (exit {status})"
-        print(f"  {verdict:<14} {name:<22} {seconds:6.1f} s")
+        print(f"  {verdict:<14} {name:<26} {seconds:6.1f} s")
     if torch_available():
         print("  PyTorch parity tests: run (torch is importable)")
     else:
