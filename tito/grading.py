@@ -331,6 +331,9 @@ def default_jobs() -> int:
 _RESULTS: dict[tuple[str, str, str], Verdict] = {}
 
 
+_RUBRICS: dict = {}                      # course root -> its rubric, for the kernel's life
+
+
 def check(module: str, owner: str) -> None:
     """The body of a graded cell: grade `owner` of `module` on the code this kernel ran; print the
     result; raise CheckFailed (0 points) unless every graded test that calls it passed."""
@@ -339,7 +342,9 @@ def check(module: str, owner: str) -> None:
 
     root = find_root()
     mod = find_module(root, module)
-    rubric = load(root, check_tests=False)[mod.folder]
+    if root not in _RUBRICS:                # read once per kernel: every graded cell needs it
+        _RUBRICS[root] = load(root, check_tests=False)
+    rubric = _RUBRICS[root][mod.folder]
     if owner not in rubric.checks:
         raise CheckFailed(f"{owner} is not graded in module {mod.folder} (classroom/rubric.yml)")
     mine = bodies_from_sources(kernel_sources(), mod.number)

@@ -23,6 +23,8 @@ from pathlib import Path
 import yaml
 
 RUBRIC = Path("classroom") / "rubric.yml"
+# libyaml's safe loader where PyYAML was built with it (the same result, ten times quicker)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PARITY = re.compile(r"_torch\.py$")
 
 
@@ -96,7 +98,7 @@ def _number(value, where: str) -> float:
 def read(root: Path) -> dict:
     path = root / RUBRIC
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     except OSError as error:
         raise RubricError(f"{RUBRIC}: {error}") from None
     if not isinstance(data.get("modules"), dict):

@@ -181,26 +181,6 @@ def build_command(root: Path, output: Path | None = None, strict: bool = True) -
     return command
 
 
-KERNEL_STARTUP = """\
-# Written by tools/build_book.py: run by every kernel that executes a chapter during the build.
-# `from myst_nb import glue` imports nbformat, whose validator builds jsonschema's format checkers;
-# one of them compiles a URL grammar (rfc3987_syntax) in about 1.3 s, in every kernel. No chapter
-# validates a URL: marking the module as absent makes jsonschema skip that one checker.
-import sys
-sys.modules.setdefault("rfc3987_syntax", None)
-"""
-
-
-def kernel_profile(build_dir: Path) -> Path:
-    """An IPython folder whose startup script the build's kernels run (KERNEL_STARTUP); its path
-    goes to the kernels as IPYTHONDIR, so nothing outside the build folder changes."""
-    folder = build_dir / "ipython"
-    startup = folder / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-tinytorch-build.py").write_text(KERNEL_STARTUP, encoding="utf-8")
-    return folder
-
-
 def build(root: Path = REPO_ROOT, output: Path | None = None, strict: bool = True) -> int:
     """Build the book at `root`; returns jupyter-book's exit status."""
     root = root.resolve()
@@ -214,7 +194,6 @@ def build(root: Path = REPO_ROOT, output: Path | None = None, strict: bool = Tru
     # the kernel, which picks the inline backend so plt figures appear in the page.
     env.pop("MPLBACKEND", None)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiets a debugger warning in each kernel
-    env["IPYTHONDIR"] = str(kernel_profile((output or root) / "_build"))
     start = time.monotonic()
     status = subprocess.run(command, cwd=root, env=env).returncode
     index = (output or root) / "_build" / "html" / "index.html"

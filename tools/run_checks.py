@@ -2,12 +2,13 @@
 
     python tools/run_checks.py
 
-Parts, in this order (pytest last, because some tests read the built site in _build/html):
+Parts (the first four side by side; the site tests once the build is done):
   export  tools/export.py --check        tinytorch/ is what `make export` would write from src/
   src     tools/run_checks.py --src      every src/*/*.py run as a script: its test_unit_* checks
   book    tools/build_book.py            strict build: cache cleared, every chapter executed, -W -n
-  pytest  pytest tests/ + doctests of tinytorch/, while the book builds (tests not reading the site)
-  site    pytest tests/ reading the built site (marked needs_site), once the build is done
+                                         (chapter 12 times one short round: TINYTORCH_QUICK=1)
+  pytest  pytest tests/ + doctests of tinytorch/ (the tests not reading the site)
+  site    pytest tests/ reading the built site in _build/html (marked needs_site)
 Exit status: 0 only when every part passed.
 """
 from __future__ import annotations
@@ -64,18 +65,42 @@ def parts() -> list[tuple[str, list[str]]]:
         ("book build (strict)", [PY, "tools/build_book.py"]),
         # Test files are spread over the cores (pytest-xdist); a file's tests stay together in one
         # worker, so module-level fixtures and the files a test writes are never shared.
-        ("pytest + doctests", [*PYTEST, "-m", f"not {NEEDS_SITE}", "--doctest-modules", "tests", "tinytorch"]),
-        ("pytest on the built site", [*PYTEST, "-m", NEEDS_SITE, "tests"]),
+        ("pytest + doctests", [*PYTEST, "-m", f"not {NEEDS_SITE}", "--durations=12", "--doctest-modules",
+                               "tests", "tinytorch"]),
+        # One process: it runs beside the other tests, and a worker more would collect them all again.
+        ("pytest on the built site", [PY, "-m", "pytest", "-p", "no:cacheprovider", "-m", NEEDS_SITE, "tests"]),
     ]
+
+
+def base_env() -> dict:
+    """Every part's environment: this one, except that Python may cache compiled modules. A machine
+    that sets PYTHONDONTWRITEBYTECODE makes each of the few hundred processes the checks start
+    compile tinytorch, tito and (pytest) every test file again; __pycache__ is ignored by git."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def build_env() -> dict:
     """The strict build's environment: speech by flite where it is installed (tools/overview.py,
-    probe: the same pipeline and checks as Festival's voice, about ten times quicker to speak), unless
-    TINYTORCH_SPEECH already says which; `make book` keeps Festival."""
-    env = dict(os.environ)
+    probe: the same pipeline and checks as Festival's voice, about ten times quicker to speak), and
+    TINYTORCH_QUICK=1, which chapter 12's timing code reads to time one short round instead of many
+    (bench/steps.py, `quick()`): the same code runs, only fewer times. Settings the caller made are
+    kept; `make book` sets neither, so the published pages have Festival's voice and full timings."""
+    env = base_env()
     if "TINYTORCH_SPEECH" not in env and shutil.which("flite") and shutil.which("lame"):
         env["TINYTORCH_SPEECH"] = "flite"
+    env.setdefault("TINYTORCH_QUICK", "1")
+    return env
+
+
+def test_env() -> dict:
+    """The tests' environment: one BLAS thread per process. pytest already runs a worker per core
+    (and the book build runs beside them); BLAS threads on top would only contend for the same
+    cores (a chapter's visible cells ran 5x slower with them). Settings the caller made are kept."""
+    env = base_env()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, "1")
     return env
 
 
@@ -98,22 +123,22 @@ def finish(running: tuple) -> tuple[str, int, float]:
 
 
 def main() -> int:
-    """The export and src checks first (seconds); then the strict book build and the tests that do
-    not read the site, side by side (the build executes its chapters one after another, so it
-    leaves a core free most of the time); then, once the site exists, the tests that read it."""
+    """The strict book build and the tests that do not read the site, side by side (the build
+    executes its chapters one after another), with the export and src checks (seconds) beside them;
+    then, once the site exists, the tests that read it."""
     (export, src, book, tests, site_tests) = parts()
-    results = []
-    for name, command in (export, src):
-        print(f"\n=== make test: {name}: {' '.join(command[1:])}", flush=True)
-        started = time.monotonic()
-        status = subprocess.run(command, cwd=ROOT).returncode
-        results.append((name, status, time.monotonic() - started))
     logs = ROOT / "_build" / "test-logs"
     logs.mkdir(parents=True, exist_ok=True)
     building = start(*book, logs / "book.log", env=build_env())
-    testing = start(*tests, logs / "pytest.log")
+    testing = start(*tests, logs / "pytest.log", env=test_env())
+    results = []
+    for name, command in (export, src):       # seconds each, beside the two long parts
+        print(f"\n=== make test: {name}: {' '.join(command[1:])}", flush=True)
+        started = time.monotonic()
+        status = subprocess.run(command, cwd=ROOT, env=base_env()).returncode
+        results.append((name, status, time.monotonic() - started))
     results.append(finish(building))
-    checking_site = start(*site_tests, logs / "pytest-site.log")
+    checking_site = start(*site_tests, logs / "pytest-site.log", env=test_env())
     results.append(finish(testing))
     results.append(finish(checking_site))
 
