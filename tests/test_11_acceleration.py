@@ -81,6 +81,56 @@ def test_fused_linear_layer_shares_the_parameters_and_checks_input():
         FusedLinear("not a layer")
 
 
+@pytest.mark.parametrize("rows", [3, 64])
+def test_fused_linear_with_relu_is_bit_for_bit_the_fused_layer_then_relu(rows):
+    """`relu=True` applies module 02's ReLU inside the node: the same bits forward and backward
+    (the maximum with 0, and g kept where the output is positive), for inputs with negative and
+    zero pre-activations, and for an input that needs no gradient."""
+    manual_seed(1)
+    layer = Linear(6, 9)
+    x_data = floats(rows, 6, seed=rows)
+    x_data[0] = 0.0                                  # a row whose pre-activations are the bias alone
+    g = floats(rows, 9, seed=rows + 1)
+    for input_needs_grad in (True, False):
+        results = []
+        for relu_inside in (False, True):
+            x = Tensor(x_data, requires_grad=input_needs_grad)
+            layer.weight.grad = layer.bias.grad = None
+            out = fused_linear(x, layer.weight, layer.bias, relu=relu_inside)
+            out = out if relu_inside else ReLU()(out)
+            out.backward(g)
+            results.append((out.data, x.grad, layer.weight.grad, layer.bias.grad))
+        (plain_out, plain_x, plain_w, plain_b), (out, grad_x, grad_w, grad_b) = results
+        assert (out < 0).sum() == 0 and (plain_out == 0).any()
+        np.testing.assert_array_equal(out, plain_out)
+        np.testing.assert_array_equal(grad_w, plain_w)
+        np.testing.assert_array_equal(grad_b, plain_b)
+        if input_needs_grad:
+            np.testing.assert_array_equal(grad_x, plain_x)
+        else:
+            assert grad_x is None and plain_x is None
+    # Inputs that are not a 2-D batch of the weight's dtype take module 03's linear and module 02's relu.
+    sequence = Tensor(floats(2, 3, 6), requires_grad=True)
+    np.testing.assert_allclose(fused_linear(sequence, layer.weight, layer.bias, relu=True).data,
+                               np.maximum(linear(sequence, layer.weight, layer.bias).data, 0), rtol=1e-6)
+    with pytest.raises(TypeError, match="relu"):
+        fused_linear(Tensor(x_data), layer.weight, layer.bias, relu="yes")
+
+
+def test_accelerate_fuses_a_linear_and_the_relu_after_it_keeping_positions_and_keys():
+    manual_seed(0)
+    model = Sequential(Linear(5, 8), ReLU(), Linear(8, 8), Linear(8, 3), ReLU())
+    keys = list(model.state_dict())
+    plain_out = model(Tensor(floats(4, 5))).data
+    model, _, _ = accelerate(model)
+    kinds = [(type(layer).__name__, getattr(layer, "relu", None)) for layer in model.layers]
+    assert kinds == [("FusedLinear", True), ("Identity", None), ("FusedLinear", False),
+                     ("FusedLinear", True), ("Identity", None)]
+    assert list(model.state_dict()) == keys
+    np.testing.assert_allclose(model(Tensor(floats(4, 5))).data, plain_out, rtol=1e-5, atol=1e-6)
+    assert "relu=True" in repr(model)
+
+
 @pytest.mark.parametrize("rows", [4, 64])
 def test_fused_cross_entropy_matches_cross_entropy(rows):
     data, labels = floats(rows, 10, seed=rows), np.random.default_rng(rows).integers(0, 10, rows)

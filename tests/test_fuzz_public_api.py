@@ -389,6 +389,10 @@ recipe("fused_linear", fn_recipe(acceleration.fused_linear, lambda env: {"x": le
                                  aliases={"x": ("linear",), "weight": ("linear",), "bias": ("linear",)}))
 recipe("FusedLinear", fn_recipe(acceleration.FusedLinear, lambda env: {"layer": Linear(3, 2)},
                                 aliases={"layer": ("FusedLinear layer",)}))
+# Identity returns whatever it is given, as nn.Identity does: there is no junk to refuse.
+recipe("Identity", fn_recipe(acceleration.Identity, lambda env: {}))
+recipe("Identity.forward", method_recipe(acceleration.Identity, "forward",
+                                         lambda env: {"self": acceleration.Identity(), "x": leaf()}, fuzz=()))
 recipe("FusedLinear.forward", method_recipe(acceleration.FusedLinear, "forward",
                                             lambda env: {"self": acceleration.FusedLinear(Linear(3, 2)), "x": leaf((4, 3))},
                                             aliases={"x": ("Linear",)}))

@@ -39,7 +39,7 @@
 # | fast path | plain twin | switched on by |
 # |---|---|---|
 # | kernels (`core/kernels.py`) | `a.sum(axis=0)`, `x @ w.T + b`, ... | the fused layers below |
-# | `FusedLinear`: one graph node | `Linear`: `x @ W.T + b`, three nodes | `accelerate(model)` |
+# | `FusedLinear`: one graph node (with `relu=True`, the `ReLU` after it too) | `Linear`: `x @ W.T + b`, three nodes, then `ReLU` | `accelerate(model)` |
 # | `FusedCrossEntropyLoss`: kernels for the row maximum and sums | `CrossEntropyLoss` | `accelerate(..., loss_fn)` |
 # | parameters end to end (`core/flat.py`), the optimizer's rule called once | `Optimizer.step`'s loop | `accelerate(model, optimizer)`, or `SGD(..., foreach=True)` |
 #
@@ -233,6 +233,11 @@ if __name__ == "__main__":
 # `FusedLinear(layer)` shares the `weight` and `bias` tensors of the `Linear` it replaces: the
 # parameters, their names, the optimizer's references to them and a checkpoint's keys do not
 # change. Input checks are `Linear`'s own.
+#
+# A `Linear` followed by a `ReLU` can be one node too (`relu=True`): the forward takes the maximum
+# with 0 in place, in the array `affine` just made, and the backward first keeps `g` where the
+# output is positive, which is exactly what module 02's `relu` node would pass back. One node and
+# two arrays fewer per layer, the same numbers bit for bit.
 
 # %%
 #| export
@@ -241,31 +246,41 @@ import weakref
 
 import numpy as np
 
+from tinytorch.core import activations
+from tinytorch.core.activations import ReLU
 from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
 from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
 from tinytorch.core.optimizers import Adam, Optimizer, SGD
 from tinytorch.core.tensor import Tensor
-from tinytorch.utils.validation import check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
-__all__ = ["FusedLinear", "fused_linear", "FusedCrossEntropyLoss", "fused_cross_entropy",
+__all__ = ["FusedLinear", "fused_linear", "Identity", "FusedCrossEntropyLoss", "fused_cross_entropy",
            "update_all_at_once", "zero_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
 
 
-def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
-    """`x @ weight.T + bias` for a 2-D `x` of the weight's dtype as one graph node, by the kernels'
-    routes (other inputs, such as a batch of sequences or integers, go through module 03's `linear`)."""
+def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = False) -> Tensor:
+    """`x @ weight.T + bias` (with `relu=True`, its ReLU) for a 2-D `x` of the weight's dtype as one
+    graph node, by the kernels' routes (other inputs, such as a batch of sequences or integers, go
+    through module 03's `linear` and module 02's `relu`)."""
     check_linear_arguments(x, weight, bias)
+    relu = check_bool("fused_linear relu", relu)
     if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
-        return linear(x, weight, bias)
-    # Hint: out = affine(x.data, w, b); backward returns input_gradient(g, w, x.data) (None when x
-    # needs none), g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+        out = linear(x, weight, bias)
+        return activations.relu(out) if relu else out
+    # Hint: out = affine(x.data, w, b), with relu np.maximum(out, 0, out=out); backward (with relu,
+    # first g = g * (out > 0)) returns input_gradient(g, w, x.data) (None when x needs none),
+    # g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
     ### BEGIN SOLUTION
     w = weight.data
     out = affine(x.data, w, None if bias is None else bias.data)
+    if relu:
+        np.maximum(out, 0, out=out)
 
     def backward(g):
+        if relu:
+            g = g * (out > 0)
         grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
         grad_w = g.T @ x.data if weight.requires_grad else None
         grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
@@ -276,22 +291,37 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
 
 
 class FusedLinear(Linear):
-    """A `Linear` computed as one graph node (`fused_linear`), sharing the replaced layer's
-    parameters. `Linear`'s checks of the input stay."""
+    """A `Linear` (with `relu=True`, a `Linear` and the `ReLU` after it) computed as one graph node
+    (`fused_linear`), sharing the replaced layer's parameters. `Linear`'s checks of the input stay."""
 
-    def __init__(self, layer: Linear):
+    def __init__(self, layer: Linear, relu: bool = False):
         if not isinstance(layer, Linear):
             raise TypeError(f"FusedLinear layer must be a Linear, got {describe(layer)}")
+        relu = check_bool("FusedLinear relu", relu)
         Module.__init__(self)
         self.in_features, self.out_features = layer.in_features, layer.out_features
         self.weight, self.bias = layer.weight, layer.bias      # the same tensors: nothing else changes
+        self.relu = relu
         self.training = layer.training
 
     def forward(self, x) -> Tensor:
-        return fused_linear(self.checked_input(x), self.weight, self.bias)
+        return fused_linear(self.checked_input(x), self.weight, self.bias, relu=self.relu)
 
     def __repr__(self) -> str:
-        return "Fused" + super().__repr__()
+        text = "Fused" + super().__repr__()
+        return text[:-1] + ", relu=True)" if self.relu else text
+
+
+class Identity(Module):
+    """Returns its input: what `accelerate` leaves where a `ReLU` was applied by the `FusedLinear`
+    before it, so that a list of layers keeps its positions and a checkpoint its keys (PyTorch's
+    `fuse_modules` leaves an `nn.Identity` the same way)."""
+
+    def forward(self, x):
+        return x
+
+    def __repr__(self) -> str:
+        return "Identity()"
 
 
 # %%
@@ -313,6 +343,18 @@ def test_unit_fused_linear():
             grads.append((out.data.copy(), x.grad, layer.weight.grad.copy(), layer.bias.grad.copy()))
         for a, b in zip(*grads):
             assert np.allclose(a, b, rtol=1e-5, atol=1e-5)
+    # With relu=True: exactly the fused layer followed by module 02's ReLU, forward and backward.
+    x_data, g = np.linspace(-1, 1, 15, dtype=np.float32).reshape(3, 5), np.ones((3, 7), np.float32)
+    results = []
+    for relu_inside in (False, True):
+        x = Tensor(x_data, requires_grad=True)
+        plain.weight.grad = plain.bias.grad = None
+        out = FusedLinear(plain, relu=relu_inside)(x)
+        out = out if relu_inside else ReLU()(out)
+        out.backward(g)
+        results.append((out.data.copy(), x.grad, plain.weight.grad.copy(), plain.bias.grad.copy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
     print("FusedLinear: ok")
 
 
@@ -700,7 +742,9 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
 #
 # `accelerate(model, optimizer=None, loss_fn=None)` returns the three, accelerated:
 # - in the model (a `Module`, or any object holding layers as attributes or in lists), every
-#   `Linear` is replaced by a `FusedLinear` sharing its parameters, and the parameters' values are
+#   `Linear` is replaced by a `FusedLinear` sharing its parameters (in a list, a `Linear` followed
+#   by a `ReLU` by one `FusedLinear(layer, relu=True)`, an `Identity` taking the `ReLU`'s place),
+#   and the parameters' values are
 #   laid end to end (each `.data` becomes a view of one buffer, the values unchanged: an array taken
 #   from a parameter before this call keeps the old copy);
 # - the optimizer is switched to `foreach=True`;
@@ -714,7 +758,9 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
 # %%
 #| export
 def _fuse_layers(owner) -> int:
-    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many."""
+    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many.
+    In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear with
+    relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
     replaced = 0
     for name, value in list(vars(owner).items()):
         if type(value) is Linear:
@@ -723,7 +769,10 @@ def _fuse_layers(owner) -> int:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if type(item) is Linear:
-                    value[index] = FusedLinear(item)
+                    then_relu = index + 1 < len(value) and type(value[index + 1]) is ReLU
+                    value[index] = FusedLinear(item, relu=then_relu)
+                    if then_relu:
+                        value[index + 1] = Identity()
                     replaced += 1
                 elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
                     replaced += _fuse_layers(item)

@@ -6,30 +6,40 @@ import weakref
 
 import numpy as np
 
+from tinytorch.core import activations
+from tinytorch.core.activations import ReLU
 from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
 from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
 from tinytorch.core.optimizers import Adam, Optimizer, SGD
 from tinytorch.core.tensor import Tensor
-from tinytorch.utils.validation import check_number, describe
+from tinytorch.utils.validation import check_bool, check_number, describe
 
-__all__ = ["FusedLinear", "fused_linear", "FusedCrossEntropyLoss", "fused_cross_entropy",
+__all__ = ["FusedLinear", "fused_linear", "Identity", "FusedCrossEntropyLoss", "fused_cross_entropy",
            "update_all_at_once", "zero_all_at_once", "accelerate", "MAX_END_TO_END_BYTES"]
 
 
-def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
-    """`x @ weight.T + bias` for a 2-D `x` of the weight's dtype as one graph node, by the kernels'
-    routes (other inputs, such as a batch of sequences or integers, go through module 03's `linear`)."""
+def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = False) -> Tensor:
+    """`x @ weight.T + bias` (with `relu=True`, its ReLU) for a 2-D `x` of the weight's dtype as one
+    graph node, by the kernels' routes (other inputs, such as a batch of sequences or integers, go
+    through module 03's `linear` and module 02's `relu`)."""
     check_linear_arguments(x, weight, bias)
+    relu = check_bool("fused_linear relu", relu)
     if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
-        return linear(x, weight, bias)
-    # Hint: out = affine(x.data, w, b); backward returns input_gradient(g, w, x.data) (None when x
-    # needs none), g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+        out = linear(x, weight, bias)
+        return activations.relu(out) if relu else out
+    # Hint: out = affine(x.data, w, b), with relu np.maximum(out, 0, out=out); backward (with relu,
+    # first g = g * (out > 0)) returns input_gradient(g, w, x.data) (None when x needs none),
+    # g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
     w = weight.data
     out = affine(x.data, w, None if bias is None else bias.data)
+    if relu:
+        np.maximum(out, 0, out=out)
 
     def backward(g):
+        if relu:
+            g = g * (out > 0)
         grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
         grad_w = g.T @ x.data if weight.requires_grad else None
         grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
@@ -39,22 +49,37 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
 
 
 class FusedLinear(Linear):
-    """A `Linear` computed as one graph node (`fused_linear`), sharing the replaced layer's
-    parameters. `Linear`'s checks of the input stay."""
+    """A `Linear` (with `relu=True`, a `Linear` and the `ReLU` after it) computed as one graph node
+    (`fused_linear`), sharing the replaced layer's parameters. `Linear`'s checks of the input stay."""
 
-    def __init__(self, layer: Linear):
+    def __init__(self, layer: Linear, relu: bool = False):
         if not isinstance(layer, Linear):
             raise TypeError(f"FusedLinear layer must be a Linear, got {describe(layer)}")
+        relu = check_bool("FusedLinear relu", relu)
         Module.__init__(self)
         self.in_features, self.out_features = layer.in_features, layer.out_features
         self.weight, self.bias = layer.weight, layer.bias      # the same tensors: nothing else changes
+        self.relu = relu
         self.training = layer.training
 
     def forward(self, x) -> Tensor:
-        return fused_linear(self.checked_input(x), self.weight, self.bias)
+        return fused_linear(self.checked_input(x), self.weight, self.bias, relu=self.relu)
 
     def __repr__(self) -> str:
-        return "Fused" + super().__repr__()
+        text = "Fused" + super().__repr__()
+        return text[:-1] + ", relu=True)" if self.relu else text
+
+
+class Identity(Module):
+    """Returns its input: what `accelerate` leaves where a `ReLU` was applied by the `FusedLinear`
+    before it, so that a list of layers keeps its positions and a checkpoint its keys (PyTorch's
+    `fuse_modules` leaves an `nn.Identity` the same way)."""
+
+    def forward(self, x):
+        return x
+
+    def __repr__(self) -> str:
+        return "Identity()"
 
 
 def fused_cross_entropy(logits: Tensor, target) -> Tensor:
@@ -253,7 +278,9 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
 
 
 def _fuse_layers(owner) -> int:
-    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many."""
+    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many.
+    In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear with
+    relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
     replaced = 0
     for name, value in list(vars(owner).items()):
         if type(value) is Linear:
@@ -262,7 +289,10 @@ def _fuse_layers(owner) -> int:
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if type(item) is Linear:
-                    value[index] = FusedLinear(item)
+                    then_relu = index + 1 < len(value) and type(value[index + 1]) is ReLU
+                    value[index] = FusedLinear(item, relu=then_relu)
+                    if then_relu:
+                        value[index + 1] = Identity()
                     replaced += 1
                 elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
                     replaced += _fuse_layers(item)
