@@ -228,6 +228,25 @@ def mermaid_blocks(source: Path) -> int:
     return len(re.findall(r"^(`{3,}|:{3,})\{mermaid\}", source.read_text(), re.MULTILINE))
 
 
+def browse_site(site: Path, visit_pages, flags: list[str] = FLAGS, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list:
+    """Serve `site` on the loopback address, start one headless Chromium with a fresh profile, run
+    `await visit_pages(browser, server)`, close both; returns the server's request log."""
+    async def run(server: Server):
+        with tempfile.TemporaryDirectory(prefix="tinytorch-chromium-") as profile:
+            browser = Browser(Path(profile), flags, size)
+            try:
+                await asyncio.wait_for(browser.connect(), 30)
+                await visit_pages(browser, server)
+            finally:
+                if browser.ws is not None:
+                    browser.ws.close()
+                browser.close()
+
+    with Server(site) as server:
+        asyncio.run(run(server))
+        return list(server.statuses)
+
+
 async def visit(browser: Browser, url: str, expected_diagrams: int, screenshot: Path) -> dict:
     browser.events.clear()
     await browser.call("Page.navigate", url=url)
@@ -262,25 +281,15 @@ def browsed(site):
         assert page.exists(), f"{source.name} has no page at {page}: the site is older than the chapters?"
     results = {}
 
-    async def run(server: Server):
-        with tempfile.TemporaryDirectory(prefix="tinytorch-chromium-") as profile:
-            browser = Browser(Path(profile))
-            try:
-                await asyncio.wait_for(browser.connect(), 30)
-                for stem, source in pages.items():
-                    rel = source.relative_to(REPO_ROOT).with_suffix(".html").as_posix()
-                    results[stem] = await asyncio.wait_for(
-                        visit(browser, f"{server.url}/{rel}", mermaid_blocks(source), shots / f"{stem}.png"), 30)
-                    results[stem]["source"] = source
-                    results[stem]["screenshot"] = shots / f"{stem}.png"
-            finally:
-                if browser.ws is not None:
-                    browser.ws.close()
-                browser.close()
+    async def visit_pages(browser: Browser, server: Server):
+        for stem, source in pages.items():
+            rel = source.relative_to(REPO_ROOT).with_suffix(".html").as_posix()
+            results[stem] = await asyncio.wait_for(
+                visit(browser, f"{server.url}/{rel}", mermaid_blocks(source), shots / f"{stem}.png"), 30)
+            results[stem]["source"] = source
+            results[stem]["screenshot"] = shots / f"{stem}.png"
 
-    with Server(site) as server:
-        asyncio.run(run(server))
-        statuses = list(server.statuses)
+    statuses = browse_site(site, visit_pages)
     return results, statuses, training
 
 
@@ -410,22 +419,12 @@ def deck_browsed(site):
     target, role, value = deck_target(site)
     results = {}
 
-    async def run(server: Server):
-        with tempfile.TemporaryDirectory(prefix="tinytorch-chromium-") as profile:
-            browser = Browser(Path(profile))
-            try:
-                await asyncio.wait_for(browser.connect(), 30)
-                rel = page.relative_to(site).as_posix()
-                for how, url in (("http", f"{server.url}/{rel}"), ("file", page.resolve().as_uri())):
-                    results[how] = await asyncio.wait_for(browse_deck(browser, url, target), 90)
-            finally:
-                if browser.ws is not None:
-                    browser.ws.close()
-                browser.close()
+    async def visit_pages(browser: Browser, server: Server):
+        rel = page.relative_to(site).as_posix()
+        for how, url in (("http", f"{server.url}/{rel}"), ("file", page.resolve().as_uri())):
+            results[how] = await asyncio.wait_for(browse_deck(browser, url, target), 90)
 
-    with Server(site) as server:
-        asyncio.run(run(server))
-        statuses = list(server.statuses)
+    statuses = browse_site(site, visit_pages)
     return results, statuses, (target, role, value)
 
 
@@ -502,30 +501,20 @@ def code_boxes(site):
     """{page stem: what CLIPPED found}, every page opened over HTTP in a 1280 x 900 window."""
     results = {}
 
-    async def run(server: Server):
-        with tempfile.TemporaryDirectory(prefix="tinytorch-chromium-") as profile:
-            # Scroll bars shown, as in a reader's window: the page gets 1280 px less the bar.
-            browser = Browser(Path(profile), [f for f in FLAGS if f != "--hide-scrollbars"],
-                              (CLIP_WIDTH, CLIP_HEIGHT))
-            try:
-                await asyncio.wait_for(browser.connect(), 30)
-                for source in CLIP_PAGES:
-                    rel = source.relative_to(REPO_ROOT).with_suffix(".html").as_posix()
-                    if not (site / rel).exists():
-                        continue
-                    url = f"{server.url}/{rel}"
-                    await browser.call("Page.navigate", url=url)
-                    await browser.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
-                                           f"{url} to load", timeout=30)
-                    await browser.evaluate("document.fonts.ready.then(() => true)")
-                    results[source.stem] = await browser.evaluate(CLIPPED)
-            finally:
-                if browser.ws is not None:
-                    browser.ws.close()
-                browser.close()
+    async def visit_pages(browser: Browser, server: Server):
+        for source in CLIP_PAGES:
+            rel = source.relative_to(REPO_ROOT).with_suffix(".html").as_posix()
+            if not (site / rel).exists():
+                continue
+            url = f"{server.url}/{rel}"
+            await browser.call("Page.navigate", url=url)
+            await browser.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
+                                   f"{url} to load", timeout=30)
+            await browser.evaluate("document.fonts.ready.then(() => true)")
+            results[source.stem] = await browser.evaluate(CLIPPED)
 
-    with Server(site) as server:
-        asyncio.run(run(server))
+    # Scroll bars shown, as in a reader's window: the page gets 1280 px less the bar.
+    browse_site(site, visit_pages, [f for f in FLAGS if f != "--hide-scrollbars"], (CLIP_WIDTH, CLIP_HEIGHT))
     return results
 
 

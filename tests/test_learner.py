@@ -200,6 +200,12 @@ def test_milestone_run_says_when_there_are_no_milestones(clone):
         assert re.search(r"accuracy", result.stdout, re.I)
 
 
+def run_notebook(notebook: Path, report_path: Path) -> subprocess.CompletedProcess:
+    """`tito.notebook_runner` on `notebook`, as `tito module complete` starts it, in its folder."""
+    return subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook), str(report_path)],
+                          cwd=notebook.parent, capture_output=True, text=True, timeout=120)
+
+
 def test_notebook_runner_reports_the_failing_check_with_got_and_expected(tmp_path):
     """A learner's notebook runs as in Jupyter (`__main__`, cell by cell); a failing inline check is
     named with its cell, what it compared and the learner's line."""
@@ -210,8 +216,7 @@ def test_notebook_runner_reports_the_failing_check_with_got_and_expected(tmp_pat
     notebook = tmp_path / "demo.ipynb"
     notebook.write_text(nb.notebook_json(cells, {}))
     report_path = tmp_path / "report.json"
-    result = subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook), str(report_path)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = run_notebook(notebook, report_path)
     assert result.returncode == 1, result.stderr
     failure = json.loads(report_path.read_text())["failure"]
     assert failure["cell"] == 3 and failure["check"] == "test_unit_double"
@@ -220,8 +225,7 @@ def test_notebook_runner_reports_the_failing_check_with_got_and_expected(tmp_pat
     assert failure["check_line"] == "cell 3, line 2: assert double(2) == 4"
     cells[1] = nb.Cell("code", "def double(x):\n    return x + x\n")
     notebook.write_text(nb.notebook_json(cells, {}))
-    result = subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook), str(report_path)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = run_notebook(notebook, report_path)
     report = json.loads(report_path.read_text())
     assert result.returncode == 0 and report["ok"] and report["checks"] == ["test_unit_double"]
 
@@ -243,8 +247,7 @@ def test_notebook_runner_reports_every_failure_with_arrays_summarised(tmp_path):
     notebook = tmp_path / "demo.ipynb"
     notebook.write_text(nb.notebook_json(cells, {}))
     report_path = tmp_path / "report.json"
-    result = subprocess.run([sys.executable, "-P", "-m", "tito.notebook_runner", str(notebook), str(report_path)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = run_notebook(notebook, report_path)
     assert result.returncode == 1, result.stderr
     report = json.loads(report_path.read_text())
     failures = report["failures"]

@@ -99,19 +99,24 @@ def fill_with_textbook(notebook: Path, source: Path, folder: str) -> None:
     fill_with_reference(notebook, source, edit)
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory, repo_root):
-    root = copy_repository(repo_root, tmp_path_factory.mktemp("clone"))
-    kernels = tmp_path_factory.mktemp("kernels")
-
+def tito_in(root: Path, kernels: Path):
+    """tito(*args): `tito` run as a learner runs it, a subprocess in the copy `root` (its own kernel
+    folder; no TINYTORCH_ROOT or PYTHONPATH of the test run leaks in)."""
     def tito(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         env = dict(os.environ, TITO_KERNEL_DIR=str(kernels), COLUMNS="160")
         env.pop("TINYTORCH_ROOT", None)
         env.pop("PYTHONPATH", None)
         return subprocess.run([sys.executable, "-m", "tito", *args], cwd=root, env=env,
                               capture_output=True, text=True, timeout=timeout)
+    return tito
 
-    return root, tito
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory, repo_root):
+    root = copy_repository(repo_root, tmp_path_factory.mktemp("clone"))
+    kernels = tmp_path_factory.mktemp("kernels")
+
+    return root, tito_in(root, kernels)
 
 
 def status_row(table: str, folder: str) -> dict[str, str]:
@@ -386,14 +391,7 @@ def upgrade(tmp_path_factory, repo_root):
     exporter.write(root)                # `make export` of the older copy (in this process: its imports are paid)
     kernels = tmp_path_factory.mktemp("kernels-older")
 
-    def tito(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = dict(os.environ, TITO_KERNEL_DIR=str(kernels), COLUMNS="160")
-        env.pop("TINYTORCH_ROOT", None)
-        env.pop("PYTHONPATH", None)
-        return subprocess.run([sys.executable, "-m", "tito", *args], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    return root, tito
+    return root, tito_in(root, kernels)
 
 
 def textbook_learner():

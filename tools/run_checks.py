@@ -51,9 +51,9 @@ def run_src_checks() -> int:
     return 1 if failed else 0
 
 
-PYTEST = [PY, "-m", "pytest", "-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider"]
-# The test files whose tests read the built site (the `site` fixture of tests/conftest.py, or files
-# of the build): they run once the build is done. Every other file runs while the book builds.
+PYTEST = [PY, "-m", "pytest", "-n", "auto", "--dist", "loadfile", "-p", "no:cacheprovider"]
+# The marker of the tests that read the built site (tests/conftest.py: they use the `site` fixture
+# or live in a file of the build): they run once the build is done, every other test beside it.
 NEEDS_SITE = "needs_site"
 
 
@@ -115,11 +115,23 @@ def finish(running: tuple) -> tuple[str, int, float]:
     name, process, handle, log, started = running
     status = process.wait()
     handle.close()
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - started           # its own time: call it when the part has just ended
     print(f"\n=== make test: {name}: {'done' if status == 0 else f'FAILED (exit {status})'} in {seconds:.0f} s",
           flush=True)
     print(log.read_text(encoding="utf-8", errors="replace"), flush=True)
     return name, status, seconds
+
+
+def finish_as_they_end(runnings: list[tuple]) -> list[tuple[str, int, float]]:
+    """`finish` each part as soon as it ends (so its time is its own, not the wait for another);
+    the results in the order given."""
+    pending, done = list(runnings), {}
+    while pending:
+        for running in [r for r in pending if r[1].poll() is not None]:
+            done[running[0]] = finish(running)
+            pending.remove(running)
+        time.sleep(0.2)
+    return [done[running[0]] for running in runnings]
 
 
 def main() -> int:
@@ -139,8 +151,7 @@ def main() -> int:
         results.append((name, status, time.monotonic() - started))
     results.append(finish(building))
     checking_site = start(*site_tests, logs / "pytest-site.log", env=test_env())
-    results.append(finish(testing))
-    results.append(finish(checking_site))
+    results += finish_as_they_end([testing, checking_site])
 
     failed = [name for name, status, _ in results if status != 0]
     print("\n=== make test summary")
