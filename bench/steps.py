@@ -11,7 +11,8 @@ gradients, backward, SGD with momentum; float32 throughout. The versions are
 - `numpy_step`: the same arithmetic written by hand in NumPy, no graph and no framework: what a
   careful NumPy programmer writes (it allocates its temporaries, as ordinary NumPy code does);
   with `kernels=True` it takes the same faster routes as accelerated tinytorch
-  (`tinytorch.core.kernels`), so that accelerated tinytorch minus it is the framework's cost alone;
+  (`tinytorch.core.kernels`, weights stored by columns as `accelerate` stores them), so that
+  accelerated tinytorch minus it is the framework's cost alone;
 - `torch_step`: PyTorch on the CPU (None when PyTorch is not installed).
 
 Threads: call `pin_threads()` before NumPy is imported anywhere (BLAS reads its thread count
@@ -94,7 +95,8 @@ def tinytorch_step(sizes: tuple, batch: int, accelerated: bool = False):
 
 def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
     """The same step by hand: forward keeping what backward needs, then the chain rule, then SGD.
-    `kernels`: the products and reductions by the routes of `tinytorch.core.kernels`."""
+    `kernels`: the products and reductions by the routes of `tinytorch.core.kernels`, the weights
+    stored by columns (F order) as `accelerate` stores them."""
     import numpy as np
     x, y = make_data(sizes, batch)
     rng = np.random.default_rng(0)
@@ -103,18 +105,24 @@ def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
         bound = 1 / np.sqrt(n_in)
         weights.append(rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32))
         biases.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
+    if kernels:
+        weights = [np.asfortranarray(w) for w in weights]
     params = [p for pair in zip(weights, biases) for p in pair]
     buffers = [np.zeros_like(p) for p in params]
     rows = np.arange(batch)
     last = len(weights) - 1
     if kernels:
-        from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+        from tinytorch.core.kernels import (affine, column_sums, input_gradient, row_max, row_sums,
+                                            weight_gradient)
     else:
         def affine(a, w, b):
             return a @ w.T + b
 
         def input_gradient(g, w, a):
             return g @ w
+
+        def weight_gradient(g, a, w):
+            return g.T @ a
 
         def column_sums(a):
             return a.sum(0)
@@ -146,7 +154,7 @@ def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
         g /= batch
         grads = []
         for i in range(last, -1, -1):
-            grads += [column_sums(g), g.T @ inputs[i]]
+            grads += [column_sums(g), weight_gradient(g, inputs[i], weights[i])]
             if i:
                 g = input_gradient(g, weights[i], inputs[i]) * (pre[i - 1] > 0)
         grads.reverse()                         # w0, b0, w1, b1, ... like params

@@ -11,7 +11,7 @@ from tinytorch.core.acceleration import (FusedCrossEntropyLoss, FusedLinear, acc
                                          fused_linear)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
-from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums, weight_gradient
 from tinytorch.core.layers import Linear, Sequential, linear, manual_seed
 from tinytorch.core.losses import CrossEntropyLoss, cross_entropy
 from tinytorch.core.optimizers import SGD, Adam, AdamW
@@ -41,6 +41,18 @@ def test_affine_and_input_gradient_equal_the_plain_products(batch):
     np.testing.assert_allclose(affine(x, w), x @ w.T, rtol=1e-5, atol=1e-5)
     for layout in (x, np.asfortranarray(x)):
         np.testing.assert_allclose(input_gradient(g, w, layout), g @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 16, 64])
+def test_weight_gradient_and_affine_with_a_weight_stored_by_columns(batch):
+    x, w, b, g = floats(batch, 12, seed=1), floats(16, 12, seed=2), floats(16, seed=3), floats(batch, 16, seed=4)
+    for layout in (w, np.asfortranarray(w)):
+        np.testing.assert_allclose(affine(x, layout, b), x @ w.T + b, rtol=1e-5, atol=1e-5)
+        grad = weight_gradient(g, x, layout)
+        np.testing.assert_allclose(grad, g.T @ x, rtol=1e-5, atol=1e-5)
+        assert grad.shape == w.shape and grad.dtype == np.float32
+    with pytest.raises(ValueError, match="weight_gradient"):
+        weight_gradient(g, floats(batch + 1, 12), w)
 
 
 def test_kernels_refuse_what_is_not_a_float_matrix():
@@ -159,6 +171,14 @@ def test_arrays_laid_end_to_end():
     assert end_to_end([a, b]) is None and end_to_end([vb, va]) is None
     parts = split_into(np.arange(6.0), [(2, 2), (2,)])
     assert [p.shape for p in parts] == [(2, 2), (2,)]
+    by_columns, rest = split_into(np.arange(6.0), [(2, 2), (2,)], orders=["F", "C"])
+    np.testing.assert_array_equal(by_columns, [[0.0, 2.0], [1.0, 3.0]])
+    np.testing.assert_array_equal(rest, [4.0, 5.0])
+    fa, fb = lay_end_to_end([a, b], orders=["F", "C"])
+    np.testing.assert_array_equal(fa, a)
+    assert end_to_end([fa, fb]) is not None, "a piece laid by columns is still one run of the buffer"
+    with pytest.raises(ValueError):
+        split_into(np.arange(6.0), [(2, 2), (2,)], orders=["F"])
     with pytest.raises(ValueError):
         split_into(np.arange(6.0), [(2, 2)])
 

@@ -423,6 +423,11 @@ recipe("update_all_at_once", fn_recipe(acceleration.update_all_at_once, lambda e
 recipe("input_gradient", fn_recipe(kernels.input_gradient, lambda env: {
     "g": np.ones((2, 4), np.float32), "w": np.ones((4, 3), np.float32), "x": np.zeros((3, 2), np.float32).T},
     aliases={"g": ("input_gradient",), "w": ("input_gradient",), "x": ("input_gradient",)}))
+recipe("weight_gradient", fn_recipe(kernels.weight_gradient, lambda env: {
+    "g": np.ones((2, 4), np.float32), "x": np.ones((2, 3), np.float32), "w": np.zeros((3, 4), np.float32).T},
+    aliases={"g": ("weight_gradient",), "x": ("weight_gradient",), "w": ("weight_gradient",)}))
+recipe("memory_order", fn_recipe(flat.memory_order, lambda env: {"a": np.zeros((3, 4), np.float32).T},
+                                 aliases={"a": ("memory_order a",)}))
 recipe("lay_end_to_end", fn_recipe(flat.lay_end_to_end, lambda env: {"arrays": [np.ones((2, 2), np.float32),
                                                                              np.zeros(3, np.float32)]},
                                    aliases={"arrays": ("lay_end_to_end arrays",)}))

@@ -32,7 +32,8 @@
 #    ones than as `a.sum(axis=0)`.
 # 3. **Memory order.** NumPy multiplies two arrays laid out the same way much faster than one laid
 #    out by rows by one laid out by columns. Keeping each gradient in its input's layout keeps every
-#    elementwise rule on the fast path.
+#    elementwise rule on the fast path, and a weight stored column by column makes a layer's
+#    product `x @ w.T` the plain row-by-row product BLAS runs fastest.
 #
 # Each fast path here is **opt-in** and has a plain twin that computes the same numbers:
 #
@@ -53,14 +54,20 @@
 # %% [markdown]
 # ## Kernels: the faster route to the same numbers
 #
-# Five computations every training step makes, each by its faster route:
+# Six computations every training step makes, each by its faster route:
 #
 # - `column_sums(a)` is `a.sum(axis=0)`, the bias gradient, computed as `ones @ a`: one BLAS call
 #   (`sgemv`) instead of NumPy's reduction loop, which pays a cost per row;
 # - `row_max(a)` is `a.max(axis=1)`, computed as an argmax and a gather;
-# - `affine(x, w, b)` is `x @ w.T + b`; for a batch smaller than the layer's width it is computed as
-#   `(w @ x.T).T`, which OpenBLAS runs faster for such shapes, and handed out as it comes: a
-#   transposed (F-ordered) view, the bias added down its columns;
+# - `affine(x, w, b)` is `x @ w.T + b`. For a weight stored column by column (F order: `w.T` is
+#   then an ordinary row-by-row matrix, which is how `accelerate` stores every `Linear` weight) it
+#   is exactly that product, the quickest of all. For a weight stored by rows and a batch smaller
+#   than the layer's width it is computed as `(w @ x.T).T`, which OpenBLAS runs faster for such
+#   shapes, and handed out as it comes: a transposed (F-ordered) view, the bias added down its
+#   columns;
+# - `weight_gradient(g, x, w)` is `g.T @ x`, the gradient of a layer's weight, computed in the
+#   memory order of `w` (as `(x.T @ g).T` for an F-ordered weight), so that adding it into
+#   `w.grad` and the optimizer's rule read arrays of one order;
 # - `input_gradient(g, w, x)` is `g @ w`, the gradient of a layer's input, computed in the memory
 #   order of `x`, so that the elementwise rule that produced `x` (ReLU's `g * (x > 0)`) multiplies
 #   two arrays of one order;
@@ -72,7 +79,7 @@
 
 # %%
 #| export core.kernels
-"""Faster routes to five array computations every training step makes (module 11, Acceleration).
+"""Faster routes to six array computations every training step makes (module 11, Acceleration).
 
 Each returns what the plain NumPy expression in its docstring returns, up to float rounding of
 sums. The fused layers of `tinytorch.core.acceleration` use them; chapter 12 times each route.
@@ -83,7 +90,7 @@ import numpy as np
 
 from tinytorch.utils.validation import describe
 
-__all__ = ["column_sums", "row_sums", "row_max", "affine", "input_gradient"]
+__all__ = ["column_sums", "row_sums", "row_max", "affine", "input_gradient", "weight_gradient"]
 
 FEW_ROWS = 32       # below this many rows, NumPy's own reductions are as fast (measured)
 
@@ -146,19 +153,22 @@ def row_max(a: np.ndarray) -> np.ndarray:
 
 
 def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
-    """`x @ w.T + b` (b optional) for `x` (N, K), `w` (M, K), `b` (M,). For N < M computed as
-    `(w @ x.T).T` and returned as that F-ordered view, the bias added down its columns.
+    """`x @ w.T + b` (b optional) for `x` (N, K), `w` (M, K), `b` (M,). For an F-ordered `w`, or
+    N >= M, exactly that (C-ordered); for a C-ordered `w` and N < M computed as `(w @ x.T).T` and
+    returned as that F-ordered view, the bias added down its columns.
 
     >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    _check_matrix("affine x", x)
-    _check_matrix("affine w", w)
-    if x.shape[1] != w.shape[1] or (b is not None and (type(b) is not np.ndarray or b.shape != w.shape[:1])):
+    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim == 2 == w.ndim
+            and x.dtype.kind == "f" == w.dtype.kind and x.shape[1] == w.shape[1]
+            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1]))):
+        _check_matrix("affine x", x)
+        _check_matrix("affine w", w)
         raise ValueError(f"affine needs x (N, K), w (M, K) and b (M,), got x={describe(x)}, "
                          f"w={describe(w)}, b={describe(b)}")
-    if x.shape[0] >= w.shape[0]:
+    if x.shape[0] >= w.shape[0] or not w.flags.c_contiguous:
         out = x @ w.T
         if b is not None:
             out += b
@@ -181,9 +191,11 @@ def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
     >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
     True
     """
-    _check_matrix("input_gradient g", g)
-    _check_matrix("input_gradient w", w)
-    if g.shape[1] != w.shape[0] or type(x) is not np.ndarray or x.shape != (g.shape[0], w.shape[1]):
+    if not (type(g) is np.ndarray and type(w) is np.ndarray and g.ndim == 2 == w.ndim
+            and g.dtype.kind == "f" == w.dtype.kind and g.shape[1] == w.shape[0]
+            and type(x) is np.ndarray and x.shape == (g.shape[0], w.shape[1])):
+        _check_matrix("input_gradient g", g)
+        _check_matrix("input_gradient w", w)
         raise ValueError(f"input_gradient needs g (N, M), w (M, K) and x (N, K), got g={describe(g)}, "
                          f"w={describe(w)}, x={describe(x)}")
     # Hint: when x is F-ordered (and not C-ordered), compute (w.T @ g.T).T; otherwise g @ w
@@ -192,6 +204,30 @@ def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
     if x.flags.f_contiguous and not x.flags.c_contiguous:
         return (w.T @ g.T).T
     return g @ w
+    ### END SOLUTION
+
+
+def weight_gradient(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """`g.T @ x`, the gradient of `affine`'s weight `w` (M, K) from its output's gradient `g` (N, M)
+    and its input `x` (N, K), in `w`'s memory order: F-ordered when `w` is F-ordered.
+
+    >>> g, x = np.ones((2, 3), np.float32), np.ones((2, 4), np.float32)
+    >>> weight_gradient(g, x, np.zeros((4, 3), np.float32).T).flags.f_contiguous
+    True
+    """
+    if not (type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == 2 == x.ndim
+            and g.dtype.kind == "f" == x.dtype.kind and g.shape[0] == x.shape[0]
+            and type(w) is np.ndarray and w.shape == (g.shape[1], x.shape[1])):
+        _check_matrix("weight_gradient g", g)
+        _check_matrix("weight_gradient x", x)
+        raise ValueError(f"weight_gradient needs g (N, M), x (N, K) and w (M, K), got g={describe(g)}, "
+                         f"x={describe(x)}, w={describe(w)}")
+    # Hint: when w is F-ordered (and not C-ordered), compute (x.T @ g).T; otherwise g.T @ x
+    # (chapter 12, "Kernels").
+    ### BEGIN SOLUTION
+    if w.flags.f_contiguous and not w.flags.c_contiguous:
+        return (x.T @ g).T
+    return g.T @ x
     ### END SOLUTION
 
 
@@ -212,6 +248,12 @@ def test_unit_kernels():
     for x in (np.empty((6, 3), np.float32), np.empty((3, 6), np.float32).T):     # C, then F
         grad = input_gradient(g, w, x)
         assert grad.flags.f_contiguous == x.flags.f_contiguous and np.allclose(grad, g @ w, atol=1e-5)
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    for w in (w, np.asfortranarray(w)):                                          # C, then F
+        grad = weight_gradient(g, x, w)
+        assert grad.flags.f_contiguous == w.flags.f_contiguous and np.allclose(grad, g.T @ x, atol=1e-5)
+        assert np.allclose(affine(x, w), x @ w.T, atol=1e-5)
     print("kernels: ok")
 
 
@@ -227,7 +269,7 @@ if __name__ == "__main__":
 # its kernel:
 #
 # - `grad_x = input_gradient(g, W, x)` (only when the input needs a gradient),
-# - `grad_W = g.T @ x`,
+# - `grad_W = weight_gradient(g, x, W)` (`g.T @ x` in the weight's memory order),
 # - `grad_b = column_sums(g)`.
 #
 # `FusedLinear(layer)` shares the `weight` and `bias` tensors of the `Linear` it replaces: the
@@ -248,8 +290,8 @@ import numpy as np
 
 from tinytorch.core import activations
 from tinytorch.core.activations import ReLU
-from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
-from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order, split_into
+from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums, weight_gradient
 from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
 from tinytorch.core.optimizers import Adam, Optimizer, SGD
@@ -265,13 +307,14 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
     graph node, by the kernels' routes (other inputs, such as a batch of sequences or integers, go
     through module 03's `linear` and module 02's `relu`)."""
     check_linear_arguments(x, weight, bias)
-    relu = check_bool("fused_linear relu", relu)
+    if relu is not True and relu is not False:
+        relu = check_bool("fused_linear relu", relu)
     if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
         out = linear(x, weight, bias)
         return activations.relu(out) if relu else out
     # Hint: out = affine(x.data, w, b), with relu np.maximum(out, 0, out=out); backward (with relu,
     # first g = g * (out > 0)) returns input_gradient(g, w, x.data) (None when x needs none),
-    # g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+    # weight_gradient(g, x.data, w) and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
     ### BEGIN SOLUTION
     w = weight.data
     out = affine(x.data, w, None if bias is None else bias.data)
@@ -282,7 +325,7 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
         if relu:
             g = g * (out > 0)
         grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
-        grad_w = g.T @ x.data if weight.requires_grad else None
+        grad_w = weight_gradient(g, x.data, w) if weight.requires_grad else None
         grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
         return grad_x, grad_w, grad_b
     ### END SOLUTION
@@ -429,8 +472,11 @@ if __name__ == "__main__":
 # one buffer, one call of the rule on the whole buffer gives every number exactly the value that one
 # call per parameter gives it, in one NumPy call per operation instead of one per operation *and*
 # parameter. `lay_end_to_end(arrays)` copies arrays into one new buffer and returns views of it
-# (each of its array's shape), `end_to_end(arrays)` tells whether arrays already lie that way and
-# returns the 1-D view they cover, and `split_into(buffer, shapes)` cuts a buffer into views.
+# (each of its array's shape and memory order), `end_to_end(arrays)` tells whether arrays already
+# lie that way and returns the 1-D view they cover, and `split_into(buffer, shapes, orders)` cuts a
+# buffer into views, each laid out by rows ("C") or by columns ("F"). A piece's order only decides
+# which of its numbers sits where in the buffer; the rule is elementwise, so it does not care, as
+# long as the values, the gradients and the state of one parameter are laid out alike.
 
 # %%
 #| export core.flat
@@ -442,7 +488,7 @@ import numpy as np
 
 from tinytorch.utils.validation import describe
 
-__all__ = ["lay_end_to_end", "end_to_end", "split_into"]
+__all__ = ["lay_end_to_end", "end_to_end", "split_into", "memory_order"]
 
 
 def _arrays(name: str, arrays) -> list:
@@ -454,12 +500,21 @@ def _arrays(name: str, arrays) -> list:
     return list(arrays)
 
 
-def split_into(buffer: np.ndarray, shapes) -> list:
+def memory_order(a: np.ndarray) -> str:
+    """"F" for an array laid out column by column (and not also by rows), else "C"."""
+    if type(a) is not np.ndarray:
+        raise TypeError(f"memory_order a must be an ndarray, got {describe(a)}")
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+
+
+def split_into(buffer: np.ndarray, shapes, orders=None) -> list:
     """Views of consecutive pieces of the 1-D array `buffer`, one of each shape, in order; together
-    they must cover it exactly.
+    they must cover it exactly. `orders`: each piece's memory order, "C" (rows, the default) or "F".
 
     >>> [v.tolist() for v in split_into(np.arange(5), [(2, 1), (3,)])]
     [[[0], [1]], [2, 3, 4]]
+    >>> split_into(np.arange(4), [(2, 2)], orders=["F"])[0].tolist()
+    [[0, 2], [1, 3]]
     """
     if type(buffer) is not np.ndarray or buffer.ndim != 1:
         raise TypeError(f"split_into buffer must be a 1-D ndarray, got {describe(buffer)}")
@@ -470,20 +525,26 @@ def split_into(buffer: np.ndarray, shapes) -> list:
         raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
     if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
         raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
-    # Hint: walk the buffer, slicing size elements at a time and reshaping each slice (chapter 12,
-    # "Arrays laid end to end").
+    if orders is None:
+        orders = ["C"] * len(shapes)
+    elif isinstance(orders, str) or not isinstance(orders, (list, tuple)) or len(orders) != len(shapes) \
+            or any(order not in ("C", "F") for order in orders):
+        raise ValueError(f"split_into orders must be a list of one \"C\" or \"F\" per shape, got {describe(orders)}")
+    # Hint: walk the buffer, slicing size elements at a time and reshaping each slice in its order
+    # (chapter 12, "Arrays laid end to end").
     ### BEGIN SOLUTION
     views, start = [], 0
-    for shape, size in zip(shapes, sizes):
-        views.append(buffer[start:start + size].reshape(shape))
+    for shape, size, order in zip(shapes, sizes, orders):
+        views.append(buffer[start:start + size].reshape(shape, order=order))
         start += size
     return views
     ### END SOLUTION
 
 
-def lay_end_to_end(arrays) -> list:
+def lay_end_to_end(arrays, orders=None) -> list:
     """Copies of `arrays` (same shapes and values) that are consecutive views of one new 1-D buffer,
-    in order. All arrays must share one dtype.
+    in order, each in the memory order given in `orders` (by default its array's own). All arrays
+    must share one dtype.
 
     >>> a, b = lay_end_to_end([np.ones((2, 2), np.float32), np.zeros(3, np.float32)])
     >>> a.shape, b.shape, end_to_end([a, b]).shape
@@ -494,15 +555,17 @@ def lay_end_to_end(arrays) -> list:
     if len(dtypes) > 1:
         raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
     buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
-    views = split_into(buffer, [a.shape for a in arrays])
+    views = split_into(buffer, [a.shape for a in arrays],
+                       [memory_order(a) for a in arrays] if orders is None else orders)
     for view, a in zip(views, arrays):
         view[...] = a
     return views
 
 
 def end_to_end(arrays):
-    """The 1-D view that `arrays` cover when they are consecutive, C-ordered pieces of one buffer, in
-    order and of one dtype (writing into it writes into them); otherwise None.
+    """The 1-D view that `arrays` cover when they are consecutive pieces of one buffer, each
+    contiguous (by rows or by columns), in order and of one dtype (writing into it writes into
+    them); otherwise None.
 
     >>> end_to_end([np.ones(2), np.ones(2)]) is None      # two separate buffers
     True
@@ -516,7 +579,7 @@ def end_to_end(arrays):
     origin = base.__array_interface__["data"][0]
     start = address = None
     for a in arrays:
-        if a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous:
+        if a.base is not base or a.dtype != base.dtype or not (a.flags.c_contiguous or a.flags.f_contiguous):
             return None
         if a.size == 0:                   # occupies nothing (NumPy may point it anywhere)
             continue
@@ -542,6 +605,8 @@ def test_unit_flat():
     assert np.array_equal(va, 2 * a) and np.array_equal(vb, 2 * b)
     assert end_to_end([vb, va]) is None        # out of order
     assert end_to_end([a, b]) is None          # separate buffers
+    fa, fb = lay_end_to_end([a, b], orders=["F", "C"])
+    assert np.array_equal(fa, a) and fa.flags.f_contiguous and end_to_end([fa, fb]) is not None
     print("flat: ok")
 
 
@@ -586,8 +651,9 @@ class JoinedState:
         self.params = list(optimizer.params)
         self.datas = [p.data for p in self.params]
         self.shapes = [d.shape for d in self.datas]
+        self.orders = [memory_order(d) for d in self.datas]   # the gradients and state are laid alike
         self.values = values
-        self.grads = lay_end_to_end([p.grad for p in self.params])
+        self.grads = lay_end_to_end([p.grad for p in self.params], self.orders)
         for param, grad in zip(self.params, self.grads):
             param.grad = grad
         self.grad = end_to_end(self.grads)
@@ -673,7 +739,7 @@ class JoinedState:
 
     def adopt(self, entries: list, key: str, buffer: np.ndarray) -> None:
         """`buffer` (1-D, all parameters' numbers) becomes the joined state[key]; each entry a view."""
-        views = split_into(buffer, self.shapes)
+        views = split_into(buffer, self.shapes, self.orders)
         for entry, view in zip(entries, views):
             entry[key] = view
         self.state[key] = self.buffers[key] = buffer
@@ -744,9 +810,10 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
 # - in the model (a `Module`, or any object holding layers as attributes or in lists), every
 #   `Linear` is replaced by a `FusedLinear` sharing its parameters (in a list, a `Linear` followed
 #   by a `ReLU` by one `FusedLinear(layer, relu=True)`, an `Identity` taking the `ReLU`'s place),
-#   and the parameters' values are
-#   laid end to end (each `.data` becomes a view of one buffer, the values unchanged: an array taken
-#   from a parameter before this call keeps the old copy);
+#   and the parameters' values are laid end to end (each `.data` becomes a view of one buffer, the
+#   values unchanged: an array taken from a parameter before this call keeps the old copy), each
+#   fused layer's weight column by column (F order), so that its product `x @ w.T` reads it as an
+#   ordinary row-by-row matrix, and its gradient and optimizer state laid out the same way;
 # - the optimizer is switched to `foreach=True`;
 # - a `CrossEntropyLoss` becomes a `FusedCrossEntropyLoss` (any other loss is returned as it is).
 #
@@ -757,28 +824,28 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
 
 # %%
 #| export
-def _fuse_layers(owner) -> int:
-    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many.
-    In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear with
-    relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
-    replaced = 0
+def _fuse_layers(owner) -> list:
+    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; the new
+    layers. In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear
+    with relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
+    fused = []
     for name, value in list(vars(owner).items()):
         if type(value) is Linear:
-            setattr(owner, name, FusedLinear(value))
-            replaced += 1
+            fused.append(FusedLinear(value))
+            setattr(owner, name, fused[-1])
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if type(item) is Linear:
                     then_relu = index + 1 < len(value) and type(value[index + 1]) is ReLU
-                    value[index] = FusedLinear(item, relu=then_relu)
+                    fused.append(FusedLinear(item, relu=then_relu))
+                    value[index] = fused[-1]
                     if then_relu:
                         value[index + 1] = Identity()
-                    replaced += 1
                 elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
-                    replaced += _fuse_layers(item)
+                    fused += _fuse_layers(item)
         elif isinstance(value, Module):
-            replaced += _fuse_layers(value)
-    return replaced
+            fused += _fuse_layers(value)
+    return fused
 
 
 def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
@@ -801,9 +868,10 @@ def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
     params = list(model.parameters())
     if not all(isinstance(p, Tensor) for p in params):
         raise TypeError("accelerate model.parameters() must return Tensors")
-    _fuse_layers(model)
+    by_columns = {id(layer.weight) for layer in _fuse_layers(model)}
     if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
-        for param, view in zip(params, lay_end_to_end([p.data for p in params])):
+        orders = ["F" if id(p) in by_columns else memory_order(p.data) for p in params]
+        for param, view in zip(params, lay_end_to_end([p.data for p in params], orders)):
             param.data = view
     if optimizer is not None:
         optimizer.foreach = True

@@ -8,8 +8,8 @@ import numpy as np
 
 from tinytorch.core import activations
 from tinytorch.core.activations import ReLU
-from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
-from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums
+from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order, split_into
+from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums, weight_gradient
 from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
 from tinytorch.core.optimizers import Adam, Optimizer, SGD
@@ -25,13 +25,14 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
     graph node, by the kernels' routes (other inputs, such as a batch of sequences or integers, go
     through module 03's `linear` and module 02's `relu`)."""
     check_linear_arguments(x, weight, bias)
-    relu = check_bool("fused_linear relu", relu)
+    if relu is not True and relu is not False:
+        relu = check_bool("fused_linear relu", relu)
     if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
         out = linear(x, weight, bias)
         return activations.relu(out) if relu else out
     # Hint: out = affine(x.data, w, b), with relu np.maximum(out, 0, out=out); backward (with relu,
     # first g = g * (out > 0)) returns input_gradient(g, w, x.data) (None when x needs none),
-    # g.T @ x.data and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+    # weight_gradient(g, x.data, w) and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
     w = weight.data
     out = affine(x.data, w, None if bias is None else bias.data)
     if relu:
@@ -41,7 +42,7 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
         if relu:
             g = g * (out > 0)
         grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
-        grad_w = g.T @ x.data if weight.requires_grad else None
+        grad_w = weight_gradient(g, x.data, w) if weight.requires_grad else None
         grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
         return grad_x, grad_w, grad_b
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -128,8 +129,9 @@ class JoinedState:
         self.params = list(optimizer.params)
         self.datas = [p.data for p in self.params]
         self.shapes = [d.shape for d in self.datas]
+        self.orders = [memory_order(d) for d in self.datas]   # the gradients and state are laid alike
         self.values = values
-        self.grads = lay_end_to_end([p.grad for p in self.params])
+        self.grads = lay_end_to_end([p.grad for p in self.params], self.orders)
         for param, grad in zip(self.params, self.grads):
             param.grad = grad
         self.grad = end_to_end(self.grads)
@@ -215,7 +217,7 @@ class JoinedState:
 
     def adopt(self, entries: list, key: str, buffer: np.ndarray) -> None:
         """`buffer` (1-D, all parameters' numbers) becomes the joined state[key]; each entry a view."""
-        views = split_into(buffer, self.shapes)
+        views = split_into(buffer, self.shapes, self.orders)
         for entry, view in zip(entries, views):
             entry[key] = view
         self.state[key] = self.buffers[key] = buffer
@@ -277,28 +279,28 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
     return joined is not None and joined.zero_gradients()
 
 
-def _fuse_layers(owner) -> int:
-    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; how many.
-    In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear with
-    relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
-    replaced = 0
+def _fuse_layers(owner) -> list:
+    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; the new
+    layers. In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear
+    with relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
+    fused = []
     for name, value in list(vars(owner).items()):
         if type(value) is Linear:
-            setattr(owner, name, FusedLinear(value))
-            replaced += 1
+            fused.append(FusedLinear(value))
+            setattr(owner, name, fused[-1])
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if type(item) is Linear:
                     then_relu = index + 1 < len(value) and type(value[index + 1]) is ReLU
-                    value[index] = FusedLinear(item, relu=then_relu)
+                    fused.append(FusedLinear(item, relu=then_relu))
+                    value[index] = fused[-1]
                     if then_relu:
                         value[index + 1] = Identity()
-                    replaced += 1
                 elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
-                    replaced += _fuse_layers(item)
+                    fused += _fuse_layers(item)
         elif isinstance(value, Module):
-            replaced += _fuse_layers(value)
-    return replaced
+            fused += _fuse_layers(value)
+    return fused
 
 
 def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
@@ -321,9 +323,10 @@ def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
     params = list(model.parameters())
     if not all(isinstance(p, Tensor) for p in params):
         raise TypeError("accelerate model.parameters() must return Tensors")
-    _fuse_layers(model)
+    by_columns = {id(layer.weight) for layer in _fuse_layers(model)}
     if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
-        for param, view in zip(params, lay_end_to_end([p.data for p in params])):
+        orders = ["F" if id(p) in by_columns else memory_order(p.data) for p in params]
+        for param, view in zip(params, lay_end_to_end([p.data for p in params], orders)):
             param.data = view
     if optimizer is not None:
         optimizer.foreach = True

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinytorch.utils.validation import describe
 
-__all__ = ["lay_end_to_end", "end_to_end", "split_into"]
+__all__ = ["lay_end_to_end", "end_to_end", "split_into", "memory_order"]
 
 
 def _arrays(name: str, arrays) -> list:
@@ -21,12 +21,21 @@ def _arrays(name: str, arrays) -> list:
     return list(arrays)
 
 
-def split_into(buffer: np.ndarray, shapes) -> list:
+def memory_order(a: np.ndarray) -> str:
+    """"F" for an array laid out column by column (and not also by rows), else "C"."""
+    if type(a) is not np.ndarray:
+        raise TypeError(f"memory_order a must be an ndarray, got {describe(a)}")
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+
+
+def split_into(buffer: np.ndarray, shapes, orders=None) -> list:
     """Views of consecutive pieces of the 1-D array `buffer`, one of each shape, in order; together
-    they must cover it exactly.
+    they must cover it exactly. `orders`: each piece's memory order, "C" (rows, the default) or "F".
 
     >>> [v.tolist() for v in split_into(np.arange(5), [(2, 1), (3,)])]
     [[[0], [1]], [2, 3, 4]]
+    >>> split_into(np.arange(4), [(2, 2)], orders=["F"])[0].tolist()
+    [[0, 2], [1, 3]]
     """
     if type(buffer) is not np.ndarray or buffer.ndim != 1:
         raise TypeError(f"split_into buffer must be a 1-D ndarray, got {describe(buffer)}")
@@ -37,18 +46,24 @@ def split_into(buffer: np.ndarray, shapes) -> list:
         raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
     if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
         raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
-    # Hint: walk the buffer, slicing size elements at a time and reshaping each slice (chapter 12,
-    # "Arrays laid end to end").
+    if orders is None:
+        orders = ["C"] * len(shapes)
+    elif isinstance(orders, str) or not isinstance(orders, (list, tuple)) or len(orders) != len(shapes) \
+            or any(order not in ("C", "F") for order in orders):
+        raise ValueError(f"split_into orders must be a list of one \"C\" or \"F\" per shape, got {describe(orders)}")
+    # Hint: walk the buffer, slicing size elements at a time and reshaping each slice in its order
+    # (chapter 12, "Arrays laid end to end").
     views, start = [], 0
-    for shape, size in zip(shapes, sizes):
-        views.append(buffer[start:start + size].reshape(shape))
+    for shape, size, order in zip(shapes, sizes, orders):
+        views.append(buffer[start:start + size].reshape(shape, order=order))
         start += size
     return views
 
 
-def lay_end_to_end(arrays) -> list:
+def lay_end_to_end(arrays, orders=None) -> list:
     """Copies of `arrays` (same shapes and values) that are consecutive views of one new 1-D buffer,
-    in order. All arrays must share one dtype.
+    in order, each in the memory order given in `orders` (by default its array's own). All arrays
+    must share one dtype.
 
     >>> a, b = lay_end_to_end([np.ones((2, 2), np.float32), np.zeros(3, np.float32)])
     >>> a.shape, b.shape, end_to_end([a, b]).shape
@@ -59,15 +74,17 @@ def lay_end_to_end(arrays) -> list:
     if len(dtypes) > 1:
         raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
     buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
-    views = split_into(buffer, [a.shape for a in arrays])
+    views = split_into(buffer, [a.shape for a in arrays],
+                       [memory_order(a) for a in arrays] if orders is None else orders)
     for view, a in zip(views, arrays):
         view[...] = a
     return views
 
 
 def end_to_end(arrays):
-    """The 1-D view that `arrays` cover when they are consecutive, C-ordered pieces of one buffer, in
-    order and of one dtype (writing into it writes into them); otherwise None.
+    """The 1-D view that `arrays` cover when they are consecutive pieces of one buffer, each
+    contiguous (by rows or by columns), in order and of one dtype (writing into it writes into
+    them); otherwise None.
 
     >>> end_to_end([np.ones(2), np.ones(2)]) is None      # two separate buffers
     True
@@ -81,7 +98,7 @@ def end_to_end(arrays):
     origin = base.__array_interface__["data"][0]
     start = address = None
     for a in arrays:
-        if a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous:
+        if a.base is not base or a.dtype != base.dtype or not (a.flags.c_contiguous or a.flags.f_contiguous):
             return None
         if a.size == 0:                   # occupies nothing (NumPy may point it anywhere)
             continue

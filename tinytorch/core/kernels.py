@@ -1,7 +1,7 @@
 # GENERATED FILE: DO NOT EDIT. Source: src/11_acceleration/11_acceleration.py
 # Edit the source, then run `make export` to regenerate this file.
 
-"""Faster routes to five array computations every training step makes (module 11, Acceleration).
+"""Faster routes to six array computations every training step makes (module 11, Acceleration).
 
 Each returns what the plain NumPy expression in its docstring returns, up to float rounding of
 sums. The fused layers of `tinytorch.core.acceleration` use them; chapter 12 times each route.
@@ -12,7 +12,7 @@ import numpy as np
 
 from tinytorch.utils.validation import describe
 
-__all__ = ["column_sums", "row_sums", "row_max", "affine", "input_gradient"]
+__all__ = ["column_sums", "row_sums", "row_max", "affine", "input_gradient", "weight_gradient"]
 
 FEW_ROWS = 32       # below this many rows, NumPy's own reductions are as fast (measured)
 
@@ -71,19 +71,22 @@ def row_max(a: np.ndarray) -> np.ndarray:
 
 
 def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
-    """`x @ w.T + b` (b optional) for `x` (N, K), `w` (M, K), `b` (M,). For N < M computed as
-    `(w @ x.T).T` and returned as that F-ordered view, the bias added down its columns.
+    """`x @ w.T + b` (b optional) for `x` (N, K), `w` (M, K), `b` (M,). For an F-ordered `w`, or
+    N >= M, exactly that (C-ordered); for a C-ordered `w` and N < M computed as `(w @ x.T).T` and
+    returned as that F-ordered view, the bias added down its columns.
 
     >>> affine(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), np.arange(4, dtype=np.float32))
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    _check_matrix("affine x", x)
-    _check_matrix("affine w", w)
-    if x.shape[1] != w.shape[1] or (b is not None and (type(b) is not np.ndarray or b.shape != w.shape[:1])):
+    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim == 2 == w.ndim
+            and x.dtype.kind == "f" == w.dtype.kind and x.shape[1] == w.shape[1]
+            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1]))):
+        _check_matrix("affine x", x)
+        _check_matrix("affine w", w)
         raise ValueError(f"affine needs x (N, K), w (M, K) and b (M,), got x={describe(x)}, "
                          f"w={describe(w)}, b={describe(b)}")
-    if x.shape[0] >= w.shape[0]:
+    if x.shape[0] >= w.shape[0] or not w.flags.c_contiguous:
         out = x @ w.T
         if b is not None:
             out += b
@@ -104,9 +107,11 @@ def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
     >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
     True
     """
-    _check_matrix("input_gradient g", g)
-    _check_matrix("input_gradient w", w)
-    if g.shape[1] != w.shape[0] or type(x) is not np.ndarray or x.shape != (g.shape[0], w.shape[1]):
+    if not (type(g) is np.ndarray and type(w) is np.ndarray and g.ndim == 2 == w.ndim
+            and g.dtype.kind == "f" == w.dtype.kind and g.shape[1] == w.shape[0]
+            and type(x) is np.ndarray and x.shape == (g.shape[0], w.shape[1])):
+        _check_matrix("input_gradient g", g)
+        _check_matrix("input_gradient w", w)
         raise ValueError(f"input_gradient needs g (N, M), w (M, K) and x (N, K), got g={describe(g)}, "
                          f"w={describe(w)}, x={describe(x)}")
     # Hint: when x is F-ordered (and not C-ordered), compute (w.T @ g.T).T; otherwise g @ w
@@ -114,3 +119,25 @@ def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
     if x.flags.f_contiguous and not x.flags.c_contiguous:
         return (w.T @ g.T).T
     return g @ w
+
+
+def weight_gradient(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """`g.T @ x`, the gradient of `affine`'s weight `w` (M, K) from its output's gradient `g` (N, M)
+    and its input `x` (N, K), in `w`'s memory order: F-ordered when `w` is F-ordered.
+
+    >>> g, x = np.ones((2, 3), np.float32), np.ones((2, 4), np.float32)
+    >>> weight_gradient(g, x, np.zeros((4, 3), np.float32).T).flags.f_contiguous
+    True
+    """
+    if not (type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == 2 == x.ndim
+            and g.dtype.kind == "f" == x.dtype.kind and g.shape[0] == x.shape[0]
+            and type(w) is np.ndarray and w.shape == (g.shape[1], x.shape[1])):
+        _check_matrix("weight_gradient g", g)
+        _check_matrix("weight_gradient x", x)
+        raise ValueError(f"weight_gradient needs g (N, M), x (N, K) and w (M, K), got g={describe(g)}, "
+                         f"x={describe(x)}, w={describe(w)}")
+    # Hint: when w is F-ordered (and not C-ordered), compute (x.T @ g).T; otherwise g.T @ x
+    # (chapter 12, "Kernels").
+    if w.flags.f_contiguous and not w.flags.c_contiguous:
+        return (x.T @ g).T
+    return g.T @ x

@@ -403,21 +403,21 @@ def matmul(a: Tensor, b) -> Tensor:
         raise _broadcast_error("matmul (batch dimensions)", a, b) from None
 
     def backward(g):
-        A = a.data if a.ndim > 1 else a.data[None, :]     # a 1-D operand as a row ...
-        B = b.data if b.ndim > 1 else b.data[:, None]     # ... or as a column
-        if b.ndim == 1:                                   # the column axis first: for vector @ vector, g is 0-d
+        A = a.data if a.data.ndim > 1 else a.data[None, :]     # a 1-D operand as a row ...
+        B = b.data if b.data.ndim > 1 else b.data[:, None]     # ... or as a column
+        if b.data.ndim == 1:                              # the column axis first: for vector @ vector, g is 0-d
             g = np.expand_dims(g, -1)
-        if a.ndim == 1:
+        if a.data.ndim == 1:
             g = np.expand_dims(g, -2)
         grad_a = grad_b = None
         if a.requires_grad:                               # g @ b.T
-            grad_a = _product_in_order_of(A, g, np.swapaxes(B, -1, -2))
-            if grad_a.shape != a.shape:                   # batch axes to sum, or a 1-D operand
-                grad_a = unbroadcast(grad_a, A.shape).reshape(a.shape)
+            grad_a = _product_in_order_of(A, g, B.swapaxes(-1, -2))
+            if grad_a.shape != a.data.shape:              # batch axes to sum, or a 1-D operand
+                grad_a = unbroadcast(grad_a, A.shape).reshape(a.data.shape)
         if b.requires_grad:                               # a.T @ g
-            grad_b = _product_in_order_of(B, np.swapaxes(A, -1, -2), g)
-            if grad_b.shape != b.shape:
-                grad_b = unbroadcast(grad_b, B.shape).reshape(b.shape)
+            grad_b = _product_in_order_of(B, A.swapaxes(-1, -2), g)
+            if grad_b.shape != b.data.shape:
+                grad_b = unbroadcast(grad_b, B.shape).reshape(b.data.shape)
         return grad_a, grad_b
     return Tensor.record(out, (a, b), backward)
 
@@ -537,7 +537,7 @@ def permute(a: Tensor, axes: tuple) -> Tensor:
         axes = _axes(axes, a.data.ndim, "permute axes")
         if sorted(axes) != list(range(a.data.ndim)):
             raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
-    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+    inverse = axes if axes == (1, 0) else tuple(sorted(range(len(axes)), key=axes.__getitem__))
     return Tensor.record(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
