@@ -11,8 +11,8 @@ gradients, backward, SGD with momentum; float32 throughout. The versions are
 - `numpy_step`: the same arithmetic written by hand in NumPy, no graph and no framework: what a
   careful NumPy programmer writes (it allocates its temporaries, as ordinary NumPy code does);
   with `kernels=True` it takes the same faster routes as accelerated tinytorch
-  (`tinytorch.core.kernels`, weights stored by columns as `accelerate` stores them), so that
-  accelerated tinytorch minus it is the framework's cost alone;
+  (`tinytorch.core.kernels`, and weights stored by columns where `accelerate` stores them so),
+  so that accelerated tinytorch minus it is the framework's cost alone;
 - `torch_step`: PyTorch on the CPU (None when PyTorch is not installed).
 
 Threads: call `pin_threads()` before NumPy is imported anywhere (BLAS reads its thread count
@@ -96,7 +96,8 @@ def tinytorch_step(sizes: tuple, batch: int, accelerated: bool = False):
 def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
     """The same step by hand: forward keeping what backward needs, then the chain rule, then SGD.
     `kernels`: the products and reductions by the routes of `tinytorch.core.kernels`, the weights
-    stored by columns (F order) as `accelerate` stores them."""
+    stored by columns (F order) where `accelerate` stores them so (parameters that fit in
+    `MAX_END_TO_END_BYTES`, the one-call update's limit)."""
     import numpy as np
     x, y = make_data(sizes, batch)
     rng = np.random.default_rng(0)
@@ -106,7 +107,9 @@ def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
         weights.append(rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32))
         biases.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
     if kernels:
-        weights = [np.asfortranarray(w) for w in weights]
+        from tinytorch.core.acceleration import MAX_END_TO_END_BYTES
+        if sum(w.nbytes + b.nbytes for w, b in zip(weights, biases)) <= MAX_END_TO_END_BYTES:
+            weights = [np.asfortranarray(w) for w in weights]
     params = [p for pair in zip(weights, biases) for p in pair]
     buffers = [np.zeros_like(p) for p in params]
     rows = np.arange(batch)

@@ -811,9 +811,12 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
 #   `Linear` is replaced by a `FusedLinear` sharing its parameters (in a list, a `Linear` followed
 #   by a `ReLU` by one `FusedLinear(layer, relu=True)`, an `Identity` taking the `ReLU`'s place),
 #   and the parameters' values are laid end to end (each `.data` becomes a view of one buffer, the
-#   values unchanged: an array taken from a parameter before this call keeps the old copy), each
-#   fused layer's weight column by column (F order), so that its product `x @ w.T` reads it as an
-#   ordinary row-by-row matrix, and its gradient and optimizer state laid out the same way;
+#   values unchanged: an array taken from a parameter before this call keeps the old copy); when
+#   an optimizer is given and the parameters fit in `MAX_END_TO_END_BYTES`, each fused layer's
+#   weight is stored column by column (F order), so that its product `x @ w.T` reads it as an
+#   ordinary row-by-row matrix, and the one-call update lays its gradient and state out the same
+#   way (without it, gradients are your engine's copies, laid out by rows, and a weight by rows
+#   keeps every addition into them in one order);
 # - the optimizer is switched to `foreach=True`;
 # - a `CrossEntropyLoss` becomes a `FusedCrossEntropyLoss` (any other loss is returned as it is).
 #
@@ -868,8 +871,13 @@ def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
     params = list(model.parameters())
     if not all(isinstance(p, Tensor) for p in params):
         raise TypeError("accelerate model.parameters() must return Tensors")
-    by_columns = {id(layer.weight) for layer in _fuse_layers(model)}
+    fused = _fuse_layers(model)
     if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
+        # Weights by columns only where the one-call update will hold their gradients (laid out like
+        # the values): a gradient your engine creates is a copy laid out by rows, and adding a
+        # by-columns gradient into it every step would cost more than the product saves.
+        joined = optimizer is not None and sum(p.data.nbytes for p in params) <= MAX_END_TO_END_BYTES
+        by_columns = {id(layer.weight) for layer in fused} if joined else set()
         orders = ["F" if id(p) in by_columns else memory_order(p.data) for p in params]
         for param, view in zip(params, lay_end_to_end([p.data for p in params], orders)):
             param.data = view

@@ -36,6 +36,30 @@ def test_accelerate_fuses_every_linear_and_lays_the_values_end_to_end():
     assert end_to_end([p.data for p in model.parameters()]) is not None
 
 
+def test_fused_weights_are_stored_by_columns_and_their_gradients_and_state_likewise():
+    model, optimizer = trained(SGD, lr=0.1, momentum=0.9)
+    for layer in model.layers[::2]:
+        state = optimizer.state[next(i for i, p in enumerate(optimizer.params) if p is layer.weight)]
+        for array in (layer.weight.data, layer.weight.grad, state["momentum_buffer"]):
+            assert array.flags.f_contiguous and not array.flags.c_contiguous
+        assert layer.bias.data.flags.c_contiguous
+    x = Tensor(np.ones((4, model.layers[0].in_features), np.float32))
+    assert model.layers[0](x).data.flags.c_contiguous, "a weight by columns gives a row-ordered output"
+
+
+@pytest.mark.parametrize("with_optimizer", [True, False])
+def test_weights_stay_by_rows_where_the_one_call_update_will_not_hold_their_gradients(with_optimizer):
+    sizes = (512, 512, 10)                       # more than MAX_END_TO_END_BYTES: the loop runs
+    model, optimizer = trained(SGD, sizes=sizes, lr=0.1, momentum=0.9) if with_optimizer else (None, None)
+    if not with_optimizer:                       # a model accelerated alone: no one-call update
+        manual_seed(0)
+        model, _, _ = accelerate(Sequential([Linear(6, 8), ReLU(), Linear(8, 5)]))
+    for layer in model.layers[::2]:
+        assert layer.weight.data.flags.c_contiguous
+        if layer.weight.grad is not None:
+            assert layer.weight.grad.flags.c_contiguous
+
+
 @pytest.mark.parametrize("optimizer_class, kwargs, key", [(SGD, dict(lr=0.1, momentum=0.9), "momentum_buffer"),
                                                           (Adam, dict(lr=0.01), "exp_avg")])
 def test_the_one_call_path_joins_gradients_and_state(optimizer_class, kwargs, key):

@@ -323,8 +323,13 @@ def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
     params = list(model.parameters())
     if not all(isinstance(p, Tensor) for p in params):
         raise TypeError("accelerate model.parameters() must return Tensors")
-    by_columns = {id(layer.weight) for layer in _fuse_layers(model)}
+    fused = _fuse_layers(model)
     if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
+        # Weights by columns only where the one-call update will hold their gradients (laid out like
+        # the values): a gradient your engine creates is a copy laid out by rows, and adding a
+        # by-columns gradient into it every step would cost more than the product saves.
+        joined = optimizer is not None and sum(p.data.nbytes for p in params) <= MAX_END_TO_END_BYTES
+        by_columns = {id(layer.weight) for layer in fused} if joined else set()
         orders = ["F" if id(p) in by_columns else memory_order(p.data) for p in params]
         for param, view in zip(params, lay_end_to_end([p.data for p in params], orders)):
             param.data = view
