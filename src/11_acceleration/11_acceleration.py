@@ -60,8 +60,9 @@
 #   (`sgemv`) instead of NumPy's reduction loop, which pays a cost per row;
 # - `row_max(a)` is `a.max(axis=1)`, computed as an argmax and a gather;
 # - `affine(x, w, b)` is `x @ w.T + b`. For a weight stored column by column (F order: `w.T` is
-#   then an ordinary row-by-row matrix, which is how `accelerate` stores every `Linear` weight) it
-#   is exactly that product, the quickest of all. For a weight stored by rows and a batch smaller
+#   then an ordinary row-by-row matrix, which is how `accelerate` stores a fused layer's weight
+#   whose gradient the one-call update below holds) it is exactly that product, the quickest of
+#   all. For a weight stored by rows and a batch smaller
 #   than the layer's width it is computed as `(w @ x.T).T`, which OpenBLAS runs faster for such
 #   shapes, and handed out as it comes: a transposed (F-ordered) view, the bias added down its
 #   columns;
