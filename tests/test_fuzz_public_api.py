@@ -429,13 +429,16 @@ recipe("weight_gradient", fn_recipe(kernels.weight_gradient, lambda env: {
 recipe("memory_order", fn_recipe(flat.memory_order, lambda env: {"a": np.zeros((3, 4), np.float32).T},
                                  aliases={"a": ("memory_order a",)}))
 recipe("lay_end_to_end", fn_recipe(flat.lay_end_to_end, lambda env: {"arrays": [np.ones((2, 2), np.float32),
-                                                                             np.zeros(3, np.float32)]},
-                                   aliases={"arrays": ("lay_end_to_end arrays",)}))
+                                                                             np.zeros(3, np.float32)],
+                                                                  "orders": ["F", "C"]},
+                                   aliases={"arrays": ("lay_end_to_end arrays",),
+                                            "orders": ("lay_end_to_end orders",)}))
 recipe("end_to_end", fn_recipe(flat.end_to_end, lambda env: {"arrays": flat.lay_end_to_end(
     [np.ones((2, 2), np.float32), np.zeros(3, np.float32)])}, aliases={"arrays": ("end_to_end arrays",)}))
 recipe("split_into", fn_recipe(flat.split_into, lambda env: {"buffer": np.zeros(7, np.float32),
-                                                             "shapes": [(2, 2), (3,)]},
-                               aliases={"buffer": ("split_into buffer",), "shapes": ("split_into shapes",)}))
+                                                             "shapes": [(2, 2), (3,)], "orders": ["F", "C"]},
+                               aliases={"buffer": ("split_into buffer",), "shapes": ("split_into shapes",),
+                                        "orders": ("split_into orders",)}))
 recipe("check_tensor", fn_recipe(tensor.check_tensor, lambda env: {"name": "op", "x": leaf()},
                                  aliases={"x": ("op",)}))
 recipe("Tensor.reshape", Recipe(Tensor.reshape, lambda env: {"self": leaf(), "shape": (3, 2)},

@@ -51,7 +51,7 @@ def run_src_checks() -> int:
     return 1 if failed else 0
 
 
-PYTEST = [PY, "-m", "pytest", "-n", "auto", "--dist", "loadfile", "-p", "no:cacheprovider"]
+PYTEST = [PY, "-m", "pytest", "-p", "no:cacheprovider"]
 # The marker of the tests that read the built site (tests/conftest.py: they use the `site` fixture
 # or live in a file of the build): they run once the build is done, every other test beside it.
 NEEDS_SITE = "needs_site"
@@ -65,10 +65,10 @@ def parts() -> list[tuple[str, list[str]]]:
         ("book build (strict)", [PY, "tools/build_book.py"]),
         # Test files are spread over the cores (pytest-xdist); a file's tests stay together in one
         # worker, so module-level fixtures and the files a test writes are never shared.
-        ("pytest + doctests", [*PYTEST, "-m", f"not {NEEDS_SITE}", "--durations=12", "--doctest-modules",
-                               "tests", "tinytorch"]),
+        ("pytest + doctests", [*PYTEST, "-n", "auto", "--dist", "loadfile", "-m", f"not {NEEDS_SITE}",
+                               "--durations=12", "--doctest-modules", "tests", "tinytorch"]),
         # One process: it runs beside the other tests, and a worker more would collect them all again.
-        ("pytest on the built site", [PY, "-m", "pytest", "-p", "no:cacheprovider", "-m", NEEDS_SITE, "tests"]),
+        ("pytest on the built site", [*PYTEST, "-m", NEEDS_SITE, "tests"]),
     ]
 
 

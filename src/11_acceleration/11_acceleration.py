@@ -76,7 +76,7 @@
 #
 # Below 32 rows NumPy's own reductions are as fast, and are used. Sums by another route may differ
 # from the plain ones in the last bit (the additions happen in another order); the products are the
-# same BLAS arithmetic. Each kernel checks that it got float matrices, in one expression.
+# same BLAS arithmetic. Each kernel checks that it got float matrices (`_check_matrix`, one test each).
 
 # %%
 #| export core.kernels
@@ -162,11 +162,9 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim == 2 == w.ndim
-            and x.dtype.kind == "f" == w.dtype.kind and x.shape[1] == w.shape[1]
-            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1]))):
-        _check_matrix("affine x", x)
-        _check_matrix("affine w", w)
+    _check_matrix("affine x", x)
+    _check_matrix("affine w", w)
+    if x.shape[1] != w.shape[1] or (b is not None and (type(b) is not np.ndarray or b.shape != w.shape[:1])):
         raise ValueError(f"affine needs x (N, K), w (M, K) and b (M,), got x={describe(x)}, "
                          f"w={describe(w)}, b={describe(b)}")
     if x.shape[0] >= w.shape[0] or not w.flags.c_contiguous:
@@ -192,11 +190,9 @@ def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
     >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
     True
     """
-    if not (type(g) is np.ndarray and type(w) is np.ndarray and g.ndim == 2 == w.ndim
-            and g.dtype.kind == "f" == w.dtype.kind and g.shape[1] == w.shape[0]
-            and type(x) is np.ndarray and x.shape == (g.shape[0], w.shape[1])):
-        _check_matrix("input_gradient g", g)
-        _check_matrix("input_gradient w", w)
+    _check_matrix("input_gradient g", g)
+    _check_matrix("input_gradient w", w)
+    if g.shape[1] != w.shape[0] or type(x) is not np.ndarray or x.shape != (g.shape[0], w.shape[1]):
         raise ValueError(f"input_gradient needs g (N, M), w (M, K) and x (N, K), got g={describe(g)}, "
                          f"w={describe(w)}, x={describe(x)}")
     # Hint: when x is F-ordered (and not C-ordered), compute (w.T @ g.T).T; otherwise g @ w
@@ -216,11 +212,9 @@ def weight_gradient(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     >>> weight_gradient(g, x, np.zeros((4, 3), np.float32).T).flags.f_contiguous
     True
     """
-    if not (type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == 2 == x.ndim
-            and g.dtype.kind == "f" == x.dtype.kind and g.shape[0] == x.shape[0]
-            and type(w) is np.ndarray and w.shape == (g.shape[1], x.shape[1])):
-        _check_matrix("weight_gradient g", g)
-        _check_matrix("weight_gradient x", x)
+    _check_matrix("weight_gradient g", g)
+    _check_matrix("weight_gradient x", x)
+    if g.shape[0] != x.shape[0] or type(w) is not np.ndarray or w.shape != (g.shape[1], x.shape[1]):
         raise ValueError(f"weight_gradient needs g (N, M), x (N, K) and w (M, K), got g={describe(g)}, "
                          f"x={describe(x)}, w={describe(w)}")
     # Hint: when w is F-ordered (and not C-ordered), compute (x.T @ g).T; otherwise g.T @ x
@@ -308,8 +302,7 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
     graph node, by the kernels' routes (other inputs, such as a batch of sequences or integers, go
     through module 03's `linear` and module 02's `relu`)."""
     check_linear_arguments(x, weight, bias)
-    if relu is not True and relu is not False:
-        relu = check_bool("fused_linear relu", relu)
+    relu = check_bool("fused_linear relu", relu)
     if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
         out = linear(x, weight, bias)
         return activations.relu(out) if relu else out
@@ -508,6 +501,17 @@ def memory_order(a: np.ndarray) -> str:
     return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
 
 
+def _orders(name: str, orders, pieces: str, count: int) -> list:
+    """`orders` (argument `name`) checked as one "C" or "F" per entry of the argument `pieces`, which
+    has `count` entries (None: all "C"); an error names both."""
+    if orders is None:
+        return ["C"] * count
+    if not isinstance(orders, (list, tuple)) or len(orders) != count or any(o not in ("C", "F") for o in orders):
+        raise ValueError(f"{name} must be a list of one \"C\" or \"F\" per entry of {pieces} ({count}), "
+                         f"got {describe(orders)}")
+    return list(orders)
+
+
 def split_into(buffer: np.ndarray, shapes, orders=None) -> list:
     """Views of consecutive pieces of the 1-D array `buffer`, one of each shape, in order; together
     they must cover it exactly. `orders`: each piece's memory order, "C" (rows, the default) or "F".
@@ -526,11 +530,7 @@ def split_into(buffer: np.ndarray, shapes, orders=None) -> list:
         raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
     if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
         raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
-    if orders is None:
-        orders = ["C"] * len(shapes)
-    elif isinstance(orders, str) or not isinstance(orders, (list, tuple)) or len(orders) != len(shapes) \
-            or any(order not in ("C", "F") for order in orders):
-        raise ValueError(f"split_into orders must be a list of one \"C\" or \"F\" per shape, got {describe(orders)}")
+    orders = _orders("split_into orders", orders, "split_into shapes", len(shapes))
     # Hint: walk the buffer, slicing size elements at a time and reshaping each slice in its order
     # (chapter 12, "Arrays laid end to end").
     ### BEGIN SOLUTION
@@ -555,9 +555,10 @@ def lay_end_to_end(arrays, orders=None) -> list:
     dtypes = {a.dtype for a in arrays}
     if len(dtypes) > 1:
         raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
+    orders = [memory_order(a) for a in arrays] if orders is None else \
+        _orders("lay_end_to_end orders", orders, "lay_end_to_end arrays", len(arrays))
     buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
-    views = split_into(buffer, [a.shape for a in arrays],
-                       [memory_order(a) for a in arrays] if orders is None else orders)
+    views = split_into(buffer, [a.shape for a in arrays], orders)
     for view, a in zip(views, arrays):
         view[...] = a
     return views
@@ -666,13 +667,16 @@ class JoinedState:
         """True while every parameter still holds the values it had when this was made."""
         return all(p.data is d for p, d in zip(self.params, self.datas))
 
+    def gradients_joined(self) -> bool:
+        """True while every `.grad` is still the view of the joined gradient buffer handed out."""
+        return all(p.grad is g for p, g in zip(self.params, self.grads))
+
     def unchanged(self, entries: list) -> bool:
         """True when every value, gradient and state entry is still the array this handed out and
         every counter the joined one: nothing to check or gather, the rule can run at once (one
         identity test per array: this runs on every step)."""
-        for param, data, grad in zip(self.params, self.datas, self.grads):
-            if param.data is not data or param.grad is not grad:
-                return False
+        if not (self.current() and self.gradients_joined()):
+            return False
         size = len(self.state)
         for entry in entries:
             if len(entry) != size:
@@ -691,9 +695,8 @@ class JoinedState:
 
     def zero_gradients(self) -> bool:
         """All gradients set to zero with one call, when they are still the joined views."""
-        for param, grad in zip(self.params, self.grads):
-            if param.grad is not grad:
-                return False
+        if not self.gradients_joined():
+            return False
         self.grad.fill(0)
         return True
 
@@ -766,9 +769,9 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     """One call of `optimizer.update` on all parameters at once (see above); False, having changed
     nothing, when that does not apply. Checks the gradients as `step` does, unless every array is
     still the one handed out at the previous step."""
-    if type(lr) is not float or not isinstance(optimizer, Optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    if type(lr) is not float:                  # the usual value passes one test: this runs every step
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
     entries = optimizer.state
     joined = _joined.get(optimizer)

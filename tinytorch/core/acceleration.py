@@ -25,8 +25,7 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
     graph node, by the kernels' routes (other inputs, such as a batch of sequences or integers, go
     through module 03's `linear` and module 02's `relu`)."""
     check_linear_arguments(x, weight, bias)
-    if relu is not True and relu is not False:
-        relu = check_bool("fused_linear relu", relu)
+    relu = check_bool("fused_linear relu", relu)
     if x.data.ndim != 2 or x.data.dtype != weight.data.dtype:
         out = linear(x, weight, bias)
         return activations.relu(out) if relu else out
@@ -143,13 +142,16 @@ class JoinedState:
         """True while every parameter still holds the values it had when this was made."""
         return all(p.data is d for p, d in zip(self.params, self.datas))
 
+    def gradients_joined(self) -> bool:
+        """True while every `.grad` is still the view of the joined gradient buffer handed out."""
+        return all(p.grad is g for p, g in zip(self.params, self.grads))
+
     def unchanged(self, entries: list) -> bool:
         """True when every value, gradient and state entry is still the array this handed out and
         every counter the joined one: nothing to check or gather, the rule can run at once (one
         identity test per array: this runs on every step)."""
-        for param, data, grad in zip(self.params, self.datas, self.grads):
-            if param.data is not data or param.grad is not grad:
-                return False
+        if not (self.current() and self.gradients_joined()):
+            return False
         size = len(self.state)
         for entry in entries:
             if len(entry) != size:
@@ -168,9 +170,8 @@ class JoinedState:
 
     def zero_gradients(self) -> bool:
         """All gradients set to zero with one call, when they are still the joined views."""
-        for param, grad in zip(self.params, self.grads):
-            if param.grad is not grad:
-                return False
+        if not self.gradients_joined():
+            return False
         self.grad.fill(0)
         return True
 
@@ -243,9 +244,9 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     """One call of `optimizer.update` on all parameters at once (see above); False, having changed
     nothing, when that does not apply. Checks the gradients as `step` does, unless every array is
     still the one handed out at the previous step."""
-    if type(lr) is not float or not isinstance(optimizer, Optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
+    if type(lr) is not float:                  # the usual value passes one test: this runs every step
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
     entries = optimizer.state
     joined = _joined.get(optimizer)

@@ -28,6 +28,17 @@ def memory_order(a: np.ndarray) -> str:
     return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
 
 
+def _orders(name: str, orders, pieces: str, count: int) -> list:
+    """`orders` (argument `name`) checked as one "C" or "F" per entry of the argument `pieces`, which
+    has `count` entries (None: all "C"); an error names both."""
+    if orders is None:
+        return ["C"] * count
+    if not isinstance(orders, (list, tuple)) or len(orders) != count or any(o not in ("C", "F") for o in orders):
+        raise ValueError(f"{name} must be a list of one \"C\" or \"F\" per entry of {pieces} ({count}), "
+                         f"got {describe(orders)}")
+    return list(orders)
+
+
 def split_into(buffer: np.ndarray, shapes, orders=None) -> list:
     """Views of consecutive pieces of the 1-D array `buffer`, one of each shape, in order; together
     they must cover it exactly. `orders`: each piece's memory order, "C" (rows, the default) or "F".
@@ -46,11 +57,7 @@ def split_into(buffer: np.ndarray, shapes, orders=None) -> list:
         raise TypeError(f"split_into shapes must be a list of shapes (tuples of ints), got {describe(shapes)}") from None
     if any(n < 0 for shape in shapes for n in shape) or sum(sizes) != buffer.size:
         raise ValueError(f"split_into shapes {shapes} must hold exactly the buffer's {buffer.size} elements")
-    if orders is None:
-        orders = ["C"] * len(shapes)
-    elif isinstance(orders, str) or not isinstance(orders, (list, tuple)) or len(orders) != len(shapes) \
-            or any(order not in ("C", "F") for order in orders):
-        raise ValueError(f"split_into orders must be a list of one \"C\" or \"F\" per shape, got {describe(orders)}")
+    orders = _orders("split_into orders", orders, "split_into shapes", len(shapes))
     # Hint: walk the buffer, slicing size elements at a time and reshaping each slice in its order
     # (chapter 12, "Arrays laid end to end").
     views, start = [], 0
@@ -73,9 +80,10 @@ def lay_end_to_end(arrays, orders=None) -> list:
     dtypes = {a.dtype for a in arrays}
     if len(dtypes) > 1:
         raise ValueError(f"lay_end_to_end arrays must share one dtype, got {sorted(map(str, dtypes))}")
+    orders = [memory_order(a) for a in arrays] if orders is None else \
+        _orders("lay_end_to_end orders", orders, "lay_end_to_end arrays", len(arrays))
     buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
-    views = split_into(buffer, [a.shape for a in arrays],
-                       [memory_order(a) for a in arrays] if orders is None else orders)
+    views = split_into(buffer, [a.shape for a in arrays], orders)
     for view, a in zip(views, arrays):
         view[...] = a
     return views

@@ -79,11 +79,9 @@ def affine(x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    if not (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim == 2 == w.ndim
-            and x.dtype.kind == "f" == w.dtype.kind and x.shape[1] == w.shape[1]
-            and (b is None or (type(b) is np.ndarray and b.shape == w.shape[:1]))):
-        _check_matrix("affine x", x)
-        _check_matrix("affine w", w)
+    _check_matrix("affine x", x)
+    _check_matrix("affine w", w)
+    if x.shape[1] != w.shape[1] or (b is not None and (type(b) is not np.ndarray or b.shape != w.shape[:1])):
         raise ValueError(f"affine needs x (N, K), w (M, K) and b (M,), got x={describe(x)}, "
                          f"w={describe(w)}, b={describe(b)}")
     if x.shape[0] >= w.shape[0] or not w.flags.c_contiguous:
@@ -107,11 +105,9 @@ def input_gradient(g: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
     >>> input_gradient(g, w, np.zeros((4, 2), np.float32).T).flags.f_contiguous
     True
     """
-    if not (type(g) is np.ndarray and type(w) is np.ndarray and g.ndim == 2 == w.ndim
-            and g.dtype.kind == "f" == w.dtype.kind and g.shape[1] == w.shape[0]
-            and type(x) is np.ndarray and x.shape == (g.shape[0], w.shape[1])):
-        _check_matrix("input_gradient g", g)
-        _check_matrix("input_gradient w", w)
+    _check_matrix("input_gradient g", g)
+    _check_matrix("input_gradient w", w)
+    if g.shape[1] != w.shape[0] or type(x) is not np.ndarray or x.shape != (g.shape[0], w.shape[1]):
         raise ValueError(f"input_gradient needs g (N, M), w (M, K) and x (N, K), got g={describe(g)}, "
                          f"w={describe(w)}, x={describe(x)}")
     # Hint: when x is F-ordered (and not C-ordered), compute (w.T @ g.T).T; otherwise g @ w
@@ -129,11 +125,9 @@ def weight_gradient(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     >>> weight_gradient(g, x, np.zeros((4, 3), np.float32).T).flags.f_contiguous
     True
     """
-    if not (type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == 2 == x.ndim
-            and g.dtype.kind == "f" == x.dtype.kind and g.shape[0] == x.shape[0]
-            and type(w) is np.ndarray and w.shape == (g.shape[1], x.shape[1])):
-        _check_matrix("weight_gradient g", g)
-        _check_matrix("weight_gradient x", x)
+    _check_matrix("weight_gradient g", g)
+    _check_matrix("weight_gradient x", x)
+    if g.shape[0] != x.shape[0] or type(w) is not np.ndarray or w.shape != (g.shape[1], x.shape[1]):
         raise ValueError(f"weight_gradient needs g (N, M), x (N, K) and w (M, K), got g={describe(g)}, "
                          f"x={describe(x)}, w={describe(w)}")
     # Hint: when w is F-ordered (and not C-ordered), compute (x.T @ g).T; otherwise g.T @ x

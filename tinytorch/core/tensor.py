@@ -533,11 +533,13 @@ def reshape(a: Tensor, shape) -> Tensor:
 
 def permute(a: Tensor, axes: tuple) -> Tensor:
     check_tensor("permute", a)
-    if type(axes) is not tuple or axes != (1, 0) or a.data.ndim != 2:    # not a transposed matrix
+    if type(axes) is tuple and axes == (1, 0) and a.data.ndim == 2:    # a transposed matrix: its own inverse
+        inverse = axes
+    else:
         axes = _axes(axes, a.data.ndim, "permute axes")
         if sorted(axes) != list(range(a.data.ndim)):
             raise ValueError(f"permute: axes must order all {a.ndim} axes of shape {a.shape}, got {axes}")
-    inverse = axes if axes == (1, 0) else tuple(sorted(range(len(axes)), key=axes.__getitem__))
+        inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
     return Tensor.record(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
