@@ -14,6 +14,7 @@ Exit status: 0 only when every part passed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,24 @@ def finish(running: tuple) -> tuple[str, int, float]:
     return name, status, seconds
 
 
+# What says why a part failed, in its log: Sphinx's warnings and errors (-W makes each one fail the
+# build), a cell's exception and its traceback's last line, pytest's one-line summaries. The
+# kernel's TCP notice is no problem; colour codes are dropped before matching.
+WHY = re.compile(r"WARNING:|ERROR:|CRITICAL:|Exception occurred|Traceback|\b\w*(Error|Exception):|"
+                 r"build finished with problems|^(FAILED|ERROR) |^E  ")
+NOT_WHY = re.compile(r"\[IPKernelApp\] WARNING")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def why_it_failed(log: Path, most: int = 30) -> list[str]:
+    """The lines of a failed part's log that say why (WHY), the last `most` of them; the log's last
+    lines when none matches. A CI log may keep only its end: this puts the reason there too."""
+    text = COLOUR.sub("", log.read_text(encoding="utf-8", errors="replace"))
+    lines = [line.rstrip() for line in text.splitlines()]
+    reasons = [line for line in lines if WHY.search(line) and not NOT_WHY.search(line)]
+    return (reasons or lines)[-most:]
+
+
 def finish_as_they_end(runnings: list[tuple]) -> list[tuple[str, int, float]]:
     """`finish` each part as soon as it ends (so its time is its own, not the wait for another);
     the results in the order given."""
@@ -141,8 +160,10 @@ def main() -> int:
     (export, src, book, tests, site_tests) = parts()
     logs = ROOT / "_build" / "test-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    building = start(*book, logs / "book.log", env=build_env())
-    testing = start(*tests, logs / "pytest.log", env=test_env())
+    logs_of_parts = {book[0]: logs / "book.log", tests[0]: logs / "pytest.log",
+                     site_tests[0]: logs / "pytest-site.log"}
+    building = start(*book, logs_of_parts[book[0]], env=build_env())
+    testing = start(*tests, logs_of_parts[tests[0]], env=test_env())
     results = []
     for name, command in (export, src):       # seconds each, beside the two long parts
         print(f"\n=== make test: {name}: {' '.join(command[1:])}", flush=True)
@@ -150,7 +171,7 @@ def main() -> int:
         status = subprocess.run(command, cwd=ROOT, env=base_env()).returncode
         results.append((name, status, time.monotonic() - started))
     results.append(finish(building))
-    checking_site = start(*site_tests, logs / "pytest-site.log", env=test_env())
+    checking_site = start(*site_tests, logs_of_parts[site_tests[0]], env=test_env())
     results += finish_as_they_end([testing, checking_site])
 
     failed = [name for name, status, _ in results if status != 0]
@@ -165,6 +186,11 @@ def main() -> int:
               "`.venv/bin/pip install torch==2.13.0` runs them, as CI does)")
     if failed:
         print("  failed: " + ", ".join(failed) + " (see its output above)")
+        for name, log in logs_of_parts.items():
+            if name in failed:
+                print(f"\n=== why {name} failed ({log.relative_to(ROOT)}, the lines that say so):")
+                most = 40 if name == book[0] else 12
+                print("\n".join("  | " + line[:300] for line in why_it_failed(log, most)))
     print(f"make test: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 

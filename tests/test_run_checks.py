@@ -1,0 +1,36 @@
+"""tools/run_checks.py: a failed part's reasons are repeated at the end of `make test`'s output,
+where a CI log that keeps only its end still shows them."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import run_checks  # noqa: E402
+
+
+def test_the_reasons_are_the_warnings_and_the_exception_without_colour_codes(tmp_path):
+    log = tmp_path / "book.log"
+    log.write_text(
+        "[IPKernelApp] WARNING | Kernel is running over TCP without encryption.\n"
+        "reading sources... [ 90%] book/chapters/12_acceleration\n"
+        "/repo/book/chapters/12_acceleration.md:40: WARNING: glue key not found [mystnb.glue]\n"
+        "Traceback (most recent call last):\n"
+        "  File \"<cell>\", line 3, in <module>\n"
+        "\x1b[0;31mZeroDivisionError\x1b[0m: float division by zero\n"
+        "build finished with problems, 1 warning.\n", encoding="utf-8")
+    assert run_checks.why_it_failed(log) == [
+        "/repo/book/chapters/12_acceleration.md:40: WARNING: glue key not found [mystnb.glue]",
+        "Traceback (most recent call last):",
+        "ZeroDivisionError: float division by zero",
+        "build finished with problems, 1 warning.",
+    ]
+
+
+def test_only_the_last_reasons_and_the_last_lines_when_nothing_matches(tmp_path):
+    log = tmp_path / "pytest.log"
+    log.write_text("".join(f"FAILED tests/test_x.py::test_{i} - AssertionError\n" for i in range(50)),
+                   encoding="utf-8")
+    assert run_checks.why_it_failed(log, most=3) == [
+        f"FAILED tests/test_x.py::test_{i} - AssertionError" for i in (47, 48, 49)]
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("\n".join(f"line {i}" for i in range(10)), encoding="utf-8")
+    assert run_checks.why_it_failed(quiet, most=2) == ["line 8", "line 9"]
