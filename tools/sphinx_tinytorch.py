@@ -552,10 +552,18 @@ class Overviews:
     def _run(args: list[str]) -> dict:
         script = Path(__file__).resolve().parent / "overview.py"
         result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
-        if result.returncode != 0:
-            return {"errors": [f"tools/overview.py {' '.join(args)} failed (exit {result.returncode}):\n"
-                               f"{(result.stdout + result.stderr)[-3000:]}"], "deck": None, "audio": None}
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        output = result.stdout.strip().splitlines()
+        try:
+            # The job's answer is its last line of output; anything else is a failure to report as a
+            # warning that shows the output, never an exception that stops the build without it.
+            answer = json.loads(output[-1]) if result.returncode == 0 and output else None
+        except json.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict):
+            return {"errors": [f"tools/overview.py {' '.join(args)} failed (exit {result.returncode}, "
+                               f"no result on its last line):\n{(result.stdout + result.stderr)[-3000:]}"],
+                    "deck": None, "audio": None}
+        return answer
 
     def finish(self, chapters: list[str]) -> None:
         """Start what did not start (a chapter Sphinx did not re-read), wait, and report problems."""

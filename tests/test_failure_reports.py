@@ -1,10 +1,13 @@
-"""tools/run_checks.py: a failed part's reasons are repeated at the end of `make test`'s output,
-where a CI log that keeps only its end still shows them."""
+"""Failures of the build tooling say why where they are seen: tools/run_checks.py repeats a failed
+part's reasons at the end of `make test`'s output (a CI log may keep only its end), and a slides
+and audio job that answers with no result becomes a build warning showing its output, never an
+exception that stops the build without it (tools/sphinx_tinytorch.py)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import run_checks  # noqa: E402
+import sphinx_tinytorch  # noqa: E402
 
 
 def test_the_reasons_are_the_warnings_and_the_exception_without_colour_codes(tmp_path):
@@ -34,3 +37,13 @@ def test_only_the_last_reasons_and_the_last_lines_when_nothing_matches(tmp_path)
     quiet = tmp_path / "quiet.log"
     quiet.write_text("\n".join(f"line {i}" for i in range(10)), encoding="utf-8")
     assert run_checks.why_it_failed(quiet, most=2) == ["line 8", "line 9"]
+
+
+def test_a_slides_job_without_a_result_is_reported_with_its_output():
+    # `--probe` exits 0 but answers over several lines: its last line is no result
+    answer = sphinx_tinytorch.Overviews._run(["--probe"])
+    assert answer["deck"] is None and answer["audio"] is None
+    [error] = answer["errors"]
+    assert "--probe" in error and '"ok"' in error
+    failed = sphinx_tinytorch.Overviews._run(["--no-such-option", "a", "b"])
+    assert "exit 2" in failed["errors"][0]
