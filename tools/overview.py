@@ -362,7 +362,7 @@ def draw_slide(painter: Painter, slide: Slide, index: int, total: int, chapter: 
     text_right = right if image is None or wide else (left + 0.40 if words else left)
     if image is not None:
         if wide and words:
-            box = (left, body_top - 0.42, right - left, 0.42)
+            box = (left, body_top - 0.36, right - left, 0.36)   # room for a line more of text below
         elif wide or not words:
             box = (left, body_bottom, right - left, body_top - body_bottom)
         else:
