@@ -18,11 +18,13 @@ def test_the_reasons_are_the_warnings_and_the_exception_without_colour_codes(tmp
         "/repo/book/chapters/12_acceleration.md:40: WARNING: glue key not found [mystnb.glue]\n"
         "Traceback (most recent call last):\n"
         "  File \"<cell>\", line 3, in <module>\n"
+        "\x1b[0;32m----> 3\x1b[0m ratio \x1b[38;5;241m=\x1b[39m plain \x1b[38;5;241m/\x1b[39m route\n"
         "\x1b[0;31mZeroDivisionError\x1b[0m: float division by zero\n"
         "build finished with problems, 1 warning.\n", encoding="utf-8")
     assert run_checks.why_it_failed(log) == [
         "/repo/book/chapters/12_acceleration.md:40: WARNING: glue key not found [mystnb.glue]",
         "Traceback (most recent call last):",
+        "----> 3 ratio = plain / route",
         "ZeroDivisionError: float division by zero",
         "build finished with problems, 1 warning.",
     ]

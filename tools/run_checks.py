@@ -124,10 +124,10 @@ def finish(running: tuple) -> tuple[str, int, float]:
 
 
 # What says why a part failed, in its log: Sphinx's warnings and errors (-W makes each one fail the
-# build), a cell's exception and its traceback's last line, pytest's one-line summaries. The
-# kernel's TCP notice is no problem; colour codes are dropped before matching.
+# build), a cell's exception and the line it raised at (IPython's arrow), pytest's one-line
+# summaries. The kernel's TCP notice is no problem; colour codes are dropped before matching.
 WHY = re.compile(r"WARNING:|ERROR:|CRITICAL:|Exception occurred|Traceback|\b\w*(Error|Exception):|"
-                 r"build finished with problems|^(FAILED|ERROR) |^E  ")
+                 r"build finished with problems|^-+> \d+ |^(FAILED|ERROR) |^E  ")
 NOT_WHY = re.compile(r"\[IPKernelApp\] WARNING")
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
