@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-import run_checks  # noqa: E402
-import sphinx_tinytorch  # noqa: E402
+try:        # the tools import by name, as they run; the path is put back for the other tests
+    import run_checks
+    import sphinx_tinytorch
+finally:
+    sys.path.pop(0)
 
 
 def test_the_reasons_are_the_warnings_and_the_exception_without_colour_codes(tmp_path):
