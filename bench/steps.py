@@ -93,11 +93,16 @@ def tinytorch_step(sizes: tuple, batch: int, accelerated: bool = False):
     return step, model, optimizer
 
 
-def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
+def numpy_step(sizes: tuple, batch: int, kernels: bool = False, accumulate: bool = False):
     """The same step by hand: forward keeping what backward needs, then the chain rule, then SGD.
     `kernels`: the products and reductions by the routes of `tinytorch.core.kernels`, the weights
     stored by columns (F order) where `accelerate` stores them so (parameters that fit in
-    `MAX_END_TO_END_BYTES`, the one-call update's limit)."""
+    `MAX_END_TO_END_BYTES`, the one-call update's limit).
+    `accumulate`: the gradients kept as a framework keeps them, in arrays that live from step to
+    step (end to end in one buffer, laid out like the weights), set to zero with one call before
+    the backward pass and each new gradient added into its array, as the learner's engine does
+    (`.grad += ...`); the rest as without. It is the memory work a framework that runs the
+    learner's `zero_grad` and engine cannot skip, with no framework code around it."""
     import numpy as np
     x, y = make_data(sizes, batch)
     rng = np.random.default_rng(0)
@@ -112,6 +117,10 @@ def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
             weights = [np.asfortranarray(w) for w in weights]
     params = [p for pair in zip(weights, biases) for p in pair]
     buffers = [np.zeros_like(p) for p in params]
+    if accumulate:
+        from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order
+        accumulated = lay_end_to_end(buffers, [memory_order(p) for p in params])
+        all_gradients = end_to_end(accumulated)
     rows = np.arange(batch)
     last = len(weights) - 1
     if kernels:
@@ -155,12 +164,18 @@ def numpy_step(sizes: tuple, batch: int, kernels: bool = False):
         g = p
         g[rows, y] -= 1
         g /= batch
+        if accumulate:
+            all_gradients.fill(0)
         grads = []
         for i in range(last, -1, -1):
             grads += [column_sums(g), weight_gradient(g, inputs[i], weights[i])]
             if i:
                 g = input_gradient(g, weights[i], inputs[i]) * (pre[i - 1] > 0)
         grads.reverse()                         # w0, b0, w1, b1, ... like params
+        if accumulate:
+            for into, grad in zip(accumulated, grads):
+                into += grad
+            grads = accumulated
         for param, buf, grad in zip(params, buffers, grads):
             buf *= MOMENTUM
             buf += grad

@@ -27,10 +27,11 @@ def load(name: str):
     return module
 
 
-@pytest.mark.parametrize("accelerated", [False, True], ids=["plain", "accelerated, same kernels"])
-def test_hand_numpy_step_trains_exactly_like_tinytorch(accelerated):
+@pytest.mark.parametrize("accelerated, accumulate", [(False, False), (True, False), (True, True)],
+                         ids=["plain", "accelerated, same kernels", "same kernels, gradients accumulated"])
+def test_hand_numpy_step_trains_exactly_like_tinytorch(accelerated, accumulate):
     tiny_step, model, _ = steps.tinytorch_step(SIZES, BATCH, accelerated=accelerated)
-    hand_step = steps.numpy_step(SIZES, BATCH, kernels=accelerated)
+    hand_step = steps.numpy_step(SIZES, BATCH, kernels=accelerated, accumulate=accumulate)
     start = [p.data.copy() for p in model.parameters()]
     for ours, theirs in zip(start, hand_step.params):
         np.testing.assert_array_equal(ours, theirs)     # the same initial weights
