@@ -279,7 +279,11 @@ def test_pytest_failures_summarise_arrays(tmp_path):
         "import numpy as np\n\ndef scale(a):\n    return a * 3\n\n"
         "def test_assert_allclose():\n    got = scale(np.arange(4000.0))\n    expected = np.arange(4000.0) * 2\n"
         "    np.testing.assert_allclose(got, expected)\n\n"
-        "def test_allclose_of_a_call():\n    assert np.allclose(scale(np.ones((50, 80))), np.ones((50, 80)))\n")
+        "def test_allclose_of_a_call():\n    assert np.allclose(scale(np.ones((50, 80))), np.ones((50, 80)))\n\n"
+        "def test_and_whose_comparison_held():\n    grad, other = np.ones(1), np.ones(1)\n"
+        "    assert np.array_equal(grad, [1.0]) and other is None\n\n"
+        "def test_and_whose_comparison_failed():\n    grad, other = np.ones(1), None\n"
+        "    assert np.array_equal(grad, [3.0]) and other is None\n")
     report_path = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if k not in ("TITO_EXPECT_PACKAGE", "PYTHONPATH")}
     env["TITO_REPORT"] = str(report_path)
@@ -293,6 +297,10 @@ def test_pytest_failures_summarise_arrays(tmp_path):
     call = failures["test_arrays.py::test_allclose_of_a_call"]
     assert call["got"] == "array(shape (50, 80), float64: [3, 3, 3, ..., 3, 3])"
     assert call["expected"] == "array(shape (50, 80), float64: [1, 1, 1, ..., 1, 1])"
+    # in an `and`, the part that failed is shown, never a comparison that held
+    assert "got" not in failures["test_arrays.py::test_and_whose_comparison_held"]
+    failed = failures["test_arrays.py::test_and_whose_comparison_failed"]
+    assert (failed["got"], failed["expected"]) == ("array(shape (1,), float64: [1])", "[3.0]")
     for failure in failures.values():
         assert all(len(line) <= 200 for line in failure["message"].splitlines())
 
