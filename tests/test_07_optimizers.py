@@ -216,6 +216,35 @@ def test_state_dict_of_a_rule_that_rebinds_its_state_resumes_exactly():
         assert np.array_equal(p.data, q.data)
 
 
+class CopyingSGD(SGD):
+    """SGD-momentum written in place, the buffer started as `d.copy()`: on a 0-d parameter with
+    weight decay `d` is a NumPy scalar and so is its copy, which `buf *= momentum` cannot change in
+    place. A rule a learner may write; the base keeps its state reachable."""
+
+    def update(self, param, grad, state, lr):
+        d = grad + self.weight_decay * param
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            state["momentum_buffer"] = buf = d.copy()
+        else:
+            buf *= self.momentum
+            buf += d
+        param -= lr * buf
+
+
+def test_an_in_place_rule_keeps_its_state_on_a_0d_parameter():
+    w = Tensor(1.0, requires_grad=True)
+    optimizer = CopyingSGD([w], lr=0.1, momentum=0.9, weight_decay=0.1)
+    p, buf = 1.0, None
+    for t, g in enumerate([0.5, -1.0, 2.0, 0.25]):
+        w.grad = np.array(g, dtype=np.float32)
+        optimizer.step()
+        d = g + 0.1 * p
+        buf = d if buf is None else 0.9 * buf + d
+        p -= 0.1 * buf
+        assert np.isclose(float(w.data), p, rtol=1e-6, atol=1e-7), f"after step {t + 1}"
+
+
 # ------------------------------------------------------------------------- in place, float32, lr
 
 ALL_CASES = [(SGD, k) for k in SGD_CASES] + ADAM_CASES
@@ -329,6 +358,31 @@ def test_zero_grad_zeros_every_gradient_and_leaves_none_alone():
         else:
             assert isinstance(p.grad, np.ndarray) and p.grad.shape == p.data.shape
             assert p.grad.dtype == np.float32 and not p.grad.any()
+
+
+@pytest.mark.parametrize("cls,kwargs", [(SGD, dict(lr=0.1, momentum=0.9)),
+                                        (SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+                                        (Adam, dict(lr=0.01)), (AdamW, dict(lr=0.01))],
+                         ids=["SGD momentum", "SGD Nesterov", "Adam", "AdamW"])
+def test_steps_between_zero_grad_and_added_gradients_follow_the_same_path(cls, kwargs):
+    """As in training: zero_grad(), the new gradient added into the same .grad arrays (as backward
+    does), step(). The same gradients handed over as new arrays must give the same parameters: the
+    optimizer's state is its own, never the gradient array that zero_grad() refills."""
+    rng = np.random.default_rng(3)
+    sequence = [[rng.normal(size=s).astype(np.float32) for s in SHAPES] for _ in range(6)]
+    handed = make_params()
+    run(cls(handed, **kwargs), handed, sequence)
+    added = make_params()
+    optimizer = cls(added, **kwargs)
+    for p in added:
+        p.grad = np.zeros_like(p.data)
+    for grads in sequence:
+        optimizer.zero_grad()
+        for p, g in zip(added, grads):
+            p.grad += g
+        optimizer.step()
+    for i, (p, q) in enumerate(zip(handed, added)):
+        np.testing.assert_allclose(q.data, p.data, rtol=1e-6, atol=1e-7, err_msg=f"params[{i}]")
 
 
 # ------------------------------------------------------------------------------ input validation

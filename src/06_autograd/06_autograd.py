@@ -230,9 +230,9 @@ def backward(root: Tensor, grad=None) -> None:
         root.grad = grad if root.grad is None else root.grad + grad
         return
     order = topological_order(root)
-    # Hint: grads = {root: grad}; for each node of `order`, pop its gradient, call node.grad_fn(g);
-    # each parent_grad that is not None goes into a leaf's .grad (a copy when it is None, else added)
-    # or is summed into grads for an interior parent (chapter 06, "Walking the graph backwards").
+    # Hint: grads = {root: grad}; for each node of `order`, pop its gradient, call node.grad_fn(g); each
+    # parent_grad not None, to a parent that requires grad, goes into a leaf's .grad (a copy when it is
+    # None, else added) or is summed into grads for an interior parent (chapter 06, "Walking the graph backwards").
     ### BEGIN SOLUTION
     grads = {root: grad}
     for node in order:

@@ -258,6 +258,14 @@ class Optimizer:
             if param.grad is not None:
                 self.update(param.data, param.grad, state, lr)
         ### END SOLUTION
+        # provided: on a 0-d parameter NumPy's arithmetic gives scalars, not arrays (`d.copy()` of
+        # one is a scalar too), and an in-place operator cannot change a scalar (`buf *= m` makes a
+        # new one): such state is kept as 0-d arrays, so that the next step's in-place update reaches it
+        for param, state in zip(self.params, self.state):
+            if param.data.ndim == 0:
+                for key, value in state.items():
+                    if isinstance(value, np.floating):
+                        state[key] = np.array(value)
 
     def state_dict(self, copy: bool = True) -> dict:
         """Everything needed to resume: type, hyperparameters, and each parameter's state.
@@ -438,9 +446,9 @@ class SGD(Optimizer):
                              f"and dampening = 0")
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
-        # Hint: d = grad + weight_decay * param; with momentum buf = d (first step), then momentum * buf +
-        # (1 - dampening) * d, kept in state["momentum_buffer"]; d = buf (Nesterov: d + momentum * buf);
-        # param -= lr * d in place (chapter 07, "The update rules").
+        # Hint: d = grad + weight_decay * param; with momentum buf = a copy of d (first step: d may be the
+        # gradient array, which zero_grad() refills), then momentum * buf + (1 - dampening) * d, kept in
+        # state["momentum_buffer"]; d = buf (Nesterov: d + momentum * buf); param -= lr * d in place (chapter 07, "The update rules").
         ### BEGIN SOLUTION
         d = grad if self.weight_decay == 0.0 else grad + self.weight_decay * param
         if self.momentum != 0.0:
