@@ -125,6 +125,7 @@ def test_start_reset_and_status_in_a_clone(clone):
     assert "my edit" in copy.read_text()
     status = run(["module", "status"], root, env).stdout
     assert re.search(rf"{module.folder}\s+│\s+in progress", status), status
+    assert run(["status"], root, env).stdout == status          # the short spelling
     reset = run(["module", "reset", module.number], root, env)
     assert reset.returncode == 0, reset.stderr
     backups = list((root / "workspace" / "backups").glob(f"{module.folder}-*.ipynb"))

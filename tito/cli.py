@@ -3,7 +3,7 @@
     tito module start 08          copy module 08's student notebook to workspace/ and open JupyterLab
     tito module complete 08       check your code of module 08 in the course; on success it is yours
     tito test 08 | training       run module 08's tests against your package (--verbose: tracebacks)
-    tito module status            which modules are yours, and whether they still pass the checks
+    tito module status            which modules are yours, and whether they still pass (or: tito status)
     tito module update            after a course update: rebuild, re-check, refresh your notebooks
     tito module reset 08          fresh notebook; yours is kept in workspace/backups/
     tito module submit 08         pack your notebook and its status into a zip for your instructor
@@ -689,6 +689,12 @@ def module_status() -> None:
                       "`tito module update` refreshes them and keeps your code.")
     console.print(f"Your package: {_relative(root, ws.package_dir(root) / 'tinytorch')} (the course's code, with "
                   "yours in the solution blocks of the modules you completed).")
+
+
+@app.command("status")
+def status_command() -> None:
+    """The same table as `tito module status`."""
+    module_status()
 
 
 @module_app.command("update")
