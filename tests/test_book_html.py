@@ -234,6 +234,14 @@ def test_no_page_shows_raw_reprs(site):
     assert not found, "raw reprs on the site:\n" + "\n".join(found)
 
 
+def test_no_page_shows_a_warning_or_other_stderr_output(site):
+    """A cell that writes to stderr (a RuntimeWarning, a deprecation notice) shows it on the page,
+    under the lesson: the build passes, the reader sees noise. No page may have one."""
+    found = [str(page_path.relative_to(site)) for page_path in site_pages(site)
+             if 'class="output stderr' in page_path.read_text(encoding="utf-8")]
+    assert not found, "pages with a cell's stderr output: " + ", ".join(found)
+
+
 def _is_internal(url: str) -> bool:
     parts = urlsplit(url)
     return not (parts.scheme or parts.netloc or url.startswith(("#", "//")) or not url.strip())

@@ -558,8 +558,8 @@ if __name__ == "__main__":
 # **Memory layout.** A layer computes `x @ W.T`. `W.T` costs nothing: it is a view of `W` that reads
 # it column by column (NumPy calls that order "F", for Fortran; the usual row-by-row order is "C").
 # Its gradient, `x.T @ g`, comes out of the product in C order for `W.T`, which is F order for
-# `W`, so adding it into `W.grad` (C order) walks one of the two arrays across its rows: on the
-# milestone network that costs eight times a same-order addition, more than the rest of the update.
+# `W`, so adding it into `W.grad` (C order) walks one of the two arrays across its rows, which
+# takes several times as long as adding two arrays of one order (chapter 12 measures it).
 # The same numbers in `W`'s own order come from the transposed product, `(g.T @ x).T`. So each
 # gradient is computed in the memory order of its operand, which is what PyTorch's matrix-product
 # backward does too. This is provided code: the rule `grad_b = a.T @ g` is the lesson, the order
