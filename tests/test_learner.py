@@ -622,9 +622,15 @@ def test_a_course_update_rebuilds_rechecks_and_status_tells_the_truth(toy):
     # The result is recorded: the next command does not run the tests again; `tito test` agrees.
     again = tito("module", "status")
     assert "Checking your module" not in again.stdout and status_of(again.stdout, "01_toy")[1] == "failing"
+    # A course with a rubric (which graded tests need which function) names the function to look at.
+    (root / "classroom").mkdir(exist_ok=True)
+    (root / "classroom" / "rubric.yml").write_text(
+        "modules:\n  01_toy:\n    checks:\n      scale:\n        points: 1\n        tests:\n"
+        "        - test_01_toy_dtype.py::test_scale_keeps_float32\n")
     result = tito("test", "01")
     assert result.returncode == 1 and "test_scale_keeps_float32" in result.stdout
     assert "got:      dtype('int64')" in result.stdout and "(yours)" not in result.stdout.split("x ")[0]
+    assert "needs:    scale (the functions you write that this test calls)" in result.stdout
     assert tito("test", "02").returncode == 0
     # The learner fixes their code: complete again, and status says complete.
     write_blocks(ws.find_module(root, "01").working_copy, MINE)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -367,7 +368,25 @@ def _print_compile_errors(root: Path, notebook: Path, errors: list[checks.Compil
             console.print(f"      {escape(error.text)}")
 
 
-def _print_failures(title: str, outcome: checks.Outcome, verbose: bool) -> None:
+def _functions_tested(root: Path) -> dict[str, list[str]]:
+    """{"test_05_dataloader.py::test_x": the functions a learner writes that the test needs}, from
+    the course's rubric (classroom/rubric.yml lists, for each such function, the graded tests that
+    fail when it is a stub); empty when the course has no rubric or it cannot be read."""
+    from tito import rubric
+    try:
+        table = rubric.read(root)["modules"]
+    except Exception:         # a report without this line is still a report
+        return {}
+    needs: dict[str, list[str]] = {}
+    for entry in table.values():
+        for owner, check in ((entry or {}).get("checks") or {}).items():
+            for test in (check or {}).get("tests") or []:
+                needs.setdefault(test, []).append(owner)
+    return needs
+
+
+def _print_failures(title: str, outcome: checks.Outcome, verbose: bool,
+                    needs: dict[str, list[str]] | None = None) -> None:
     console.print(f"[bold red]{escape(title)}[/]")
     several = len(outcome.failures) > 1
     for failure in outcome.failures[:20]:
@@ -391,6 +410,10 @@ def _print_failures(title: str, outcome: checks.Outcome, verbose: bool) -> None:
             console.print(f"                {escape(line)}")
         if failure.get("where"):
             console.print(f"      in:       {escape(failure['where'])}")
+        owners = (needs or {}).get(re.sub(r"\[.*\]$", "", failure.get("test") or ""))
+        if owners:
+            shown = ", ".join(owners[:4]) + (f" and {len(owners) - 4} more" if len(owners) > 4 else "")
+            console.print(f"      needs:    {escape(shown)} (the functions you write that this test calls)")
         if verbose and failure.get("traceback"):
             console.print(escape(failure["traceback"]))
     if len(outcome.failures) > 20:
@@ -540,7 +563,7 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         tests = checks.run_tests(test_files, staging, root, verbose=verbose)
         if not tests.ok:
             _print_failures(f"The tests failed ({len(tests.failures)} failing, {tests.passed} passed):",
-                            tests, verbose)
+                            tests, verbose, _functions_tested(root))
             return failed(f"{len(tests.failures)} test(s) failed")
         console.print(f"  [green]ok[/] {tests.passed} tests of " + ", ".join(p.name for p in test_files)
                       + (f" ({'; '.join(tests.notes)})" if tests.notes else ""))
@@ -624,7 +647,8 @@ def test_command(
                       + (f" ({'; '.join(outcome.notes)})" if outcome.notes else "") + ": "
                       + ", ".join(p.name for p in files))
         return
-    _print_failures(f"{len(outcome.failures)} failed, {outcome.passed} passed:", outcome, verbose)
+    _print_failures(f"{len(outcome.failures)} failed, {outcome.passed} passed:", outcome, verbose,
+                    _functions_tested(root))
     raise typer.Exit(1)
 
 
