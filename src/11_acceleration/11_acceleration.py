@@ -624,7 +624,9 @@ if __name__ == "__main__":
 #
 # 1. the gradients are made to lie end to end too: each `.grad` becomes a view of one buffer
 #    (copied in once; after that your engine's `+=` and your `zero_grad`'s fill write into the
-#    views, and nothing is copied again unless some code replaces a `.grad`);
+#    views, and nothing is copied again unless some code replaces a `.grad`: an engine that
+#    accumulates with `p.grad = p.grad + g` is just as correct, but it replaces every `.grad` at
+#    every step, so each step copies all the gradients back in);
 # 2. the state is joined the same way: one dict whose arrays are 1-D buffers, each parameter's own
 #    state entry a view of its piece, counters (Adam's `step`) equal for all;
 # 3. your rule runs **once**: `optimizer.update(all_values, all_grads, joined_state, lr)`;
