@@ -91,3 +91,15 @@ def test_affine_hands_out_the_transposed_product_and_input_gradient_follows_its_
     g = np.ones((4, 8), np.float32)
     assert input_gradient(g, w, out[:, :3].copy(order="F")).flags.f_contiguous
     assert affine(np.ones((16, 3), np.float32), w).flags.c_contiguous
+
+
+def test_zero_grad_of_the_joined_gradients_sets_every_one_to_positive_zero():
+    """The one-call zero_grad writes zero bytes into the joined buffer: every gradient, and all of
+    each, becomes +0.0 (no -0.0 either), in the views the update reads."""
+    model, optimizer = trained(SGD, lr=0.1, momentum=0.9)
+    grads = [p.grad for p in model.parameters()]
+    assert all(g.any() for g in grads)
+    assert acceleration.zero_all_at_once(optimizer)
+    for param, grad in zip(model.parameters(), grads):
+        assert param.grad is grad
+        assert not grad.any() and not np.signbit(grad).any()
