@@ -260,12 +260,13 @@ class Optimizer:
         ### END SOLUTION
         # provided: on a 0-d parameter NumPy's arithmetic gives scalars, not arrays (`d.copy()` of
         # one is a scalar too), and an in-place operator cannot change a scalar (`buf *= m` makes a
-        # new one): such state is kept as 0-d arrays, so that the next step's in-place update reaches it
+        # new one): such state is kept as 0-d arrays of the parameter's dtype, so that the next
+        # step's in-place update reaches it and a checkpoint (which stores that dtype) resumes exactly
         for param, state in zip(self.params, self.state):
             if param.data.ndim == 0:
                 for key, value in state.items():
                     if isinstance(value, np.floating):
-                        state[key] = np.array(value)
+                        state[key] = np.array(value, dtype=param.data.dtype)
 
     def state_dict(self, copy: bool = True) -> dict:
         """Everything needed to resume: type, hyperparameters, and each parameter's state.

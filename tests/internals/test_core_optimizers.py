@@ -128,3 +128,38 @@ def test_exact_messages():
         Adam(params).load_state_dict(SGD(params, lr=0.1).state_dict())
     with pytest.raises(ValueError, match="state for 2 parameters: this optimizer has 3"):
         SGD(params, lr=0.1).load_state_dict(SGD(params[:2], lr=0.1).state_dict())
+
+
+class Float64ScalarSGD(SGD):
+    """A momentum rule whose arithmetic meets a NumPy float64 scalar: on a 0-d float32 parameter
+    its buffer comes out as an np.float64 scalar."""
+
+    def update(self, param, grad, state, lr):
+        buf = state.get("momentum_buffer")
+        d = grad * np.float64(1.0)
+        state["momentum_buffer"] = buf = d if buf is None else self.momentum * buf + d
+        param -= lr * buf
+
+
+def test_scalar_state_of_a_0d_parameter_is_kept_in_its_dtype_and_resumes_exactly():
+    gradients = [0.5, -1.0, 2.0, 0.25, -0.75, 1.5]
+
+    def run(optimizer, w, grads):
+        for g in grads:
+            w.grad = np.array(g, dtype=np.float32)
+            optimizer.step()
+
+    w = Tensor(1.0, requires_grad=True)
+    straight = Float64ScalarSGD([w], lr=0.1, momentum=0.9)
+    run(straight, w, gradients)
+    first = Tensor(1.0, requires_grad=True)
+    optimizer = Float64ScalarSGD([first], lr=0.1, momentum=0.9)
+    run(optimizer, first, gradients[:3])
+    kept = optimizer.state[0]["momentum_buffer"]
+    assert type(kept) is np.ndarray and kept.shape == () and kept.dtype == np.float32
+    saved = optimizer.state_dict()
+    resumed = Tensor(first.data.copy(), requires_grad=True)
+    fresh = Float64ScalarSGD([resumed], lr=0.1, momentum=0.9)
+    fresh.load_state_dict(saved)
+    run(fresh, resumed, gradients[3:])
+    assert w.data.tobytes() == resumed.data.tobytes()      # bit for bit
