@@ -373,15 +373,14 @@ def _functions_tested(root: Path) -> dict[str, list[str]]:
     the course's rubric (classroom/rubric.yml lists, for each such function, the graded tests that
     fail when it is a stub); empty when the course has no rubric or it cannot be read."""
     from tito import rubric
-    try:
-        table = rubric.read(root)["modules"]
-    except Exception:         # a report without this line is still a report
-        return {}
     needs: dict[str, list[str]] = {}
-    for entry in table.values():
-        for owner, check in ((entry or {}).get("checks") or {}).items():
-            for test in (check or {}).get("tests") or []:
-                needs.setdefault(test, []).append(owner)
+    try:
+        for entry in rubric.read(root)["modules"].values():
+            for owner, check in ((entry or {}).get("checks") or {}).items():
+                for test in (check or {}).get("tests") or []:
+                    needs.setdefault(str(test), []).append(str(owner))
+    except Exception:         # a damaged rubric: a report without this line is still a report
+        return {}
     return needs
 
 
