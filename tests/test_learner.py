@@ -601,7 +601,8 @@ def test_a_course_update_rebuilds_rechecks_and_status_tells_the_truth(toy):
     helper.write_text(helper.read_text() + "\n\ndef thrice(x):\n    return 3 * x\n")
     (root / "tests" / "test_01_toy_dtype.py").write_text(
         "import numpy as np\nfrom tinytorch.core.toy import scale\n\n\n"
-        "def test_scale_keeps_float32():\n    assert scale([1, 2], 3).dtype == np.float32\n")
+        "def test_scale_keeps_float32():\n    \"\"\"Integer input scaled gives float32,\n    as the chapter says.\n\n"
+        "    Not this paragraph.\"\"\"\n    assert scale([1, 2], 3).dtype == np.float32\n")
     export(root)
     status = tito("module", "status")
     assert status.returncode == 0, status.stdout + status.stderr
@@ -631,6 +632,7 @@ def test_a_course_update_rebuilds_rechecks_and_status_tells_the_truth(toy):
     assert result.returncode == 1 and "test_scale_keeps_float32" in result.stdout
     assert "got:      dtype('int64')" in result.stdout and "(yours)" not in result.stdout.split("x ")[0]
     assert "needs:    scale (the functions you write that this test calls)" in result.stdout
+    assert "about:    Integer input scaled gives float32, as the chapter says.\n" in result.stdout   # its docstring
     assert tito("test", "02").returncode == 0
     # The learner fixes their code: complete again, and status says complete.
     write_blocks(ws.find_module(root, "01").working_copy, MINE)

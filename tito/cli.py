@@ -395,6 +395,8 @@ def _print_failures(title: str, outcome: checks.Outcome, verbose: bool,
         where_cell = f" (cell {failure['cell']})" if failure.get("cell") else ""
         first = "  [bold](the first failure)[/]" if failure.get("first") and several else ""
         console.print(f"  [red]x[/] [bold]{escape(str(name))}[/]{where_cell}{first}")
+        if failure.get("about"):
+            console.print(f"      about:    {escape(failure['about'])}")
         if failure.get("check_line") or failure.get("line"):
             console.print(f"      check:    {escape(failure.get('check_line') or failure['line'])}")
         if failure.get("got") is not None:
@@ -646,7 +648,8 @@ def test_command(
                       + (f" ({'; '.join(outcome.notes)})" if outcome.notes else "") + ": "
                       + ", ".join(p.name for p in files))
         return
-    _print_failures(f"{len(outcome.failures)} failed, {outcome.passed} passed:", outcome, verbose,
+    _print_failures(f"{len(outcome.failures)} failed, {outcome.passed} passed"
+                    + "".join(f", {note}" for note in outcome.notes) + ":", outcome, verbose,
                     _functions_tested(root))
     raise typer.Exit(1)
 

@@ -39,6 +39,14 @@ def pytest_sessionstart(session) -> None:
                                 f"{expected}: refusing to run the checks against the wrong code")
 
 
+def _what_it_checks(item, most: int = 240) -> str:
+    """The first paragraph of the test's docstring on one line (what the test checks, in the
+    course's words), shortened to `most` characters; empty when it has none."""
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    return paragraph if len(paragraph) <= most else paragraph[:most - 3].rstrip() + "..."
+
+
 def _summary(item, excinfo, when: str) -> dict:
     package = os.environ.get("TITO_EXPECT_PACKAGE", "")
     reference = str(Path(package).resolve()) if package else ""
@@ -56,6 +64,9 @@ def _summary(item, excinfo, when: str) -> dict:
         "error": excinfo.typename,
         "message": short_lines("\n".join(lines).strip("\n"), 10),
     }
+    about = _what_it_checks(item)
+    if about:
+        summary["about"] = about
     if in_test:
         entry = in_test[-1]
         summary["line"] = f"{Path(test_path).name}:{entry.lineno + 1}: {str(entry.statement).strip()}"
