@@ -591,6 +591,18 @@ def test_a_failed_complete_leaves_the_package_byte_for_byte(toy):
     assert after == before
 
 
+def test_update_as_the_first_command_after_a_pull_refreshes_without_telling_to_run_itself(toy):
+    root, tito = toy
+    complete_toy(root, tito)
+    edit_source(root, "01_toy", "    return twice(21)", "    return twice(20) + 2")
+    export(root)
+    result = tito("module", "update")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The course changed since your package was built" in result.stdout
+    assert "module 01: your notebook is refreshed from the course" in result.stdout
+    assert "are from the older course" not in result.stdout      # no advice to run what is running
+
+
 def test_a_course_update_rebuilds_rechecks_and_status_tells_the_truth(toy):
     root, tito = toy
     complete_toy(root, tito, bodies={**MINE, "scale": ["return np.asarray(x) * factor  # mine"]})

@@ -126,13 +126,15 @@ class State:
         return [solutions.Conflict.from_dict(c) for c in self.record.get("conflicts", {}).get(mod.folder, [])]
 
 
-def _prepare(root: Path, recheck: bool = True, skip: tuple | set = (), repairing: tuple | set = ()) -> State:
+def _prepare(root: Path, recheck: bool = True, skip: tuple | set = (), repairing: tuple | set = (),
+             refreshing: bool = False) -> State:
     """What every command does first. Read the workspace (a damaged file gives a one-line message),
     move a workspace of an older tito to stored solutions, rebuild the package if the course, the
     stored solutions or the package itself changed, and re-run the tests of each completed module
     whose recorded result is not for the current course (`skip`: modules the command checks itself;
     `repairing`: modules whose stored solutions the command is about to replace, so they may be
-    missing or damaged)."""
+    missing or damaged; `refreshing`: the command refreshes the notebooks itself, so it does not
+    tell the learner to)."""
     try:
         progress = ws.load_progress(root)
     except ws.TitoError as error:
@@ -176,7 +178,7 @@ def _prepare(root: Path, recheck: bool = True, skip: tuple | set = (), repairing
         _fail(f"could not write your package in {ws.WORKSPACE}/package: {error}")
     state = State(progress, stored, ensured.record, ensured.course)
     if ensured.rebuilt:
-        _print_rebuild(root, state, ensured)
+        _print_rebuild(root, state, ensured, refreshing)
     if recheck:
         due = [m for m in state.completed(root) if m not in skip and not _checked_now(root, state, m)]
         if due:
@@ -184,13 +186,13 @@ def _prepare(root: Path, recheck: bool = True, skip: tuple | set = (), repairing
     return state
 
 
-def _print_rebuild(root: Path, state: State, ensured: package.Ensured) -> None:
+def _print_rebuild(root: Path, state: State, ensured: package.Ensured, refreshing: bool = False) -> None:
     mine = ", ".join(m.number for m in state.completed(root))
     with_yours = f", with your code for module(s) {mine}" if mine else ""
     if ensured.why == "course" and ensured.previous_course:
         console.print(f"The course changed since your package was built: it was rebuilt from the course{with_yours}.")
         outdated = [m.number for m in ws.modules(root) if m.working_copy.exists() and _notebook_outdated(root, state, m)]
-        if outdated:
+        if outdated and not refreshing:
             console.print(f"Your notebook(s) of module(s) {', '.join(outdated)} are from the older course: "
                           "`tito module update` refreshes them and keeps your code.")
             state.told_outdated = True
@@ -732,7 +734,7 @@ def module_update(
     re-run the tests of your completed modules, and refresh your notebooks from the course's with
     your code in their blocks (the old ones are kept in workspace/backups/)."""
     root = _root()
-    state = _prepare(root)
+    state = _prepare(root, refreshing=True)
     if module:
         chosen = list(dict.fromkeys(_module(root, key) for key in module))
     else:
