@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -388,6 +387,7 @@ def _functions_tested(root: Path) -> dict[str, list[str]]:
 
 def _print_failures(title: str, outcome: checks.Outcome, verbose: bool,
                     needs: dict[str, list[str]] | None = None) -> None:
+    from tito.grading import function_id
     console.print(f"[bold red]{escape(title)}[/]")
     several = len(outcome.failures) > 1
     for failure in outcome.failures[:20]:
@@ -413,7 +413,7 @@ def _print_failures(title: str, outcome: checks.Outcome, verbose: bool,
             console.print(f"                {escape(line)}")
         if failure.get("where"):
             console.print(f"      in:       {escape(failure['where'])}")
-        owners = (needs or {}).get(re.sub(r"\[.*\]$", "", failure.get("test") or ""))
+        owners = (needs or {}).get(function_id(failure.get("test") or ""))
         if owners:
             shown = ", ".join(owners[:4]) + (f" and {len(owners) - 4} more" if len(owners) > 4 else "")
             console.print(f"      needs:    {escape(shown)} (the functions you write that this test calls)")

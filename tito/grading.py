@@ -212,7 +212,7 @@ def _kill(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def _function_id(test: str) -> str:
+def function_id(test: str) -> str:
     """"test_x.py::test_y[3-a]" -> "test_x.py::test_y"."""
     return re.sub(r"\[.*\]$", "", test)
 
@@ -267,7 +267,7 @@ def grade(root: Path, module: Module, mine: list[solutions.Body], checks: dict, 
 
     def failed_tests(owner: str) -> list[str]:
         """The tests of `owner` that failed in the run together (all of them if the run broke)."""
-        names = [_function_id(f["test"]) for f in together[owner] if "::" in (f.get("test") or "")]
+        names = [function_id(f["test"]) for f in together[owner] if "::" in (f.get("test") or "")]
         if len(names) < len(together[owner]):
             return list(checks[owner].tests)
         return [t for t in checks[owner].tests if t in set(names)]
@@ -316,7 +316,7 @@ def _concerns(failure: dict, tests: list[str]) -> bool:
         return True
     if "::" not in test:                          # a test file that could not be collected
         return any(t.split("::", 1)[0] == test for t in tests)
-    return _function_id(test) in set(tests)
+    return function_id(test) in set(tests)
 
 
 def default_jobs() -> int:

@@ -66,7 +66,7 @@ def failing(module, owner: str | None, scratch: Path, index: int) -> set[str]:
                 raise SystemExit(f"{module.folder}: the tests could not run on the course's code: {failure}")
             failed.update(f"{name}::{t}" for name in tests for t in rubric.test_names(ROOT / "tests" / name))
         else:
-            failed.add(grading._function_id(test))
+            failed.add(grading.function_id(test))
     return failed
 
 
