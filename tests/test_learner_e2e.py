@@ -169,7 +169,7 @@ def test_step1_a_plain_learner_completes_module_08_and_status_shows_it(clone):
     assert status.returncode == 0, status.stderr
     columns = status_row(status.stdout, module.folder)
     assert columns["Status"] == "complete", columns
-    assert int(columns["Checks passed"]) > 0, columns
+    assert int(columns["Tests passed"]) > 0, columns
     blocks = len(nb.solution_blocks(nb.read_source(module.source), "08"))
     assert columns["Your code"] == f"{blocks} of {blocks} blocks", columns
     other = status_row(status.stdout, modules(root)[0].folder)

@@ -219,14 +219,15 @@ def _checked_now(root: Path, state: State, mod: ws.Module) -> bool:
     return checked.get("fingerprint") == package.check_fingerprint(root, mod, state.course)
 
 
-def _record_checks(root: Path, state: State, mods: list[ws.Module], outcome: checks.Outcome,
-                   extra_passed: dict | None = None) -> None:
-    """Store each module's result of one test run (its test files' share of it) in the progress."""
+def _record_checks(root: Path, state: State, mods: list[ws.Module], outcome: checks.Outcome) -> None:
+    """Store each module's result of one test run (its test files' share of it) in the progress: the
+    tests only, so that a count from `complete` and one from a re-check after a course update (which
+    cannot run the notebook's checks) mean the same."""
     general = [f for f in outcome.failures if not f.get("test")]
     for mod in mods:
         names = {p.name for p in mod.test_files()}
         failures = general + [f for f in outcome.failures if f.get("test", "").split("::")[0] in names]
-        passed = sum(outcome.passed_by_file.get(name, 0) for name in names) + (extra_passed or {}).get(mod, 0)
+        passed = sum(outcome.passed_by_file.get(name, 0) for name in names)
         state.progress.setdefault(mod.folder, {})["checked"] = {
             "fingerprint": package.check_fingerprint(root, mod, state.course), "ok": not failures,
             "passed": passed, "failed": len(failures), "when": ws.now(),
@@ -539,7 +540,6 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         files = sorted({f for mod in mods for f in result.targets.get(mod.folder, [])})
         console.print(f"Module {names}: your code in the course's " + ", ".join(files)
                       + ", in a staged copy of your package; checking it...")
-        inline_passed: dict[ws.Module, int] = {}
         inline_failed = False
         for mod in mods:
             inline = checks.run_notebook(mod.working_copy, staging)
@@ -551,7 +551,6 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
                 first = inline.failures[0] if inline.failures else {}
                 progress[mod.folder]["last_result"] = f"check failed: {first.get('check') or 'a cell'}"
                 continue
-            inline_passed[mod] = len(inline.notes)
             console.print(f"  [green]ok[/] module {mod.number}, the notebook's checks: "
                           f"{', '.join(inline.notes) or 'cells ran'}")
         if inline_failed:
@@ -577,7 +576,7 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         solutions.save(mod, mine[mod.folder], origin=_relative(root, mod.working_copy))
     digests = {folder: solutions.digest(package._module_of(root, folder)) or "" for folder in stored}
     state.record = package.commit(root, result, state.course, digests)
-    _record_checks(root, state, mods, tests, extra_passed=inline_passed)
+    _record_checks(root, state, mods, tests)
     for mod in mods:
         entry = progress[mod.folder]
         entry.update(status="complete", completed=ws.now(), last_result="complete",
@@ -665,7 +664,7 @@ def module_status() -> None:
     state = _prepare(root)
     progress = state.progress
     table = Table(title="Your TinyTorch")
-    for column in ("Module", "Status", "Completed", "Checks passed", "Your code", "Last attempt"):
+    for column in ("Module", "Status", "Completed", "Tests passed", "Your code", "Last attempt"):
         table.add_column(column)
     attention = []
     outdated = []
@@ -690,10 +689,13 @@ def module_status() -> None:
                 status = "[yellow]complete, not checked[/]"
                 attention.append(f"module {mod.number}: not checked against the current course: "
                                  f"`tito test {mod.number}`")
+            # the module's tests on the current course when checked on it, else at completion
             if current and not checked.get("ok"):
                 checks_passed = f"{checked.get('passed', 0)} ({checked.get('failed')} failing)"
+            elif current:
+                checks_passed = str(checked.get("passed", ""))
             else:
-                checks_passed = str(entry.get("checks") or checked.get("passed", ""))
+                checks_passed = str(entry.get("checks", ""))
             yours = f"{state.record.get('yours', {}).get(mod.folder, 0)} of " \
                     f"{state.record.get('blocks', {}).get(mod.folder, 0)} blocks"
         elif entry.get("status") == "not recovered":
