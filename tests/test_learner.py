@@ -650,6 +650,9 @@ def test_a_course_update_rebuilds_rechecks_and_status_tells_the_truth(toy):
     write_blocks(ws.find_module(root, "01").working_copy, MINE)
     assert tito("module", "complete", "01").returncode == 0
     assert status_of(tito("module", "status").stdout, "01_toy")[1] == "complete"
+    # The count in status is the tests' count, after complete as after a re-check: what tito test says.
+    passed = re.search(r"(\d+) passed", tito("test", "01").stdout)[1]
+    assert status_of(tito("module", "status").stdout, "01_toy")[3] == passed
 
 
 def test_a_changed_signature_is_a_conflict_and_update_keeps_the_old_body(toy):
