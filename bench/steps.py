@@ -118,8 +118,8 @@ def numpy_step(sizes: tuple, batch: int, kernels: bool = False, accumulate: bool
     params = [p for pair in zip(weights, biases) for p in pair]
     buffers = [np.zeros_like(p) for p in params]
     if accumulate:
-        from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order
-        accumulated = lay_end_to_end(buffers, [memory_order(p) for p in params])
+        from tinytorch.core.flat import end_to_end, lay_end_to_end
+        accumulated = lay_end_to_end(buffers)       # each in its own order, as zeros_like made it
         all_gradients = end_to_end(accumulated)
     rows = np.arange(batch)
     last = len(weights) - 1
