@@ -44,16 +44,14 @@
 # that turns the gradient of the result into one gradient per parent). A tensor you create yourself
 # is a *leaf*: it has no parents and its `grad_fn` is `None`.
 #
-# Construction converts the input once. Results of operations skip that: they are built by
-# `Tensor.record(data, parents, grad_fn)`, which wraps the array and, only when recording is on and
-# some parent requires grad, keeps the parents and the rule. Recording is switched off by module
-# 06's `no_grad()` (through `set_grad_enabled`, below): evaluation then builds no graph, which is
-# what makes it cheap.
+# Construction converts the input once. Results of operations skip that: `Tensor.record(data,
+# parents, grad_fn)` wraps the array and, only when recording is on and some parent requires grad,
+# keeps the parents and the rule. Module 06's `no_grad()` switches recording off (through
+# `set_grad_enabled`, below): evaluation then builds no graph, which is what makes it cheap.
 #
-# The operators (`+`, `@`, `**`, indexing...) are one-line methods that call the functions defined
-# after the class, so each operation's forward and backward stay together in one place.
-# `__array_ufunc__ = None` tells NumPy to hand `ndarray + Tensor` to our `__radd__` instead of
-# producing an array of Tensors.
+# The operators (`+`, `@`, `**`, indexing...) are one-line methods calling the functions defined
+# after the class, so each operation's forward and backward stay together. `__array_ufunc__ = None`
+# makes NumPy hand `ndarray + Tensor` to our `__radd__` instead of producing an array of Tensors.
 
 # %%
 #| export
@@ -291,7 +289,6 @@ def test_unit_tensor_creation():
 if __name__ == "__main__":
     test_unit_tensor_creation()
 
-# %% [markdown]
 # %% [markdown]
 # ## Undoing broadcasting
 #

@@ -1,5 +1,5 @@
 """Module 11's fast paths are taken when they apply, and left when they do not (white-box: reads the
-layout of arrays in memory and the module's private record of joined optimizers)."""
+layout of arrays in memory and which optimizers the provided bookkeeping has joined)."""
 import numpy as np
 import pytest
 
@@ -12,6 +12,7 @@ from tinytorch.core.layers import Linear, Sequential, manual_seed
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.tensor import Tensor
+from tinytorch.utils.joined_state import joined_of
 
 
 def trained(optimizer_class, sizes=(6, 8, 5), steps=2, **kwargs):
@@ -64,7 +65,7 @@ def test_weights_stay_by_rows_where_the_one_call_update_will_not_hold_their_grad
                                                           (Adam, dict(lr=0.01), "exp_avg")])
 def test_the_one_call_path_joins_gradients_and_state(optimizer_class, kwargs, key):
     model, optimizer = trained(optimizer_class, **kwargs)
-    assert acceleration._joined.get(optimizer) is not None
+    assert joined_of(optimizer) is not None
     assert end_to_end([p.grad for p in model.parameters()]) is not None
     assert end_to_end([entry[key] for entry in optimizer.state]) is not None
 
@@ -73,15 +74,15 @@ def test_a_large_network_keeps_the_loop():
     sizes = (512, 512, 10)
     assert 4 * (512 * 512 + 512) > MAX_END_TO_END_BYTES
     model, optimizer = trained(SGD, sizes=sizes, lr=0.1, momentum=0.9)
-    assert acceleration._joined.get(optimizer) is None
+    assert joined_of(optimizer) is None
 
 
 def test_a_missing_gradient_takes_the_loop_for_that_step():
     model, optimizer = trained(SGD, lr=0.1, momentum=0.9)
-    joined = acceleration._joined[optimizer]
+    joined = joined_of(optimizer)
     model.parameters()[0].grad = None
     assert acceleration.update_all_at_once(optimizer, 0.1) is False
-    assert acceleration._joined[optimizer] is joined
+    assert joined_of(optimizer) is joined
 
 
 def test_affine_hands_out_the_transposed_product_and_input_gradient_follows_its_order():

@@ -68,12 +68,29 @@ def test_every_call_time_import_of_a_later_module_is_a_named_hand_off():
     assert seen == HAND_OFFS, f"hand-offs named but not found: {HAND_OFFS - seen}"
 
 
+def importers_of(utils_module: str) -> set:
+    """The module numbers of the core files that import `tinytorch.utils.<utils_module>`."""
+    numbers = module_of_core_files()
+    return {number for relative, number in numbers.items()
+            for module, _ in imports(ROOT / "tinytorch" / relative) if module == f"tinytorch.utils.{utils_module}"}
+
+
 def test_provided_infrastructure_imports_no_later_core_module_than_its_users():
-    """tinytorch/utils is hand-written scaffolding: it may use core files, but no core file of
-    module 11 (the fast paths are opt-in; nothing provided depends on them)."""
+    """tinytorch/utils is hand-written scaffolding: it may use core files, but a core file of module
+    11 only when module 11 alone uses it (the fast paths are opt-in; nothing else provided depends
+    on them)."""
     numbers = module_of_core_files()
     for path in sorted((ROOT / "tinytorch" / "utils").glob("*.py")):
         for module, function in imports(path):
             if module.startswith("tinytorch.core") and function is None:
                 target = "core/" + module.split(".")[-1] + ".py"
-                assert numbers.get(target, 0) < 11, f"{path.name} imports {module}"
+                if numbers.get(target, 0) >= 11:
+                    users = importers_of(path.stem)
+                    assert users and users <= {11}, f"{path.name} imports {module} but is used by modules {users}"
+
+
+def test_every_module_source_stays_under_900_lines():
+    """Each module's source holds its lesson; scaffolding lives in tinytorch/utils."""
+    for source in sorted(ROOT.glob("src/[0-9][0-9]_*/[0-9][0-9]_*.py")):
+        count = len(source.read_text(encoding="utf-8").splitlines())
+        assert count < 900, f"{source.relative_to(ROOT)} has {count} lines"

@@ -2,18 +2,18 @@
 # Edit the source, then run `make export` to regenerate this file.
 
 import math
-import weakref
 
 import numpy as np
 
 from tinytorch.core import activations
 from tinytorch.core.activations import ReLU
-from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order, split_into
+from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order
 from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums, weight_gradient
 from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
-from tinytorch.core.optimizers import Adam, Optimizer, SGD
+from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
+from tinytorch.utils.joined_state import joined_state, zero_joined
 from tinytorch.utils.validation import check_bool, check_number, describe
 
 __all__ = ["FusedLinear", "fused_linear", "Identity", "FusedCrossEntropyLoss", "fused_cross_entropy",
@@ -116,154 +116,18 @@ class FusedCrossEntropyLoss(CrossEntropyLoss):
 
 MAX_END_TO_END_BYTES = 1 << 20
 
-_joined = weakref.WeakKeyDictionary()    # optimizer -> its JoinedState (kept here, not on the optimizer)
-
-
-class JoinedState:
-    """An optimizer's parameters seen as one: 1-D views of their values and gradients, and their
-    state joined into one dict of 1-D buffers (and counters), each parameter's own state entry
-    holding views of its pieces."""
-
-    def __init__(self, optimizer: Optimizer, values: np.ndarray):
-        self.params = list(optimizer.params)
-        self.datas = [p.data for p in self.params]
-        self.shapes = [d.shape for d in self.datas]
-        self.orders = [memory_order(d) for d in self.datas]   # the gradients and state are laid alike
-        self.values = values
-        self.grads = lay_end_to_end([p.grad for p in self.params], self.orders)
-        for param, grad in zip(self.params, self.grads):
-            param.grad = grad
-        self.grad = end_to_end(self.grads)
-        self.state = {}                  # key -> joined 1-D buffer, or a counter: what the rule sees
-        self.buffers = {}                # key -> the joined buffer as handed to the rule
-        self.views = {}                  # key -> the views of it handed to the entries
-
-    def current(self) -> bool:
-        """True while every parameter still holds the values it had when this was made."""
-        return all(p.data is d for p, d in zip(self.params, self.datas))
-
-    def gradients_joined(self) -> bool:
-        """True while every `.grad` is still the view of the joined gradient buffer handed out."""
-        return all(p.grad is g for p, g in zip(self.params, self.grads))
-
-    def unchanged(self, entries: list) -> bool:
-        """True when every value, gradient and state entry is still the array this handed out and
-        every counter the joined one: nothing to check or gather, the rule can run at once (one
-        identity test per array: this runs on every step)."""
-        if not (self.current() and self.gradients_joined()):
-            return False
-        size = len(self.state)
-        for entry in entries:
-            if len(entry) != size:
-                return False
-        for key, value in self.state.items():
-            views = self.views.get(key)
-            if views is None:                          # a counter
-                for entry in entries:
-                    if entry.get(key) != value:
-                        return False
-            else:
-                for entry, view in zip(entries, views):
-                    if entry.get(key) is not view:
-                        return False
-        return True
-
-    def zero_gradients(self) -> bool:
-        """All gradients set to zero with one call, when they are still the joined views."""
-        if not self.gradients_joined():
-            return False
-        self.grad.fill(0)
-        return True
-
-    def gather_gradients(self) -> None:
-        """Each `.grad` a view of the joined gradient buffer (a replaced `.grad` is copied in)."""
-        for param, view in zip(self.params, self.grads):
-            if param.grad is not view:
-                view[...] = param.grad
-                param.grad = view
-
-    def gather_state(self, entries: list) -> bool:
-        """The joined state from the per-parameter entries (copied in where an entry is not the
-        view handed out); False, having changed nothing, when the entries differ in kind."""
-        if not any(entries):
-            self.state, self.buffers, self.views = {}, {}, {}
-            return True
-        keys = set(entries[0])
-        if any(set(entry) != keys for entry in entries):
-            return False
-        for key in keys:
-            values = [entry[key] for entry in entries]
-            if isinstance(values[0], np.ndarray):
-                if any(type(v) is not np.ndarray or v.shape != shape for v, shape in zip(values, self.shapes)):
-                    return False
-            elif any(v != values[0] for v in values):
-                return False
-        for key in keys:
-            values = [entry[key] for entry in entries]
-            if not isinstance(values[0], np.ndarray):
-                self.state[key] = values[0]
-                continue
-            views = self.views.get(key)
-            if views is not None and all(v is w for v, w in zip(values, views)):
-                continue
-            buffer = np.empty_like(self.values)
-            self.adopt(entries, key, buffer)
-            for view, value in zip(self.views[key], values):
-                view[...] = value
-        for key in set(self.state) - keys:
-            del self.state[key]
-            self.buffers.pop(key, None)
-            self.views.pop(key, None)
-        return True
-
-    def adopt(self, entries: list, key: str, buffer: np.ndarray) -> None:
-        """`buffer` (1-D, all parameters' numbers) becomes the joined state[key]; each entry a view."""
-        views = split_into(buffer, self.shapes, self.orders)
-        for entry, view in zip(entries, views):
-            entry[key] = view
-        self.state[key] = self.buffers[key] = buffer
-        self.views[key] = views
-
-    def share_state(self, entries: list) -> None:
-        """After the rule: an array it created or replaced becomes the joined buffer (each entry a
-        view of it), and counters are copied into every entry."""
-        for key, value in list(self.state.items()):
-            if not isinstance(value, np.ndarray):
-                for entry in entries:
-                    entry[key] = value
-                continue
-            if value is self.buffers.get(key):
-                continue                              # updated in place: the views are current
-            if value.shape != self.values.shape:
-                raise ValueError(f"the update rule left state[{key!r}] with shape {value.shape}, "
-                                 f"expected {self.values.shape} (all parameters' numbers, end to end)")
-            self.adopt(entries, key, np.ascontiguousarray(value))
-
 
 def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     """One call of `optimizer.update` on all parameters at once (see above); False, having changed
-    nothing, when that does not apply. Checks the gradients as `step` does, unless every array is
-    still the one handed out at the previous step."""
+    nothing, when that does not apply."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
     if type(lr) is not float:                  # the usual value passes one test: this runs every step
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
-    entries = optimizer.state
-    joined = _joined.get(optimizer)
-    if joined is None or not joined.unchanged(entries):
-        optimizer.check_gradients()
-        params = optimizer.params
-        if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
-            return False
-        if joined is None or not joined.current():
-            values = end_to_end([p.data for p in params])
-            if values is None or values.nbytes > MAX_END_TO_END_BYTES:
-                _joined.pop(optimizer, None)
-                return False
-            joined = _joined[optimizer] = JoinedState(optimizer, values)
-        if any(entries) and not joined.gather_state(entries):
-            return False
-        joined.gather_gradients()
+    entries = optimizer.state                  # each parameter's own state dict
+    joined = joined_state(optimizer, MAX_END_TO_END_BYTES)     # provided: None when it does not apply
+    if joined is None:
+        return False
     # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
     # joined.share_state(entries) (chapter 12, "One update for all parameters").
     optimizer.update(joined.values, joined.grad, joined.state, lr)
@@ -276,8 +140,7 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
     laid them out); False, having changed nothing, otherwise."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"zero_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
-    joined = _joined.get(optimizer)
-    return joined is not None and joined.zero_gradients()
+    return zero_joined(optimizer)
 
 
 def _fuse_layers(owner) -> list:
