@@ -231,8 +231,9 @@ if __name__ == "__main__":
 # random state: the loader owns its randomness, so nothing else can disturb it.
 #
 # **The epoch counter.** `self.epoch` is the epoch the next pass uses. If you never call
-# `set_epoch`, each pass (each `for batch in loader`) uses the current epoch and then advances the
-# counter, so two successive loops see two different orders. `set_epoch(k)` says which epoch comes
+# `set_epoch`, each pass (each `for batch in loader`) takes the current epoch and advances the counter
+# as it starts, before its first batch, so two successive loops see two different orders, and a loop
+# that stops early (a `break`) has still used its epoch. `set_epoch(k)` says which epoch comes
 # next *and* takes the counter over (`self.epoch_is_set = True`): from then on iterating no longer
 # changes it, because the caller (a training loop) says which epoch it is. `state_dict()` saves
 # `{"seed", "epoch", "epoch_is_set"}`, which is all a checkpoint needs.
@@ -260,7 +261,8 @@ class DataLoader:
     Shuffling: with a ``seed`` the order of epoch ``e`` is
     ``np.random.default_rng([seed, e]).permutation(N)``, a pure function of ``(seed, e)``.
     ``set_epoch(e)`` chooses the epoch of the next pass; if it is never called, every new pass
-    uses the current epoch and then advances it by one, so successive loops differ. Without a
+    takes the current epoch and advances it by one as it starts (a loop that stops early has used
+    its epoch), so successive loops differ. Without a
     seed the order comes from the loader's own entropy-seeded generator and cannot be replayed.
     ``state_dict()`` holds ``{"seed", "epoch", "epoch_is_set"}`` (the epoch the next pass uses,
     and whether ``set_epoch`` drives it).
@@ -341,9 +343,9 @@ class DataLoader:
         ### END SOLUTION
 
     def __iter__(self):
-        # Hint: this epoch's order; advance the counter unless set_epoch drives it; per chunk of
-        # batch_size indices yield dataset[indices] (a TensorDataset) or collate(samples, indices)
-        # (chapter 05, "The cost: why the batch is one gather").
+        # Hint: this epoch's order; advance the counter now, before any batch, unless set_epoch drives
+        # it; per chunk of batch_size indices yield dataset[indices] (a TensorDataset) or
+        # collate(samples, indices) (chapter 05, "The cost: why the batch is one gather").
         ### BEGIN SOLUTION
         order = self.order(self.epoch)
         if not self.epoch_is_set:

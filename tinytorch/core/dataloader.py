@@ -93,7 +93,8 @@ class DataLoader:
     Shuffling: with a ``seed`` the order of epoch ``e`` is
     ``np.random.default_rng([seed, e]).permutation(N)``, a pure function of ``(seed, e)``.
     ``set_epoch(e)`` chooses the epoch of the next pass; if it is never called, every new pass
-    uses the current epoch and then advances it by one, so successive loops differ. Without a
+    takes the current epoch and advances it by one as it starts (a loop that stops early has used
+    its epoch), so successive loops differ. Without a
     seed the order comes from the loader's own entropy-seeded generator and cannot be replayed.
     ``state_dict()`` holds ``{"seed", "epoch", "epoch_is_set"}`` (the epoch the next pass uses,
     and whether ``set_epoch`` drives it).
@@ -166,9 +167,9 @@ class DataLoader:
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
     def __iter__(self):
-        # Hint: this epoch's order; advance the counter unless set_epoch drives it; per chunk of
-        # batch_size indices yield dataset[indices] (a TensorDataset) or collate(samples, indices)
-        # (chapter 05, "The cost: why the batch is one gather").
+        # Hint: this epoch's order; advance the counter now, before any batch, unless set_epoch drives
+        # it; per chunk of batch_size indices yield dataset[indices] (a TensorDataset) or
+        # collate(samples, indices) (chapter 05, "The cost: why the batch is one gather").
         order = self.order(self.epoch)
         if not self.epoch_is_set:
             self.epoch += 1
