@@ -801,3 +801,20 @@ def test_a_workspace_of_the_older_tito_is_moved_to_stored_solutions(toy):
     assert (space / "package" / "tinytorch" / "core" / "toy.py").read_text().count("# mine") == 3
     moved = list((space / "backups").glob("package-*/tinytorch/core/toy.py"))
     assert len(moved) == 1 and "(your notebook)" in moved[0].read_text()
+
+
+def test_an_error_raised_in_provided_code_points_at_the_learners_line_that_called_it(toy):
+    root, tito = toy
+    assert tito("module", "start", "01", "--no-open").returncode == 0
+    write_blocks(ws.find_module(root, "01").working_copy, {**MINE, "scale": ["return twice(None)"]})
+    result = tito("module", "complete", "01")
+    assert result.returncode != 0
+    assert re.search(r"in: +scale \(cell \d+, line \d+\): return twice\(None\)", result.stdout), result.stdout
+    assert re.search(r"raised: +twice \(\S*helper\.py, line \d+\): return 2 \* x", result.stdout), result.stdout
+
+
+def test_a_difference_of_truth_values_is_told_as_true_and_false():
+    import numpy as np
+    from tito.report import difference
+    assert difference(np.array([True, True]), np.array([True, False])) == \
+        "1 of 2 values differ; the first is at 1: got True, expected False"

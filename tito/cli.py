@@ -414,10 +414,11 @@ def _print_failures(title: str, outcome: checks.Outcome, verbose: bool,
             console.print(f"                {escape(line)}")
         if failure.get("where"):
             console.print(f"      in:       {escape(failure['where'])}")
+        if failure.get("raised"):
+            console.print(f"      raised:   {escape(failure['raised'])}")
         owners = (needs or {}).get(function_id(failure.get("test") or ""))
         if owners:
-            shown = ", ".join(owners[:4]) + (f" and {len(owners) - 4} more" if len(owners) > 4 else "")
-            console.print(f"      needs:    {escape(shown)} (the functions you write that this test calls)")
+            console.print(f"      needs:    {escape(', '.join(owners))} (the functions you write that this test calls)")
         if verbose and failure.get("traceback"):
             console.print(escape(failure["traceback"]))
     if len(outcome.failures) > 20:

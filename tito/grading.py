@@ -85,6 +85,8 @@ class Verdict:
                 lines.append(f"                {line}")
             if failure.get("where"):
                 lines.append(f"      in:       {failure['where']}")
+            if failure.get("raised"):
+                lines.append(f"      raised:   {failure['raised']}")
         if len(self.failures) > 6:
             lines.append(f"  ... and {len(self.failures) - 6} more")
         return "\n".join(lines)

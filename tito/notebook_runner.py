@@ -87,13 +87,21 @@ def _values(error: BaseException) -> dict:
     return {}
 
 
+def _frame_text(frame) -> str:
+    return f"{frame.name} ({frame.filename.strip('<>')}, line {frame.lineno}): {frame.line}"
+
+
 def describe_failure(error: BaseException, cell: int | None, package: str | None) -> dict:
     """What a learner needs: which check, what it compared, where in their code it broke."""
     frames = traceback.extract_tb(error.__traceback__)
     check = next((f for f in reversed(frames) if f.name.startswith(CHECK_PREFIX)), None)
+    in_cells = [f for f in frames if f.filename.startswith("<cell ")]
     theirs = [f for f in frames if f.filename.startswith("<cell ")
               or (package and os.path.abspath(f.filename).startswith(package))]
-    where = theirs[-1] if theirs else (frames[-1] if frames else None)
+    deepest = theirs[-1] if theirs else (frames[-1] if frames else None)
+    # The notebook's code is the learner's: its innermost frame is where their code broke; an error
+    # raised deeper, in the package (a Tensor operation it called), is shown as well.
+    where = in_cells[-1] if in_cells else deepest
     message = short_lines(str(error).strip())
     compared_text = got_expected(message)
     failure = {
@@ -105,8 +113,8 @@ def describe_failure(error: BaseException, cell: int | None, package: str | None
         "check_line": f"{check.filename.strip('<>')}, line {check.lineno}: {check.line}" if check else None,
         "error": type(error).__name__,
         "message": message,
-        "where": (f"{where.name} ({where.filename.strip('<>')}, line {where.lineno}): {where.line}"
-                  if where else None),
+        "where": _frame_text(where) if where else None,
+        "raised": _frame_text(deepest) if deepest is not None and deepest is not where else None,
         "traceback": "".join(traceback.format_exception(error))[-6000:],
     }
     try:

@@ -9,6 +9,7 @@ notebook checks (`tito.report`): an array is its shape, dtype and a few values, 
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -71,11 +72,14 @@ def _summary(item, excinfo, when: str) -> dict:
         entry = in_test[-1]
         summary["line"] = f"{Path(test_path).name}:{entry.lineno + 1}: {str(entry.statement).strip()}"
     if in_package:
-        entry = in_package[-1]
-        path = Path(str(entry.path))
-        whose = "yours" if reference and str(path.resolve()).startswith(reference) else "reference"
-        summary["where"] = (f"{entry.name} in tinytorch/{'/'.join(path.parts[path.parts.index('tinytorch') + 1:])}"
-                            f":{entry.lineno + 1} ({whose}): {str(entry.statement).strip()}")
+        # The innermost frame in a function the learner writes is where their code broke; when the
+        # error itself came from provided code deeper down, that frame is shown as well.
+        learners = _learner_functions(str(item.config.rootpath))
+        theirs = [e for e in in_package if _owner(e) in learners]
+        entry = theirs[-1] if theirs else in_package[-1]
+        summary["where"] = _frame_text(entry, reference, learners)
+        if entry is not in_package[-1]:
+            summary["raised"] = _frame_text(in_package[-1], reference, learners)
     pair = explained_pair("\n".join(lines))
     if pair:
         summary["got"], summary["expected"] = pair
@@ -86,6 +90,37 @@ def _summary(item, excinfo, when: str) -> dict:
         summary["difference"] = difference(got, expected)
     summary["where_lines"] = [l.strip() for l in lines[1:] if l.strip().startswith("+")][:4]
     return summary
+
+
+@functools.lru_cache(maxsize=4)
+def _learner_functions(root: str) -> frozenset:
+    """The functions a learner writes (every solution block's owner, "Class.method" or "function"),
+    from the course's sources; empty when they cannot be read (the report then says less)."""
+    try:
+        from tito import grading
+        from tito.workspace import modules
+        return frozenset(body.owner for module in modules(Path(root)) for body in grading.course_bodies(module))
+    except Exception:
+        return frozenset()
+
+
+def _owner(entry) -> str:
+    """The frame's function as a solution block's owner names it: a rule defined inside a learner's
+    function (a backward closure) belongs to that function."""
+    code = entry.frame.code.raw
+    return getattr(code, "co_qualname", code.co_name).split(".<locals>", 1)[0]
+
+
+def _frame_text(entry, reference: str, learners: frozenset) -> str:
+    path = Path(str(entry.path))
+    if not reference:                      # the checks run on the course's own package
+        whose = "reference"
+    elif _owner(entry) in learners and str(path.resolve()).startswith(reference):
+        whose = "yours"
+    else:                                  # the course's code, in the learner's package or linked to it
+        whose = "provided"
+    return (f"{entry.name} in tinytorch/{'/'.join(path.parts[path.parts.index('tinytorch') + 1:])}"
+            f":{entry.lineno + 1} ({whose}): {str(entry.statement).strip()}")
 
 
 def _values(entry):

@@ -124,6 +124,9 @@ def difference(got: Any, expected: Any) -> str | None:
     where = np.unravel_index(int(np.argmax(np.where(bad, gap, -1))), a_.shape)
     index = tuple(int(i) for i in where)
     shown = index[0] if len(index) == 1 else index
+    if a.dtype == bool and b.dtype == bool:              # truth values: say them as such, not 1 and 0
+        return (f"{int(bad.sum())} of {bad.size} values differ; the first is at {shown}: "
+                f"got {bool(a_[where])}, expected {bool(b_[where])}")
     return (f"{int(bad.sum())} of {bad.size} values differ; the largest difference is at {shown}: "
             f"got {_number(a_[where])}, expected {_number(b_[where])}")
 
