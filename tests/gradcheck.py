@@ -74,10 +74,11 @@ def check_gradients(f, *inputs, wrt=None, eps: float = 1e-6, rtol: float = 1e-5,
         assert t.grad.dtype == np.float64, f"input {i}: gradient dtype {t.grad.dtype}, expected float64"
         if not np.allclose(t.grad, want, rtol=rtol, atol=atol):
             err = np.abs(t.grad - want)
-            worst = np.unravel_index(np.argmax(err), err.shape) if err.ndim else ()
+            worst = tuple(int(n) for n in np.unravel_index(np.argmax(err), err.shape)) if err.ndim else ()
             raise AssertionError(
-                f"input {i} of shape {t.shape}: analytic and numerical gradients differ, worst at "
-                f"index {worst}: {t.grad[worst]!r} vs {want[worst]!r} (max abs error {err.max():.3g})\n"
+                f"input {i} (counting from 0) of shape {t.shape}: analytic and numerical gradients differ, "
+                f"worst at index {worst}: {float(t.grad[worst]):.6g} (analytic) vs {float(want[worst]):.6g} "
+                f"(numerical), max abs error {float(err.max()):.3g}\n"
                 f"analytic:\n{t.grad}\nnumerical:\n{want}")
         analytic.append(t.grad)
     return analytic
