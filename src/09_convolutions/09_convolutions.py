@@ -302,15 +302,21 @@ def test_unit_conv2d():
     xpad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     oh, ow = conv_output_size(6, 3, 2, 1), conv_output_size(5, 2, 2, 1)
     expected = np.zeros((2, 4, oh, ow), np.float32)
+    g = rng.standard_normal((2, 4, oh, ow)).astype(np.float32)      # the output's gradient
+    grad_xpad, grad_weight = np.zeros_like(xpad), np.zeros_like(weight)
     for y in range(oh):
         for z in range(ow):
-            patch = xpad[:, :, 2 * y:2 * y + 3, 2 * z:2 * z + 2]
-            expected[:, :, y, z] = np.tensordot(patch, weight, axes=([1, 2, 3], [1, 2, 3])) + bias
+            window = (slice(None), slice(None), slice(2 * y, 2 * y + 3), slice(2 * z, 2 * z + 2))
+            expected[:, :, y, z] = np.tensordot(xpad[window], weight, axes=([1, 2, 3], [1, 2, 3])) + bias
+            grad_weight += np.tensordot(g[:, :, y, z], xpad[window], axes=([0], [0]))   # each position's share
+            grad_xpad[window] += np.tensordot(g[:, :, y, z], weight, axes=([1], [0]))
     tx, tw, tb = (Tensor(a, requires_grad=True) for a in (x, weight, bias))
     out = conv2d(tx, tw, tb, stride=2, padding=1)
     assert out.shape == (2, 4, oh, ow) and np.allclose(out.data, expected, atol=1e-5)
-    out.backward(np.ones(out.shape, np.float32))
-    assert np.allclose(tb.grad, oh * ow * 2) and tx.grad.shape == x.shape and tw.grad.shape == weight.shape
+    out.backward(g)
+    assert np.allclose(tb.grad, g.sum(axis=(0, 2, 3)), atol=1e-5)
+    assert np.allclose(tw.grad, grad_weight, atol=1e-4)
+    assert np.allclose(tx.grad, grad_xpad[:, :, 1:-1, 1:-1], atol=1e-4)
     layer = Conv2D(3, 16, kernel_size=3)
     bound = 1 / np.sqrt(3 * 3 * 3)
     assert layer.weight.shape == (16, 3, 3, 3) and np.abs(layer.weight.data).max() <= bound
