@@ -818,3 +818,31 @@ def test_a_difference_of_truth_values_is_told_as_true_and_false():
     from tito.report import difference
     assert difference(np.array([True, True]), np.array([True, False])) == \
         "1 of 2 values differ; the first is at 1: got True, expected False"
+
+
+def test_the_bracket_pytest_puts_around_a_whole_condition_is_part_of_neither_side():
+    from tito.report import explained_pair
+    assert explained_pair("assert ({True} == {False}\n  \n  Extra items") == ("{True}", "{False}")
+    assert explained_pair("assert (3 == 4)") == ("3", "4")
+    assert explained_pair("assert f(1) == (2, 3)") == ("f(1)", "(2, 3)")
+
+
+def test_a_check_that_fails_once_and_then_passes_on_the_same_input_says_so(tmp_path):
+    """Hypothesis reports such a check as a FlakyFailure, a group of what was raised: the plugin
+    tells the first run's failure (its line and values) under a line saying what happened."""
+    (tmp_path / "test_changing.py").write_text(
+        "import numpy as np\nfrom hypothesis import given, settings, strategies as st\n\ncalls = [0]\n\n"
+        "def zeros(n):\n    calls[0] += 1\n    return np.full(n, 7.0) if calls[0] == 1 else np.zeros(n)\n\n"
+        "@settings(database=None)\n@given(st.integers(1, 3))\n"
+        "def test_zeros(n):\n    expected = np.zeros(n)\n    got = zeros(n)\n    assert np.allclose(got, expected)\n")
+    report_path = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("TITO_EXPECT_PACKAGE", "PYTHONPATH")}
+    env["TITO_REPORT"] = str(report_path)
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "tito.pytest_plugin", "-p", "no:cacheprovider", "-q",
+                    "-p", "no:xdist", "-p", "no:anyio", "--tb=no", "test_changing.py"], cwd=tmp_path, env=env,
+                   capture_output=True, text=True, timeout=120)
+    [failure] = json.loads(report_path.read_text())["failures"]
+    assert failure["error"] == "AssertionError"
+    assert failure["message"].startswith("failed once, then passed on the same input")
+    assert failure["line"] == "test_changing.py:15: assert np.allclose(got, expected)"
+    assert failure["got"] == "array(shape (1,), float64: [7])" and failure["expected"] == "array(shape (1,), float64: [0])"

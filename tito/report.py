@@ -170,7 +170,14 @@ def explained_pair(message: str) -> tuple[str, str] | None:
     for line in message.strip().splitlines():
         match = _EXPLAINED_EQ.match(line.strip())
         if match:
-            return match[1], match[2]
+            got, expected = match[1], match[2]
+            # pytest writes `assert a == b or ...` as `assert (a == b` (and `x == y and ...` as
+            # `assert (x == y)`): the bracket around the whole condition is not part of either side
+            if got.startswith("(") and got.count("(") > got.count(")"):
+                got = got[1:]
+            if expected.endswith(")") and expected.count(")") > expected.count("("):
+                expected = expected[:-1]
+            return got, expected
     for line in message.strip().splitlines():
         match = _EXPLAINED_CALL.search(line)
         if match and match[1] in _COMPARERS:
