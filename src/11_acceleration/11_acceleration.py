@@ -629,7 +629,8 @@ if __name__ == "__main__":
 #    every step, so each step copies all the gradients back in);
 # 2. the state is joined the same way: one dict whose arrays are 1-D buffers, each parameter's own
 #    state entry a view of its piece, counters (Adam's `step`) equal for all;
-# 3. your rule runs **once**: `optimizer.update(all_values, all_grads, joined_state, lr)`;
+# 3. your rule runs **once**, on `joined.values`, `joined.grad` and `joined.state` (all values, all
+#    gradients and the joined state);
 # 4. afterwards the state is shared back: an array your rule created or replaced
 #    (`state["exp_avg"] = b1 * state["exp_avg"] + ...` is as good as `m *= b1`) is copied into the
 #    joined buffer, so `optimizer.state` and `state_dict()` always show the current values.
@@ -639,7 +640,8 @@ if __name__ == "__main__":
 # its loop. Above about a megabyte one call per parameter is as fast (its arrays stay in the cache),
 # so large networks keep the loop. Steps 1, 2 and 4 are bookkeeping, provided for you
 # (`tinytorch/utils/joined_state.py`: `joined_state(optimizer, max_bytes)` hands back the joined
-# arrays, or None when the one-call update does not apply); step 3 is yours.
+# arrays, or None when the one-call update does not apply, and `joined.share_state(entries)`, run
+# after your call, is step 4); step 3 is yours.
 
 # %%
 #| export
@@ -657,12 +659,12 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     joined = joined_state(optimizer, MAX_END_TO_END_BYTES)     # provided: None when it does not apply
     if joined is None:
         return False
-    # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
-    # joined.share_state(entries) (chapter 12, "One update for all parameters").
+    # Hint: run optimizer.update once, on all values (joined.values), all gradients (joined.grad)
+    # and the joined state (joined.state) (chapter 12, "One update for all parameters").
     ### BEGIN SOLUTION
     optimizer.update(joined.values, joined.grad, joined.state, lr)
-    joined.share_state(entries)
     ### END SOLUTION
+    joined.share_state(entries)                # provided: step 4, the state shared back
     return True
 
 

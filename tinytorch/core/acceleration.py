@@ -128,10 +128,10 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     joined = joined_state(optimizer, MAX_END_TO_END_BYTES)     # provided: None when it does not apply
     if joined is None:
         return False
-    # Hint: run optimizer.update once on joined.values, joined.grad and joined.state, then
-    # joined.share_state(entries) (chapter 12, "One update for all parameters").
+    # Hint: run optimizer.update once, on all values (joined.values), all gradients (joined.grad)
+    # and the joined state (joined.state) (chapter 12, "One update for all parameters").
     optimizer.update(joined.values, joined.grad, joined.state, lr)
-    joined.share_state(entries)
+    joined.share_state(entries)                # provided: step 4, the state shared back
     return True
 
 
