@@ -846,3 +846,13 @@ def test_a_check_that_fails_once_and_then_passes_on_the_same_input_says_so(tmp_p
     assert failure["message"].startswith("failed once, then passed on the same input")
     assert failure["line"] == "test_changing.py:15: assert np.allclose(got, expected)"
     assert failure["got"] == "array(shape (1,), float64: [7])" and failure["expected"] == "array(shape (1,), float64: [0])"
+
+
+def test_a_provided_line_inside_a_function_the_learner_writes_is_not_called_theirs(repo_root):
+    """A failure's `in:` line says "(yours)" only for the learner's lines: in update_all_at_once,
+    the provided call before the solution block is the course's, the rule's call inside it theirs."""
+    from tito.pytest_plugin import _provided_lines
+    provided = _provided_lines(str(repo_root), "update_all_at_once")
+    assert any(line.startswith("joined = joined_state(optimizer, MAX_END_TO_END_BYTES)") for line in provided)
+    assert "optimizer.update(joined.values, joined.grad, joined.state, lr)" not in provided
+    assert _provided_lines(str(repo_root), "no_such_function") == frozenset()

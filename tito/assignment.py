@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from tito import cells as nb
+from tito import workspace as ws
 from tito.rubric import ModuleRubric
 
 SOURCE = Path("classroom") / "source"
@@ -50,13 +51,8 @@ def _meta(grade_id_: str, *, solution=False, grade=False, locked=False, points=N
 
 
 def _chapter(root: Path, folder: str) -> str:
-    """The chapter file name of a module ("12_acceleration" for 11_acceleration), from book/modules.yml."""
-    import yaml
-
-    path = root / "book" / "modules.yml"
-    rows = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("modules", {}) if path.exists() else {}
-    chapters = (rows.get(folder) or {}).get("chapters") or [folder]
-    return str(chapters[-1])
+    """The chapter file name of a module ("12_acceleration" for 11_acceleration)."""
+    return ws.chapters_of(root, folder)[-1]
 
 
 def graded_cells(root: Path, folder: str, rubric: ModuleRubric) -> list[nb.Cell]:

@@ -335,6 +335,9 @@ def module_start(
     if created and mod.folder in state.stored:
         how = "created, with the code you completed it with"
     console.print(f"Module {mod.number} {mod.title()}: your notebook is {_relative(root, copy)} ({how}).")
+    chapters = ws.chapters_of(root, mod.folder)
+    if chapters != [mod.folder]:           # the book numbers its chapters on its own (08 is three)
+        console.print("The book teaches it in " + " and ".join(f"book/chapters/{c}.md" for c in chapters) + ".")
     console.print(f"Its kernel is [bold]{ws.KERNEL_DISPLAY}[/]: `import tinytorch` there is your package. "
                   f"Fill each `### BEGIN SOLUTION` block, then run `tito module complete {mod.number}`.")
     if no_open:

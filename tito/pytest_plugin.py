@@ -93,9 +93,10 @@ def _summary(item, excinfo, when: str) -> dict:
         learners = _learner_functions(str(item.config.rootpath))
         theirs = [e for e in in_package if _owner(e) in learners]
         entry = theirs[-1] if theirs else in_package[-1]
-        summary["where"] = _frame_text(entry, reference, learners)
+        root = str(item.config.rootpath)
+        summary["where"] = _frame_text(entry, reference, learners, root)
         if entry is not in_package[-1]:
-            summary["raised"] = _frame_text(in_package[-1], reference, learners)
+            summary["raised"] = _frame_text(in_package[-1], reference, learners, root)
     pair = explained_pair("\n".join(lines))
     if pair:
         summary["got"], summary["expected"] = pair
@@ -127,11 +128,51 @@ def _owner(entry) -> str:
     return getattr(code, "co_qualname", code.co_name).split(".<locals>", 1)[0]
 
 
-def _frame_text(entry, reference: str, learners: frozenset) -> str:
+@functools.lru_cache(maxsize=64)
+def _provided_lines(root: str, owner: str) -> frozenset:
+    """The lines (stripped) of `owner`'s function in the course's source that lie outside its
+    solution blocks: the course's code around the learner's (checks, hand-offs, returns)."""
+    import ast
+
+    try:
+        from tito.workspace import modules
+        for module in modules(Path(root)):
+            source = module.source.read_text(encoding="utf-8")
+            for node, qualname in _functions(ast.parse(source)):
+                if qualname != owner:
+                    continue
+                provided, inside = set(), False
+                for line in source.splitlines()[node.lineno - 1:node.end_lineno]:
+                    text = line.strip()
+                    if text in ("### BEGIN SOLUTION", "### END SOLUTION"):
+                        inside = text == "### BEGIN SOLUTION"
+                    elif text and not inside:
+                        provided.add(text)
+                return frozenset(provided)
+    except Exception:                      # unreadable sources: every line of the function is theirs
+        pass
+    return frozenset()
+
+
+def _functions(tree, prefix: str = ""):
+    """(node, qualified name) of every function and method defined at module or class level."""
+    import ast
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, prefix + node.name
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node, f"{prefix}{node.name}.")
+
+
+def _frame_text(entry, reference: str, learners: frozenset, root: str = "") -> str:
     path = Path(str(entry.path))
+    owner = _owner(entry)
+    statement = (str(entry.statement).strip().splitlines() or [""])[0].strip()
     if not reference:                      # the checks run on the course's own package
         whose = "reference"
-    elif _owner(entry) in learners and str(path.resolve()).startswith(reference):
+    elif owner in learners and str(path.resolve()).startswith(reference) \
+            and statement not in _provided_lines(root, owner):
         whose = "yours"
     else:                                  # the course's code, in the learner's package or linked to it
         whose = "provided"

@@ -120,6 +120,20 @@ def find_module(root: Path, key: str) -> Module:
 
 # ---------------------------------------------------------------- the learner's package
 
+def chapters_of(root: Path, folder: str) -> list[str]:
+    """The book's chapter files that teach a module (["12_acceleration"] for 11_acceleration), from
+    book/modules.yml; the module's own folder name when the table names none or cannot be read."""
+    try:
+        import yaml
+
+        path = root / "book" / "modules.yml"
+        rows = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("modules", {}) if path.exists() else {}
+        chapters = (rows.get(folder) or {}).get("chapters") or [folder]
+        return [str(chapter) for chapter in chapters]
+    except Exception:                      # a damaged table: the module's name is still a fair pointer
+        return [folder]
+
+
 def workspace(root: Path) -> Path:
     return root / WORKSPACE
 
