@@ -274,6 +274,18 @@ def test_notebook_runner_reports_every_failure_with_arrays_summarised(tmp_path):
         assert "3999" not in failure["message"].replace("3998, 3999", "")   # no dump of the arrays
 
 
+def plugin_failures(folder: Path, test_file: str, *options: str) -> list[dict]:
+    """The failures tito's pytest plugin records for `test_file` in `folder` (run outside any
+    learner's package, as the course's own checks run)."""
+    report_path = folder / "report.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("TITO_EXPECT_PACKAGE", "PYTHONPATH")}
+    env["TITO_REPORT"] = str(report_path)
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "tito.pytest_plugin", "-p", "no:cacheprovider", "-q",
+                    *options, "-p", "no:xdist", "-p", "no:anyio", "--tb=no", test_file], cwd=folder, env=env,
+                   capture_output=True, text=True, timeout=120)
+    return json.loads(report_path.read_text())["failures"]
+
+
 def test_pytest_failures_summarise_arrays(tmp_path):
     """The plugin `tito test` runs pytest with: the values a failing test compared, summarised."""
     (tmp_path / "test_arrays.py").write_text(
@@ -285,12 +297,7 @@ def test_pytest_failures_summarise_arrays(tmp_path):
         "    assert np.array_equal(grad, [1.0]) and other is None\n\n"
         "def test_and_whose_comparison_failed():\n    grad, other = np.ones(1), None\n"
         "    assert np.array_equal(grad, [3.0]) and other is None\n")
-    report_path = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if k not in ("TITO_EXPECT_PACKAGE", "PYTHONPATH")}
-    env["TITO_REPORT"] = str(report_path)
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "tito.pytest_plugin", "-p", "no:cacheprovider", "-q",
-                    "-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:anyio", "--tb=no", "test_arrays.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    failures = {f["test"]: f for f in json.loads(report_path.read_text())["failures"]}
+    failures = {f["test"]: f for f in plugin_failures(tmp_path, "test_arrays.py", "-p", "no:hypothesispytest")}
     direct = failures["test_arrays.py::test_assert_allclose"]
     assert direct["got"] == "array(shape (4000,), float64: [0, 3, 6, ..., 11994, 11997])"
     assert direct["expected"] == "array(shape (4000,), float64: [0, 2, 4, ..., 7996, 7998])"
@@ -835,13 +842,7 @@ def test_a_check_that_fails_once_and_then_passes_on_the_same_input_says_so(tmp_p
         "def zeros(n):\n    calls[0] += 1\n    return np.full(n, 7.0) if calls[0] == 1 else np.zeros(n)\n\n"
         "@settings(database=None)\n@given(st.integers(1, 3))\n"
         "def test_zeros(n):\n    expected = np.zeros(n)\n    got = zeros(n)\n    assert np.allclose(got, expected)\n")
-    report_path = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if k not in ("TITO_EXPECT_PACKAGE", "PYTHONPATH")}
-    env["TITO_REPORT"] = str(report_path)
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "tito.pytest_plugin", "-p", "no:cacheprovider", "-q",
-                    "-p", "no:xdist", "-p", "no:anyio", "--tb=no", "test_changing.py"], cwd=tmp_path, env=env,
-                   capture_output=True, text=True, timeout=120)
-    [failure] = json.loads(report_path.read_text())["failures"]
+    [failure] = plugin_failures(tmp_path, "test_changing.py")
     assert failure["error"] == "AssertionError"
     assert failure["message"].startswith("failed once, then passed on the same input")
     assert failure["line"] == "test_changing.py:15: assert np.allclose(got, expected)"
