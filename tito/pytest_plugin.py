@@ -90,10 +90,10 @@ def _summary(item, excinfo, when: str) -> dict:
     if in_package:
         # The innermost frame in a function the learner writes is where their code broke; when the
         # error itself came from provided code deeper down, that frame is shown as well.
-        learners = _learner_functions(str(item.config.rootpath))
+        root = str(item.config.rootpath)
+        learners = _learner_functions(root)
         theirs = [e for e in in_package if _owner(e) in learners]
         entry = theirs[-1] if theirs else in_package[-1]
-        root = str(item.config.rootpath)
         summary["where"] = _frame_text(entry, reference, learners, root)
         if entry is not in_package[-1]:
             summary["raised"] = _frame_text(in_package[-1], reference, learners, root)
@@ -128,30 +128,38 @@ def _owner(entry) -> str:
     return getattr(code, "co_qualname", code.co_name).split(".<locals>", 1)[0]
 
 
-@functools.lru_cache(maxsize=64)
 def _provided_lines(root: str, owner: str) -> frozenset:
     """The lines (stripped) of `owner`'s function in the course's source that lie outside its
     solution blocks: the course's code around the learner's (checks, hand-offs, returns)."""
+    return _provided_by_function(root).get(owner, frozenset())
+
+
+@functools.lru_cache(maxsize=4)
+def _provided_by_function(root: str) -> dict:
+    """{qualified name: `_provided_lines`} for every function of the course's sources, read once
+    per course (the first module that defines a name wins); empty when the sources cannot be read
+    (every line of a learner's function is then called theirs)."""
     import ast
 
+    from tito import cells as nb
+    found: dict = {}
     try:
         from tito.workspace import modules
         for module in modules(Path(root)):
             source = module.source.read_text(encoding="utf-8")
+            lines = source.splitlines()
             for node, qualname in _functions(ast.parse(source)):
-                if qualname != owner:
-                    continue
                 provided, inside = set(), False
-                for line in source.splitlines()[node.lineno - 1:node.end_lineno]:
+                for line in lines[node.lineno - 1:node.end_lineno]:
                     text = line.strip()
-                    if text in ("### BEGIN SOLUTION", "### END SOLUTION"):
-                        inside = text == "### BEGIN SOLUTION"
+                    if text in (nb.BEGIN, nb.END):
+                        inside = text == nb.BEGIN
                     elif text and not inside:
                         provided.add(text)
-                return frozenset(provided)
-    except Exception:                      # unreadable sources: every line of the function is theirs
-        pass
-    return frozenset()
+                found.setdefault(qualname, frozenset(provided))
+    except Exception:
+        return {}
+    return found
 
 
 def _functions(tree, prefix: str = ""):
@@ -165,7 +173,7 @@ def _functions(tree, prefix: str = ""):
             yield from _functions(node, f"{prefix}{node.name}.")
 
 
-def _frame_text(entry, reference: str, learners: frozenset, root: str = "") -> str:
+def _frame_text(entry, reference: str, learners: frozenset, root: str) -> str:
     path = Path(str(entry.path))
     owner = _owner(entry)
     statement = (str(entry.statement).strip().splitlines() or [""])[0].strip()
