@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from tinytorch.core.acceleration import (FusedCrossEntropyLoss, FusedLinear, accelerate, fused_cross_entropy,
-                                         fused_linear)
+                                         fused_linear, update_all_at_once)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.flat import end_to_end, lay_end_to_end, split_into
 from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums, weight_gradient
-from tinytorch.core.layers import Linear, Sequential, linear, manual_seed
+from tinytorch.core.layers import Linear, Module, Sequential, linear, manual_seed
 from tinytorch.core.losses import CrossEntropyLoss, cross_entropy
 from tinytorch.core.optimizers import SGD, Adam, AdamW
 from tinytorch.core.tensor import Tensor
@@ -354,3 +354,97 @@ def test_accelerate_keeps_names_and_state_and_refuses_what_it_cannot_use():
         accelerate(model, "an optimizer")
     with pytest.raises(TypeError, match="foreach"):
         SGD(model.parameters(), lr=0.1, foreach="yes")
+
+
+@pytest.mark.parametrize("case", [OPTIMIZERS[1], OPTIMIZERS[4], OPTIMIZERS[8]], ids=ids)
+def test_loading_a_fresh_optimizer_state_mid_run_restarts_the_state_as_in_the_loop(case):
+    """A state_dict with every entry empty (saved before the first step) loaded after some steps:
+    the one-call update starts its state again, as the loop does, and state_dict shows it."""
+    fresh = model_and_optimizer(*case, foreach=False)[1].state_dict()
+    plain = model_and_optimizer(*case, foreach=False)
+    fast = model_and_optimizer(*case, foreach=True)
+    for model, optimizer in (plain, fast):
+        run_steps(model, optimizer, 3)
+        optimizer.load_state_dict(fresh)
+        run_steps(model, optimizer, 3, start=3)
+    assert_same(*plain, *fast)
+    assert all(entry for entry in fast[1].state_dict()["state"])
+
+
+class Residual(Module):
+    """Layers kept in a list but not run as a chain: h = h + layer(h) for each."""
+
+    def __init__(self):
+        self.first = Linear(6, 8)
+        self.blocks = [Linear(8, 8), ReLU()]
+        self.encoder = self.blocks[0]               # the same Linear, also used on its own
+        self.last = Linear(8, 3)
+
+    def forward(self, x):
+        h = self.first(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.last(h) + self.last(self.encoder(h))
+
+
+def test_a_linear_and_relu_are_fused_only_where_a_sequential_runs_them_in_order():
+    x = Tensor(floats(5, 6))
+    manual_seed(0)
+    plain = Residual()
+    manual_seed(0)
+    fast = Residual()
+    accelerate(fast, SGD(fast.parameters(), lr=0.1))
+    assert isinstance(fast.blocks[1], ReLU) and not fast.blocks[0].relu
+    np.testing.assert_allclose(fast(x).data, plain(x).data, rtol=1e-5, atol=1e-6)
+
+
+def test_accelerate_walks_a_model_that_refers_back_to_itself():
+    class Logger:
+        def __init__(self, model):
+            self.model = model
+
+    manual_seed(0)
+    model = Sequential(Linear(4, 6), ReLU(), Linear(6, 2))
+    model.loggers = [Logger(model)]
+    plain_out = model(Tensor(floats(3, 4))).data
+    accelerate(model)
+    np.testing.assert_allclose(model(Tensor(floats(3, 4))).data, plain_out, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("arguments, named", [
+    (lambda model, opt: (model, opt, 5), "loss_fn"),
+    (lambda model, opt: (model, opt, "cross_entropy"), "loss_fn"),
+    (lambda model, opt: (model, opt, CrossEntropyLoss), "loss_fn"),
+    (lambda model, opt: (Linear, opt, None), "model"),
+], ids=["loss-int", "loss-str", "loss-class", "model-class"])
+def test_accelerate_refuses_bad_arguments_before_changing_anything(arguments, named):
+    manual_seed(0)
+    model = Sequential(Linear(3, 4), ReLU(), Linear(4, 2))
+    optimizer = SGD(model.parameters(), lr=0.1)
+    datas = [p.data for p in model.parameters()]
+    with pytest.raises(TypeError, match=named):
+        accelerate(*arguments(model, optimizer))
+    assert [type(layer) for layer in model.layers] == [Linear, ReLU, Linear]
+    assert all(p.data is d for p, d in zip(model.parameters(), datas)) and optimizer.foreach is False
+
+
+def test_accelerate_refuses_a_model_whose_parameters_are_not_tensors():
+    class NoParameters:
+        def parameters(self):
+            return None
+
+    with pytest.raises(TypeError, match="parameters"):
+        accelerate(NoParameters())
+
+
+@pytest.mark.parametrize("lr", [-1.0, float("nan"), float("inf")])
+def test_update_all_at_once_refuses_a_bad_float_learning_rate_and_changes_nothing(lr):
+    model, optimizer = model_and_optimizer(SGD, dict(lr=0.1), foreach=True)
+    run_steps(model, optimizer, 1)
+    for param in model.parameters():
+        param.grad = np.ones(param.shape, np.float32)
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match="lr"):
+        update_all_at_once(optimizer, lr)
+    for param, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(param.data, old)

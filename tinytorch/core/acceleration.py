@@ -9,7 +9,7 @@ from tinytorch.core import activations
 from tinytorch.core.activations import ReLU
 from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order
 from tinytorch.core.kernels import affine, column_sums, input_gradient, row_max, row_sums, weight_gradient
-from tinytorch.core.layers import Linear, Module, check_linear_arguments, linear
+from tinytorch.core.layers import Linear, Module, Sequential, check_linear_arguments, linear
 from tinytorch.core.losses import CrossEntropyLoss, checked_predictions, class_labels, cross_entropy, target_array
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.tensor import Tensor
@@ -122,7 +122,7 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     nothing, when that does not apply."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
-    if type(lr) is not float:                  # the usual value passes one test: this runs every step
+    if type(lr) is not float or not 0.0 <= lr < math.inf:      # the usual value passes one test
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
     entries = optimizer.state                  # each parameter's own state dict
     joined = joined_state(optimizer, MAX_END_TO_END_BYTES)     # provided: None when it does not apply
@@ -143,28 +143,34 @@ def zero_all_at_once(optimizer: Optimizer) -> bool:
     return zero_joined(optimizer)
 
 
-def _fuse_layers(owner) -> list:
-    """Replace every Linear below `owner` (attributes and lists of them) by a FusedLinear; the new
-    layers. In a list (the order layers run in), a Linear followed by a ReLU becomes one FusedLinear
-    with relu=True and the ReLU an Identity; layers held as attributes may run in any order: no pairs."""
-    fused = []
+def _fusions(owner, seen: set) -> list:
+    """What fusing changes below `owner` (its attributes, and lists of them), nothing changed yet:
+    (holder, key, new layer) for every Linear, a FusedLinear sharing its parameters. Only in a
+    Sequential's list, which runs its layers in that order, a Linear followed by a ReLU becomes one
+    FusedLinear with relu=True and the ReLU an Identity; any other list or attribute may be run in
+    any order (a residual block, a layer also named elsewhere): no pairs. Each object is visited
+    once, so a model that refers back to itself is no endless walk."""
+    if id(owner) in seen:
+        return []
+    seen.add(id(owner))
+    in_order = isinstance(owner, Sequential) and type(owner).forward is Sequential.forward
+    plan = []
     for name, value in list(vars(owner).items()):
         if type(value) is Linear:
-            fused.append(FusedLinear(value))
-            setattr(owner, name, fused[-1])
-        elif isinstance(value, list):
+            plan.append((owner, name, FusedLinear(value)))
+        elif isinstance(value, list) and id(value) not in seen:
+            seen.add(id(value))
             for index, item in enumerate(value):
                 if type(item) is Linear:
-                    then_relu = index + 1 < len(value) and type(value[index + 1]) is ReLU
-                    fused.append(FusedLinear(item, relu=then_relu))
-                    value[index] = fused[-1]
+                    then_relu = in_order and index + 1 < len(value) and type(value[index + 1]) is ReLU
+                    plan.append((value, index, FusedLinear(item, relu=then_relu)))
                     if then_relu:
-                        value[index + 1] = Identity()
+                        plan.append((value, index + 1, Identity()))
                 elif hasattr(item, "__dict__") and not isinstance(item, (Tensor, np.ndarray, type)):
-                    fused += _fuse_layers(item)
+                    plan += _fusions(item, seen)
         elif isinstance(value, Module):
-            fused += _fuse_layers(value)
-    return fused
+            plan += _fusions(value, seen)
+    return plan
 
 
 def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
@@ -179,15 +185,27 @@ def accelerate(model, optimizer=None, loss_fn=None) -> tuple:
       (0): FusedLinear(in_features=4, out_features=3, bias=True)
     )
     """
-    if not callable(getattr(model, "parameters", None)) or not hasattr(model, "__dict__"):
+    if isinstance(model, type) or not callable(getattr(model, "parameters", None)) or not hasattr(model, "__dict__"):
         raise TypeError(f"accelerate model must have a parameters() method (a Module or a model "
                         f"object), got {describe(model)}")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"accelerate optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
-    params = list(model.parameters())
+    if loss_fn is not None and (isinstance(loss_fn, type) or not callable(loss_fn)):
+        raise TypeError(f"accelerate loss_fn must be a loss (a callable such as CrossEntropyLoss()) or "
+                        f"None, got {describe(loss_fn)}")
+    params = model.parameters()
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"accelerate model.parameters() must return Tensors, got {describe(params)}")
+    params = list(params)
     if not all(isinstance(p, Tensor) for p in params):
         raise TypeError("accelerate model.parameters() must return Tensors")
-    fused = _fuse_layers(model)
+    plan = _fusions(model, set())            # all checks and the whole plan first: then the changes
+    for holder, key, layer in plan:
+        if isinstance(holder, list):
+            holder[key] = layer
+        else:
+            setattr(holder, key, layer)
+    fused = [layer for _, _, layer in plan if isinstance(layer, FusedLinear)]
     if params and len({p.data.dtype for p in params}) == 1 and end_to_end([p.data for p in params]) is None:
         # Weights by columns only where the one-call update will hold their gradients (laid out like
         # the values): a gradient your engine creates is a copy laid out by rows, and adding a

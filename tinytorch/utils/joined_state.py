@@ -165,7 +165,7 @@ def joined_state(optimizer: Optimizer, max_bytes: int):
             _joined.pop(optimizer, None)
             return None
         joined = _joined[optimizer] = JoinedState(optimizer, values)
-    if any(entries) and not joined.gather_state(entries):
+    if not joined.gather_state(entries):      # all entries empty (a fresh or reloaded state): reset
         return None
     joined.gather_gradients()
     return joined
