@@ -235,6 +235,8 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     """Softmax cross-entropy of logits `(N, C)`, averaged over the batch.
 
     `target` is either integer class labels of shape `(N,)` or probabilities of shape `(N, C)`.
+    A class ruled out by a logit of -inf adds nothing where its target is 0 (0 log 0 = 0): the loss
+    stays finite, as PyTorch's does for labels (for probabilities PyTorch gives nan there).
 
     >>> logits = Tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     >>> cross_entropy(logits, [0, 2])
@@ -252,14 +254,14 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     else:                                  # class labels: as one-hot rows, the same formula below
         t = _one_hot(class_labels(name, t, logits), logits.shape[1], logits.dtype)
     x = logits.data
-    # Hint: shift each row by its maximum, log_probs = shifted - log(sum(exp(shifted))), loss =
-    # -sum(t * log_probs) / N; gradient (softmax * row sums of t - t) / N, which is the famous
-    # (softmax - onehot) / N for labels (chapter 04, "Stability" and "Worked example: classification").
+    # Hint: log_probs = shifted - log(sum(exp(shifted))) (rows shifted by their max); loss = -sum(t * L) / N
+    # with L = np.where(t == 0, 0, log_probs) (0 log 0 = 0: a -inf logit of a 0 target adds nothing);
+    # gradient (softmax * row sums of t - t) / N (chapter 04, "Stability" and "Worked example: classification").
     ### BEGIN SOLUTION
     n = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -(t * log_probs).sum() / n
+    loss = -(t * np.where(t == 0, 0, log_probs)).sum() / n
 
     def backward(g):
         scale = g / n
