@@ -155,7 +155,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         arrays = tensor_dataset_arrays(tensors)      # provided: one ndarray per argument, checked
         # Hint: every array must have the same number of rows (else a ValueError showing the shapes),
-        # then keep them as self.arrays (chapter 05, "API").
+        # then keep them as self.arrays (chapter 05, "API"; here, "A dataset of aligned arrays").
         ### BEGIN SOLUTION
         if len({array.shape[0] for array in arrays}) != 1:
             shapes = ", ".join(str(array.shape) for array in arrays)
@@ -468,7 +468,8 @@ class SimpleDataset(TensorDataset):
             raise ValueError(f"SimpleDataset size * max(num_features, num_classes) = {size} * "
                              f"{max(num_features, num_classes)} is more elements than one array can hold")
         # Hint: one generator: class centres N(0, 2**2), balanced shuffled labels, features = centre +
-        # N(0, 1) noise, float32 and int64 (chapter 05, "A worked example").
+        # N(0, 1) noise, float32 and int64, drawn in the order "A synthetic problem that can be
+        # learned" above gives (chapter 05, "A worked example").
         ### BEGIN SOLUTION
         rng = np.random.default_rng(seed)
         centres = rng.normal(0.0, 2.0, size=(num_classes, num_features))
@@ -626,7 +627,8 @@ if __name__ == "__main__":
 # - A `Dataset` is a length and an index; a `TensorDataset` is aligned arrays whose batches are one
 #   gather per array.
 # - `DataLoader` yields `ceil(N / B)` batches (`floor` with `drop_last`), every sample once per epoch.
-# - With a seed, epoch `e`'s order is `default_rng([seed, e]).permutation(N)`: save `{"seed",
-#   "epoch"}` and any run can be resumed on exactly the same batches.
+# - With a seed, epoch `e`'s order is `default_rng([seed, e]).permutation(N)`: save the loader's
+#   `state_dict()` (`{"seed", "epoch", "epoch_is_set"}`) and any run can be resumed on exactly the
+#   same batches.
 # - Real data sets are `TensorDataset`s too: float32 images in `[0, 1]`, channels first, and int64
 #   labels, split once and reproducibly into training and test sets.

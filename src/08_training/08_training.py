@@ -18,12 +18,15 @@
 # forward -> loss -> backward -> (clip) -> step, epoch after epoch, and the two tools every long run
 # needs beside it, a learning-rate schedule and gradient clipping.
 #
-# You write five things, each a few lines:
-# - the cosine formula of `CosineSchedule.get_lr`;
-# - `clip_grad_norm`: the global norm of all gradients, and the scaling when it is too large;
-# - the training loop of `Trainer.train_epoch` and the update it makes (`Trainer.update`);
-# - the evaluation loop of `Trainer.evaluate`;
-# - what a checkpoint holds (`Trainer.state_dict`).
+# You write five things, each a few lines; the book teaches module 08 on three pages, named here
+# after each thing (the hints name the section):
+# - the cosine formula of `CosineSchedule.get_lr` ("08. Training: stability");
+# - `clip_grad_norm`: the global norm of all gradients, and the scaling when it is too large
+#   ("08. Training: stability");
+# - the training loop of `Trainer.train_epoch` and the update it makes (`Trainer.update`)
+#   ("08. Training: the loop");
+# - the evaluation loop of `Trainer.evaluate` ("08. Training: the loop");
+# - what a checkpoint holds (`Trainer.state_dict`) ("08. Training: state and cost").
 #
 # Around your code sits provided code in `tinytorch/utils/` that no notebook exports (DESIGN.md,
 # "Provided infrastructure"). Its rule is that **a failure is loud and leaves things as they were**:

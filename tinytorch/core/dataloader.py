@@ -63,7 +63,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         arrays = tensor_dataset_arrays(tensors)      # provided: one ndarray per argument, checked
         # Hint: every array must have the same number of rows (else a ValueError showing the shapes),
-        # then keep them as self.arrays (chapter 05, "API").
+        # then keep them as self.arrays (chapter 05, "API"; here, "A dataset of aligned arrays").
         if len({array.shape[0] for array in arrays}) != 1:
             shapes = ", ".join(str(array.shape) for array in arrays)
             raise ValueError(f"TensorDataset tensors must share their first dimension, got shapes {shapes}")
@@ -225,7 +225,8 @@ class SimpleDataset(TensorDataset):
             raise ValueError(f"SimpleDataset size * max(num_features, num_classes) = {size} * "
                              f"{max(num_features, num_classes)} is more elements than one array can hold")
         # Hint: one generator: class centres N(0, 2**2), balanced shuffled labels, features = centre +
-        # N(0, 1) noise, float32 and int64 (chapter 05, "A worked example").
+        # N(0, 1) noise, float32 and int64, drawn in the order "A synthetic problem that can be
+        # learned" above gives (chapter 05, "A worked example").
         rng = np.random.default_rng(seed)
         centres = rng.normal(0.0, 2.0, size=(num_classes, num_features))
         labels = rng.permutation(np.arange(size) % num_classes).astype(np.int64)
