@@ -857,3 +857,24 @@ def test_a_provided_line_inside_a_function_the_learner_writes_is_not_called_thei
     assert any(line.startswith("joined = joined_state(optimizer, MAX_END_TO_END_BYTES)") for line in provided)
     assert "optimizer.update(joined.values, joined.grad, joined.state, lr)" not in provided
     assert _provided_lines(str(repo_root), "no_such_function") == frozenset()
+
+
+def test_a_name_defined_outside_the_blocks_is_named_as_the_likely_cause_of_a_name_error(toy):
+    """The notebook's cells define the helper, so its checks pass; the package holds only the blocks,
+    so the tests meet a NameError, and tito says where the helper was written."""
+    root, tito = toy
+    assert tito("module", "start", "01", "--no-open").returncode == 0
+    notebook = ws.find_module(root, "01").working_copy
+    write_blocks(notebook, {**MINE, "scale": ["return as_float32(x) * factor"]})
+    data = json.loads(notebook.read_text())
+    index = next(i for i, c in enumerate(data["cells"]) if "def scale" in "".join(c["source"]))
+    helper = {"cell_type": "code", "execution_count": None, "id": "learner-helper", "metadata": {},
+              "outputs": [], "source": ["def as_float32(x):\n", "    return np.asarray(x, dtype=np.float32)\n"]}
+    data["cells"].insert(index + 1, helper)
+    notebook.write_text(json.dumps(data, indent=1))
+    result = tito("module", "complete", "01")
+    assert result.returncode != 0
+    assert "NameError" in result.stdout, result.stdout
+    told = " ".join(result.stdout.split())
+    assert f"`as_float32` is defined in your notebook (module 01, cell {index + 2}) but not in your package" in told, \
+        result.stdout

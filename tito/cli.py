@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -389,6 +390,21 @@ def _functions_tested(root: Path) -> dict[str, list[str]]:
     return needs
 
 
+def _name_defined_outside_blocks(outcome: checks.Outcome, notebooks: dict) -> None:
+    """After a NameError for a name the learner's notebook defines in a cell (outside the solution
+    blocks, where the notebook's own checks found it): that the package has only the blocks."""
+    missing = {match.group(1) for failure in outcome.failures if failure.get("error") == "NameError"
+               for match in [re.search(r"name '(\w+)' is not defined", failure.get("message") or "")] if match}
+    for name in sorted(missing):
+        defines = re.compile(rf"^(def|class)\s+{name}\b|^{name}\s*=", re.MULTILINE)
+        found = [f"module {mod.number}, cell {number}" for mod, cells in notebooks.items()
+                 for number, cell in enumerate(cells, start=1) if cell.kind == "code" and defines.search(cell.source)]
+        if found:
+            console.print(f"  `{escape(name)}` is defined in your notebook ({'; '.join(found[:3])}) but not in "
+                          "your package: only the code between the solution fences goes into it. Define a "
+                          "helper inside the block that uses it (for example nested in that function).")
+
+
 def _print_failures(title: str, outcome: checks.Outcome, verbose: bool,
                     needs: dict[str, list[str]] | None = None) -> None:
     from tito.grading import function_id
@@ -551,6 +567,7 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
                 _print_failures(f"Module {mod.number}: the notebook's checks failed "
                                 f"({len(inline.failures)} failure(s), {inline.passed} check(s) passed):",
                                 inline, verbose)
+                _name_defined_outside_blocks(inline, notebooks)
                 inline_failed = True
                 first = inline.failures[0] if inline.failures else {}
                 progress[mod.folder]["last_result"] = f"check failed: {first.get('check') or 'a cell'}"
@@ -570,6 +587,7 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         if not tests.ok:
             _print_failures(f"The tests failed ({len(tests.failures)} failing, {tests.passed} passed):",
                             tests, verbose, _functions_tested(root))
+            _name_defined_outside_blocks(tests, notebooks)
             return failed(f"{len(tests.failures)} test(s) failed")
         console.print(f"  [green]ok[/] {tests.passed} tests of " + ", ".join(p.name for p in test_files)
                       + (f" ({'; '.join(tests.notes)})" if tests.notes else ""))
