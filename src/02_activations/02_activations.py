@@ -293,7 +293,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     axis = _softmax_axis("softmax", x, axis)
     x = as_float(x)
     # Hint: subtract the row maximum, exponentiate, divide by the sum; backward is
-    # out * (g - sum(g * out)) along the axis (chapter 02, "Stability").
+    # out * (g - sum(g * out)) along the axis, the sum with keepdims=True (chapter 02, "Stability").
     ### BEGIN SOLUTION
     data = x.data
     e = np.exp(data - data.max(axis=axis, keepdims=True))
@@ -317,7 +317,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     axis = _softmax_axis("log_softmax", x, axis)
     x = as_float(x)
     # Hint: x - max - log(sum(exp(x - max))), the log-sum-exp trick; backward is g - softmax * sum(g)
-    # (chapter 02, "Stability").
+    # along the axis, the sum with keepdims=True (chapter 02, "Stability").
     ### BEGIN SOLUTION
     data = x.data
     out = data - data.max(axis=axis, keepdims=True)

@@ -144,9 +144,9 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     else:                                  # class labels: as one-hot rows, the same formula below
         t = _one_hot(class_labels(name, t, logits), logits.shape[1], logits.dtype)
     x = logits.data
-    # Hint: log_probs = shifted - log(sum(exp(shifted))) (rows shifted by their max); loss = -sum(t * L) / N
-    # with L = np.where(t == 0, 0, log_probs) (0 log 0 = 0: a -inf logit of a 0 target adds nothing);
-    # gradient (softmax * row sums of t - t) / N (chapter 04, "Stability" and "Worked example: classification").
+    # Hint: log_probs = shifted - log(sum(exp(shifted))) (rows shifted by their max); loss = -sum(t * L) / N,
+    # L = np.where(t == 0, 0, log_probs) (0 log 0 = 0); backward returns (softmax * row sums of t - t) * g / N
+    # and, for the target, -log_probs * g / N (chapter 04, "Stability" and "Worked example: classification").
     n = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -199,8 +199,9 @@ def binary_cross_entropy(pred: Tensor, target) -> Tensor:
         raise ValueError(f"{name}: all predictions must be probabilities in [0, 1] (PyTorch checks the "
                          f"same), got values in [{low}, {high}]{' including NaN' if np.isnan(low) else ''}; "
                          "use binary_cross_entropy_with_logits for raw scores")
-    # Hint: clamp log(p) and log1p(-p) at -100, loss = -mean(t log p + (1 - t) log(1 - p)); gradient
-    # (p - t) / max(p (1 - p), 1e-12) / n (chapter 04, "Stability").
+    # Hint: clamp log(p) and log1p(-p) at -100, loss = -mean(t log p + (1 - t) log(1 - p)); backward
+    # returns (p - t) / max(p (1 - p), 1e-12) * g / n and, for the target, (log(1 - p) - log p) * g / n
+    # (chapter 04, "Stability").
     with np.errstate(divide="ignore"):           # log(0) = -inf is expected; the clamp handles it
         log_p = np.maximum(np.log(p), _LOG_FLOOR)
         log_1mp = np.maximum(np.log1p(-p), _LOG_FLOOR)
@@ -238,8 +239,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target) -> Tensor:
     logits = checked_predictions(name, logits)
     t = _same_shape(name, logits, target_array(name, target))
     x = logits.data
-    # Hint: loss = mean(max(x, 0) - x t + log1p(exp(-|x|))); gradient (sigmoid(x) - t) / n, the
-    # sigmoid from the same exp(-|x|) (chapter 04, "Stability").
+    # Hint: loss = mean(max(x, 0) - x t + log1p(exp(-|x|))); backward returns (sigmoid(x) - t) * g / n,
+    # the sigmoid from the same exp(-|x|), and, for the target, -x * g / n (chapter 04, "Stability").
     z = np.exp(-np.abs(x))                       # in (0, 1]: never overflows
     loss = np.mean(np.maximum(x, 0) - x * t + np.log1p(z))
 

@@ -114,8 +114,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor = None, stride=1, padding=0) 
     xpad = np.pad(x.data, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x.data
     cols = np.empty((channels, kh, kw, n, oh, ow), dtype=xpad.dtype)   # the column buffer
     # Hint: for each offset (i, j) copy xpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw], axes moved to
-    # (C, N, OH, OW), into cols[:, i, j]; then out = weight as (F, C*kh*kw) @ cols as
-    # (C*kh*kw, N*OH*OW) (chapter 09, "The kernel-offset loop").
+    # (C, N, OH, OW), into cols[:, i, j]; then out = weight as (F, C*kh*kw) @ cols as (C*kh*kw, N*OH*OW),
+    # a 2-D (F, N*OH*OW) matrix: the code below adds the bias and reshapes it (chapter 09, "The kernel-offset loop").
     for i in range(kh):
         for j in range(kw):
             view = xpad[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]

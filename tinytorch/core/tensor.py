@@ -480,7 +480,7 @@ def reduce_sum(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     axes = _axes(axis, a.ndim)
     keepdims = check_bool("sum keepdims", keepdims)
     # Hint: out = a.data.sum(axis=axes, keepdims=keepdims); backward puts the summed axes back
-    # (np.expand_dims, unless keepdims) and broadcasts g to a's shape (chapter 01, "API": reductions).
+    # (np.expand_dims, unless keepdims) and broadcasts g to a's shape (chapter 01, "API"; here, "Reductions").
     out = a.data.sum(axis=axes, keepdims=keepdims)
 
     def backward(g):
