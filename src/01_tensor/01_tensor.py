@@ -513,10 +513,10 @@ def test_unit_arithmetic():
     a = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     b = Tensor([10.0, 20.0], requires_grad=True)
     # reductions come later in this file, so seed backward with an explicit output gradient
-    y = (a * b + a / b - b) ** 2
+    y = (a * b + a / b - b) ** 2 + b         # every operator broadcasts b over a's rows
     y.backward(np.ones(y.shape, dtype=np.float32))
-    assert a.grad.shape == (2, 2) and b.grad.shape == (2,)
-    expected_b = (2 * (a.data * b.data + a.data / b.data - b.data) * (a.data - a.data / b.data ** 2 - 1)).sum(0)
+    assert a.grad.shape == (2, 2) and b.grad.shape == (2,), "each gradient has its input's shape"
+    expected_b = (2 * (a.data * b.data + a.data / b.data - b.data) * (a.data - a.data / b.data ** 2 - 1) + 1).sum(0)
     assert np.allclose(b.grad, expected_b)
     x = Tensor([3.0], requires_grad=True)
     (2.0 / x).backward()
