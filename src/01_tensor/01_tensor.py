@@ -741,7 +741,7 @@ def reduce_max(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 def test_unit_reductions():
     x = Tensor([[1.0, 5.0, 5.0], [2.0, 0.0, -1.0]], requires_grad=True)
     (x.sum(axis=0) * Tensor([1.0, 2.0, 3.0])).sum().backward()
-    assert np.allclose(x.grad, [[1, 2, 3], [1, 2, 3]])
+    assert np.allclose(x.grad, [[1, 2, 3], [1, 2, 3]]) and x.grad.dtype == np.float32, "sum's gradient, in float32"
     x.grad = None
     x.max(axis=1).sum().backward()
     assert np.allclose(x.grad, [[0, 0.5, 0.5], [1, 0, 0]]), "tied maxima share the gradient"
