@@ -92,6 +92,16 @@ def test_stubs_are_recognised_and_a_written_block_is_not():
         namespace["f"](1)
 
 
+def test_a_block_without_its_end_fence_is_named_by_its_function_and_line():
+    source = ("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n\n"
+              "def g(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n")
+    with pytest.raises(ValueError, match=r"cell 1: the block of f \(line 2\) has no `### END SOLUTION` before "
+                                         r"the next `### BEGIN SOLUTION` \(line 6\)"):
+        nb.solution_blocks([nb.Cell("code", source)], "01")
+    with pytest.raises(ValueError, match=r"the block of g \(line 2\) has no `### END SOLUTION` in the cell"):
+        nb.solution_blocks([nb.Cell("code", "def g(x):\n    ### BEGIN SOLUTION\n    return x\n")], "01")
+
+
 def test_help_lists_every_command():
     result = run(["--help"], ROOT)
     assert result.returncode == 0, result.stderr
@@ -732,13 +742,25 @@ def test_a_damaged_workspace_gets_one_line_naming_the_file_and_the_way_out(toy):
     status = tito("module", "status")
     assert status.returncode == 0 and status_of(status.stdout, "01_toy")[1] == "complete", status.stdout
     (space / "progress.json").write_text(good)
-    # A learner notebook that is not JSON.
+    # A learner notebook that is not JSON, of a completed module: the way out named is the one that
+    # keeps the completed code (start writes the notebook again with it), not reset's empty stubs.
     notebook = space / "modules" / "01_toy" / "01_toy.ipynb"
     saved = notebook.read_text()
     notebook.write_text(saved[: len(saved) // 2])
     one_line_error(tito("module", "complete", "01"), "workspace/modules/01_toy/01_toy.ipynb", "not valid JSON",
-                   "tito module reset 01")
-    one_line_error(tito("module", "update"), "workspace/modules/01_toy/01_toy.ipynb")
+                   "tito module start 01", "the code you completed module 01 with")
+    # update goes on with the other notebooks, and fails at the end
+    assert tito("module", "start", "02", "--no-open").returncode == 0
+    edit_source(root, "02_more", "# Hint: use scale", "# Hint: use scale, once")
+    export(root)
+    result = tito("module", "update")
+    assert result.returncode == 1 and "workspace/modules/01_toy/01_toy.ipynb is damaged" in result.stdout, result.stdout
+    assert "module 02: your notebook is refreshed from the course" in result.stdout, result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    notebook.rename(root / "damaged.ipynb")
+    result = tito("module", "start", "01", "--no-open")
+    assert result.returncode == 0 and "with the code you completed it with" in result.stdout, result.stdout
+    assert "self.count = self.count + by" in notebook.read_text()
     notebook.write_text(saved)
     # An emptied file in the package: the next command rebuilds it, says so in one line, and goes on.
     toy_py = space / "package" / "tinytorch" / "core" / "toy.py"

@@ -183,7 +183,8 @@ def solution_blocks(cells: list[Cell], chapter: str) -> list[Block]:
             stripped = line.strip()
             if stripped == BEGIN:
                 if begin is not None:
-                    raise ValueError(f"cell {index + 1}: `{BEGIN}` inside another solution block")
+                    raise ValueError(f"cell {index + 1}: {_unclosed(lines, begin, index)} before the next "
+                                     f"`{BEGIN}` (line {number + 1})")
                 begin = number
             elif stripped == END:
                 if begin is None:
@@ -198,8 +199,14 @@ def solution_blocks(cells: list[Cell], chapter: str) -> list[Block]:
                     section=match[2].strip().rstrip(".") if match else heading))
                 begin = None
         if begin is not None:
-            raise ValueError(f"cell {index + 1}: `{BEGIN}` without a matching `{END}`")
+            raise ValueError(f"cell {index + 1}: {_unclosed(lines, begin, index)} in the cell")
     return blocks
+
+
+def _unclosed(lines: list[str], begin: int, index: int) -> str:
+    """Names a block whose `### END SOLUTION` is missing: its function and the line it opens at."""
+    indent = len(lines[begin]) - len(lines[begin].lstrip())
+    return f"the block of {_owner(lines, begin, indent, index + 1)} (line {begin + 1}) has no `{END}`"
 
 
 def student_cells(cells: list[Cell], chapter: str) -> list[Cell]:

@@ -97,9 +97,17 @@ def _read_notebook(root: Path, mod: ws.Module) -> list[nb.Cell]:
         problem = f"not valid JSON: {error}"
     except (UnicodeDecodeError, OSError, AttributeError, TypeError, KeyError) as error:
         problem = f"not a notebook: {type(error).__name__}: {error}"
-    _fail(f"{_relative(root, path)} is damaged ({problem}): repair it (a backup, your editor's undo), or "
-          f"`tito module reset {mod.number}` for a fresh notebook (the damaged one is kept in "
-          f"{ws.WORKSPACE}/backups/)")
+    try:
+        completed = solutions.load(mod) is not None
+    except solutions.Damaged:
+        completed = False
+    if completed:
+        way_out = (f"or move it out of {ws.WORKSPACE}/ and run `tito module start {mod.number}`, which writes it "
+                   f"again with the code you completed module {mod.number} with")
+    else:
+        way_out = (f"or `tito module reset {mod.number}` for a fresh notebook (the damaged one is kept in "
+                   f"{ws.WORKSPACE}/backups/)")
+    _fail(f"{_relative(root, path)} is damaged ({problem}): repair it (a backup, your editor's undo), {way_out}")
 
 
 def _backup(root: Path, mod: ws.Module) -> Path:
@@ -194,7 +202,7 @@ def _print_rebuild(root: Path, state: State, ensured: package.Ensured, refreshin
         outdated = [m.number for m in ws.modules(root) if m.working_copy.exists() and _notebook_outdated(root, state, m)]
         if outdated and not refreshing:
             console.print(f"Your notebook(s) of module(s) {', '.join(outdated)} are from the older course: "
-                          "`tito module update` refreshes them and keeps your code.")
+                          "`tito module update` refreshes them and keeps the code of your solution blocks.")
             state.told_outdated = True
     elif ensured.why == "damaged" and ensured.damaged:
         more = f" (and {len(ensured.damaged) - 1} more)" if len(ensured.damaged) > 1 else ""
@@ -738,7 +746,7 @@ def module_status() -> None:
         console.print(f"  [yellow]![/] {escape(line)}")
     if outdated and not state.told_outdated:
         console.print(f"  Your notebook(s) of module(s) {', '.join(outdated)} are from an older version of the course: "
-                      "`tito module update` refreshes them and keeps your code.")
+                      "`tito module update` refreshes them and keeps the code of your solution blocks.")
     console.print(f"Your package: {_relative(root, ws.package_dir(root) / 'tinytorch')} (the course's code, with "
                   "yours in the solution blocks of the modules you completed).")
 
@@ -764,13 +772,19 @@ def module_update(
     else:
         chosen = [m for m in ws.modules(root) if m.working_copy.exists()]
     console.print(f"Your package is built from the current course ({state.record.get('built', '?')}).")
+    damaged = []
     for mod in chosen:
         if not mod.working_copy.exists():
             console.print(f"  module {mod.number}: you have no notebook of it (`tito module start {mod.number}`)")
             continue
-        _refresh(root, state, mod)
+        try:
+            _refresh(root, state, mod)
+        except typer.Exit:                  # a damaged notebook, told in one line: go on with the others
+            damaged.append(mod.number)
     ws.save_progress(root, state.progress)
     console.print("`tito module status` shows where each module stands.")
+    if damaged:
+        raise typer.Exit(1)
 
 
 def _refresh(root: Path, state: State, mod: ws.Module) -> None:
@@ -793,8 +807,9 @@ def _refresh(root: Path, state: State, mod: ws.Module) -> None:
     text, conflicts = _notebook_with(root, mod, theirs, metadata, backup)
     ws.write_atomic(mod.working_copy, text)
     state.progress.setdefault(mod.folder, {})["notebook"] = _sha(mod.student_notebook)
-    console.print(f"  module {mod.number}: your notebook is refreshed from the course, with your code in its blocks "
-                  f"(the one before is saved as {_relative(root, backup)})")
+    console.print(f"  module {mod.number}: your notebook is refreshed from the course, with your code in its blocks; "
+                  f"the one before, with any cells and notes of your own (they are not carried over), is saved as "
+                  f"{_relative(root, backup)}")
     for conflict in conflicts:
         if conflict.kind == "changed":
             console.print(f"    [yellow]![/] {escape(conflict.owner)}: its def line changed (was `{escape(str(conflict.old))}`, "
