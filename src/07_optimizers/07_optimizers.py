@@ -26,8 +26,8 @@
 # - `SGD` with momentum, dampening, Nesterov momentum and weight decay.
 # - `Adam` and `AdamW`.
 #
-# Every rule computes exactly what `torch.optim` computes (the tests replay 30 steps against PyTorch
-# at float32 precision), and every update happens in place, in float32, in buffers allocated once.
+# Every rule computes what `torch.optim` computes, up to float32 rounding (the tests replay 30 steps
+# against PyTorch), and every update happens in place, in float32, in buffers allocated once.
 
 # %%
 #| default_exp core.optimizers
@@ -412,7 +412,7 @@ if __name__ == "__main__":
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay.
 
-    Computes exactly what `torch.optim.SGD` computes. State per parameter: `momentum_buffer`,
+    Computes what `torch.optim.SGD` computes, up to float32 rounding. State per parameter: `momentum_buffer`,
     created on the first step that parameter gets a gradient (only when `momentum > 0`).
     Unlike PyTorch, `dampening` must lie in [0, 1], and there is no default rate: pass `lr`
     (or `learning_rate=`, the older spelling, as for Adam; not both).
@@ -519,7 +519,7 @@ if __name__ == "__main__":
 # %%
 #| export
 class Adam(Optimizer):
-    """Adam, computing exactly what `torch.optim.Adam` computes (weight decay = L2 added to grad).
+    """Adam, computing what `torch.optim.Adam` computes up to float32 rounding (weight decay = L2 added to grad).
 
     `learning_rate=` is accepted as an older spelling of `lr` (not both). State per parameter:
     `step` (int), `exp_avg` and `exp_avg_sq` (ndarrays), created at its first update.
@@ -581,7 +581,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay, computing exactly what `torch.optim.AdamW` computes.
+    """Adam with decoupled weight decay, computing what `torch.optim.AdamW` computes up to float32 rounding.
 
     Before the Adam update, each parameter shrinks: p <- p * (1 - lr * weight_decay); the gradient
     is left alone. Default `weight_decay=1e-2`, as in PyTorch.

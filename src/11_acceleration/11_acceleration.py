@@ -636,8 +636,8 @@ if __name__ == "__main__":
 #    joined buffer, so `optimizer.state` and `state_dict()` always show the current values.
 #
 # Otherwise (a parameter without a gradient, values that do not lie end to end, parameters whose
-# state differs in kind, more than `MAX_END_TO_END_BYTES` of them) it returns False and `step` runs
-# its loop. Above about a megabyte one call per parameter is as fast (its arrays stay in the cache),
+# state differs in kind, more than `MAX_END_TO_END_BYTES` of them, an optimizer that is not an `SGD`
+# or an `Adam`, such as `AdamW`, or a subclass of them) it returns False and `step` runs its loop. Above about a megabyte one call per parameter is as fast (its arrays stay in the cache),
 # so large networks keep the loop. Steps 1, 2 and 4 are bookkeeping, provided for you
 # (`tinytorch/utils/joined_state.py`: `joined_state(optimizer, max_bytes)` hands back the joined
 # arrays, or None when the one-call update does not apply, and `joined.share_state(entries)`, run
