@@ -761,6 +761,13 @@ def test_a_damaged_workspace_gets_one_line_naming_the_file_and_the_way_out(toy):
     result = tito("module", "start", "01", "--no-open")
     assert result.returncode == 0 and "with the code you completed it with" in result.stdout, result.stdout
     assert "self.count = self.count + by" in notebook.read_text()
+    # A notebook that is JSON but lost a block's END fence: update names the block, keeps going, fails.
+    notebook.write_text(saved.replace("### END SOLUTION", "", 1))
+    result = tito("module", "update", "01")
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr, result.stdout
+    told = " ".join(result.stdout.split())
+    assert "the block of scale" in told and "has no `### END SOLUTION`" in told and "tito module start 01" in told, \
+        result.stdout
     notebook.write_text(saved)
     # An emptied file in the package: the next command rebuilds it, says so in one line, and goes on.
     toy_py = space / "package" / "tinytorch" / "core" / "toy.py"

@@ -97,17 +97,22 @@ def _read_notebook(root: Path, mod: ws.Module) -> list[nb.Cell]:
         problem = f"not valid JSON: {error}"
     except (UnicodeDecodeError, OSError, AttributeError, TypeError, KeyError) as error:
         problem = f"not a notebook: {type(error).__name__}: {error}"
+    _fail(f"{_relative(root, path)} is damaged ({problem}): repair it (a backup, your editor's undo), "
+          f"{_fresh_notebook(mod)}")
+
+
+def _fresh_notebook(mod: ws.Module) -> str:
+    """The way to a working notebook again: for a completed module, one with the code it was
+    completed with (start writes it when there is none); otherwise reset's fresh one."""
     try:
         completed = solutions.load(mod) is not None
     except solutions.Damaged:
         completed = False
     if completed:
-        way_out = (f"or move it out of {ws.WORKSPACE}/ and run `tito module start {mod.number}`, which writes it "
-                   f"again with the code you completed module {mod.number} with")
-    else:
-        way_out = (f"or `tito module reset {mod.number}` for a fresh notebook (the damaged one is kept in "
-                   f"{ws.WORKSPACE}/backups/)")
-    _fail(f"{_relative(root, path)} is damaged ({problem}): repair it (a backup, your editor's undo), {way_out}")
+        return (f"or move it out of {ws.WORKSPACE}/ and run `tito module start {mod.number}`, which writes it "
+                f"again with the code you completed module {mod.number} with")
+    return (f"or `tito module reset {mod.number}` for a fresh notebook (the damaged one is kept in "
+            f"{ws.WORKSPACE}/backups/)")
 
 
 def _backup(root: Path, mod: ws.Module) -> Path:
@@ -404,7 +409,7 @@ def _name_defined_outside_blocks(outcome: checks.Outcome, notebooks: dict) -> No
     missing = {match.group(1) for failure in outcome.failures if failure.get("error") == "NameError"
                for match in [re.search(r"name '(\w+)' is not defined", failure.get("message") or "")] if match}
     for name in sorted(missing):
-        defines = re.compile(rf"^(def|class)\s+{name}\b|^{name}\s*=", re.MULTILINE)
+        defines = re.compile(rf"^(def|class)\s+{name}\b|^{name}\s*=(?!=)", re.MULTILINE)
         found = [f"module {mod.number}, cell {number}" for mod, cells in notebooks.items()
                  for number, cell in enumerate(cells, start=1) if cell.kind == "code" and defines.search(cell.source)]
         if found:
@@ -778,7 +783,8 @@ def module_update(
             console.print(f"  module {mod.number}: you have no notebook of it (`tito module start {mod.number}`)")
             continue
         try:
-            _refresh(root, state, mod)
+            if _refresh(root, state, mod) is False:     # its fences are broken, told in one line
+                damaged.append(mod.number)
         except typer.Exit:                  # a damaged notebook, told in one line: go on with the others
             damaged.append(mod.number)
     ws.save_progress(root, state.progress)
@@ -787,20 +793,21 @@ def module_update(
         raise typer.Exit(1)
 
 
-def _refresh(root: Path, state: State, mod: ws.Module) -> None:
+def _refresh(root: Path, state: State, mod: ws.Module) -> bool:
+    """Refresh one notebook from the course with the learner's code; False when its fences are broken."""
     cells = _read_notebook(root, mod)
     try:
         theirs = solutions.bodies(cells, mod.number)
     except ValueError as error:
         console.print(f"  [red]x[/] module {mod.number}: {escape(_relative(root, mod.working_copy))}: {escape(str(error))}: "
-                      f"fix its fences, or `tito module reset {mod.number}`")
-        return
+                      f"fix its fences, {escape(_fresh_notebook(mod))}")
+        return False
     course = solutions.bodies(nb.read_notebook(mod.student_notebook), mod.number)
     _, mismatch = solutions.match(mod.folder, theirs, course)
     mismatch = [c for c in mismatch if c.kind != "unwritten"]
     if not _notebook_outdated(root, state, mod, cells) and not mismatch:
         console.print(f"  module {mod.number}: your notebook is up to date with the course")
-        return
+        return True
     backup = _backup(root, mod)
     metadata = json.loads(mod.student_notebook.read_text(encoding="utf-8"))["metadata"]
     metadata["kernelspec"] = {"display_name": ws.KERNEL_DISPLAY, "language": "python", "name": ws.KERNEL_NAME}
@@ -819,6 +826,7 @@ def _refresh(root: Path, state: State, mod: ws.Module) -> None:
                           "the note at the top of the notebook")
         elif conflict.kind == "new":
             console.print(f"    [yellow]![/] {escape(conflict.owner)}: new in the course: write it")
+    return True
 
 
 @module_app.command("reset")

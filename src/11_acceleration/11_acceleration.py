@@ -637,8 +637,9 @@ if __name__ == "__main__":
 #
 # Otherwise (a parameter without a gradient, values that do not lie end to end, parameters whose
 # state differs in kind, more than `MAX_END_TO_END_BYTES` of them, an optimizer that is not an `SGD`
-# or an `Adam`, such as `AdamW`, or a subclass of them) it returns False and `step` runs its loop. Above about a megabyte one call per parameter is as fast (its arrays stay in the cache),
-# so large networks keep the loop. Steps 1, 2 and 4 are bookkeeping, provided for you
+# or an `Adam`, such as `AdamW`, or a subclass of them) it returns False and `step` runs its loop.
+# Above about a megabyte one call per parameter is as fast (its arrays stay in the cache), so large
+# networks keep the loop. Steps 1, 2 and 4 are bookkeeping, provided for you
 # (`tinytorch/utils/joined_state.py`: `joined_state(optimizer, max_bytes)` hands back the joined
 # arrays, or None when the one-call update does not apply, and `joined.share_state(entries)`, run
 # after your call, is step 4); step 3 is yours.
@@ -653,7 +654,7 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     nothing, when that does not apply."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
-    if type(lr) is not float or not 0.0 <= lr < math.inf:      # the usual value passes one test
+    if type(lr) is not float or not 0.0 <= lr < math.inf:      # a quick pass for the usual float
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
     entries = optimizer.state                  # each parameter's own state dict
     joined = joined_state(optimizer, MAX_END_TO_END_BYTES)     # provided: None when it does not apply

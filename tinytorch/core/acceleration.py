@@ -122,7 +122,7 @@ def update_all_at_once(optimizer: Optimizer, lr: float) -> bool:
     nothing, when that does not apply."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"update_all_at_once optimizer must be a tinytorch Optimizer, got {describe(optimizer)}")
-    if type(lr) is not float or not 0.0 <= lr < math.inf:      # the usual value passes one test
+    if type(lr) is not float or not 0.0 <= lr < math.inf:      # a quick pass for the usual float
         lr = check_number("update_all_at_once lr", lr, minimum=0.0)
     entries = optimizer.state                  # each parameter's own state dict
     joined = joined_state(optimizer, MAX_END_TO_END_BYTES)     # provided: None when it does not apply
