@@ -231,8 +231,8 @@ def backward(root: Tensor, grad=None) -> None:
         return
     order = topological_order(root)
     # Hint: grads = {root: grad}; for each node of `order`, pop its gradient, call node.grad_fn(g); each
-    # parent_grad not None, to a parent that requires grad, goes into a leaf's .grad (a copy when it is
-    # None, else added) or is summed into grads for an interior parent (chapter 06, "Walking the graph backwards").
+    # parent_grad not None, to a parent that requires grad, goes into a leaf's .grad (a copy in the leaf's dtype,
+    # astype, when it is None, else added) or is summed into grads for an interior parent (chapter 06, "Walking the graph backwards").
     ### BEGIN SOLUTION
     grads = {root: grad}
     for node in order:
@@ -244,7 +244,7 @@ def backward(root: Tensor, grad=None) -> None:
                 continue
             if parent.grad_fn is None:
                 if parent.grad is None:
-                    parent.grad = parent_grad.copy()
+                    parent.grad = parent_grad.astype(parent.data.dtype)   # a copy, in the leaf's dtype
                 else:
                     parent.grad += parent_grad
             elif parent in grads:

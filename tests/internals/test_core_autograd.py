@@ -170,3 +170,14 @@ def test_every_node_is_released_after_backward():
         assert node.parents == ()
         with pytest.raises(RuntimeError, match="already used and freed"):
             node.grad_fn(np.ones(node.shape, np.float32))
+
+
+def test_a_leaf_gets_its_gradient_in_its_own_dtype():
+    """A float32 leaf that met a float64 tensor: the reference engine stores a float32 .grad, as
+    PyTorch does, so the optimizer takes it (a copy of the float64 gradient would be refused)."""
+    from tinytorch.core.optimizers import SGD
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * Tensor(np.array([3.0, 4.0]), dtype=np.float64)).sum().backward()
+    assert w.grad.dtype == np.float32 and w.grad.tolist() == [3.0, 4.0]
+    SGD([w], lr=0.5).step()
+    assert w.data.tolist() == [-0.5, 0.0]
