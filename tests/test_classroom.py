@@ -198,3 +198,36 @@ def test_a_notebook_has_one_time_budget_for_all_its_cells():
     assert 10 <= execute._get_timeout(None) <= 12
     execute._deadline = time.monotonic() - 5                  # spent: the next cell still gets a second
     assert execute._get_timeout(None) == 1
+
+
+def test_collect_names_each_bad_zip_and_keeps_the_good_ones_and_autograde_names_an_unreadable_notebook(
+        course, tmp_path):
+    the_course, exchange, base = course
+    folder = "03_layers"
+    classroom.release(the_course, folder)
+    release = json.loads((the_course.root / "release" / folder / f"{folder}.ipynb").read_text())
+    zips = tmp_path / "zips"
+    zips.mkdir()
+    with zipfile.ZipFile(zips / f"{folder}-good.zip", "w") as archive:
+        archive.writestr(f"{folder}.ipynb", json.dumps(release))
+    with zipfile.ZipFile(zips / f"{folder}-cut.zip", "w") as archive:
+        archive.writestr(f"{folder}.ipynb", json.dumps(release)[:500])
+    with zipfile.ZipFile(zips / f"{folder}-other.zip", "w") as archive:
+        archive.writestr(f"{folder}.ipynb", json.dumps(release))
+        archive.writestr("tito-status.json", json.dumps({"module": "11_acceleration", "learner": "other"}))
+    (zips / f"{folder}-junk.zip").write_text("not a zip")
+    with pytest.raises(classroom.ClassError) as refused:
+        classroom.collect(the_course, folder, zips)
+    message = str(refused.value)
+    assert message.startswith("collected 1 (good); not collected: ")
+    for name, why in (("cut", "not valid JSON"), ("other", "module 11_acceleration's notebook"),
+                      ("junk", "not a zip file")):
+        assert f"{folder}-{name}.zip: " in message and why in message, (name, message)
+    assert (the_course.root / "submitted" / "good" / folder / f"{folder}.ipynb").is_file()
+    # A submission whose notebook is no longer readable is named, and nothing is graded for it.
+    broken = the_course.root / "submitted" / "zed" / folder
+    broken.mkdir(parents=True)
+    (broken / f"{folder}.ipynb").write_text('{"cells": [')
+    (broken / "timestamp.txt").write_text("2026-12-06 12:00:00\n")
+    with pytest.raises(classroom.ClassError, match=f"not graded: zed, whose submitted {folder}.ipynb"):
+        classroom.autograde(the_course, folder, ["zed"])

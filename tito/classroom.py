@@ -277,28 +277,27 @@ def student_id(name: str) -> str:
 def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
     """Bring the module's submissions into `submitted/`: from the exchange, or from a folder of zips
     made by `tito module submit` (`NN_name-learner.zip`). Returns the student ids collected."""
+    release_nb = course.root / "release" / folder / f"{folder}.ipynb"
+    if not release_nb.is_file():
+        raise ClassError(f"no release of {folder}: `tito class release {folder[:2]}` first")
     if zips is None:
         api = course.api()
         if not api.exchange_is_functional:
             raise ClassError("this course has no exchange: collect the learners' zips with --zips FOLDER")
         _check(api.collect(folder, update=True), f"collect {folder}")
         return sorted(api.get_submitted_students(folder))
-    release_nb = course.root / "release" / folder / f"{folder}.ipynb"
-    if not release_nb.is_file():
-        raise ClassError(f"no release of {folder}: `tito class release {folder[:2]}` first")
-    found = []
+    found, refused = [], []
     for path in sorted(Path(zips).glob(f"{folder}-*.zip")):
         match = SUBMISSION_ZIP.match(path.name)
         if not match or match["module"] != folder:
             continue
         sid = student_id(match["learner"])
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            notebook_name = f"{folder}.ipynb"
-            if notebook_name not in names:
-                raise ClassError(f"{path.name} has no {notebook_name}")
-            notebook = json.loads(archive.read(notebook_name).decode("utf-8"))
-            status = json.loads(archive.read("tito-status.json").decode("utf-8")) if "tito-status.json" in names else {}
+        try:
+            notebook, status = _read_submission(path, folder)
+        except ValueError as error:         # one unreadable zip is named; the others are collected
+            refused.append(f"{path.name}: {error}")
+            continue
+        notebook_name = f"{folder}.ipynb"
         target = course.root / "submitted" / sid / folder
         target.mkdir(parents=True, exist_ok=True)
         (target / notebook_name).write_text(json.dumps(as_release(notebook, release_nb, folder), indent=1),
@@ -309,9 +308,34 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
         if status:
             (target / "tito-status.json").write_text(json.dumps(status, indent=1), encoding="utf-8")
         found.append(sid)
+    if refused:
+        kept = f"collected {len(found)} ({', '.join(found)}); " if found else ""
+        raise ClassError(f"{kept}not collected: " + "; ".join(refused)
+                         + " (ask for the zip again: `tito module submit " + folder[:2] + "`)")
     if not found:
         raise ClassError(f"no {folder}-<learner>.zip in {zips} (`tito module submit {folder[:2]}` makes them)")
     return found
+
+
+def _read_submission(path: Path, folder: str) -> tuple[dict, dict]:
+    """(notebook, tito status) of a `tito module submit` zip; ValueError saying what is wrong with it."""
+    notebook_name = f"{folder}.ipynb"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if notebook_name not in names:
+                raise ValueError(f"it has no {notebook_name}")
+            notebook = json.loads(archive.read(notebook_name).decode("utf-8"))
+            status = json.loads(archive.read("tito-status.json").decode("utf-8")) if "tito-status.json" in names else {}
+    except zipfile.BadZipFile:
+        raise ValueError("it is not a zip file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"a file in it is not valid JSON ({error})") from None
+    if not isinstance(notebook, dict) or not isinstance(status, dict):
+        raise ValueError(f"its {notebook_name} is not a notebook")
+    if status.get("module") not in (None, folder):
+        raise ValueError(f"it holds module {status['module']}'s notebook (its tito-status.json says so)")
+    return notebook, status
 
 
 def as_release(notebook: dict, release_nb: Path, folder: str) -> dict:
@@ -385,6 +409,7 @@ class Score:
     max_written: float
     needs_manual: bool
     problems: list[str] = field(default_factory=list)
+    from_tito: bool = False        # handed in with `tito module submit`: a tito notebook, no question cells
 
     @property
     def total(self) -> float:
@@ -399,11 +424,29 @@ def autograde(course: Course, folder: str, students: list[str] | None = None, lo
     `jobs` notebooks at a time (default: the machine's cores, at most 4): each job is a process of
     its own with nbgrader's API, grading its share of the students one after another (the gradebook
     is SQLite, which serialises their short writes; `configure` gives it a generous lock timeout)."""
+    # The graded cells find the course's tests from their kernel, which runs in the course folder:
+    # point it at this clone, not at wherever tito happens to be installed.
+    previous = os.environ.get("TINYTORCH_ROOT")
+    os.environ["TINYTORCH_ROOT"] = str(course.clone)
+    try:
+        return _autograde(course, folder, students, log, jobs)
+    finally:
+        if previous is None:
+            os.environ.pop("TINYTORCH_ROOT", None)
+        else:
+            os.environ["TINYTORCH_ROOT"] = previous
+
+
+def _autograde(course: Course, folder: str, students: list[str] | None, log, jobs: int | None) -> list[Score]:
     api = course.api()
     everyone = sorted(api.get_submitted_students(folder))
     chosen = everyone if students is None else [s for s in everyone if s in students]
     if not chosen:
         raise ClassError(f"no submissions of {folder} in {course.root / 'submitted'} (`tito class collect`)")
+    unreadable = [sid for sid in chosen if not _readable(course.root / "submitted" / sid / folder / f"{folder}.ipynb")]
+    chosen = [sid for sid in chosen if sid not in unreadable]
+    if not chosen:
+        raise ClassError(_unreadable_message(folder, unreadable))
     problems = integrity(course, folder, chosen)
     reports = course.read_state("integrity.json")
     jobs = max(1, min(len(chosen), jobs or min(4, os.cpu_count() or 1)))
@@ -418,14 +461,31 @@ def autograde(course: Course, folder: str, students: list[str] | None = None, lo
     for sid in chosen:
         reports.setdefault(folder, {})[sid] = problems.get(sid, [])
     course.write_state("integrity.json", reports)
+    if unreadable:
+        graded = ", ".join(chosen)
+        raise ClassError(f"graded {graded} (`tito class status` shows their scores); "
+                         + _unreadable_message(folder, unreadable))
     return scores(course, folder, chosen)
+
+
+def _readable(notebook: Path) -> bool:
+    try:
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("cells"), list)
+
+
+def _unreadable_message(folder: str, students: list[str]) -> str:
+    return (f"not graded: {', '.join(students)}, whose submitted {folder}.ipynb is not a readable notebook "
+            f"(ask for it again and collect it again, or leave them out with --student)")
 
 
 def _autograde_in_processes(course: Course, folder: str, students: list[str], jobs: int, log) -> None:
     import subprocess
     import threading
 
-    env = dict(os.environ, TITO_GRADE_JOBS=str(max(1, (os.cpu_count() or 1) // jobs)))
+    env = dict(os.environ, TITO_GRADE_JOBS=str(max(1, (os.cpu_count() or 1) // jobs)), TINYTORCH_ROOT=str(course.clone))
     workers = []
     for index in range(jobs):
         share = students[index::jobs]
@@ -484,9 +544,10 @@ def scores(course: Course, folder: str, students: list[str] | None = None) -> li
         for sub in sorted(submissions, key=lambda s: s.student_id):
             if students is not None and sub.student_id not in students:
                 continue
+            from_tito = (course.root / "submitted" / sub.student_id / folder / "tito-status.json").is_file()
             out.append(Score(sub.student_id, float(sub.code_score), float(sub.max_code_score),
                              float(sub.written_score), float(sub.max_written_score), bool(sub.needs_manual_grade),
-                             list(reports.get(sub.student_id, []))))
+                             list(reports.get(sub.student_id, [])), from_tito))
     return out
 
 
