@@ -231,3 +231,22 @@ def test_collect_names_each_bad_zip_and_keeps_the_good_ones_and_autograde_names_
     (broken / "timestamp.txt").write_text("2026-12-06 12:00:00\n")
     with pytest.raises(classroom.ClassError, match=f"not graded: zed, whose submitted {folder}.ipynb"):
         classroom.autograde(the_course, folder, ["zed"])
+
+
+def test_autograde_warns_when_the_clone_is_not_the_course_the_module_was_released_from(course):
+    the_course, exchange, base = course
+    classroom.release(the_course, "03_layers")
+    assert classroom.release_drift(the_course, "03_layers") is None
+    released = the_course.read_state("releases.json")
+    saved = dict(released["03_layers"])
+    released["03_layers"]["course"] = "0" * 64           # as if released from another commit
+    the_course.write_state("releases.json", released)
+    try:
+        drift = classroom.release_drift(the_course, "03_layers")
+        assert "03_layers was released from another version of the course" in drift
+        assert "the graded cells run this clone's tests" in drift
+    finally:
+        released["03_layers"] = saved
+        the_course.write_state("releases.json", released)
+    with pytest.raises(classroom.ClassError, match="--course FOLDER or TITO_COURSE=FOLDER"):
+        classroom.open_course(base, ROOT)

@@ -130,6 +130,9 @@ def autograde(module: str = typer.Argument(..., help="module number or name"),
     def progress(sid: str, seconds: float) -> None:
         console.print(f"  graded {escape(sid)} ({seconds:.1f} s)")
 
+    drift = _run(classroom.release_drift, the_course, mod.folder)
+    if drift:
+        console.print(f"[yellow]![/] {escape(drift)}")
     scores = _run(classroom.autograde, the_course, mod.folder, student or None, progress, jobs)
     _print_scores(mod.folder, scores)
 

@@ -195,7 +195,8 @@ class Course:
 def open_course(folder: Path, clone: Path) -> Course:
     folder = Path(folder).resolve()
     if not (folder / CONFIG).is_file():
-        raise ClassError(f"{folder} is not a course folder (no {CONFIG}): `tito class setup {folder}` makes one")
+        raise ClassError(f"{folder} is not a course folder (no {CONFIG}): name yours with --course FOLDER or "
+                         f"TITO_COURSE=FOLDER, or make this one with `tito class setup {folder}`")
     return Course(folder, clone)
 
 
@@ -256,6 +257,18 @@ def release(course: Course, folder: str) -> dict:
     released[folder] = {"course": course_fingerprint(course.clone), "when": _now(), "exchange": exchanged}
     course.write_state("releases.json", released)
     return {"release": course.root / "release" / folder, "exchange": exchanged}
+
+
+def release_drift(course: Course, folder: str) -> str | None:
+    """Why grading the module now may differ from its release: the clone's course (src/ and the
+    reference package) is not the one the module was released from; None when it is the same."""
+    from tito.package import course_fingerprint
+
+    released = course.read_state("releases.json").get(folder)
+    if not released or released.get("course") == course_fingerprint(course.clone):
+        return None
+    return (f"{folder} was released from another version of the course ({released.get('when', '?')}) than "
+            f"{course.clone} holds now: the graded cells run this clone's tests")
 
 
 def _now() -> str:
