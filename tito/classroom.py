@@ -300,6 +300,7 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
         _check(api.collect(folder, update=True), f"collect {folder}")
         return sorted(api.get_submitted_students(folder))
     found, refused = [], []
+    notebook_name = f"{folder}.ipynb"
     for path in sorted(Path(zips).glob(f"{folder}-*.zip")):
         match = SUBMISSION_ZIP.match(path.name)
         if not match or match["module"] != folder:
@@ -310,7 +311,6 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
         except ValueError as error:         # one unreadable zip is named; the others are collected
             refused.append(f"{path.name}: {error}")
             continue
-        notebook_name = f"{folder}.ipynb"
         target = course.root / "submitted" / sid / folder
         target.mkdir(parents=True, exist_ok=True)
         (target / notebook_name).write_text(json.dumps(as_release(notebook, release_nb, folder), indent=1),
@@ -498,7 +498,7 @@ def _autograde_in_processes(course: Course, folder: str, students: list[str], jo
     import subprocess
     import threading
 
-    env = dict(os.environ, TITO_GRADE_JOBS=str(max(1, (os.cpu_count() or 1) // jobs)), TINYTORCH_ROOT=str(course.clone))
+    env = dict(os.environ, TITO_GRADE_JOBS=str(max(1, (os.cpu_count() or 1) // jobs)))   # TINYTORCH_ROOT: autograde's
     workers = []
     for index in range(jobs):
         share = students[index::jobs]

@@ -783,8 +783,7 @@ def module_update(
             console.print(f"  module {mod.number}: you have no notebook of it (`tito module start {mod.number}`)")
             continue
         try:
-            if _refresh(root, state, mod) is False:     # its fences are broken, told in one line
-                damaged.append(mod.number)
+            _refresh(root, state, mod)
         except typer.Exit:                  # a damaged notebook, told in one line: go on with the others
             damaged.append(mod.number)
     ws.save_progress(root, state.progress)
@@ -793,21 +792,20 @@ def module_update(
         raise typer.Exit(1)
 
 
-def _refresh(root: Path, state: State, mod: ws.Module) -> bool:
-    """Refresh one notebook from the course with the learner's code; False when its fences are broken."""
+def _refresh(root: Path, state: State, mod: ws.Module) -> None:
+    """Refresh one notebook from the course with the learner's code; a damaged notebook, or one
+    whose fences are broken, is told in one line (typer.Exit)."""
     cells = _read_notebook(root, mod)
     try:
         theirs = solutions.bodies(cells, mod.number)
     except ValueError as error:
-        console.print(f"  [red]x[/] module {mod.number}: {escape(_relative(root, mod.working_copy))}: {escape(str(error))}: "
-                      f"fix its fences, {escape(_fresh_notebook(mod))}")
-        return False
+        _fail(f"{_relative(root, mod.working_copy)}: {error}: fix its fences, {_fresh_notebook(mod)}")
     course = solutions.bodies(nb.read_notebook(mod.student_notebook), mod.number)
     _, mismatch = solutions.match(mod.folder, theirs, course)
     mismatch = [c for c in mismatch if c.kind != "unwritten"]
     if not _notebook_outdated(root, state, mod, cells) and not mismatch:
         console.print(f"  module {mod.number}: your notebook is up to date with the course")
-        return True
+        return
     backup = _backup(root, mod)
     metadata = json.loads(mod.student_notebook.read_text(encoding="utf-8"))["metadata"]
     metadata["kernelspec"] = {"display_name": ws.KERNEL_DISPLAY, "language": "python", "name": ws.KERNEL_NAME}
@@ -826,7 +824,6 @@ def _refresh(root: Path, state: State, mod: ws.Module) -> bool:
                           "the note at the top of the notebook")
         elif conflict.kind == "new":
             console.print(f"    [yellow]![/] {escape(conflict.owner)}: new in the course: write it")
-    return True
 
 
 @module_app.command("reset")
