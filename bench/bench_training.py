@@ -153,7 +153,7 @@ def run() -> list:
     trainer, loader, hand_epoch = epoch_setup()
     t = steps.time_interleaved({"trainer": lambda: trainer.train_epoch(loader), "hand": hand_epoch,
                                 "hand, reporting nothing": lambda: hand_epoch(report=False)},
-                               EPOCH_ROUNDS, sample_seconds=0, warmup=2)
+                               EPOCH_ROUNDS, sample_seconds=0, warmup=2, settle=0)
     shape = f"MLP {'-'.join(map(str, SIZES))}, {SAMPLES // BATCH} batches of {BATCH} (ms)"
     rows = [{"figure": f"Trainer.train_epoch vs hand loop of the same calls, {shape}",
              "tinytorch": t["trainer"] * 1e3, "reference": t["hand"] * 1e3,
@@ -165,8 +165,10 @@ def run() -> list:
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent) as folder:
         nbytes, saves, loads = checkpoint_setup(Path(folder))
         # one call per sample, timed by the wall clock: a save waits on the disk
-        s = steps.time_interleaved(saves, CKPT_ROUNDS, sample_seconds=0, warmup=1, clock=time.perf_counter)
-        l = steps.time_interleaved(loads, CKPT_ROUNDS, sample_seconds=0, warmup=1, clock=time.perf_counter)
+        s = steps.time_interleaved(saves, CKPT_ROUNDS, sample_seconds=0, warmup=1, clock=time.perf_counter,
+                                   settle=0)
+        l = steps.time_interleaved(loads, CKPT_ROUNDS, sample_seconds=0, warmup=1, clock=time.perf_counter,
+                                   settle=0)
     mb = nbytes / 1e6
     rows += [
         {"figure": f"checkpoint save {mb:.0f} MB (checksum+fsync+atomic) vs safetensors save_file+fsync+replace",

@@ -253,12 +253,19 @@ def calls_per_sample(step, seconds: float, trials: int = 5, clock=time.process_t
 
 
 def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
-                     warmup: int = 3, clock=time.process_time) -> dict:
+                     warmup: int = 3, clock=time.process_time, settle: int = 1) -> dict:
     """Median seconds per call of each step, over `rounds` rounds of one sample each.
 
     Interleaving (a sample of each system per round, the order rotating from round to round) makes
     a slow spell of a shared machine hit every system alike; the median ignores the spells that
     hit one sample only. Each sample repeats its step enough times to last `sample_seconds`.
+    Before each sample the step runs `settle` times untimed. The first call after another system
+    ran finds its arrays out of the caches and costs far more than the next ones (measured once
+    for the MLP step at batch 64: about 300 us more for tinytorch, about 900 us more for PyTorch).
+    Counted in a sample of a few dozen calls, that cold start would make every system look slower
+    than a training loop that runs it back to back, and some much more than others (PyTorch's
+    batch-64 step by about 6%, accelerated tinytorch's by about 3%): a sample times the step warm.
+    A sample of one long call (an epoch) or of disk-bound work gains nothing from it: `settle=0`.
     The clock is by default this process's CPU time (`time.process_time`): time during which other
     programs hold the core is not counted. With one thread per library it equals the wall time on
     an idle machine; a library that kept extra threads busy would be charged for them. Work that
@@ -277,6 +284,8 @@ def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
         shift = round_ % len(order)
         for name in order[shift:] + order[:shift]:
             step, n = steps[name], repeats[name]
+            for _ in range(settle):
+                step()
             start = clock()
             for _ in range(n):
                 step()

@@ -64,8 +64,27 @@ def test_interleaved_timer_calls_every_step_in_every_round():
     seconds = steps.time_interleaved({"a": counter("a"), "b": counter("b")}, rounds=3,
                                      sample_seconds=0.0, warmup=2)
     assert set(seconds) == {"a", "b"} and all(s >= 0 for s in seconds.values())
-    # 2 warm-up calls, 5 calls to size the sample (calls_per_sample's trials), then 3 rounds of one call each
+    # 2 warm-up calls, 5 calls to size the sample (calls_per_sample's trials), then 3 rounds of an
+    # untimed settling call and a timed one
+    assert calls == {"a": 13, "b": 13}
+    calls.update(a=0, b=0)
+    steps.time_interleaved({"a": counter("a"), "b": counter("b")}, rounds=3, sample_seconds=0.0,
+                           warmup=2, settle=0)
     assert calls == {"a": 10, "b": 10}
+
+
+def test_interleaved_timer_times_each_sample_after_its_settling_calls():
+    """The first call of a sample (cold caches after another system) is not counted."""
+    durations = iter([0] * 7 + [100, 1] * 5)    # warm-up and sizing calls, then (settling, timed) pairs
+    now = [0]
+
+    def clock():
+        return now[0]
+
+    def step():
+        now[0] += next(durations)
+    seconds = steps.time_interleaved({"a": step}, rounds=5, sample_seconds=0.0, warmup=2, clock=clock)
+    assert seconds == {"a": 1}
 
 
 def test_matmul_step_and_machine_description():
