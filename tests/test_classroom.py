@@ -250,3 +250,17 @@ def test_autograde_warns_when_the_clone_is_not_the_course_the_module_was_release
         the_course.write_state("releases.json", released)
     with pytest.raises(classroom.ClassError, match="--course FOLDER or TITO_COURSE=FOLDER"):
         classroom.open_course(base, ROOT)
+
+
+def test_setup_names_the_next_module_to_release(tmp_path):
+    """Run again on a course with releases, setup's last line names the first module not released."""
+    first = tito_class(["setup", str(tmp_path / "course")])
+    assert "tito class release 01 " in first
+    sources = sorted(p.name for p in (tmp_path / "course" / "source").iterdir())
+    for folder in sources[:2]:
+        (tmp_path / "course" / "release" / folder).mkdir(parents=True)
+    again = tito_class(["setup", str(tmp_path / "course")])
+    assert f"tito class release {sources[2][:2]} " in again and "release 01 " not in again
+    for folder in sources[2:]:
+        (tmp_path / "course" / "release" / folder).mkdir()
+    assert "Every module is released" in tito_class(["setup", str(tmp_path / "course")])

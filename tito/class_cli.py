@@ -90,7 +90,14 @@ def setup(
     console.print(f"Course folder {course.root} ({course_id}): {len(sources)} modules in source/ "
                   f"({', '.join(s[:2] for s in sources)}); exchange: {exchange or 'none (zips)'}; a notebook is "
                   f"graded in at most {timeout} s and {memory_mb} MB.")
-    console.print(f"Next: `tito class release 01 --course {course.root}` (or `export TITO_COURSE={course.root}`).")
+    released = {p.name for p in (course.root / "release").iterdir()} if (course.root / "release").is_dir() else set()
+    waiting = [s for s in sources if s not in released]
+    if waiting:
+        console.print(f"Next: `tito class release {waiting[0][:2]} --course {course.root}` "
+                      f"(or `export TITO_COURSE={course.root}`).")
+    else:
+        console.print(f"Every module is released; next: `tito class collect NN --course {course.root}` "
+                      f"once learners have handed in.")
 
 
 @class_app.command("release")
