@@ -234,6 +234,8 @@ def test_unit_kernels():
         assert np.allclose(column_sums(a), a.sum(axis=0), atol=1e-5)
         assert np.allclose(row_sums(a), a.sum(axis=1), atol=1e-5)
         assert np.array_equal(row_max(a), a.max(axis=1))
+        for kernel in (column_sums, row_sums, row_max):       # float32 in, float32 out
+            assert kernel(a).dtype == np.float32, f"{kernel.__name__} returned {kernel(a).dtype}"
     for n in (2, 5, 9):                              # the batch below and above the width
         x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((n, 4), (5, 4), (5,)))
         out = affine(x, w, b)
@@ -307,8 +309,8 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
         out = linear(x, weight, bias)
         return activations.relu(out) if relu else out
     # Hint: out = affine(x.data, w, b), with relu np.maximum(out, 0, out=out); backward (with relu,
-    # first g = g * (out > 0)) returns input_gradient(g, w, x.data) (None when x needs none),
-    # weight_gradient(g, x.data, w) and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+    # first g = g * (out > 0)) returns one per parent: input_gradient(g, w, x.data) (None when x needs
+    # none), weight_gradient(g, x.data, w), and with a bias column_sums(g) (chapter 12, "FusedLinear").
     ### BEGIN SOLUTION
     w = weight.data
     out = affine(x.data, w, None if bias is None else bias.data)
@@ -320,8 +322,9 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
             g = g * (out > 0)
         grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
         grad_w = weight_gradient(g, x.data, w) if weight.requires_grad else None
-        grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
-        return grad_x, grad_w, grad_b
+        if bias is None:
+            return grad_x, grad_w
+        return grad_x, grad_w, column_sums(g) if bias.requires_grad else None
     ### END SOLUTION
     parents = (x, weight) if bias is None else (x, weight, bias)
     return Tensor.record(out, parents, backward)
@@ -378,8 +381,8 @@ def test_unit_fused_linear():
             out = layer(x)
             out.backward(g)
             grads.append((out.data.copy(), x.grad, layer.weight.grad.copy(), layer.bias.grad.copy()))
-        for a, b in zip(*grads):
-            assert np.allclose(a, b, rtol=1e-5, atol=1e-5)
+        for expected, got in zip(*grads):      # what: output, x.grad, weight.grad, bias.grad
+            assert np.allclose(got, expected, rtol=1e-5, atol=1e-5)
     # With relu=True: exactly the fused layer followed by module 02's ReLU, forward and backward.
     x_data, g = np.linspace(-1, 1, 15, dtype=np.float32).reshape(3, 5), np.ones((3, 7), np.float32)
     results = []
@@ -390,8 +393,8 @@ def test_unit_fused_linear():
         out = out if relu_inside else ReLU()(out)
         out.backward(g)
         results.append((out.data.copy(), x.grad, plain.weight.grad.copy(), plain.bias.grad.copy()))
-    for a, b in zip(*results):
-        assert np.array_equal(a, b)
+    for got, expected in zip(*results):
+        assert np.array_equal(got, expected)
     print("FusedLinear: ok")
 
 
@@ -451,7 +454,8 @@ def test_unit_fused_cross_entropy():
             loss = loss_fn(x, labels)
             loss.backward()
             values.append((loss.item(), x.grad))
-        assert np.isclose(values[0][0], values[1][0], rtol=1e-6) and np.allclose(values[0][1], values[1][1], atol=1e-7)
+        (loss, grad), (your_loss, your_grad) = values
+        assert np.isclose(your_loss, loss, rtol=1e-6) and np.allclose(your_grad, grad, atol=1e-7)
     print("fused cross-entropy: ok")
 
 
@@ -599,6 +603,10 @@ def end_to_end(arrays):
 
 # %%
 def test_unit_flat():
+    buffer = np.arange(7, dtype=np.float32)
+    f, c = split_into(buffer, [(2, 2), (3,)], ["F", "C"])
+    assert np.array_equal(f, [[0, 2], [1, 3]]) and f.flags.f_contiguous, "split_into: the F piece"
+    assert np.array_equal(c, [4, 5, 6]) and np.shares_memory(c, buffer), "split_into: a view of the buffer"
     a, b = np.arange(4, dtype=np.float32).reshape(2, 2), np.arange(3, dtype=np.float32)
     va, vb = lay_end_to_end([a, b])
     assert np.array_equal(va, a) and np.array_equal(vb, b) and not np.shares_memory(va, a)
@@ -636,8 +644,10 @@ if __name__ == "__main__":
 #    joined buffer, so `optimizer.state` and `state_dict()` always show the current values.
 #
 # Otherwise (a parameter without a gradient, values that do not lie end to end, parameters whose
-# state differs in kind, more than `MAX_END_TO_END_BYTES` of them, an optimizer that is not an `SGD`
-# or an `Adam`, such as `AdamW`, or a subclass of them) it returns False and `step` runs its loop.
+# state differs in kind, more than `MAX_END_TO_END_BYTES` of them, an optimizer other than `SGD`,
+# `Adam` and `AdamW` themselves: a subclass may bring a rule that is not elementwise, such as one
+# dividing by the gradient's norm, which one call on all parameters would change) it returns False
+# and `step` runs its loop.
 # Above about a megabyte one call per parameter is as fast (its arrays stay in the cache), so large
 # networks keep the loop. Steps 1, 2 and 4 are bookkeeping, provided for you
 # (`tinytorch/utils/joined_state.py`: `joined_state(optimizer, max_bytes)` hands back the joined
@@ -799,7 +809,10 @@ def test_unit_update_all_at_once():
         for _ in range(4):
             optimizer.zero_grad()
             cross_entropy(model(Tensor(rng.standard_normal((16, 6)))), rng.integers(0, 5, 16)).backward()
-            optimizer.step()
+            if foreach:       # your function above, called as step() calls it
+                assert update_all_at_once(optimizer, optimizer.lr), "update_all_at_once applies here"
+            else:
+                optimizer.step()
         return model, optimizer
 
     for make in (lambda ps, f: SGD(ps, lr=0.1, momentum=0.9, foreach=f),
@@ -808,7 +821,7 @@ def test_unit_update_all_at_once():
         key = "momentum_buffer" if isinstance(opt_f, SGD) else "exp_avg"
         assert end_to_end([entry[key] for entry in opt_f.state]) is not None, "one call: the state lies end to end"
         for a, b in zip(plain.parameters(), fast.parameters()):
-            assert np.allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+            assert np.allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
         for sa, sb in zip(opt_p.state_dict()["state"], opt_f.state_dict()["state"]):
             assert sa.keys() == sb.keys()
     print("update_all_at_once: ok")

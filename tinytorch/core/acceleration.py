@@ -30,8 +30,8 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
         out = linear(x, weight, bias)
         return activations.relu(out) if relu else out
     # Hint: out = affine(x.data, w, b), with relu np.maximum(out, 0, out=out); backward (with relu,
-    # first g = g * (out > 0)) returns input_gradient(g, w, x.data) (None when x needs none),
-    # weight_gradient(g, x.data, w) and column_sums(g) (None without a bias) (chapter 12, "FusedLinear").
+    # first g = g * (out > 0)) returns one per parent: input_gradient(g, w, x.data) (None when x needs
+    # none), weight_gradient(g, x.data, w), and with a bias column_sums(g) (chapter 12, "FusedLinear").
     w = weight.data
     out = affine(x.data, w, None if bias is None else bias.data)
     if relu:
@@ -42,8 +42,9 @@ def fused_linear(x: Tensor, weight: Tensor, bias: Tensor = None, relu: bool = Fa
             g = g * (out > 0)
         grad_x = input_gradient(g, w, x.data) if x.requires_grad else None
         grad_w = weight_gradient(g, x.data, w) if weight.requires_grad else None
-        grad_b = column_sums(g) if bias is not None and bias.requires_grad else None
-        return grad_x, grad_w, grad_b
+        if bias is None:
+            return grad_x, grad_w
+        return grad_x, grad_w, column_sums(g) if bias.requires_grad else None
     parents = (x, weight) if bias is None else (x, weight, bias)
     return Tensor.record(out, parents, backward)
 

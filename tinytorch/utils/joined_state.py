@@ -15,10 +15,11 @@ import weakref
 import numpy as np
 
 from tinytorch.core.flat import end_to_end, lay_end_to_end, memory_order, split_into
-from tinytorch.core.optimizers import Adam, Optimizer, SGD
+from tinytorch.core.optimizers import Adam, AdamW, Optimizer, SGD
 
 __all__ = ["JoinedState", "joined_state", "zero_joined", "joined_of"]
 
+ELEMENTWISE = (SGD, Adam, AdamW)         # the optimizers whose rule updates each number on its own
 _joined = weakref.WeakKeyDictionary()    # optimizer -> its JoinedState (kept here, not on the optimizer)
 
 
@@ -149,7 +150,7 @@ def joined_state(optimizer: Optimizer, max_bytes: int):
     """The optimizer's `JoinedState`, its gradients and state gathered and ready for one call of its
     rule; None, having changed nothing, when the one-call update does not apply (a parameter without
     a gradient, values that do not lie end to end or exceed `max_bytes`, an optimizer other than
-    SGD or Adam, state entries that differ in kind). Checks the gradients as `step` does, unless
+    SGD, Adam or AdamW themselves, state entries that differ in kind). Checks the gradients as `step` does, unless
     every array is still the one handed out at the previous step."""
     entries = optimizer.state
     joined = _joined.get(optimizer)
@@ -157,7 +158,10 @@ def joined_state(optimizer: Optimizer, max_bytes: int):
         return joined
     optimizer.check_gradients()
     params = optimizer.params
-    if any(p.grad is None for p in params) or not isinstance(optimizer, (SGD, Adam)):
+    # the course's own classes only, whatever rule the learner wrote in them (an elementwise one):
+    # a subclass may bring a rule that is not elementwise (one dividing by the gradient's norm), and
+    # one call on all parameters would then change the numbers
+    if any(p.grad is None for p in params) or type(optimizer) not in ELEMENTWISE:
         return None
     if joined is None or not joined.current():
         values = end_to_end([p.data for p in params])
