@@ -571,8 +571,9 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
     try:
         package.materialize(result, staging)
         files = sorted({f for mod in mods for f in result.targets.get(mod.folder, [])})
-        console.print(f"Module {names}: your code in the course's " + ", ".join(files)
-                      + ", in a staged copy of your package; checking it...")
+        whose = "your code in the course's" if any(mine[mod.folder] for mod in mods) else "the course's"
+        console.print(f"Module {names}: {whose} " + ", ".join(files) + ", in a staged copy of your package; "
+                      "checking it...")
         inline_failed = False
         for mod in mods:
             inline = checks.run_notebook(mod.working_copy, staging)
@@ -617,9 +618,11 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         entry.update(status="complete", completed=ws.now(), last_result="complete",
                      checks=entry["checked"]["passed"], files=result.targets.get(mod.folder, []))
     ws.save_progress(root, progress)
-    console.print(f"[bold green]Module {names} complete.[/] Your package now runs your code in "
-                  + ", ".join(Path(f).stem for f in files) + ". `tito test NN` re-runs a module's tests any time; "
-                  "`tito module status` shows your progress.")
+    yours = sorted({f for mod in mods if mine[mod.folder] for f in result.targets.get(mod.folder, [])})
+    runs = (f"Your package now runs your code in {', '.join(Path(f).stem for f in yours)}." if yours else
+            "It has no code for you to write: its checks and tests passed on your package.")
+    console.print(f"[bold green]Module {names} complete.[/] {runs} `tito test NN` re-runs a module's tests "
+                  "any time; `tito module status` shows your progress.")
     return True
 
 
@@ -1048,9 +1051,18 @@ def system_doctor() -> None:
 
 # ---------------------------------------------------------------- milestones
 
+MILESTONE_NAMES = ("mlp", "cnn")
+
+
 @milestone_app.command("run")
-def milestone_run(name: str = typer.Argument(..., help="mlp or cnn")) -> None:
+def milestone_run(name: str = typer.Argument(..., help="mlp or cnn"),
+                  seed: int = typer.Option(0, "--seed", min=0, help="the random seed of the run"),
+                  epochs: Optional[int] = typer.Option(None, "--epochs", min=1,
+                                                       help="default: the milestone's own")) -> None:
     """Train a milestone network with your package (`python -m tinytorch.milestones NAME`)."""
+    if name not in MILESTONE_NAMES:
+        _fail(f"no milestone {name!r}: the milestones are {' and '.join(MILESTONE_NAMES)} "
+              f"(`tito milestone run mlp`)")
     root = _root()
     _prepare(root)
     env = ws.learner_env(ws.package_dir(root))
@@ -1060,8 +1072,9 @@ def milestone_run(name: str = typer.Argument(..., help="mlp or cnn")) -> None:
     if probe.stdout.strip() != "True":
         _fail("this clone has no tinytorch.milestones yet (the milestone chapters add it)")
     console.print(f"Milestone {name} on your package (reference for modules you have not completed):")
-    raise typer.Exit(subprocess.call([sys.executable, "-P", "-m", "tinytorch.milestones", name], env=env,
-                                     cwd=ws.workspace(root)))
+    options = ["--seed", str(seed)] + ([] if epochs is None else ["--epochs", str(epochs)])
+    raise typer.Exit(subprocess.call([sys.executable, "-P", "-m", "tinytorch.milestones", name, *options],
+                                     env=env, cwd=ws.workspace(root)))
 
 
 def main() -> None:

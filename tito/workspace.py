@@ -115,7 +115,15 @@ def find_module(root: Path, key: str) -> Module:
         if key in (module.number, module.name, module.folder) or (key.isdigit() and int(key) == int(module.number)):
             return module
     choices = ", ".join(f"{m.number} ({m.name})" for m in modules(root))
-    raise TitoError(f"no module {key!r}: the modules are {choices}")
+    chapter = ""
+    if key.isdigit():                  # a chapter's number: the book numbers its pages, not its modules
+        for module in modules(root):
+            named = [c for c in chapters_of(root, module.folder) if c.split("_")[0].isdigit()
+                     and int(c.split("_")[0]) == int(key)]
+            if named and module.folder not in named:
+                chapter = f" (chapter {named[0]} of the book is module {module.number})"
+                break
+    raise TitoError(f"no module {key!r}{chapter}: the modules are {choices}")
 
 
 # ---------------------------------------------------------------- the learner's package
