@@ -264,3 +264,42 @@ def test_setup_names_the_next_module_to_release(tmp_path):
     for folder in sources[2:]:
         (tmp_path / "course" / "release" / folder).mkdir()
     assert "Every module is released" in tito_class(["setup", str(tmp_path / "course")])
+
+
+def test_answers_written_in_the_workspace_reach_the_release_answer_cells(course, tmp_path):
+    """A learner in tito's notebook answers a module's questions in workspace/answers/: start writes
+    the file, submit packs it, collect --zips puts each answer into its answer cell."""
+    from tito import answers
+
+    the_course, _, _ = course
+    folder = "11_acceleration"
+    asked = RUBRIC[folder].questions
+    assert asked, "module 11 has questions"
+    classroom.release(the_course, folder)
+    clone = small_clone(tmp_path / "clone")
+    learner = {"TINYTORCH_ROOT": str(clone), "TITO_KERNEL_DIR": str(tmp_path / "kernels")}
+    started = tito_here(["module", "start", "11", "--no-open"], learner)
+    written = clone / "workspace" / "answers" / f"{folder}.md"
+    assert written.is_file() and "workspace/answers" in started
+    assert answers.parse(written.read_text()) == {}                 # headings and placeholders only
+    text = written.read_text().replace(answers.PLACEHOLDER, "The rule is elementwise.\n\nSecond line.", 1)
+    written.write_text(text)
+    zips = tmp_path / "zips"
+    submitted = tito_here(["module", "submit", "11", "--name", "ada", "--out", str(zips)], learner)
+    assert f"1 of its {len(asked)} questions" in submitted
+    with zipfile.ZipFile(zips / f"{folder}-ada.zip") as archive:
+        assert answers.FILE_IN_ZIP in archive.namelist()
+        assert json.loads(archive.read("tito-status.json"))["answers"] == ["q1"]
+    tito_here(["module", "start", "11", "--no-open"], learner)       # never overwrites the answers
+    assert written.read_text() == text
+    tito_class(["collect", "11", "--zips", str(zips), "--course", str(the_course.root)])
+    graded = json.loads((the_course.root / "submitted" / "ada" / folder / f"{folder}.ipynb").read_text())
+    release = json.loads((the_course.root / "release" / folder / f"{folder}.ipynb").read_text())
+    cells = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in graded["cells"]
+             if "nbgrader" in c["metadata"]}
+    released = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in release["cells"]
+                if "nbgrader" in c["metadata"]}
+    assert cells["answer-q1"] == "The rule is elementwise.\n\nSecond line."
+    assert all(cells[f"answer-{q.id}"] == released[f"answer-{q.id}"] for q in asked[1:])
+    (score,) = classroom.autograde(the_course, folder, ["ada"], jobs=1)
+    assert score.needs_manual and score.from_tito          # the answer waits for its grader

@@ -914,3 +914,15 @@ def test_a_name_defined_outside_the_blocks_is_named_as_the_likely_cause_of_a_nam
     told = " ".join(result.stdout.split())
     assert f"`as_float32` is defined in your notebook (module 01, cell {index + 2}) but not in your package" in told, \
         result.stdout
+
+
+def test_answers_file_parses_each_question_and_skips_placeholders():
+    from tito import answers
+
+    text = ("# Module 08: your answers\n\nintro\n\n## Question 1: Memory (2 points)\n\n(your answer)\n\n"
+            "## Question 2: Clipping (2 points)\n\nIt rescales.\n\n## Question 10: Last\n\n  two\nlines  \n")
+    assert answers.parse(text) == {"q2": "It rescales.", "q10": "two\nlines"}
+    template = answers.template(ROOT, "08_training")
+    asked = answers.questions(ROOT, "08_training")
+    assert len(asked) == template.count("## Question ") and answers.parse(template) == {}
+    assert answers.template(ROOT, "01_tensor") is None              # no questions, no file

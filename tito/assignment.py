@@ -50,8 +50,9 @@ def _meta(grade_id_: str, *, solution=False, grade=False, locked=False, points=N
     return {"nbgrader": meta}
 
 
-def _chapter(root: Path, folder: str) -> str:
-    """The chapter file name of a module ("12_acceleration" for 11_acceleration)."""
+def questions_chapter(root: Path, folder: str) -> str:
+    """The chapter file whose "Check your understanding" the module's questions come from (its
+    last: "12_acceleration" for 11_acceleration)."""
     return ws.chapters_of(root, folder)[-1]
 
 
@@ -65,7 +66,7 @@ def graded_cells(root: Path, folder: str, rubric: ModuleRubric) -> list[nb.Cell]
                  "yours, so each function earns its points on its own. Run them to see where you stand. They are "
                  "restored from the course before grading: editing or deleting one changes nothing, and is reported.")
     cells = [nb.Cell("markdown", "\n".join(lines), _meta(grade_id("text", "graded_work"), locked=True))]
-    chapter = _chapter(root, folder)
+    chapter = questions_chapter(root, folder)
     for question in rubric.questions:
         number = question.id[1:]
         cells.append(nb.Cell("markdown", (

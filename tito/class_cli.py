@@ -109,7 +109,8 @@ def release(module: str = typer.Argument(..., help="module number or name"),
     result = _run(classroom.release, the_course, mod.folder)
     where = "and in the exchange (learners: Assignments tab, or `nbgrader fetch_assignment`)" if result["exchange"] \
         else ("(no exchange: hand out the release, or let learners use `tito module start`, whose notebook "
-              "has the functions to write but not the questions)")
+              "has the functions to write, and `tito module submit`, whose zip holds their answers to the "
+              "questions from workspace/answers/)")
     console.print(f"Released {mod.folder}: {result['release']} {where}.")
 
 
@@ -152,8 +153,8 @@ def _print_scores(folder: str, scores: list[classroom.Score]) -> None:
         notes = []
         if score.max_written:
             notes.append("questions to grade by hand (formgrader)" if score.needs_manual else "")
-            if score.from_tito and not score.written:
-                notes.append("no answers: a tito notebook has no question cells (INSTRUCTORS.md)")
+            if score.from_tito and not score.needs_manual and not score.written:
+                notes.append("no answers in the zip (its learner's workspace/answers/ file; INSTRUCTORS.md)")
         notes += [f"[red]{escape(p)}[/] (restored and graded as released)" for p in score.problems]
         table.add_row(escape(score.student), f"{score.code:g}/{score.max_code:g}",
                       f"{score.written:g}/{score.max_written:g}" if score.max_written else "-",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tito import assignment
+from tito import answers, assignment
 from tito import cells as nb
 from tito import solutions
 
@@ -307,13 +307,13 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
             continue
         sid = student_id(match["learner"])
         try:
-            notebook, status = _read_submission(path, folder)
+            notebook, status, answered = _read_submission(path, folder)
         except ValueError as error:         # one unreadable zip is named; the others are collected
             refused.append(f"{path.name}: {error}")
             continue
         target = course.root / "submitted" / sid / folder
         target.mkdir(parents=True, exist_ok=True)
-        (target / notebook_name).write_text(json.dumps(as_release(notebook, release_nb, folder), indent=1),
+        (target / notebook_name).write_text(json.dumps(as_release(notebook, release_nb, folder, answered), indent=1),
                                             encoding="utf-8")
         when = status.get("submitted") or datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime(
             "%Y-%m-%d %H:%M:%S UTC")
@@ -330,8 +330,9 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
     return found
 
 
-def _read_submission(path: Path, folder: str) -> tuple[dict, dict]:
-    """(notebook, tito status) of a `tito module submit` zip; ValueError saying what is wrong with it."""
+def _read_submission(path: Path, folder: str) -> tuple[dict, dict, dict]:
+    """(notebook, tito status, answers {"q1": text, ...}) of a `tito module submit` zip; ValueError
+    saying what is wrong with it."""
     notebook_name = f"{folder}.ipynb"
     try:
         with zipfile.ZipFile(path) as archive:
@@ -340,6 +341,8 @@ def _read_submission(path: Path, folder: str) -> tuple[dict, dict]:
                 raise ValueError(f"it has no {notebook_name}")
             notebook = json.loads(archive.read(notebook_name).decode("utf-8"))
             status = json.loads(archive.read("tito-status.json").decode("utf-8")) if "tito-status.json" in names else {}
+            answered = answers.parse(archive.read(answers.FILE_IN_ZIP).decode("utf-8")) \
+                if answers.FILE_IN_ZIP in names else {}
     except zipfile.BadZipFile:
         raise ValueError("it is not a zip file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -348,19 +351,25 @@ def _read_submission(path: Path, folder: str) -> tuple[dict, dict]:
         raise ValueError(f"its {notebook_name} is not a notebook")
     if status.get("module") not in (None, folder):
         raise ValueError(f"it holds module {status['module']}'s notebook (its tito-status.json says so)")
-    return notebook, status
+    return notebook, status, answered
 
 
-def as_release(notebook: dict, release_nb: Path, folder: str) -> dict:
+def as_release(notebook: dict, release_nb: Path, folder: str, answered: dict | None = None) -> dict:
     """A submitted notebook in the release's form. A notebook made from the release (it has nbgrader's
     cells) is taken as it is; a learner's tito notebook (the student notebook) becomes the release
-    with the learner's solution bodies in its blocks (only those are graded, as in tito)."""
+    with the learner's solution bodies in its blocks (only those are graded, as in tito) and their
+    answers ({"q1": text}, from the zip's answers.md) in its answer cells."""
     if any("nbgrader" in cell.get("metadata", {}) for cell in notebook.get("cells", [])):
         return notebook
     data = json.loads(release_nb.read_text(encoding="utf-8"))
     cells = [nb.Cell(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"], {})
              for c in notebook.get("cells", []) if c.get("cell_type") in ("code", "markdown")]
-    return fill(data, solutions.bodies(cells, folder[:2]), folder)
+    data = fill(data, solutions.bodies(cells, folder[:2]), folder)
+    for cell in data["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        if grade_id.startswith("answer-") and (answered or {}).get(grade_id[len("answer-"):]):
+            cell["source"] = answered[grade_id[len("answer-"):]].splitlines(keepends=True)
+    return data
 
 
 def fill(release: dict, bodies: list[solutions.Body], folder: str) -> dict:

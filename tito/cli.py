@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tito import cells as nb
+from tito import answers, cells as nb
 from tito import checks
 from tito import package
 from tito import solutions
@@ -354,6 +354,10 @@ def module_start(
         console.print("The book teaches it in " + " and ".join(f"book/chapters/{c}.md" for c in chapters) + ".")
     console.print(f"Its kernel is [bold]{ws.KERNEL_DISPLAY}[/]: `import tinytorch` there is your package. "
                   f"Fill each `### BEGIN SOLUTION` block, then run `tito module complete {mod.number}`.")
+    written = answers.ensure(root, mod.folder)
+    if written is not None:                # a module whose questions a class grades by hand
+        console.print(f"Taking it in a class? Its questions, graded by your instructor, are answered in "
+                      f"{_relative(root, written)}; `tito module submit {mod.number}` packs it with your notebook.")
     if no_open:
         print(copy)
         return
@@ -942,12 +946,22 @@ def module_submit(
     target = Path(folder) / f"{mod.folder}-{learner}.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.tmp")
+    answers_file = answers.ensure(root, mod.folder)
+    answered = answers.parse(answers_file.read_text(encoding="utf-8")) if answers_file else {}
+    if answers_file is not None:
+        info["answers"] = sorted(answered)
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(mod.working_copy, f"{mod.folder}.ipynb")
         archive.writestr("tito-status.json", json.dumps(info, indent=1) + "\n")
+        if answers_file is not None:
+            archive.write(answers_file, answers.FILE_IN_ZIP)
     os.replace(partial, target)
     console.print(f"Module {mod.number} ({info['status']}, your code: {info['your_code']}) packed for your instructor: "
                   f"{_relative(root, target)}")
+    if answers_file is not None:
+        asked = len(answers.questions(root, mod.folder))
+        console.print(f"Your answers: {len(answered)} of its {asked} questions, from {_relative(root, answers_file)}"
+                      + ("." if len(answered) == asked else " (write the others there and submit again)."))
     print(target)
 
 
