@@ -431,7 +431,7 @@ class Score:
     max_written: float
     needs_manual: bool
     problems: list[str] = field(default_factory=list)
-    from_tito: bool = False        # handed in with `tito module submit`: a tito notebook, no question cells
+    from_tito: bool = False        # handed in with `tito module submit`: a tito notebook (answers from answers.md)
 
     @property
     def total(self) -> float:
