@@ -281,7 +281,8 @@ def test_answers_written_in_the_workspace_reach_the_release_answer_cells(course,
     started = tito_here(["module", "start", "11", "--no-open"], learner)
     written = clone / "workspace" / "answers" / f"{folder}.md"
     assert written.is_file() and "workspace/answers" in started
-    assert answers.parse(written.read_text()) == {}                 # headings and placeholders only
+    assert "Q1 of book/chapters/12_acceleration.md" in written.read_text()
+    assert answers.parse(written.read_text(), [q.id for q in asked]) == ({}, [])   # headings, placeholders
     text = written.read_text().replace(answers.PLACEHOLDER, "The rule is elementwise.\n\nSecond line.", 1)
     written.write_text(text)
     zips = tmp_path / "zips"
@@ -292,6 +293,30 @@ def test_answers_written_in_the_workspace_reach_the_release_answer_cells(course,
         assert json.loads(archive.read("tito-status.json"))["answers"] == ["q1"]
     tito_here(["module", "start", "11", "--no-open"], learner)       # never overwrites the answers
     assert written.read_text() == text
+    # a heading that would put an answer in no cell, or over another: refused, nothing packed
+    from typer.testing import CliRunner
+    from tito.cli import app
+
+    written.write_text(text + "\n## Question 9: mine\n\nlost\n")
+    refused = CliRunner().invoke(app, ["module", "submit", "11", "--name", "bo", "--out", str(zips)], env=learner)
+    assert refused.exit_code == 1 and "Question 9" in refused.output and not (zips / f"{folder}-bo.zip").exists()
+    written.write_text(text)
+    # a module without questions packs no answers file, even if one lies there
+    stray = clone / "workspace" / "answers" / "03_layers.md"
+    stray.write_text("## Question 1: x\n\nanswer\n")
+    tito_here(["module", "start", "03", "--no-open"], learner)
+    packed = tito_here(["module", "submit", "03", "--name", "ada", "--out", str(tmp_path / "other")], learner)
+    assert "Your answers" not in packed
+    with zipfile.ZipFile(tmp_path / "other" / "03_layers-ada.zip") as archive:
+        assert answers.FILE_IN_ZIP not in archive.namelist()
+    written.rename(tmp_path / "kept.md")                             # a folder where the file goes: one line
+    written.mkdir()
+    for command in (["module", "start", "11", "--no-open"], ["module", "submit", "11", "--out", str(zips)]):
+        result = CliRunner().invoke(app, command, env=learner)
+        assert result.exit_code == 1 and "is not a file: move it away" in result.output, result.output
+        assert "Traceback" not in result.output
+    written.rmdir()
+    (tmp_path / "kept.md").rename(written)
     tito_class(["collect", "11", "--zips", str(zips), "--course", str(the_course.root)])
     graded = json.loads((the_course.root / "submitted" / "ada" / folder / f"{folder}.ipynb").read_text())
     release = json.loads((the_course.root / "release" / folder / f"{folder}.ipynb").read_text())

@@ -916,13 +916,35 @@ def test_a_name_defined_outside_the_blocks_is_named_as_the_likely_cause_of_a_nam
         result.stdout
 
 
-def test_answers_file_parses_each_question_and_skips_placeholders():
+def test_answers_file_parses_each_question_and_names_headings_that_reach_no_cell():
     from tito import answers
 
+    ids = ["q1", "q2", "q3"]
     text = ("# Module 08: your answers\n\nintro\n\n## Question 1: Memory (2 points)\n\n(your answer)\n\n"
-            "## Question 2: Clipping (2 points)\n\nIt rescales.\n\n## Question 10: Last\n\n  two\nlines  \n")
-    assert answers.parse(text) == {"q2": "It rescales.", "q10": "two\nlines"}
+            "## Question 2: Clipping (2 points)\n\nIt rescales.\n## Question 2 is related: not a heading\n"
+            "```\n## Question 3: inside a fence\n```\n\n## Question 3\n\n  two\nlines  \n")
+    assert answers.parse(text, ids) == ({"q2": "It rescales.\n## Question 2 is related: not a heading\n```\n"
+                                               "## Question 3: inside a fence\n```", "q3": "two\nlines"}, [])
+    assert answers.parse(text.replace("\n", "\r"), ids) == answers.parse(text, ids)       # old Mac line ends
+    twice = answers.parse("## Question 1: a\nfirst\n## Question 1: a\nsecond\n## Question 9: b\nx\n", ids)
+    assert twice == ({"q1": "first"}, ['"## Question 1" comes twice', '"## Question 9" is not one of its '
+                                                                        'questions (1, 2, 3)'])
     template = answers.template(ROOT, "08_training")
-    asked = answers.questions(ROOT, "08_training")
-    assert len(asked) == template.count("## Question ") and answers.parse(template) == {}
+    asked = [q.id for q in answers.questions(ROOT, "08_training")]
+    assert len(asked) == template.count("## Question ") and answers.parse(template, asked) == ({}, [])
     assert answers.template(ROOT, "01_tensor") is None              # no questions, no file
+
+
+def test_each_graded_question_is_found_where_its_pointer_says():
+    """The answers file and the release say where each question is asked: that chapter's "Check
+    your understanding" holds a question of that number (module 08's come from three chapters)."""
+    from tito.assignment import question_source
+    from tito.rubric import load
+
+    for folder, rubric in load(ROOT, check_tests=False).items():
+        for question in rubric.questions:
+            chapter, number = question_source(ROOT, folder, question)
+            text = (ROOT / "book" / "chapters" / f"{chapter}.md").read_text(encoding="utf-8")
+            asked = text[text.index("## Check your understanding"):]
+            assert re.search(rf"^(\*\*Q{number}\. {re.escape(question.title)}\.\*\*|{number}\. )", asked, re.M), \
+                (folder, question.id, chapter, number)

@@ -50,10 +50,20 @@ def _meta(grade_id_: str, *, solution=False, grade=False, locked=False, points=N
     return {"nbgrader": meta}
 
 
-def questions_chapter(root: Path, folder: str) -> str:
-    """The chapter file whose "Check your understanding" the module's questions come from (its
-    last: "12_acceleration" for 11_acceleration)."""
-    return ws.chapters_of(root, folder)[-1]
+def question_source(root: Path, folder: str, question) -> tuple[str, int]:
+    """(chapter file, number there) of one of the module's questions: the chapter whose "Check your
+    understanding" asks `**Qn. Title.**` with the rubric's title (module 08's five come from its
+    three chapters), else the module's last chapter and the rubric's own number (chapter 12 numbers
+    its questions without titles)."""
+    chapters = ws.chapters_of(root, folder)
+    asked = re.compile(r"^\*\*Q(\d+)\. " + re.escape(question.title) + r"\.\*\*", re.M)
+    for chapter in chapters:
+        path = root / "book" / "chapters" / f"{chapter}.md"
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        found = asked.search(text[text.find("## Check your understanding"):]) if text else None
+        if found:
+            return chapter, int(found[1])
+    return chapters[-1], int(question.id[1:])
 
 
 def graded_cells(root: Path, folder: str, rubric: ModuleRubric) -> list[nb.Cell]:
@@ -66,13 +76,13 @@ def graded_cells(root: Path, folder: str, rubric: ModuleRubric) -> list[nb.Cell]
                  "yours, so each function earns its points on its own. Run them to see where you stand. They are "
                  "restored from the course before grading: editing or deleting one changes nothing, and is reported.")
     cells = [nb.Cell("markdown", "\n".join(lines), _meta(grade_id("text", "graded_work"), locked=True))]
-    chapter = questions_chapter(root, folder)
     for question in rubric.questions:
         number = question.id[1:]
+        chapter, there = question_source(root, folder, question)
         cells.append(nb.Cell("markdown", (
             f"### Question {number}: {question.title} ({question.points:g} points)\n\n"
-            f"Answer question {number} of chapter {chapter[:2]}, section \"Check your understanding\" "
-            f"(`book/chapters/{chapter}.md`), in the cell below."),
+            f"Answer question Q{there} of `book/chapters/{chapter}.md`, section \"Check your understanding\", "
+            "in the cell below."),
             _meta(grade_id("text", f"{question.id}"), locked=True)))
         criteria = "\n".join(f"- {c}" for c in question.criteria)
         cells.append(nb.Cell("markdown", (

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tito import classroom
+from tito import answers, classroom
 from tito import workspace as ws
 
 console = Console(highlight=False, soft_wrap=True, width=None if os.isatty(1) else 140)
@@ -96,7 +96,8 @@ def setup(
         console.print(f"Next: `tito class release {waiting[0][:2]} --course {course.root}` "
                       f"(or `export TITO_COURSE={course.root}`).")
     else:
-        console.print(f"Every module is released; next: `tito class collect NN --course {course.root}` "
+        zips = "" if exchange else " --zips FOLDER"
+        console.print(f"Every module is released; next: `tito class collect NN{zips} --course {course.root}` "
                       f"once learners have handed in.")
 
 
@@ -107,10 +108,11 @@ def release(module: str = typer.Argument(..., help="module number or name"),
     exchange when the course has one."""
     the_course, mod = _course(course), _module(module)
     result = _run(classroom.release, the_course, mod.folder)
+    asked = "" if not answers.questions(the_course.clone, mod.folder) else (
+        ", and `tito module submit`, whose zip holds their answers to the questions from workspace/answers/")
     where = "and in the exchange (learners: Assignments tab, or `nbgrader fetch_assignment`)" if result["exchange"] \
         else ("(no exchange: hand out the release, or let learners use `tito module start`, whose notebook "
-              "has the functions to write, and `tito module submit`, whose zip holds their answers to the "
-              "questions from workspace/answers/)")
+              f"has the functions to write{asked})")
     console.print(f"Released {mod.folder}: {result['release']} {where}.")
 
 

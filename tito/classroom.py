@@ -301,13 +301,14 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
         return sorted(api.get_submitted_students(folder))
     found, refused = [], []
     notebook_name = f"{folder}.ipynb"
+    ids = [q.id for q in answers.questions(course.clone, folder)]
     for path in sorted(Path(zips).glob(f"{folder}-*.zip")):
         match = SUBMISSION_ZIP.match(path.name)
         if not match or match["module"] != folder:
             continue
         sid = student_id(match["learner"])
         try:
-            notebook, status, answered = _read_submission(path, folder)
+            notebook, status, answered = _read_submission(path, folder, ids)
         except ValueError as error:         # one unreadable zip is named; the others are collected
             refused.append(f"{path.name}: {error}")
             continue
@@ -330,9 +331,11 @@ def collect(course: Course, folder: str, zips: Path | None = None) -> list[str]:
     return found
 
 
-def _read_submission(path: Path, folder: str) -> tuple[dict, dict, dict]:
-    """(notebook, tito status, answers {"q1": text, ...}) of a `tito module submit` zip; ValueError
-    saying what is wrong with it."""
+def _read_submission(path: Path, folder: str, ids: list[str]) -> tuple[dict, dict, dict]:
+    """(notebook, tito status, answers {"q1": text, ...} to the questions `ids`) of a `tito module
+    submit` zip; ValueError saying what is wrong with it. `tito module submit` packs only UTF-8
+    answers with good headings; in a zip made otherwise, bytes that are not UTF-8 become U+FFFD
+    and a heading of no question is dropped (the answers are still read, not the zip refused)."""
     notebook_name = f"{folder}.ipynb"
     try:
         with zipfile.ZipFile(path) as archive:
@@ -341,8 +344,8 @@ def _read_submission(path: Path, folder: str) -> tuple[dict, dict, dict]:
                 raise ValueError(f"it has no {notebook_name}")
             notebook = json.loads(archive.read(notebook_name).decode("utf-8"))
             status = json.loads(archive.read("tito-status.json").decode("utf-8")) if "tito-status.json" in names else {}
-            answered = answers.parse(archive.read(answers.FILE_IN_ZIP).decode("utf-8")) \
-                if answers.FILE_IN_ZIP in names else {}
+            answered = answers.parse(archive.read(answers.FILE_IN_ZIP).decode("utf-8", errors="replace"), ids)[0] \
+                if answers.FILE_IN_ZIP in names and ids else {}
     except zipfile.BadZipFile:
         raise ValueError("it is not a zip file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

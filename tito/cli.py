@@ -352,9 +352,14 @@ def module_start(
     chapters = ws.chapters_of(root, mod.folder)
     if chapters != [mod.folder]:           # the book numbers its chapters on its own (08 is three)
         console.print("The book teaches it in " + " and ".join(f"book/chapters/{c}.md" for c in chapters) + ".")
-    console.print(f"Its kernel is [bold]{ws.KERNEL_DISPLAY}[/]: `import tinytorch` there is your package. "
-                  f"Fill each `### BEGIN SOLUTION` block, then run `tito module complete {mod.number}`.")
-    written = answers.ensure(root, mod.folder)
+    todo = (f"Fill each `### BEGIN SOLUTION` block, then run `tito module complete {mod.number}`."
+            if nb.solution_blocks(solutions.course_cells(mod), mod.number) else
+            f"It has nothing for you to write: read it, run it, then `tito module complete {mod.number}`.")
+    console.print(f"Its kernel is [bold]{ws.KERNEL_DISPLAY}[/]: `import tinytorch` there is your package. {todo}")
+    try:
+        written = answers.ensure(root, mod.folder)
+    except ws.TitoError as error:
+        _fail(str(error))
     if written is not None:                # a module whose questions a class grades by hand
         console.print(f"Taking it in a class? Its questions, graded by your instructor, are answered in "
                       f"{_relative(root, written)}; `tito module submit {mod.number}` packs it with your notebook.")
@@ -575,9 +580,12 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
     try:
         package.materialize(result, staging)
         files = sorted({f for mod in mods for f in result.targets.get(mod.folder, [])})
-        whose = "your code in the course's" if any(mine[mod.folder] for mod in mods) else "the course's"
-        console.print(f"Module {names}: {whose} " + ", ".join(files) + ", in a staged copy of your package; "
-                      "checking it...")
+        yours = sorted({f for mod in mods if mine[mod.folder] for f in result.targets.get(mod.folder, [])})
+        theirs = [f for f in files if f not in yours]
+        console.print(f"Module {names}: " + "; ".join(
+            [f"your code in the course's {', '.join(yours)}"] * bool(yours)
+            + [f"the course's {', '.join(theirs)} (nothing in it to write)"] * bool(theirs))
+            + ", in a staged copy of your package; checking it...")
         inline_failed = False
         for mod in mods:
             inline = checks.run_notebook(mod.working_copy, staging)
@@ -622,7 +630,6 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         entry.update(status="complete", completed=ws.now(), last_result="complete",
                      checks=entry["checked"]["passed"], files=result.targets.get(mod.folder, []))
     ws.save_progress(root, progress)
-    yours = sorted({f for mod in mods if mine[mod.folder] for f in result.targets.get(mod.folder, [])})
     runs = (f"Your package now runs your code in {', '.join(Path(f).stem for f in yours)}." if yours else
             "It has no code for you to write: its checks and tests passed on your package.")
     console.print(f"[bold green]Module {names} complete.[/] {runs} `tito test NN` re-runs a module's tests "
@@ -946,8 +953,7 @@ def module_submit(
     target = Path(folder) / f"{mod.folder}-{learner}.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.tmp")
-    answers_file = answers.ensure(root, mod.folder)
-    answered = answers.parse(answers_file.read_text(encoding="utf-8")) if answers_file else {}
+    answers_file, answered, asked = _answers(root, mod)
     if answers_file is not None:
         info["answers"] = sorted(answered)
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -959,10 +965,31 @@ def module_submit(
     console.print(f"Module {mod.number} ({info['status']}, your code: {info['your_code']}) packed for your instructor: "
                   f"{_relative(root, target)}")
     if answers_file is not None:
-        asked = len(answers.questions(root, mod.folder))
         console.print(f"Your answers: {len(answered)} of its {asked} questions, from {_relative(root, answers_file)}"
                       + ("." if len(answered) == asked else " (write the others there and submit again)."))
     print(target)
+
+
+def _answers(root: Path, mod: ws.Module) -> tuple[Path | None, dict, int]:
+    """(the module's answers file, its answers, how many questions), or one line and exit 1 when the
+    file cannot be read or a heading would put an answer in no cell or in another's."""
+    try:
+        found = answers.ensure(root, mod.folder)
+        if found is None:
+            return None, {}, 0
+        text = found.read_text(encoding="utf-8")
+    except ws.TitoError as error:
+        _fail(str(error))
+    except UnicodeDecodeError:
+        _fail(f"{_relative(root, found)} is not UTF-8 text: save it as UTF-8 (any editor's default) and submit again")
+    except OSError as error:
+        _fail(f"{_relative(root, found)} cannot be read ({error.strerror}): fix it and submit again")
+    ids = [q.id for q in answers.questions(root, mod.folder)]
+    answered, problems = answers.parse(text, ids)
+    if problems:
+        _fail(f"{_relative(root, found)}: " + "; ".join(problems) + ". Keep one `## Question N: ...` heading per "
+              "question, as the file came, and submit again (nothing was packed)")
+    return found, answered, len(ids)
 
 
 # ---------------------------------------------------------------- doctor
@@ -1071,7 +1098,7 @@ MILESTONE_NAMES = ("mlp", "cnn")
 @milestone_app.command("run")
 def milestone_run(name: str = typer.Argument(..., help="mlp or cnn"),
                   seed: int = typer.Option(0, "--seed", min=0, help="the random seed of the run"),
-                  epochs: Optional[int] = typer.Option(None, "--epochs", min=1,
+                  epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=1000,
                                                        help="default: the milestone's own")) -> None:
     """Train a milestone network with your package (`python -m tinytorch.milestones NAME`)."""
     if name not in MILESTONE_NAMES:

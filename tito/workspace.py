@@ -112,13 +112,13 @@ def find_module(root: Path, key: str) -> Module:
     """A module by number ("8", "08"), name ("training") or folder ("08_training")."""
     key = key.strip().lower()
     for module in modules(root):
-        if key in (module.number, module.name, module.folder) or (key.isdigit() and int(key) == int(module.number)):
+        if key in (module.number, module.name, module.folder) or (key.isdecimal() and int(key) == int(module.number)):
             return module
     choices = ", ".join(f"{m.number} ({m.name})" for m in modules(root))
     chapter = ""
-    if key.isdigit():                  # a chapter's number: the book numbers its pages, not its modules
+    if key.isdecimal():                # a chapter's number: the book numbers its pages, not its modules
         for module in modules(root):
-            named = [c for c in chapters_of(root, module.folder) if c.split("_")[0].isdigit()
+            named = [c for c in chapters_of(root, module.folder) if c.split("_")[0].isdecimal()
                      and int(c.split("_")[0]) == int(key)]
             if named and module.folder not in named:
                 chapter = f" (chapter {named[0]} of the book is module {module.number})"
