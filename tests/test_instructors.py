@@ -65,3 +65,14 @@ def test_every_instructor_command_is_in_the_guide():
     for command in ("setup", "release", "collect", "autograde", "feedback", "grades", "status"):
         assert f"tito class {command}" in GUIDE, command
     assert "tito module submit" in GUIDE and "tito module update" in GUIDE
+
+
+def test_no_score_depends_on_pytorch():
+    """Tests marked `torch` (skipped where PyTorch is missing) are in no check of the rubric, so a
+    learner's score is the same on a machine with PyTorch and one without."""
+    from tito.rubric import parity_tests
+
+    marked = {f"{path.name}::{name}" for path in (ROOT / "tests").glob("test_*.py") for name in parity_tests(path)}
+    assert "test_07_optimizers.py::test_sgd_trajectory_matches_torch" in marked
+    graded = {test for module in load(ROOT).values() for check in module.checks.values() for test in check.tests}
+    assert not marked & graded

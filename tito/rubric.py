@@ -76,6 +76,27 @@ def graded_files(root: Path, module) -> list[Path]:
     return [p for p in module.test_files() if re.match(r"test_\d\d_", p.name) and not _PARITY.search(p.name)]
 
 
+def parity_tests(path: Path) -> set[str]:
+    """The tests of a file marked `@pytest.mark.torch` (read, not imported): they compare with
+    PyTorch and are skipped where it is not installed, so they grade nothing. Left out of every
+    check whichever machine derives the rubric, so that a score never depends on PyTorch."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+
+    def is_torch(decorator) -> bool:
+        return ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator) == "pytest.mark.torch"
+
+    found = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(map(is_torch, node.decorator_list)):
+            found.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            marked = any(map(is_torch, node.decorator_list))
+            found.update(f"{node.name}::{item.name}" for item in node.body
+                         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and (marked or any(map(is_torch, item.decorator_list))))
+    return found
+
+
 def test_names(path: Path) -> list[str]:
     """`test_x` and `TestY::test_x` of a test file, in file order (read, not imported)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -93,14 +93,16 @@ def derive(selected: list[str], jobs: int) -> dict:
                     raise SystemExit(f"{module.folder}: graded tests fail on the course's own code: {sorted(broken)}")
                 found = {owner: future.result() for owner, future in runs.items()}
             names = [f"{p.name}::{t}" for p in rubric.graded_files(ROOT, module) for t in rubric.test_names(p)]
+            parity = {f"{p.name}::{t}" for p in rubric.graded_files(ROOT, module) for t in rubric.parity_tests(p)}
             checks = {}
             for owner in owners:
-                tests = [t for t in names if t in found[owner]]
+                tests = [t for t in names if t in found[owner] and t not in parity]
                 if not tests:
                     raise SystemExit(f"{module.folder}: no graded test fails when {owner} is a stub: "
                                      "a function nothing checks cannot be graded; add a test")
                 checks[owner] = {"points": (old.get(owner) or {}).get("points", 1), "tests": tests}
-            new = {"checks": checks, "untested": [t for t in names if not any(t in f for f in found.values())]}
+            new = {"checks": checks, "untested": [t for t in names if t in parity
+                                                  or not any(t in f for f in found.values())]}
             if entry.get("questions"):
                 new["questions"] = entry["questions"]
             table[module.folder] = new
