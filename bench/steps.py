@@ -260,11 +260,11 @@ def time_interleaved(steps: dict, rounds: int, sample_seconds: float = 0.01,
     a slow spell of a shared machine hit every system alike; the median ignores the spells that
     hit one sample only. Each sample repeats its step enough times to last `sample_seconds`.
     Before each sample the step runs `settle` times untimed. The first call after another system
-    ran finds its arrays out of the caches and costs far more than the next ones (measured once
-    for the MLP step at batch 64: about 300 us more for tinytorch, about 900 us more for PyTorch).
-    Counted in a sample of a few dozen calls, that cold start would make every system look slower
-    than a training loop that runs it back to back, and some much more than others (PyTorch's
-    batch-64 step by about 6%, accelerated tinytorch's by about 3%): a sample times the step warm.
+    ran finds its arrays out of the caches and costs far more than the next ones (the MLP step at
+    batch 64, measured a few times: a few hundred microseconds more for tinytorch, two to three
+    times that for PyTorch). Counted in a 20 ms sample (bench_mlp's), that cold start makes every
+    system look slower than a training loop that runs it back to back, and PyTorch by a few percent,
+    more than tinytorch: a sample times the step warm.
     A sample of one long call (an epoch) or of disk-bound work gains nothing from it: `settle=0`.
     The clock is by default this process's CPU time (`time.process_time`): time during which other
     programs hold the core is not counted. With one thread per library it equals the wall time on

@@ -465,7 +465,7 @@ if __name__ == "__main__":
 # %% [markdown]
 # ## Arrays laid end to end
 #
-# An optimizer's rule is elementwise: every number of a parameter is updated from the same numbers
+# The rules of `SGD`, `Adam` and `AdamW` are elementwise: every number of a parameter is updated from the same numbers
 # of its gradient and its state, and nothing else. So when the parameters are consecutive pieces of
 # one buffer, one call of the rule on the whole buffer gives every number exactly the value that one
 # call per parameter gives it, in one NumPy call per operation instead of one per operation *and*
