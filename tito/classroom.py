@@ -368,10 +368,11 @@ def as_release(notebook: dict, release_nb: Path, folder: str, answered: dict | N
     cells = [nb.Cell(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"], {})
              for c in notebook.get("cells", []) if c.get("cell_type") in ("code", "markdown")]
     data = fill(data, solutions.bodies(cells, folder[:2]), folder)
+    by_cell = {assignment.grade_id("answer", question): text for question, text in (answered or {}).items()}
     for cell in data["cells"]:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-        if grade_id.startswith("answer-") and (answered or {}).get(grade_id[len("answer-"):]):
-            cell["source"] = answered[grade_id[len("answer-"):]].splitlines(keepends=True)
+        text = by_cell.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"))
+        if text:
+            cell["source"] = text.splitlines(keepends=True)
     return data
 
 
