@@ -948,3 +948,16 @@ def test_each_graded_question_is_found_where_its_pointer_says():
             asked = text[text.index("## Check your understanding"):]
             assert re.search(rf"^(\*\*Q{number}\. {re.escape(question.title)}\.\*\*|{number}\. )", asked, re.M), \
                 (folder, question.id, chapter, number)
+
+
+def test_update_writes_the_answers_file_of_a_module_started_before_it_had_questions(clone):
+    root, env = clone
+    shutil.copytree(ROOT / "classroom", root / "classroom")          # the rubric, which names the questions
+    assert run(["module", "start", "11", "--no-open"], root, env).returncode == 0
+    written = root / "workspace" / "answers" / "11_acceleration.md"
+    written.unlink()                                   # as on a course from before the answers files
+    result = run(["module", "update", "11"], root, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert written.is_file() and "workspace/answers/11_acceleration.md (new)" in result.stdout
+    again = run(["module", "update", "11"], root, env)
+    assert "(new)" not in again.stdout

@@ -345,7 +345,7 @@ def module_start(
     mod = _module(root, module)
     state = _prepare(root)
     copy, created = _working_copy(root, mod, state)
-    how = "created" if created else "already there (your work is kept)"
+    how = "created" if created else "already there; your work is kept"
     if created and mod.folder in state.stored:
         how = "created, with the code you completed it with"
     console.print(f"Module {mod.number} {mod.title()}: your notebook is {_relative(root, copy)} ({how}).")
@@ -800,6 +800,15 @@ def module_update(
             _refresh(root, state, mod)
         except typer.Exit:                  # a damaged notebook, told in one line: go on with the others
             damaged.append(mod.number)
+        new = not answers.path(root, mod.folder).exists()
+        try:
+            written = answers.ensure(root, mod.folder)
+        except ws.TitoError as error:
+            console.print(f"    [yellow]![/] {escape(str(error))}")
+            continue
+        if written is not None and new:     # the course gave this module questions since it was started
+            console.print(f"    its questions, graded by your instructor in a class, are answered in "
+                          f"{_relative(root, written)} (new)")
     ws.save_progress(root, state.progress)
     console.print("`tito module status` shows where each module stands.")
     if damaged:
