@@ -8,9 +8,11 @@ in order in a fresh kernel, in an empty temporary folder. A visible cell that us
 hidden cell defines (a helper, an import, a flag) fails here with the cell and the error.
 
 Cheap on purpose: the kernel runs with TINYTORCH_QUICK=1, which chapters' heavy timing code may
-read to time one short round instead of many (bench/steps.py does: `steps.quick()`); the book build
-never sets it, so the pages show the full measurements. Cells tagged `hide-input` or `hide-cell`
-are visible (behind a click) and are kept.
+read to time one short round instead of many (bench/steps.py does: `steps.quick()`), and the
+milestones train one epoch (a cell the test puts first, which leaves no name behind, makes
+`train_mlp` and `train_cnn` default to `epochs=1`: chapter 11 alone trains ten networks). The code
+paths are the same; the book build sets neither, so the pages show full runs and measurements.
+Cells tagged `hide-input` or `hide-cell` are visible (behind a click) and are kept.
 """
 from __future__ import annotations
 
@@ -36,18 +38,33 @@ def visible_notebook(path: Path):
     return notebook
 
 
-def run_visible(path: Path, folder: Path, timeout: int = 180):
-    """Execute the visible cells in a fresh kernel in `folder`; (notebook, None) or (notebook, message)."""
+ONE_EPOCH = """def _one_epoch():
+    import functools
+    import tinytorch.milestones as milestones
+    for name in ("train_mlp", "train_cnn"):
+        setattr(milestones, name, functools.partial(getattr(milestones, name), epochs=1))
+_one_epoch()
+del _one_epoch
+"""
+
+
+def run_visible(path: Path, folder: Path, timeout: int = 180, one_epoch: bool = False):
+    """Execute the visible cells in a fresh kernel in `folder`; (notebook, None) or (notebook, message).
+    `one_epoch`: the milestones train one epoch (a first cell, not counted among the page's)."""
     import nbclient
+    import nbformat
     from nbclient.exceptions import CellExecutionError
 
     notebook = visible_notebook(path)
+    if one_epoch:
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(ONE_EPOCH, metadata={"tags": ["test-setup"]}))
     client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(folder)}})
     try:
         client.execute()
     except CellExecutionError as error:
-        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        code = [cell for cell in notebook.cells
+                if cell.cell_type == "code" and "test-setup" not in cell.metadata.get("tags", [])]
         failed = next((i for i, cell in enumerate(code)
                        if any(o.get("output_type") == "error" for o in cell.get("outputs", []))), None)
         where = (f"visible code cell {failed + 1} of {len(code)}, which starts "
@@ -78,10 +95,11 @@ def test_hidden_cells_are_dropped_and_a_missing_name_is_caught(tmp_path, monkeyp
 @pytest.mark.parametrize("page", PAGES, ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
 def test_visible_cells_run_in_order_in_a_fresh_notebook(page: Path, tmp_path: Path, monkeypatch):
     monkeypatch.setenv(QUICK, "1")
-    notebook, problem = run_visible(page, tmp_path)
+    notebook, problem = run_visible(page, tmp_path, one_epoch=True)
     assert problem is None, (
         f"{page.name}: copied from the page into a fresh notebook, the visible cells fail at {problem}. "
         "Define what a visible cell uses in a visible cell (or hide the cell that uses it too).")
-    ran = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+    ran = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()
+           and "test-setup" not in cell.metadata.get("tags", [])]
     assert ran, f"{page.name}: no visible code cell"
     assert all(cell.get("execution_count") is not None for cell in ran), f"{page.name}: a visible cell did not run"
