@@ -38,12 +38,12 @@ def questions(root: Path, folder: str) -> list:
     return list(rubric.questions) if rubric else []
 
 
-def template(root: Path, folder: str) -> str | None:
-    """The answers file of a module with questions: each question's heading, where the chapter asks
-    it, and a placeholder; None for a module without questions."""
+def template(root: Path, folder: str, asked: list | None = None) -> str | None:
+    """The answers file of a module with questions (`asked`, by default the rubric's): each
+    question's heading, where the chapter asks it, and a placeholder; None for a module without."""
     from tito.assignment import question_source
 
-    asked = questions(root, folder)
+    asked = questions(root, folder) if asked is None else asked
     if not asked:
         return None
     lines = [f"# Module {folder[:2]}: your answers", "",
@@ -57,17 +57,18 @@ def template(root: Path, folder: str) -> str | None:
     return "\n".join(lines)
 
 
-def ensure(root: Path, folder: str) -> Path | None:
+def ensure(root: Path, folder: str, asked: list | None = None) -> Path | None:
     """The module's answers file, written from the template if it does not exist yet; None for a
-    module without questions. TitoError when something else is in its place."""
-    text = template(root, folder)
-    if text is None:
+    module without questions (`asked`, by default the rubric's). TitoError when something else is
+    in its place."""
+    asked = questions(root, folder) if asked is None else asked
+    if not asked:
         return None
     target = path(root, folder)
     if target.exists() and not target.is_file():
         raise ws.TitoError(f"{target} is not a file: move it away, and tito writes your answers file there")
-    if not target.is_file():
-        ws.write_atomic(target, text)
+    if not target.is_file():                 # the template reads the chapters: only when it is written
+        ws.write_atomic(target, template(root, folder, asked))
     return target
 
 

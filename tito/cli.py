@@ -582,10 +582,12 @@ def complete_modules(root: Path, mods: list[ws.Module], verbose: bool = False) -
         files = sorted({f for mod in mods for f in result.targets.get(mod.folder, [])})
         yours = sorted({f for mod in mods if mine[mod.folder] for f in result.targets.get(mod.folder, [])})
         theirs = [f for f in files if f not in yours]
-        console.print(f"Module {names}: " + "; ".join(
-            [f"your code in the course's {', '.join(yours)}"] * bool(yours)
-            + [f"the course's {', '.join(theirs)} (nothing in it to write)"] * bool(theirs))
-            + ", in a staged copy of your package; checking it...")
+        what = []
+        if yours:
+            what.append(f"your code in the course's {', '.join(yours)}")
+        if theirs:
+            what.append(f"the course's {', '.join(theirs)} (nothing in it to write)")
+        console.print(f"Module {names}: {'; '.join(what)}, in a staged copy of your package; checking it...")
         inline_failed = False
         for mod in mods:
             inline = checks.run_notebook(mod.working_copy, staging)
@@ -982,8 +984,9 @@ def module_submit(
 def _answers(root: Path, mod: ws.Module) -> tuple[Path | None, dict, int]:
     """(the module's answers file, its answers, how many questions), or one line and exit 1 when the
     file cannot be read or a heading would put an answer in no cell or in another's."""
+    asked = answers.questions(root, mod.folder)
     try:
-        found = answers.ensure(root, mod.folder)
+        found = answers.ensure(root, mod.folder, asked)
         if found is None:
             return None, {}, 0
         text = found.read_text(encoding="utf-8")
@@ -993,7 +996,7 @@ def _answers(root: Path, mod: ws.Module) -> tuple[Path | None, dict, int]:
         _fail(f"{_relative(root, found)} is not UTF-8 text: save it as UTF-8 (any editor's default) and submit again")
     except OSError as error:
         _fail(f"{_relative(root, found)} cannot be read ({error.strerror}): fix it and submit again")
-    ids = [q.id for q in answers.questions(root, mod.folder)]
+    ids = [q.id for q in asked]
     answered, problems = answers.parse(text, ids)
     if problems:
         _fail(f"{_relative(root, found)}: " + "; ".join(problems) + ". Keep one `## Question N: ...` heading per "
