@@ -90,7 +90,7 @@ def setup(
     console.print(f"Course folder {course.root} ({course_id}): {len(sources)} modules in source/ "
                   f"({', '.join(s[:2] for s in sources)}); exchange: {exchange or 'none (zips)'}; a notebook is "
                   f"graded in at most {timeout} s and {memory_mb} MB.")
-    released = {p.name for p in (course.root / "release").iterdir()} if (course.root / "release").is_dir() else set()
+    released = course.read_state("releases.json")       # what `release` recorded, as `status` reads it
     waiting = [s for s in sources if s not in released]
     if waiting:
         console.print(f"Next: `tito class release {waiting[0][:2]} --course {course.root}` "
