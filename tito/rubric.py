@@ -76,38 +76,33 @@ def graded_files(root: Path, module) -> list[Path]:
     return [p for p in module.test_files() if re.match(r"test_\d\d_", p.name) and not _PARITY.search(p.name)]
 
 
-def parity_tests(path: Path) -> set[str]:
-    """The tests of a file marked `@pytest.mark.torch` (read, not imported): they compare with
-    PyTorch and are skipped where it is not installed, so they grade nothing. Left out of every
-    check whichever machine derives the rubric, so that a score never depends on PyTorch."""
+def _tests(path: Path) -> list[tuple[str, list]]:
+    """(`test_x` or `TestY::test_x`, its decorators and its class's) of a test file, in file order
+    (read, not imported)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-
-    def is_torch(decorator) -> bool:
-        return ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator) == "pytest.mark.torch"
-
-    found = set()
+    found = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(map(is_torch, node.decorator_list)):
-            found.add(node.name)
-        elif isinstance(node, ast.ClassDef):
-            marked = any(map(is_torch, node.decorator_list))
-            found.update(f"{node.name}::{item.name}" for item in node.body
-                         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
-                         and (marked or any(map(is_torch, item.decorator_list))))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            found.append((node.name, node.decorator_list))
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            found += [(f"{node.name}::{item.name}", node.decorator_list + item.decorator_list) for item in node.body
+                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")]
     return found
 
 
 def test_names(path: Path) -> list[str]:
     """`test_x` and `TestY::test_x` of a test file, in file order (read, not imported)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-            names.append(node.name)
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-            names += [f"{node.name}::{item.name}" for item in node.body
-                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")]
-    return names
+    return [name for name, _ in _tests(path)]
+
+
+def parity_tests(path: Path) -> set[str]:
+    """The tests of a file marked `@pytest.mark.torch` (read, not imported): they compare with
+    PyTorch and are skipped where it is not installed, so they grade nothing. Left out of every
+    check whichever machine derives the rubric, so that a score never depends on PyTorch."""
+    def is_torch(decorator) -> bool:
+        return ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator) == "pytest.mark.torch"
+
+    return {name for name, decorators in _tests(path) if any(map(is_torch, decorators))}
 
 
 def _number(value, where: str) -> float:
