@@ -259,3 +259,73 @@ def test_a_deck_and_a_script_build_without_the_speech_engine(run_tool, tiny_book
     pages = [p.extract_text() for p in PdfReader(str(html_dir / "overview" / "01_demo.pdf")).pages]
     assert len(pages) == 2 and "A chapter with no code" in pages[0] and "A deck builds without" in pages[1]
     assert not (html_dir / "overview" / "01_demo.mp3").exists()
+
+
+FAKE_NPM = """#!{python}
+# A stand-in for `npm pack SPEC --pack-destination DIR`: copies a prepared tarball into DIR in
+# small pieces with pauses, as a slow download would, so that two builds overlap.
+import sys, time
+from pathlib import Path
+destination = Path(sys.argv[sys.argv.index("--pack-destination") + 1])
+data = Path({source!r}).read_bytes()
+with open(destination / {name!r}, "wb") as out:
+    for start in range(0, len(data), len(data) // 20 + 1):
+        out.write(data[start:start + len(data) // 20 + 1])
+        out.flush()
+        time.sleep(0.02)
+"""
+
+VENDOR_ONE = """import sys
+from pathlib import Path
+sys.path.insert(0, {tools!r})
+import build_book
+asset = build_book.Asset(name="demo", version="1.0.0", integrity={integrity!r}, prefix="dist/",
+                         entry="demo.js")
+build_book.ASSETS = (asset,)
+build_book.vendor_assets(Path(sys.argv[1]), downloads=Path({downloads!r}))
+"""
+
+
+def test_builds_fetching_the_same_asset_at_once_never_read_a_half_written_tarball(tmp_path, repo_root):
+    """`make test` runs the strict build beside tests that build tiny books, and all of them fetch
+    into one downloads folder. Three builds fetching one (slowly written) tarball at once each end
+    with the whole, verified file unpacked."""
+    import base64
+    import hashlib
+    import io
+    import subprocess
+    import tarfile
+    import time
+
+    payload = os.urandom(600_000)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        member = tarfile.TarInfo("package/dist/demo.js")
+        member.size = len(payload)
+        archive.addfile(member, io.BytesIO(payload))
+    source = tmp_path / "prepared.tgz"
+    source.write_bytes(buffer.getvalue())
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(buffer.getvalue()).digest()).decode()
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable, source=str(source), name="demo-1.0.0.tgz"))
+    npm.chmod(0o755)
+    script = tmp_path / "vendor_one.py"
+    downloads = tmp_path / "downloads"
+    script.write_text(VENDOR_ONE.format(tools=str(repo_root / "tools"), integrity=integrity,
+                                        downloads=str(downloads)))
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    builds = []
+    for i in range(3):     # each starts while the one before is halfway through its download
+        builds.append(subprocess.Popen([sys.executable, str(script), str(tmp_path / f"book{i}")],
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True))
+        time.sleep(0.25)
+    outputs = [build.communicate(timeout=60)[0] for build in builds]
+    assert [build.returncode for build in builds] == [0, 0, 0], outputs
+    assert (downloads / "demo-1.0.0.tgz").read_bytes() == buffer.getvalue()
+    assert [path.name for path in downloads.iterdir()] == ["demo-1.0.0.tgz"], "a private folder was left"
+    for i in range(3):
+        assert (tmp_path / f"book{i}" / "_build" / "_vendor" / "demo" / "demo.js").read_bytes() == payload

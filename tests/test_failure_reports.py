@@ -52,3 +52,25 @@ def test_a_slides_job_without_a_result_is_reported_with_its_output():
     assert "--probe" in error and '"ok"' in error
     failed = sphinx_tinytorch.Overviews._run(["--no-such-option", "a", "b"])
     assert "exit 2" in failed["errors"][0]
+
+
+def test_a_failed_build_skips_the_site_tests_and_its_reasons_end_the_output(tmp_path, monkeypatch, capsys):
+    """When the strict build fails, every site test could only say there is no site: they do not
+    run, the summary says so, and the build's reasons are the last lines (a CI log keeps its end)."""
+    python = sys.executable
+    parts = [("export check", [python, "-c", "pass"]),
+             ("src checks", [python, "-c", "pass"]),
+             ("book build (strict)", [python, "-c", "print('x.md:3: WARNING: the build broke'); exit(3)"]),
+             ("pytest + doctests", [python, "-c", "print('FAILED tests/test_a.py::test_b'); exit(1)"]),
+             ("pytest on the built site", [python, "-c", "open('site-tests-ran', 'w')"])]
+    monkeypatch.setattr(run_checks, "ROOT", tmp_path)
+    monkeypatch.setattr(run_checks, "parts", lambda: parts)
+    monkeypatch.setattr(run_checks, "torch_available", lambda: False)
+    assert run_checks.main() == 1
+    out = capsys.readouterr().out
+    assert not (tmp_path / "site-tests-ran").exists()
+    assert "NOT RUN" in out and "pytest on the built site" in out.split("=== make test summary")[1]
+    reasons = out.split("=== why ")[1:]
+    assert [reason.split(" failed")[0] for reason in reasons] == ["pytest + doctests", "book build (strict)"]
+    assert out.rstrip().splitlines()[-2] == "  | x.md:3: WARNING: the build broke"
+    assert out.rstrip().endswith("make test: 2 passed, 3 failed")

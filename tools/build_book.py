@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,12 @@ def _integrity(path: Path) -> str:
 
 
 def _fetch(asset: Asset, downloads: Path) -> Path:
+    """The asset's tarball in `downloads`, fetched with `npm pack` when it is not there yet.
+
+    Several builds may fetch at once (`make test` runs the strict build beside tests that build
+    tiny books, all sharing this folder): each packs into a private folder of its own, checks the
+    integrity there and only then moves the file into place (an atomic rename), so no build ever
+    reads another's half-written tarball, and a rename onto a finished one changes nothing."""
     tarball = downloads / asset.tarball
     if tarball.exists() and _integrity(tarball) == asset.integrity:
         return tarball
@@ -122,14 +129,16 @@ def _fetch(asset: Asset, downloads: Path) -> Path:
         )
     downloads.mkdir(parents=True, exist_ok=True)
     spec = f"{asset.npm_name}@{asset.version}"
-    result = subprocess.run([npm, "pack", spec, "--pack-destination", str(downloads), "--silent"],
-                            capture_output=True, text=True)
-    if result.returncode != 0 or not tarball.exists():
-        raise SystemExit(f"build_book: `npm pack {spec}` failed:\n{result.stdout}{result.stderr}")
-    got = _integrity(tarball)
-    if got != asset.integrity:
-        tarball.unlink()
-        raise SystemExit(f"build_book: {asset.tarball} has integrity {got}, expected {asset.integrity}")
+    with tempfile.TemporaryDirectory(dir=downloads, prefix=".fetching-") as private:
+        packed = Path(private) / asset.tarball
+        result = subprocess.run([npm, "pack", spec, "--pack-destination", private, "--silent"],
+                                capture_output=True, text=True)
+        if result.returncode != 0 or not packed.exists():
+            raise SystemExit(f"build_book: `npm pack {spec}` failed:\n{result.stdout}{result.stderr}")
+        got = _integrity(packed)
+        if got != asset.integrity:
+            raise SystemExit(f"build_book: {asset.tarball} has integrity {got}, expected {asset.integrity}")
+        os.replace(packed, tarball)
     return tarball
 
 
@@ -143,19 +152,24 @@ def vendor_assets(root: Path, downloads: Path | None = None) -> Path:
         if stamp.exists() and stamp.read_text() == asset.integrity and (target / asset.entry).exists():
             continue
         tarball = _fetch(asset, downloads)
-        if target.exists():
-            shutil.rmtree(target)
-        with tarfile.open(tarball) as archive:
-            for member in archive.getmembers():
-                rest = _wanted(asset, member.name)
-                if rest is None or not member.isfile():
-                    continue
-                out = target / rest
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(archive.extractfile(member).read())
-        if not (target / asset.entry).exists():
-            raise SystemExit(f"build_book: {asset.tarball} has no {asset.prefix}{asset.entry}")
-        stamp.write_text(asset.integrity)
+        vendor.mkdir(parents=True, exist_ok=True)
+        # Unpacked beside the target and renamed into place when complete, as the tarball is.
+        with tempfile.TemporaryDirectory(dir=vendor, prefix=f".{asset.name}-") as private:
+            unpacked = Path(private) / asset.name
+            with tarfile.open(tarball) as archive:
+                for member in archive.getmembers():
+                    rest = _wanted(asset, member.name)
+                    if rest is None or not member.isfile():
+                        continue
+                    out = unpacked / rest
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(archive.extractfile(member).read())
+            if not (unpacked / asset.entry).exists():
+                raise SystemExit(f"build_book: {asset.tarball} has no {asset.prefix}{asset.entry}")
+            (unpacked / ".version").write_text(asset.integrity)
+            if target.exists():
+                shutil.rmtree(target)
+            unpacked.rename(target)
     return vendor
 
 

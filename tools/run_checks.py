@@ -53,6 +53,8 @@ def run_src_checks() -> int:
 
 
 PYTEST = [PY, "-m", "pytest", "-p", "no:cacheprovider"]
+# The status of a part that did not run (the site tests, when the build failed): counted as failed.
+NOT_RUN = -1
 # The marker of the tests that read the built site (tests/conftest.py: they use the `site` fixture
 # or live in a file of the build): they run once the build is done, every other test beside it.
 NEEDS_SITE = "needs_site"
@@ -171,13 +173,19 @@ def main() -> int:
         status = subprocess.run(command, cwd=ROOT, env=base_env()).returncode
         results.append((name, status, time.monotonic() - started))
     results.append(finish(building))
-    checking_site = start(*site_tests, logs_of_parts[site_tests[0]], env=test_env())
-    results += finish_as_they_end([testing, checking_site])
+    if results[-1][1] == 0:
+        checking_site = start(*site_tests, logs_of_parts[site_tests[0]], env=test_env())
+        results += finish_as_they_end([testing, checking_site])
+    else:                                     # each site test would only say there is no site
+        results += finish_as_they_end([testing])
+        print(f"\n=== make test: {site_tests[0]}: not run, the book build failed", flush=True)
+        results.append((site_tests[0], NOT_RUN, 0.0))
 
     failed = [name for name, status, _ in results if status != 0]
+    not_run = {name for name, status, _ in results if status == NOT_RUN}
     print("\n=== make test summary")
     for name, status, seconds in results:
-        verdict = "PASS" if status == 0 else f"FAIL (exit {status})"
+        verdict = {0: "PASS", NOT_RUN: "NOT RUN"}.get(status, f"FAIL (exit {status})")
         print(f"  {verdict:<14} {name:<26} {seconds:6.1f} s")
     if torch_available():
         print("  PyTorch parity tests: run (torch is importable)")
@@ -186,8 +194,10 @@ def main() -> int:
               "`.venv/bin/pip install torch==2.13.0` runs them, as CI does)")
     if failed:
         print("  failed: " + ", ".join(failed) + " (see its output above)")
-        for name, log in logs_of_parts.items():
-            if name in failed:
+        # The build's reasons come last: a CI log may keep only its end, and a failed build also
+        # fails whatever reads the site.
+        for name, log in sorted(logs_of_parts.items(), key=lambda item: item[0] == book[0]):
+            if name in failed and name not in not_run:
                 print(f"\n=== why {name} failed ({log.relative_to(ROOT)}, the lines that say so):")
                 most = 40 if name == book[0] else 12
                 print("\n".join("  | " + line[:300] for line in why_it_failed(log, most)))
