@@ -395,6 +395,9 @@ def test_unit_fused_linear():
         results.append((out.data.copy(), x.grad, plain.weight.grad.copy(), plain.bias.grad.copy()))
     for got, expected in zip(*results):
         assert np.array_equal(got, expected)
+    # Without a bias the node has two parents: backward returns one gradient for each.
+    out = fused_linear(Tensor(x_data, requires_grad=True), plain.weight)
+    assert len(out.grad_fn(g)) == len(out.parents)
     print("FusedLinear: ok")
 
 
