@@ -84,27 +84,33 @@ def base_env() -> dict:
     return env
 
 
+def one_blas_thread(env: dict) -> dict:
+    """`env` with one BLAS thread per process (settings the caller made are kept). make test runs
+    the build and a pytest worker per core side by side: BLAS threads on top would only contend for
+    the same cores, and OpenBLAS's waiting threads spin (a chapter's visible cells ran 5x slower
+    with them; the strict build alone takes a tenth less CPU with one thread)."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, "1")
+    return env
+
+
 def build_env() -> dict:
     """The strict build's environment: speech by flite where it is installed (tools/overview.py,
-    probe: the same pipeline and checks as Festival's voice, about ten times quicker to speak), and
+    probe: the same pipeline and checks as Festival's voice, about ten times quicker to speak),
     TINYTORCH_QUICK=1, which chapter 12's timing code reads to time one short round instead of many
-    (bench/steps.py, `quick()`): the same code runs, only fewer times. Settings the caller made are
-    kept; `make book` sets neither, so the published pages have Festival's voice and full timings."""
+    (bench/steps.py, `quick()`): the same code runs, only fewer times; and one BLAS thread. Settings
+    the caller made are kept; `make book` sets none of these, so the published pages have Festival's
+    voice and full timings."""
     env = base_env()
     if "TINYTORCH_SPEECH" not in env and shutil.which("flite") and shutil.which("lame"):
         env["TINYTORCH_SPEECH"] = "flite"
     env.setdefault("TINYTORCH_QUICK", "1")
-    return env
+    return one_blas_thread(env)
 
 
 def test_env() -> dict:
-    """The tests' environment: one BLAS thread per process. pytest already runs a worker per core
-    (and the book build runs beside them); BLAS threads on top would only contend for the same
-    cores (a chapter's visible cells ran 5x slower with them). Settings the caller made are kept."""
-    env = base_env()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(variable, "1")
-    return env
+    """The tests' environment: one BLAS thread per process (pytest already runs a worker per core)."""
+    return one_blas_thread(base_env())
 
 
 def start(name: str, command: list[str], log: Path, env=None) -> tuple:
