@@ -153,8 +153,9 @@ def vendor_assets(root: Path, downloads: Path | None = None) -> Path:
             continue
         tarball = _fetch(asset, downloads)
         vendor.mkdir(parents=True, exist_ok=True)
-        # Unpacked beside the target and renamed into place when complete, as the tarball is.
-        with tempfile.TemporaryDirectory(dir=vendor, prefix=f".{asset.name}-") as private:
+        # Unpacked in a private folder next to the served one (so nothing half-unpacked is ever
+        # served, even after a crash) and renamed into place when complete, as the tarball is.
+        with tempfile.TemporaryDirectory(dir=vendor.parent, prefix=f".vendor-{asset.name}-") as private:
             unpacked = Path(private) / asset.name
             with tarfile.open(tarball) as archive:
                 for member in archive.getmembers():

@@ -8,7 +8,8 @@ Parts (the first four side by side; the site tests once the build is done):
   book    tools/build_book.py            strict build: cache cleared, every chapter executed, -W -n
                                          (chapter 12 times one short round: TINYTORCH_QUICK=1)
   pytest  pytest tests/ + doctests of tinytorch/ (the tests not reading the site)
-  site    pytest tests/ reading the built site in _build/html (marked needs_site)
+  site    pytest tests/ reading the built site in _build/html (marked needs_site); not run when
+          the build failed, whose reasons then end the output
 Exit status: 0 only when every part passed.
 """
 from __future__ import annotations
