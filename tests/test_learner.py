@@ -433,6 +433,12 @@ def make_toy_course(root: Path) -> Path:
         (root / "tests" / name).write_text(text)
     # White-box tests are never the learner's to pass: tito must never run this one.
     (root / "tests" / "internals" / "test_01_white_box.py").write_text("def test_never_run_by_tito():\n    assert False\n")
+    # Nor PyTorch parity tests (a file of them, or one marked in a graded file), which grade nothing:
+    # whether a module is complete must not depend on whether PyTorch is installed.
+    (root / "tests" / "test_01_toy_torch.py").write_text("def test_parity_never_run_by_tito():\n    assert False\n")
+    with (root / "tests" / "test_01_toy.py").open("a") as graded:
+        graded.write("\n\nimport pytest\n\n\n@pytest.mark.torch\ndef test_marked_parity_never_run_by_tito():\n"
+                     "    assert False\n")
     package = root / "tinytorch"
     for folder in ("core", "utils", "data"):
         (package / folder).mkdir(parents=True)
