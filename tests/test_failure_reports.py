@@ -54,23 +54,57 @@ def test_a_slides_job_without_a_result_is_reported_with_its_output():
     assert "exit 2" in failed["errors"][0]
 
 
-def test_a_failed_build_skips_the_site_tests_and_its_reasons_end_the_output(tmp_path, monkeypatch, capsys):
-    """When the strict build fails, every site test could only say there is no site: they do not
-    run, the summary says so, and the build's reasons are the last lines (a CI log keeps its end)."""
+def checks_with(tmp_path, monkeypatch, build: str, tests: str = "exit(1)"):
+    """run_checks.main() over stand-in parts: `build` and `tests` are Python; the site part writes
+    `site-tests-ran`. Returns main()'s exit status."""
     python = sys.executable
     parts = [("export check", [python, "-c", "pass"]),
              ("src checks", [python, "-c", "pass"]),
-             ("book build (strict)", [python, "-c", "print('x.md:3: WARNING: the build broke'); exit(3)"]),
-             ("pytest + doctests", [python, "-c", "print('FAILED tests/test_a.py::test_b'); exit(1)"]),
+             ("book build (strict)", [python, "-c", build]),
+             ("pytest + doctests", [python, "-c", "print('FAILED tests/test_a.py::test_b'); " + tests]),
              ("pytest on the built site", [python, "-c", "open('site-tests-ran', 'w')"])]
     monkeypatch.setattr(run_checks, "ROOT", tmp_path)
     monkeypatch.setattr(run_checks, "parts", lambda: parts)
     monkeypatch.setattr(run_checks, "torch_available", lambda: False)
-    assert run_checks.main() == 1
+    return run_checks.main()
+
+
+BROKE = "print('x.md:3: WARNING: the build broke'); "
+
+
+def test_without_a_site_the_site_tests_do_not_run_and_the_builds_reasons_end_the_output(
+        tmp_path, monkeypatch, capsys):
+    """A build that wrote no site (a cell raised): every site test could only say there is none.
+    They do not run, the summary says so, and the build's reasons are the last lines (a CI log
+    keeps its end); an earlier run's log of the site tests is not left to be read as this one's."""
+    (tmp_path / "_build" / "test-logs").mkdir(parents=True)
+    (tmp_path / "_build" / "test-logs" / "pytest-site.log").write_text("FAILED from an earlier run\n")
+    status = checks_with(tmp_path, monkeypatch, BROKE + "exit(3)")
     out = capsys.readouterr().out
-    assert not (tmp_path / "site-tests-ran").exists()
-    assert "NOT RUN" in out and "pytest on the built site" in out.split("=== make test summary")[1]
+    assert status == 1 and not (tmp_path / "site-tests-ran").exists()
+    summary = out.split("=== make test summary")[1]
+    assert "NOT RUN" in summary and "not run: pytest on the built site" in summary
+    assert "earlier run" not in (tmp_path / "_build" / "test-logs" / "pytest-site.log").read_text()
     reasons = out.split("=== why ")[1:]
     assert [reason.split(" failed")[0] for reason in reasons] == ["pytest + doctests", "book build (strict)"]
     assert out.rstrip().splitlines()[-2] == "  | x.md:3: WARNING: the build broke"
     assert out.rstrip().endswith("make test: 2 passed, 3 failed")
+
+
+def test_a_build_that_failed_on_a_warning_still_has_its_site_tested(tmp_path, monkeypatch, capsys):
+    """-W --keep-going: a warning fails the build, which still writes the whole site; its tests run."""
+    write_site = ("import pathlib; p = pathlib.Path('_build/html'); p.mkdir(parents=True); "
+                  "(p / 'index.html').write_text('x'); ")
+    status = checks_with(tmp_path, monkeypatch, write_site + BROKE + "exit(1)", tests="exit(0)")
+    out = capsys.readouterr().out
+    assert status == 1 and (tmp_path / "site-tests-ran").exists()
+    assert "NOT RUN" not in out and out.rstrip().endswith("make test: 4 passed, 1 failed")
+
+
+def test_a_part_killed_by_a_signal_is_a_failure_with_its_reasons(tmp_path, monkeypatch, capsys):
+    """A negative status is a signal (SIGHUP: -1), not a part that did not run."""
+    status = checks_with(tmp_path, monkeypatch, "pass",
+                            tests="print('E   AssertionError: real reason', flush=True); "
+                                  "import os, signal; os.kill(os.getpid(), signal.SIGHUP)")
+    out = capsys.readouterr().out
+    assert status == 1 and "FAIL (exit -1)" in out and "real reason" in out.split("=== why pytest")[1]

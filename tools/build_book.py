@@ -131,8 +131,8 @@ def _fetch(asset: Asset, downloads: Path) -> Path:
     spec = f"{asset.npm_name}@{asset.version}"
     with tempfile.TemporaryDirectory(dir=downloads, prefix=".fetching-") as private:
         packed = Path(private) / asset.tarball
-        result = subprocess.run([npm, "pack", spec, "--pack-destination", private, "--silent"],
-                                capture_output=True, text=True)
+        result = subprocess.run([npm, "pack", spec, "--pack-destination", private],
+                                capture_output=True, text=True)   # not --silent: a failure says why
         if result.returncode != 0 or not packed.exists():
             raise SystemExit(f"build_book: `npm pack {spec}` failed:\n{result.stdout}{result.stderr}")
         got = _integrity(packed)

@@ -8,9 +8,9 @@ Parts (the first four side by side; the site tests once the build is done):
   book    tools/build_book.py            strict build: cache cleared, every chapter executed, -W -n
                                          (chapter 12 times one short round: TINYTORCH_QUICK=1)
   pytest  pytest tests/ + doctests of tinytorch/ (the tests not reading the site)
-  site    pytest tests/ reading the built site in _build/html (marked needs_site); not run when
-          the build failed, whose reasons then end the output
-Exit status: 0 only when every part passed.
+  site    pytest tests/ reading the built site in _build/html (marked needs_site), also after a
+          build that failed on a warning (the site is written); not run when there is no site
+Exit status: 0 only when every part passed. A failed build's reasons are the last lines printed.
 """
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ def run_src_checks() -> int:
 
 
 PYTEST = [PY, "-m", "pytest", "-p", "no:cacheprovider"]
-# The status of a part that did not run (the site tests, when the build failed): counted as failed.
-NOT_RUN = -1
+def site_dir() -> Path:
+    """Where the strict build writes the site (it deletes the old one first)."""
+    return ROOT / "_build" / "html"
+
+
 # The marker of the tests that read the built site (tests/conftest.py: they use the `site` fixture
 # or live in a file of the build): they run once the build is done, every other test beside it.
 NEEDS_SITE = "needs_site"
@@ -110,7 +113,8 @@ def build_env() -> dict:
 
 
 def test_env() -> dict:
-    """The tests' environment: one BLAS thread per process (pytest already runs a worker per core)."""
+    """The environment of every part but the build: one BLAS thread per process (pytest already runs
+    a worker per core, and the src checks run beside it and the build)."""
     return one_blas_thread(base_env())
 
 
@@ -177,22 +181,26 @@ def main() -> int:
     for name, command in (export, src):       # seconds each, beside the two long parts
         print(f"\n=== make test: {name}: {' '.join(command[1:])}", flush=True)
         started = time.monotonic()
-        status = subprocess.run(command, cwd=ROOT, env=base_env()).returncode
+        status = subprocess.run(command, cwd=ROOT, env=test_env()).returncode
         results.append((name, status, time.monotonic() - started))
     results.append(finish(building))
-    if results[-1][1] == 0:
-        checking_site = start(*site_tests, logs_of_parts[site_tests[0]], env=test_env())
+    # A build that failed on a warning (-W --keep-going) still wrote the whole site, and its tests
+    # say what else is wrong with it; only without a site (a cell raised, npm failed) they cannot run.
+    site_log = logs_of_parts[site_tests[0]]
+    if (site_dir() / "index.html").exists():
+        checking_site = start(*site_tests, site_log, env=test_env())
         results += finish_as_they_end([testing, checking_site])
-    else:                                     # each site test would only say there is no site
+    else:
         results += finish_as_they_end([testing])
-        print(f"\n=== make test: {site_tests[0]}: not run, the book build failed", flush=True)
-        results.append((site_tests[0], NOT_RUN, 0.0))
+        site_log.write_text("not run: the book build wrote no site\n", encoding="utf-8")
+        print(f"\n=== make test: {site_tests[0]}: not run, the book build wrote no site", flush=True)
+        results.append((site_tests[0], None, 0.0))
 
-    failed = [name for name, status, _ in results if status != 0]
-    not_run = {name for name, status, _ in results if status == NOT_RUN}
+    failed = [name for name, status, _ in results if status not in (0, None)]
+    not_run = [name for name, status, _ in results if status is None]
     print("\n=== make test summary")
     for name, status, seconds in results:
-        verdict = {0: "PASS", NOT_RUN: "NOT RUN"}.get(status, f"FAIL (exit {status})")
+        verdict = "PASS" if status == 0 else "NOT RUN" if status is None else f"FAIL (exit {status})"
         print(f"  {verdict:<14} {name:<26} {seconds:6.1f} s")
     if torch_available():
         print("  PyTorch parity tests: run (torch is importable)")
@@ -201,13 +209,16 @@ def main() -> int:
               "`.venv/bin/pip install torch==2.13.0` runs them, as CI does)")
     if failed:
         print("  failed: " + ", ".join(failed) + " (see its output above)")
-        # The build's reasons come last: a CI log may keep only its end, and a failed build also
-        # fails whatever reads the site.
-        for name, log in sorted(logs_of_parts.items(), key=lambda item: item[0] == book[0]):
-            if name in failed and name not in not_run:
-                print(f"\n=== why {name} failed ({log.relative_to(ROOT)}, the lines that say so):")
-                most = 40 if name == book[0] else 12
-                print("\n".join("  | " + line[:300] for line in why_it_failed(log, most)))
+    if not_run:
+        print("  not run: " + ", ".join(not_run) + " (no site to read)")
+    # The build's reasons come last: a CI log may keep only its end, and a failed build is often
+    # the cause of what failed beside it.
+    for name, log in sorted(logs_of_parts.items(), key=lambda item: item[0] == book[0]):
+        if name in failed:
+            print(f"\n=== why {name} failed ({log.relative_to(ROOT)}, the lines that say so):")
+            most = 40 if name == book[0] else 12
+            print("\n".join("  | " + line[:300] for line in why_it_failed(log, most)))
+    failed += not_run
     print(f"make test: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
